@@ -1,0 +1,5 @@
+import sys
+
+from absaction.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""The ``absaction`` command line: one entry point, one module per sub-command.
+
+Each module in this package defines ``register(subparsers)``, which adds its parser and sets
+``func`` to a callable taking the parsed ``argparse.Namespace`` and returning an exit status. Modules
+import their heavy dependencies (torch, SB3, Minari) inside that callable so ``absaction --help``
+answers instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+import warnings
+from collections.abc import Sequence
+
+from absaction import __version__
+from absaction.errors import AbsactionError
+
+# Order is the order `absaction --help` lists them in: the pipeline, left to right.
+COMMANDS: tuple[str, ...] = ("collect", "plot", "train", "traverse", "evaluate", "rl", "bench", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="absaction",
+        description=(
+            "Learn abstract actions from expert demonstrations and train RL agents in them.\n"
+            "Pipeline: collect -> train -> traverse/evaluate -> rl/bench; `absaction demo` runs it all."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"absaction {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module_name = f"absaction.cli.{name}"
+        if importlib.util.find_spec(module_name) is None:  # pragma: no cover - only while developing
+            continue
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (also used by ``sys.exit`` in the script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Library warnings (Minari's metadata nags, SB3's env checks) are for developers, not CLI users.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\..*")
+    try:
+        status = args.func(args)
+    except AbsactionError as err:
+        print(f"absaction {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"absaction {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Atomic file and directory writes.
+
+Every output of absaction is written to a temporary sibling first and renamed into place when it is
+complete, so an interrupted run never leaves a file or folder that looks finished, and nothing a user
+already has is replaced unless they asked for it (``force=True``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from absaction.errors import AbsactionError
+
+
+def check_new_output(path: str | os.PathLike[str], force: bool, what: str = "output folder") -> Path:
+    """Validate that ``path`` may be written: refuse an existing one without ``force``, and an
+    unwritable parent. Nothing is created or removed here."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise AbsactionError(f"{what} {path} already exists", "pass --force to replace it or choose another path")
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists():  # the nearest existing ancestor decides whether we can create it
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise AbsactionError(f"cannot write {what} {path}: {probe} is not writable", "choose a writable location")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], force: bool = False, what: str = "output folder") -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
+
+    On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and ``path`` is
+    left exactly as it was.
+    """
+    final = check_new_output(path, force, what)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, final)
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move the complete folder ``src`` to ``dst``, removing an old ``dst`` only after the move is
+    certain to succeed."""
+    old: Path | None = None
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old is not None:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars/arrays and paths turn up in configs and summaries
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")

@@ -1,0 +1,1 @@
+"""Stable-baselines3 agents on primitive or latent actions (installed as ``absaction.agents``)."""

@@ -1,0 +1,1 @@
+"""Gymnasium environments and scripted experts (installed as ``absaction.envs``)."""
