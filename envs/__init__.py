@@ -1,1 +1,98 @@
-"""Gymnasium environments and scripted experts (installed as ``absaction.envs``)."""
+"""Gymnasium environments and scripted experts (installed as ``absaction.envs``).
+
+Importing this package (``import absaction`` does) registers the Reach2D worlds with gymnasium:
+
+====================================  =====================================================  ========
+id                                    task                                                   steps
+====================================  =====================================================  ========
+``absaction/Reach2D-v0``              the paper world: reach (-0.1, 1) or (0.1, 1), dense     32
+``absaction/Reach2DSparse-v0``        sparse reward, success radius 0.02, ends on success     64
+``absaction/Reach2DObstacle-v0``      a wall blocks the straight path; bulge around it        64
+``absaction/Reach2DChain-v0``         three goals in order, +1 per goal                       128
+``absaction/Reach2DNewGoals-v0``      goals the expert never reached (transfer)               32
+``absaction/WavyReach2D-v0``          five goals on an arc, wavy expert paths                 64
+====================================  =====================================================  ========
+
+Example (record one expert episode with its ground-truth factors):
+    >>> import gymnasium as gym, numpy as np
+    >>> import absaction.envs as envs
+    >>> env = gym.make("absaction/Reach2D-v0")
+    >>> expert = envs.make_expert(env)
+    >>> obs, info = env.reset(seed=0, options={"goal_index": 1})
+    >>> expert.reset(obs, info, np.random.default_rng([0, 1]), factors={"bulge_out": 1, "curvature": 4})
+    {'target': 1, 'bulge_out': 1, 'bulge_right': 1, 'curvature': 4}
+    >>> done = False
+    >>> while not done:
+    ...     obs, reward, terminated, truncated, info = env.step(expert.act(obs))
+    ...     done = terminated or truncated
+    >>> info["is_success"], env.unwrapped.elapsed_steps
+    (True, 32)
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from .experts import (
+    BULGE_AMPLITUDES,
+    DEFAULT_REACH_STEPS,
+    DEFAULT_WAVY_STEPS,
+    EXPERT_FAMILIES,
+    WAVE_AMPLITUDES,
+    PathExpert,
+    ReachExpert,
+    ScriptedExpert,
+    WavyExpert,
+    make_expert,
+)
+from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
+from .variants import (
+    VARIANTS,
+    Reach2DChainEnv,
+    Reach2DNewGoalsEnv,
+    Reach2DObstacleEnv,
+    Reach2DSparseEnv,
+    WavyReach2DEnv,
+)
+
+ENV_IDS: tuple[str, ...] = tuple(VARIANTS)
+"""Every environment id this package registers."""
+
+
+def register_envs() -> None:
+    """Register every id of :data:`ENV_IDS` with gymnasium; calling it again changes nothing."""
+    for env_id, cls in VARIANTS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point=f"{cls.__module__}:{cls.__qualname__}",
+            max_episode_steps=cls.default_config.max_steps,
+        )
+
+
+register_envs()
+
+__all__ = [
+    "BULGE_AMPLITUDES",
+    "DEFAULT_REACH_STEPS",
+    "DEFAULT_WAVY_STEPS",
+    "ENV_IDS",
+    "EXPERT_FAMILIES",
+    "OBS_FIELDS",
+    "VARIANTS",
+    "WAVE_AMPLITUDES",
+    "PathExpert",
+    "Reach2DChainEnv",
+    "Reach2DConfig",
+    "Reach2DEnv",
+    "Reach2DNewGoalsEnv",
+    "Reach2DObstacleEnv",
+    "Reach2DSparseEnv",
+    "ReachExpert",
+    "ScriptedExpert",
+    "WavyExpert",
+    "WavyReach2DEnv",
+    "make_expert",
+    "register_envs",
+]

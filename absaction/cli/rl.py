@@ -1,0 +1,226 @@
+"""``absaction rl``: train one SB3 agent on primitive, latent or repeated actions."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from absaction.cli._args import add_force, int_list, non_negative_int, positive_float, positive_int
+
+EPILOG = """\
+Budgets (--steps, --eval-every) count PRIMITIVE env steps for every kind of agent: a latent agent that
+decodes 32-step chunks makes ~32x fewer decisions for the same --steps.
+
+examples:
+  absaction rl --env absaction/Reach2D-v0 --algo ppo --steps 50000 --out runs/ppo
+  absaction rl --env absaction/Reach2DObstacle-v0 --actions latent --model runs/tcvlae --ladders 2,3 \\
+      --steps 50000 --out runs/ppo-latent
+  absaction rl --env absaction/Reach2D-v0 --actions latent --model runs/tcvlae --dims 3:0 2:1 --chunk 8 ...
+  absaction rl --env absaction/Reach2DSparse-v0 --actions repeat --chunk 8 --out runs/ppo-repeat8
+  absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --bc data/reach2d --out runs/sac-bc
+  absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
+
+outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
+mean_length; the first row is before learning), learning_curve.png, agent.zip + agent.json (everything
+to reload the agent: absaction.agents.load_agent(DIR)), config.json, sb3/progress.csv.
+"""
+
+
+def dims_spec(text: str) -> tuple[int, list[int]]:
+    """``"3:0,1"`` -> ``(3, [0, 1])``: ladder 3, its latent dims 0 and 1."""
+    ladder, sep, dims = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        parsed = (int(ladder), [int(d) for d in dims.split(",") if d.strip()])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LADDER:DIM[,DIM...] such as 3:0,1 (0-based dims), got {text!r}"
+        ) from None
+    if parsed[0] < 1 or not parsed[1] or any(d < 0 for d in parsed[1]):
+        raise argparse.ArgumentTypeError(f"expected a ladder >= 1 and dims >= 0 such as 3:0,1, got {text!r}")
+    return parsed
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``"n_steps=64"`` -> ``("n_steps", 64)`` (the value is read as YAML: numbers, booleans, strings)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as learning_rate=1e-3, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    if isinstance(parsed, str) and _is_float(parsed):  # YAML 1.1 reads "1e-3" as a string
+        parsed = float(parsed)
+    return key.strip(), parsed
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rl",
+        help="train an SB3 agent on primitive, latent or repeated actions",
+        description=(
+            "Train one stable-baselines3 agent (PPO, SAC or TD3) that acts in primitive actions, in the\n"
+            "latent space of a trained action model (LatentActionWrapper), or in repeated actions\n"
+            "(the action-repeat baseline). Hyperparameters come from the packaged rl_zoo3-style YAML\n"
+            "(absaction/agents/hyperparams/<algo>.yml), overridable with --hyperparams and --set."
+        ),
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--env", required=True, metavar="ID", help="gymnasium env id with a Box action space")
+    parser.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"), help="SB3 algorithm")
+    parser.add_argument(
+        "--actions",
+        default="primitive",
+        choices=("primitive", "latent", "repeat"),
+        help="what the agent chooses",
+    )
+    group = parser.add_argument_group("latent and repeated actions")
+    group.add_argument("--model", metavar="RUN_DIR", help="trained action model (--out of absaction train)")
+    group.add_argument(
+        "--ladders",
+        type=int_list,
+        metavar="L[,L...]",
+        help="1-based ladders the agent controls (default: all)",
+    )
+    group.add_argument(
+        "--dims",
+        type=dims_spec,
+        nargs="+",
+        metavar="L:D[,D]",
+        help="explicit 0-based latent dims per ladder, e.g. 3:0 2:0,1 (default: each ladder's active units)",
+    )
+    group.add_argument(
+        "--chunk",
+        type=positive_int,
+        metavar="K",
+        help="primitive steps per decision: repeat count (repeat), or decoded actions run before deciding "
+        "again (latent; default: the model's whole sequence; fewer = closed loop)",
+    )
+    group.add_argument("--z-bound", type=positive_float, default=2.0, help="agent action 1 = latent z_bound")
+    group.add_argument(
+        "--fixed", default="zero", choices=("zero", "sample"), help="latents the agent does not control"
+    )
+    group.add_argument(
+        "--plain-sum",
+        action="store_true",
+        help="macro reward = plain sum of primitive rewards (default: sum of gamma**i * r_i)",
+    )
+    bc = parser.add_argument_group("behaviour-cloning warm start (primitive actions)")
+    bc.add_argument("--bc", metavar="DATASET", help="dataset folder or Minari id with observations")
+    bc.add_argument("--bc-epochs", type=positive_int, default=20, help="epochs of behaviour cloning")
+    budget = parser.add_argument_group("budget and evaluation")
+    budget.add_argument(
+        "--steps", type=positive_int, help="primitive env steps (default: n_timesteps of the YAML)"
+    )
+    budget.add_argument("--seed", type=non_negative_int, default=0, help="seed of everything")
+    budget.add_argument(
+        "--eval-every", type=positive_int, help="primitive env steps between evaluations (default: steps/10)"
+    )
+    budget.add_argument("--eval-episodes", type=positive_int, default=10, help="episodes per evaluation")
+    hp = parser.add_argument_group("hyperparameters")
+    hp.add_argument("--hyperparams", metavar="FILE", help="YAML file instead of the packaged one")
+    hp.add_argument(
+        "--set",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one hyperparameter, e.g. --set n_steps=256 --set policy_kwargs='dict(net_arch=[32])'",
+    )
+    hp.add_argument(
+        "--env-kwarg",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="gymnasium.make argument",
+    )
+    hp.add_argument("--device", default="cpu", help="torch device of the agent")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_force(parser)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, description and epilog kept as written."""
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from absaction.agents import AgentConfig
+
+    dims: dict[int, list[int]] | None = None
+    if args.dims:
+        dims = {}
+        for ladder, indices in args.dims:
+            dims.setdefault(ladder, []).extend(indices)
+    return AgentConfig(
+        env_id=args.env,
+        algo=args.algo,
+        actions=args.actions,
+        model=args.model,
+        ladders=args.ladders,
+        dims=dims,
+        chunk=args.chunk,
+        z_bound=args.z_bound,
+        fixed=args.fixed,
+        discount_within_chunk=not args.plain_sum,
+        steps=args.steps,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        bc_dataset=args.bc,
+        bc_epochs=args.bc_epochs,
+        hyperparams=dict(args.set),
+        hyperparams_file=args.hyperparams,
+        env_kwargs=dict(args.env_kwarg),
+        device=args.device,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from absaction.agents import train_agent
+
+    config = config_from_args(args)
+    result = train_agent(config, args.out, force=args.force, progress=not args.no_progress)
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def pct(value: float) -> str:
+        return "n/a (env reports no is_success)" if math.isnan(value) else f"{100 * value:.0f}%"
+
+    config = result.config
+    table = Table(title=f"absaction rl: {config.algo.upper()} / {config.actions} actions on {config.env_id}")
+    table.add_column("", style="bold")
+    table.add_column("value")
+    table.add_row("success before learning", pct(result.before_learning.success_rate))
+    table.add_row("final success rate", pct(result.final.success_rate))
+    table.add_row("final mean return", f"{result.final.mean_return:.4g} (primitive rewards, undiscounted)")
+    table.add_row("primitive env steps", f"{result.primitive_steps:,}")
+    table.add_row("decisions", f"{result.decisions:,}")
+    table.add_row("training time", f"{result.final.seconds:.1f} s (wall {result.wall_seconds:.1f} s)")
+    if result.bc is not None:
+        table.add_row(
+            "BC action error", f"{result.bc.action_error_before:.3f} -> {result.bc.action_error_after:.3f}"
+        )
+    table.add_row("output", str(result.out_dir))
+    Console().print(table)

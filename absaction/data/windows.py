@@ -1,0 +1,158 @@
+"""Fixed-length action windows cut from episodes, with the factors of their source episode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from absaction.data.split import train_val_split
+from absaction.errors import AbsactionError
+
+
+@dataclass(frozen=True, eq=False)
+class ActionWindows:
+    """A batch of equal-length action sequences, ready for a convolutional VAE.
+
+    Attributes:
+        actions: ``(N, L, A)`` float32, environment action units.
+        factors: ``(N, K)`` ground-truth factors of each window's source episode, or None.
+        factor_names: the K factor names, in column order (empty when ``factors`` is None).
+        episode_index: ``(N,)`` int64, the source episode of each window in the dataset.
+        start: ``(N,)`` int64, the step inside that episode at which the window begins.
+    """
+
+    actions: np.ndarray
+    factors: np.ndarray | None
+    factor_names: tuple[str, ...]
+    episode_index: np.ndarray
+    start: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.actions.shape[0])
+
+    @property
+    def length(self) -> int:
+        """Steps per window, L."""
+        return int(self.actions.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.actions.shape[2])
+
+    def subset(self, indices: np.ndarray | Sequence[int]) -> ActionWindows:
+        """The windows at ``indices`` (an index array or a boolean mask), in that order."""
+        idx = np.asarray(indices)
+        return ActionWindows(
+            actions=self.actions[idx],
+            factors=None if self.factors is None else self.factors[idx],
+            factor_names=self.factor_names,
+            episode_index=self.episode_index[idx],
+            start=self.start[idx],
+        )
+
+    def split_by_episode(self, val_fraction: float, seed: int) -> tuple[ActionWindows, ActionWindows]:
+        """Train/validation split over source *episodes*, so overlapping windows of one episode never
+        land on both sides (which would leak validation data into training)."""
+        episodes = np.unique(self.episode_index)
+        _, val_ep = train_val_split(len(episodes), val_fraction, seed)
+        in_val = np.isin(self.episode_index, episodes[val_ep])
+        return self.subset(np.flatnonzero(~in_val)), self.subset(np.flatnonzero(in_val))
+
+
+def make_windows(
+    episode_actions: Sequence[np.ndarray],
+    length: int | None = None,
+    stride: int | None = None,
+    factors: np.ndarray | None = None,
+    factor_names: Sequence[str] = (),
+) -> ActionWindows:
+    """Cut windows of ``length`` steps every ``stride`` steps from each episode.
+
+    Args:
+        episode_actions: one ``(T_i, A)`` array per episode.
+        length: window length L in steps. None takes whole episodes, which must then all have the same
+            length (the paper's data); otherwise an error suggests a window length.
+        stride: steps between window starts; defaults to ``length`` (non-overlapping windows). Steps
+            after the last full window of an episode are dropped.
+        factors: ``(E, K)`` per-episode factors, copied to each window of that episode, or None.
+        factor_names: the K factor names.
+
+    Episode ``i`` of length ``T_i`` yields ``(T_i - L) // stride + 1`` windows starting at steps
+    ``0, stride, 2 * stride, ...``; every episode must be at least ``L`` steps long.
+    """
+    if not episode_actions:
+        raise AbsactionError("the dataset has no episodes", "collect some with `absaction collect`")
+    lengths = np.array([len(a) for a in episode_actions], dtype=np.int64)
+    if length is None:
+        if stride is not None:
+            raise AbsactionError("a stride needs a window length", "pass a window length as well")
+        if (lengths != lengths[0]).any():
+            raise AbsactionError(
+                f"episodes have different lengths ({lengths.min()} to {lengths.max()} steps), so whole "
+                "episodes cannot be stacked",
+                f"choose a window length <= {lengths.min()} (sliding windows) or a variable-length model",
+            )
+        length = int(lengths[0])
+    if length <= 0 or (stride is not None and stride <= 0):
+        raise AbsactionError(
+            f"window length and stride must be positive, got length={length}, stride={stride}",
+            "pass positive integers",
+        )
+    stride = length if stride is None else stride
+    short = np.flatnonzero(lengths < length)
+    if short.size:
+        i = int(short[0])
+        raise AbsactionError(
+            f"episode {i} has {lengths[i]} steps, shorter than the window length {length} "
+            f"({short.size} episode(s) are too short)",
+            f"choose a window length <= {lengths.min()}",
+        )
+    if factors is not None and len(factors) != len(episode_actions):
+        raise ValueError(f"{len(factors)} factor rows for {len(episode_actions)} episodes")
+
+    chunks: list[np.ndarray] = []
+    episode_index: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    for i, actions in enumerate(episode_actions):
+        actions = np.asarray(actions, dtype=np.float32)
+        # (T, A) -> (T - L + 1, A, L) views; keep every stride-th, then -> (n, L, A)
+        views = np.lib.stride_tricks.sliding_window_view(actions, length, axis=0)[::stride]
+        chunks.append(np.ascontiguousarray(views.transpose(0, 2, 1)))
+        episode_index.append(np.full(len(views), i, dtype=np.int64))
+        starts.append(np.arange(len(views), dtype=np.int64) * stride)
+    index = np.concatenate(episode_index)
+    return ActionWindows(
+        actions=np.concatenate(chunks, axis=0),
+        factors=None if factors is None else np.asarray(factors)[index],
+        factor_names=tuple(factor_names) if factors is not None else (),
+        episode_index=index,
+        start=np.concatenate(starts),
+    )
+
+
+def pad_episodes(
+    episode_actions: Sequence[np.ndarray], pad_value: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack variable-length episodes for a sequence model, without cropping any.
+
+    Args:
+        episode_actions: one ``(T_i, A)`` array per episode (e.g. ``ActionDataset.episode_actions()``).
+        pad_value: value written after the end of each shorter episode.
+
+    Returns:
+        ``(actions, lengths)``: ``(N, T_max, A)`` float32 with ``actions[i, :T_i]`` = episode i and
+        ``pad_value`` after it, and ``(N,)`` int64 lengths ``T_i`` (build the loss mask from these).
+    """
+    if not episode_actions:
+        raise AbsactionError("the dataset has no episodes", "collect some with `absaction collect`")
+    lengths = np.array([len(a) for a in episode_actions], dtype=np.int64)
+    if (lengths == 0).any():
+        i = int(np.flatnonzero(lengths == 0)[0])
+        raise AbsactionError(f"episode {i} has no steps", "drop empty episodes")
+    action_dim = np.asarray(episode_actions[0]).shape[-1]
+    out = np.full((len(lengths), int(lengths.max()), action_dim), pad_value, dtype=np.float32)
+    for i, actions in enumerate(episode_actions):
+        out[i, : lengths[i]] = actions
+    return out, lengths

@@ -1,0 +1,42 @@
+"""Action-sequence VAEs: the convolutional ladder model (TCVLAE), the flat baseline, their losses.
+
+>>> from absaction.models import load
+>>> model = load("runs/reach")                          # doctest: +SKIP
+>>> stats = model.encode(actions)                       # [(mean, logvar) per ladder]   # doctest: +SKIP
+>>> paths = model.decode([mean for mean, _ in stats])   # (B, T, A) in env units        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE, ModelConfig, reparameterize
+from absaction.models.capacity import CAPACITY_MODES, Capacity, CapacitySpec, make_capacity, parse_capacity
+from absaction.models.io import load, read_config, save
+from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl
+from absaction.models.registry import MODELS, build_model, model_class
+from absaction.models.tcvlae import MERGES, TCVLAE, FlatTCVAE, TCVAEConfig, TCVLAEConfig
+
+__all__ = [
+    "ACTIVE_KL_THRESHOLD",
+    "CAPACITY_MODES",
+    "MERGES",
+    "MODELS",
+    "TCVLAE",
+    "ActionVAE",
+    "Capacity",
+    "CapacitySpec",
+    "FlatTCVAE",
+    "ModelConfig",
+    "TCVAEConfig",
+    "TCVLAEConfig",
+    "build_model",
+    "gaussian_nll",
+    "kl_normal",
+    "ladder_kl",
+    "load",
+    "make_capacity",
+    "model_class",
+    "parse_capacity",
+    "read_config",
+    "reparameterize",
+    "save",
+]

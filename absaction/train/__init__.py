@@ -1,0 +1,32 @@
+"""Training of the action VAEs: configuration, the loop, checkpoints and resume.
+
+>>> from absaction.train import TrainConfig, fit
+>>> result = fit("data/reach2d", TrainConfig(epochs=150), "runs/reach")   # doctest: +SKIP
+>>> result.model.active_dims()                                            # doctest: +SKIP
+
+``fit_arrays`` is the same loop on in-memory windows (N, T, A), for data that is not a dataset folder.
+"""
+
+from __future__ import annotations
+
+from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state
+from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
+from absaction.train.loop import FitResult, data_fingerprint, fit_arrays
+from absaction.train.metrics import METRICS_FILE, metric_columns
+from absaction.train.runs import fit, load_windows, resume
+
+__all__ = [
+    "METRICS_FILE",
+    "RESUME_FILE",
+    "RUN_CONTROL_KEYS",
+    "FitResult",
+    "ResumeState",
+    "TrainConfig",
+    "data_fingerprint",
+    "fit",
+    "fit_arrays",
+    "load_resume_state",
+    "load_windows",
+    "metric_columns",
+    "resume",
+]

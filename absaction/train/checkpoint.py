@@ -1,0 +1,142 @@
+"""Resume state of a training run: one safetensors file, no pickle.
+
+``resume.safetensors`` holds, as tensors, the model weights (``model/<name>``), the optimiser's
+per-parameter state (``optimizer/<index>/<key>``), the training generator's state (``rng/generator``)
+and torch's global RNG state (``rng/torch``); its metadata entry ``state`` is JSON with the rest:
+completed epochs and optimiser steps, the optimiser's parameter groups and scalar state, NumPy's global
+RNG state, the capacity schedule's state, the metric rows so far, the elapsed training time and the
+fingerprint of the training data. Being a single file written atomically, it is always complete and
+self-consistent: a run killed at any moment resumes from the last checkpoint it wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from absaction.errors import AbsactionError
+from absaction.files import atomic_write_bytes
+
+RESUME_FILE = "resume.safetensors"
+FORMAT = "absaction-resume"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class ResumeState:
+    """Everything needed to continue a run exactly where a checkpoint left it."""
+
+    epoch: int
+    """completed epochs"""
+    step: int
+    """completed optimiser steps"""
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any]
+    """``torch.optim.Optimizer.state_dict()``"""
+    generator_state: torch.Tensor
+    """state of the training generator (shuffling and sampling noise)"""
+    torch_rng_state: torch.Tensor
+    numpy_rng_state: list[Any]
+    capacity_state: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    """one row per completed epoch (the rows of metrics.csv)"""
+    elapsed: float
+    """seconds spent training so far"""
+    data_sha256: str
+
+    @staticmethod
+    def capture_global_rng() -> tuple[torch.Tensor, list[Any]]:
+        """torch's and NumPy's global RNG states (a model or hook drawing from them resumes exactly)."""
+        name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+        return torch.get_rng_state(), [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+    def restore_global_rng(self) -> None:
+        torch.set_rng_state(self.torch_rng_state)
+        name, keys, pos, has_gauss, cached = self.numpy_rng_state
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def save_resume_state(path: Path, state: ResumeState) -> None:
+    """Write ``state`` to ``path`` atomically."""
+    from safetensors.torch import save
+
+    tensors = {f"model/{k}": _plain(v) for k, v in state.model_state.items()}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, param_state in state.optimizer_state["state"].items():
+        for key, value in param_state.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer/{index}/{key}"] = _plain(value)
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    tensors["rng/generator"] = _plain(state.generator_state)
+    tensors["rng/torch"] = _plain(state.torch_rng_state)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "epoch": state.epoch,
+        "step": state.step,
+        "optimizer": {"param_groups": state.optimizer_state["param_groups"], "scalars": scalars},
+        "numpy_rng": state.numpy_rng_state,
+        "capacity": state.capacity_state,
+        "metrics": state.metrics,
+        "elapsed": state.elapsed,
+        "data_sha256": state.data_sha256,
+    }
+    atomic_write_bytes(path, save(tensors, metadata={"format": FORMAT, "state": json.dumps(meta)}))
+
+
+def load_resume_state(path: Path) -> ResumeState:
+    """Read a resume state, with a clear error for a missing or damaged file."""
+    from safetensors import safe_open
+
+    run_dir = path.parent
+    if not path.is_file():
+        raise AbsactionError(
+            f"{run_dir} has no {RESUME_FILE}, so it cannot be resumed",
+            f"start a new run with absaction train --out {run_dir} --force",
+        )
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            for key in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+                tensors[key] = handle.get_tensor(key)
+        if metadata.get("format") != FORMAT:
+            raise ValueError("not an absaction resume file")
+        meta = json.loads(metadata["state"])
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format version {meta.get('format_version')}")
+        optimizer_state: dict[str, Any] = {"state": {}, "param_groups": meta["optimizer"]["param_groups"]}
+        for key, value in tensors.items():
+            if key.startswith("optimizer/"):
+                _, index, name = key.split("/", 2)
+                optimizer_state["state"].setdefault(int(index), {})[name] = value
+        for index, values in meta["optimizer"]["scalars"].items():
+            optimizer_state["state"].setdefault(int(index), {}).update(values)
+        return ResumeState(
+            epoch=int(meta["epoch"]),
+            step=int(meta["step"]),
+            model_state={k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("model/")},
+            optimizer_state=optimizer_state,
+            generator_state=tensors["rng/generator"],
+            torch_rng_state=tensors["rng/torch"],
+            numpy_rng_state=meta["numpy_rng"],
+            capacity_state=meta["capacity"],
+            metrics=meta["metrics"],
+            elapsed=float(meta["elapsed"]),
+            data_sha256=str(meta["data_sha256"]),
+        )
+    except Exception as err:  # safetensors, JSON and key errors all mean the same to the user
+        raise AbsactionError(
+            f"{path} is corrupt or truncated ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+            f"start a new run with absaction train --out {run_dir} --force",
+        ) from None
+
+
+def _plain(tensor: torch.Tensor) -> torch.Tensor:
+    """A contiguous CPU copy that shares no memory (safetensors refuses shared or strided tensors)."""
+    return tensor.detach().cpu().contiguous().clone()

@@ -1,0 +1,105 @@
+"""The configuration of one training run (``absaction train``), written to the run's ``config.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from absaction.errors import AbsactionError
+from absaction.models.capacity import parse_capacity
+
+RUN_CONTROL_KEYS: frozenset[str] = frozenset({"epochs", "checkpoint_every", "tensorboard", "threads"})
+"""Keys that may change when a run is resumed: they steer the run but not the numbers it computes
+(``epochs`` may grow to extend a run)."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that decides the numbers a training run produces, plus how it is run."""
+
+    model: str = "tcvlae"
+    """registered model name (absaction.models.MODELS): tcvlae | tcvae"""
+    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """the model's own options (ladder_dims, merge, channels, ...); omitted ones take its defaults"""
+    beta: float = 100.0
+    """weight of the KL term, in nats of likelihood per nat of KL (the paper's 100)"""
+    sigma: float = 0.1
+    """decoder standard deviation, in units of the training set's per-dimension std (sets beta's scale)"""
+    capacity: str = "adaptive:50"
+    """capacity schedule spec: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
+    epochs: int = 150
+    """passes over the training windows"""
+    batch_size: int = 32
+    """windows per optimiser step"""
+    lr: float = 2e-3
+    """Adam learning rate"""
+    window: int | None = None
+    """window length in steps; None = whole episodes (all must share one length)"""
+    stride: int | None = None
+    """steps between window starts; None = the window length (no overlap)"""
+    val_fraction: float = 0.1
+    """share of episodes held out for validation"""
+    seed: int = 0
+    """seed of the initial weights, the split, the shuffling and the sampling noise"""
+    checkpoint_every: int = 25
+    """write the run folder (weights, config, resume state) every this many epochs, and at the end"""
+    tensorboard: bool = False
+    """also log the metrics to RUN_DIR/tensorboard (needs `pip install absaction[tensorboard]`)"""
+    threads: int | None = None
+    """torch intra-op threads; None leaves torch's default (all cores)"""
+
+    def __post_init__(self) -> None:
+        # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
+        self.capacity = str(parse_capacity(self.capacity))
+        self.model_options = dict(self.model_options)
+
+    def validate(self) -> None:
+        """Raise :class:`AbsactionError` on values no run can use."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "checkpoint_every": self.checkpoint_every}
+        for key, value in positive.items():
+            if value < 1:
+                raise AbsactionError(f"{key} must be at least 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more")
+        for key, fvalue in {"beta": self.beta, "sigma": self.sigma, "lr": self.lr}.items():
+            if not fvalue >= 0 or (key != "beta" and fvalue == 0):
+                raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
+        if self.threads is not None and self.threads < 1:
+            raise AbsactionError(f"threads must be at least 1, got {self.threads}", "pass --threads 1 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise AbsactionError(
+                f"unknown training option(s) {', '.join(unknown)}", "the run was written by another absaction version"
+            )
+        return cls(**data)
+
+    def conflicts(self, overrides: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """``(key, this run's value, override)`` for every number-deciding key an override changes.
+
+        Run-control keys (:data:`RUN_CONTROL_KEYS`) and ``model_options`` (compared against the
+        resolved model configuration by the caller) are skipped.
+        """
+        mine = self.to_dict()
+        found = []
+        for key, value in overrides.items():
+            if key in RUN_CONTROL_KEYS or key == "model_options":
+                continue
+            if key == "capacity":
+                value = str(parse_capacity(value))
+            if key not in mine:
+                raise KeyError(key)
+            if mine[key] != value:
+                found.append((key, mine[key], value))
+        return found
+
+
+def flag_name(key: str) -> str:
+    """The ``absaction train`` flag of a configuration key: ``ladder_dims`` -> ``--ladder-dims``."""
+    return "--" + key.replace("_", "-")

@@ -1,0 +1,389 @@
+"""The training loop: ``fit_arrays`` trains an action VAE on windows held in memory.
+
+One epoch is one pass over the training windows in a random order (a seeded ``torch.Generator``,
+which also draws the reparameterisation noise), in mini-batches indexed straight out of one tensor: no
+DataLoader, no per-step host synchronisation; per-epoch numbers are accumulated as tensors and read
+once per epoch. The loss of a batch is::
+
+    loss = sum_{t,a} (x - x_hat)^2 / (2 sigma^2)   (mean over the batch)
+         + capacity.penalty(KL per ladder, beta)   (e.g. beta * sum_l (KL_l - C_l))
+
+The run folder is created atomically with an epoch-0 checkpoint, so it is always resumable, and
+rewritten (weights, config, resume state, metrics) every ``checkpoint_every`` epochs and at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from absaction import __version__
+from absaction.data import Normalizer
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, check_new_output
+from absaction.models import io as model_io
+from absaction.models.base import ActionVAE
+from absaction.models.capacity import Capacity, make_capacity
+from absaction.models.losses import gaussian_nll, ladder_kl
+from absaction.models.registry import build_model
+from absaction.seeding import seed_everything
+from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
+from absaction.train.config import TrainConfig, flag_name
+from absaction.train.metrics import METRICS_FILE, MetricsLog, check_tensorboard, metric_columns, write_metrics_csv
+
+EpochCallback = Callable[[int, dict[str, Any]], None]
+"""Called after every epoch (and its checkpoint, if any) with the epoch number and its metric row."""
+
+_EVAL_CHUNK = 4096  # windows per forward pass when evaluating (bounds memory on large datasets)
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What a training run returns."""
+
+    model: ActionVAE
+    """the trained model (eval mode), as saved in ``run_dir``"""
+    run_dir: Path
+    metrics: list[dict[str, Any]]
+    """one row per epoch, the rows of metrics.csv"""
+    seconds: float
+    """training wall time, summed over all sessions of a resumed run"""
+
+
+def fit_arrays(
+    train_actions: np.ndarray,
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    val_actions: np.ndarray | None = None,
+    env_id: str | None = None,
+    action_low: np.ndarray | None = None,
+    action_high: np.ndarray | None = None,
+    data_info: dict[str, Any] | None = None,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult:
+    """Train ``config.model`` on action windows and write the run folder.
+
+    Args:
+        train_actions: (N, T, A) training windows in environment units.
+        config: the run's configuration.
+        run_dir: the run folder (created; see ``force``/``resume``).
+        val_actions: (M, T, A) validation windows, or None.
+        env_id, action_low, action_high: the environment the actions come from, stored with the model.
+        data_info: JSON-able description of the data (path, window, ...), stored in config.json["data"].
+        force: replace an existing ``run_dir`` (a new run only).
+        resume: continue the run in ``run_dir`` from its last checkpoint; ``config`` must agree with
+            the saved one except for run-control keys (``epochs`` may grow), and the data must be the
+            same (checked by fingerprint).
+        progress: show a tqdm progress bar on stderr.
+        epoch_callback: called after every epoch with ``(epoch, metric_row)``; an exception it raises
+            stops the run like a crash would (used by tests to interrupt a run).
+
+    Returns:
+        The trained model, the run folder, the metric rows and the training time.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    train_actions = _checked_actions(train_actions, "training")
+    if val_actions is not None:
+        val_actions = _checked_actions(val_actions, "validation", train_actions.shape[1:])
+        if len(val_actions) == 0:
+            val_actions = None
+    sha256 = data_fingerprint(train_actions, val_actions)
+    if config.tensorboard:
+        check_tensorboard()
+    if not resume:
+        check_new_output(run_dir, force, "run folder")
+
+    with _torch_threads(config.threads):
+        seed_everything(config.seed)  # the initial weights come from torch's global generator
+        normalizer = Normalizer.fit(train_actions)
+        model = build_model(
+            config.model,
+            action_dim=train_actions.shape[2],
+            seq_len=train_actions.shape[1],
+            options=config.model_options,
+            normalizer=normalizer,
+            env_id=env_id,
+            action_low=action_low,
+            action_high=action_high,
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        capacity = make_capacity(config.capacity, len(model.ladder_dims))
+        generator = torch.Generator().manual_seed(config.seed)
+        columns = metric_columns(model.ladder_dims)
+        x_train = torch.from_numpy(normalizer.transform(train_actions))  # (N, T, A) normalised
+        x_val = None if val_actions is None else torch.from_numpy(normalizer.transform(val_actions))
+        info = {
+            **(data_info or {}),
+            "sha256": sha256,
+            "n_train": len(train_actions),
+            "n_val": 0 if val_actions is None else len(val_actions),
+            "seq_len": int(train_actions.shape[1]),
+        }
+        extra = {"train": config.to_dict(), "data": info, "absaction_version": __version__}
+        run = _Run(run_dir, model, optimizer, capacity, generator, x_train, columns, extra, sha256)
+
+        if resume:
+            run.restore(config)
+            if run.epoch >= config.epochs:
+                print(f"{run_dir} already has {run.epoch} epochs; nothing to do", file=sys.stderr)
+                return run.result(config)
+        else:
+            with atomic_dir(run_dir, force, "run folder") as tmp:
+                run.checkpoint(tmp, config)  # epoch 0: the folder is resumable from the start
+
+        log = MetricsLog(run_dir, columns, config.tensorboard, first_epoch=run.epoch + 1)
+        bar = _progress_bar(config.epochs, run.epoch, progress)
+        try:
+            for epoch in range(run.epoch + 1, config.epochs + 1):
+                started = time.perf_counter()
+                row = _train_epoch(model, optimizer, capacity, x_train, config, generator, columns)
+                run.step += math.ceil(len(x_train) / config.batch_size)
+                row.update(_validate(model, x_val, config.sigma, normalizer))
+                row["epoch"] = epoch
+                row["seconds"] = time.perf_counter() - started
+                if not math.isfinite(row["loss"]):
+                    raise AbsactionError(
+                        f"training diverged: the loss is {row['loss']} in epoch {epoch}",
+                        "lower --lr or raise --sigma",
+                    )
+                run.epoch, run.elapsed = epoch, run.elapsed + row["seconds"]
+                run.metrics.append(row)
+                log.append(row)
+                bar.update(1)
+                bar.set_postfix(recon=f"{row['recon']:.1f}", kl=f"{row['kl']:.2f}", refresh=False)
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                    run.checkpoint(run_dir, config)
+                if epoch_callback is not None:
+                    epoch_callback(epoch, row)
+        finally:
+            bar.close()
+            log.close()
+        return run.result(config)
+
+
+def data_fingerprint(train_actions: np.ndarray, val_actions: np.ndarray | None) -> str:
+    """SHA-256 of the training and validation windows (shapes and bytes): a resumed run must see the
+    same data."""
+    digest = hashlib.sha256()
+    for part in (train_actions, val_actions):
+        if part is not None:
+            digest.update(repr(part.shape).encode())
+            digest.update(np.ascontiguousarray(part, dtype=np.float32).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class _Run:
+    """The mutable state of one run, and how it is checkpointed and restored."""
+
+    run_dir: Path
+    model: ActionVAE
+    optimizer: torch.optim.Optimizer
+    capacity: Capacity
+    generator: torch.Generator
+    x_train: Tensor
+    columns: list[str]
+    extra: dict[str, Any]
+    sha256: str
+    epoch: int = 0
+    step: int = 0
+    elapsed: float = 0.0
+    metrics: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def checkpoint(self, folder: Path, config: TrainConfig) -> None:
+        """Write the resume state, the model and the metrics into ``folder`` (each file atomically;
+        the resume state first, as it alone decides where a resumed run continues)."""
+        self.model.kl_per_dim = _kl_per_dim(self.model, self.x_train)
+        torch_rng, numpy_rng = ResumeState.capture_global_rng()
+        state = ResumeState(
+            epoch=self.epoch,
+            step=self.step,
+            model_state=self.model.state_dict(),
+            optimizer_state=self.optimizer.state_dict(),
+            generator_state=self.generator.get_state(),
+            torch_rng_state=torch_rng,
+            numpy_rng_state=numpy_rng,
+            capacity_state=self.capacity.state_dict(),
+            metrics=self.metrics,
+            elapsed=self.elapsed,
+            data_sha256=self.sha256,
+        )
+        save_resume_state(folder / RESUME_FILE, state)
+        extra = {
+            **self.extra,
+            "train": config.to_dict(),
+            "epochs_completed": self.epoch,
+            "complete": self.epoch >= config.epochs,
+        }
+        model_io.save(self.model, folder, extra=extra, force=True)
+        write_metrics_csv(folder / METRICS_FILE, self.columns, self.metrics)
+
+    def restore(self, config: TrainConfig) -> None:
+        """Load the last checkpoint of ``run_dir`` after checking that it belongs to this run."""
+        saved = model_io.read_config(self.run_dir)
+        saved_config = TrainConfig.from_dict(saved["train"])
+        conflicts = saved_config.conflicts(config.to_dict())
+        current = self.model.config.to_dict()
+        for key in sorted((set(saved["model_config"]) | set(current)) - {"action_dim", "seq_len"}):
+            if saved["model_config"].get(key) != current.get(key):  # the data check covers the shapes
+                conflicts.append((key, saved["model_config"].get(key), current.get(key)))
+        state = load_resume_state(self.run_dir / RESUME_FILE)
+        if state.data_sha256 != self.sha256:
+            conflicts.append(("data", "the windows it was trained on", "different windows"))
+        if conflicts:
+            raise resume_conflict(self.run_dir, conflicts)
+        if config.epochs < state.epoch:
+            raise AbsactionError(
+                f"--epochs {config.epochs} is less than the {state.epoch} epochs {self.run_dir} has done",
+                f"pass --epochs {state.epoch} or more",
+            )
+        self.model.load_state_dict(state.model_state)
+        self.optimizer.load_state_dict(state.optimizer_state)
+        self.generator.set_state(state.generator_state)
+        self.capacity.load_state_dict(state.capacity_state)
+        state.restore_global_rng()
+        self.epoch, self.step, self.elapsed, self.metrics = state.epoch, state.step, state.elapsed, state.metrics
+        # rows a killed session appended after its last checkpoint are dropped
+        write_metrics_csv(self.run_dir / METRICS_FILE, self.columns, self.metrics)
+
+    def result(self, config: TrainConfig) -> FitResult:
+        if self.model.kl_per_dim is None:
+            self.model.kl_per_dim = _kl_per_dim(self.model, self.x_train)
+        return FitResult(self.model.eval(), self.run_dir, self.metrics, self.elapsed)
+
+
+def resume_conflict(run_dir: Path, conflicts: list[tuple[str, Any, Any]]) -> AbsactionError:
+    """The one-line error for a ``--resume`` whose configuration differs from the run's."""
+    described = "; ".join(f"{flag_name(key)} {new} vs the run's {old}" for key, old, new in conflicts)
+    return AbsactionError(
+        f"cannot resume {run_dir}: {described}",
+        f"drop {'that option' if len(conflicts) == 1 else 'those options'} to continue the run, "
+        "or start a new run with --out",
+    )
+
+
+def _train_epoch(
+    model: ActionVAE,
+    optimizer: torch.optim.Optimizer,
+    capacity: Capacity,
+    x: Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+    columns: list[str],
+) -> dict[str, Any]:
+    """One pass over ``x`` (N, T, A); returns the epoch's training metrics and advances the capacity."""
+    model.train()
+    n = x.shape[0]
+    order = torch.randperm(n, generator=generator)
+    loss_sum = torch.zeros(())
+    recon_sum = torch.zeros(())
+    kl_dim_sums = [torch.zeros(d) for d in model.ladder_dims]
+    c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
+    for start in range(0, n, config.batch_size):
+        batch = x[order[start : start + config.batch_size]]  # (b, T, A)
+        x_hat, stats, _ = model.forward_normalized(batch, generator=generator)
+        recon = gaussian_nll(batch, x_hat, config.sigma, include_constant=False)
+        kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
+        loss = recon + capacity.penalty(kl_ladders, config.beta)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        capacity.end_step()
+        with torch.no_grad():  # weighted by batch size: the epoch means are means over windows
+            b = batch.shape[0]
+            loss_sum += loss.detach() * b
+            recon_sum += recon.detach() * b
+            for total, kl in zip(kl_dim_sums, kl_dims, strict=True):
+                total += kl.detach() * b
+    kl_dim_means = [(total / n).tolist() for total in kl_dim_sums]
+    kl_ladder_means = [sum(dims) for dims in kl_dim_means]
+    capacity.end_epoch(kl_ladder_means)
+    row: dict[str, Any] = {
+        "loss": loss_sum.item() / n,
+        "recon": recon_sum.item() / n,
+        "kl": sum(kl_ladder_means),
+        "c_total": c_total,
+    }
+    for ladder, dims in enumerate(kl_dim_means, start=1):
+        row[f"kl_l{ladder}"] = kl_ladder_means[ladder - 1]
+        row[f"c_l{ladder}"] = None if c_ladders is None else c_ladders[ladder - 1]
+        row.update({f"kl_l{ladder}_d{d}": value for d, value in enumerate(dims)})
+    return row
+
+
+@torch.no_grad()
+def _validate(model: ActionVAE, x_val: Tensor | None, sigma: float, normalizer: Normalizer) -> dict[str, Any]:
+    """Reconstruction of the validation windows from their posterior means (no sampling)."""
+    if x_val is None:
+        return {"val_recon": None, "val_rmse": None}
+    model.eval()
+    recon = 0.0
+    squared = 0.0
+    std = torch.as_tensor(normalizer.std, dtype=x_val.dtype)  # (A,) back to environment units
+    for chunk in x_val.split(_EVAL_CHUNK):
+        stats = model.encode_normalized(chunk)
+        x_hat = model.decode_normalized([mean for mean, _ in stats], chunk.shape[1])
+        recon += gaussian_nll(chunk, x_hat, sigma, include_constant=False).item() * len(chunk)
+        squared += ((x_hat - chunk) * std).pow(2).sum().item()
+    return {"val_recon": recon / len(x_val), "val_rmse": math.sqrt(squared / x_val.numel())}
+
+
+@torch.no_grad()
+def _kl_per_dim(model: ActionVAE, x: Tensor) -> list[list[float]]:
+    """Mean KL (nats) of every latent dimension over the windows ``x``, per ladder."""
+    was_training = model.training
+    model.eval()
+    sums = [torch.zeros(d, dtype=torch.float64) for d in model.ladder_dims]
+    for chunk in x.split(_EVAL_CHUNK):
+        for total, (mean, logvar) in zip(sums, model.encode_normalized(chunk), strict=True):
+            total += (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(dim=0).double()
+    model.train(was_training)
+    return [(total / len(x)).tolist() for total in sums]
+
+
+def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    array = np.asarray(actions, dtype=np.float32)
+    if array.ndim != 3 or (shape is not None and array.shape[1:] != shape):
+        expected = "(N, T, A)" if shape is None else f"(N, {shape[0]}, {shape[1]})"
+        raise AbsactionError(f"{what} actions have shape {array.shape}, expected {expected}", "pass action windows")
+    if what == "training" and len(array) == 0:
+        raise AbsactionError("there are no training windows", "use a dataset with more episodes")
+    if not np.isfinite(array).all():
+        raise AbsactionError(f"{what} actions contain NaN or infinite values", "clean or re-collect the dataset")
+    return np.ascontiguousarray(array)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled)

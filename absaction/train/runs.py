@@ -1,0 +1,143 @@
+"""Training from a dataset on disk: ``fit`` starts a run, ``resume`` continues one.
+
+Both load the dataset (``absaction.data``), cut the windows the configuration asks for, split them by
+episode into training and validation sets, and hand the arrays to
+:func:`absaction.train.loop.fit_arrays`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from absaction.data import ActionWindows, load_dataset
+from absaction.errors import AbsactionError
+from absaction.files import check_new_output
+from absaction.models import io as model_io
+from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
+from absaction.train.loop import EpochCallback, FitResult, fit_arrays, resume_conflict
+
+
+def fit(
+    data: str | os.PathLike[str],
+    config: TrainConfig,
+    run_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    progress: bool = True,
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult:
+    """Train a new model on the dataset ``data`` (a folder or a Minari id) into ``run_dir``.
+
+    Args:
+        data: dataset folder written by ``absaction collect``, or a local Minari dataset id.
+        config: the run's configuration.
+        run_dir: the run folder to create; an existing one is refused unless ``force``.
+        force: replace an existing ``run_dir`` (only once the new run's folder is complete).
+        progress: show a progress bar.
+        epoch_callback: see :func:`~absaction.train.loop.fit_arrays`.
+    """
+    config.validate()
+    check_new_output(run_dir, force, "run folder")  # before the (slower) data loading
+    return _fit_dataset(data, config, Path(run_dir), force=force, resume=False, progress=progress,
+                        epoch_callback=epoch_callback)  # fmt: skip
+
+
+def resume(
+    run_dir: str | os.PathLike[str],
+    overrides: dict[str, Any] | None = None,
+    data: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = True,
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult:
+    """Continue the run in ``run_dir`` from its last checkpoint.
+
+    Args:
+        run_dir: a run folder written by :func:`fit` (or ``absaction train``).
+        overrides: configuration values given again (``TrainConfig`` field names; ``model_options``
+            as a dict). Run-control keys (``epochs``, ``checkpoint_every``, ``tensorboard``,
+            ``threads``) may change; any other value must equal the run's, else the error names it.
+        data: the dataset, if given again; it must be the run's.
+    """
+    run_dir = Path(run_dir)
+    saved = model_io.read_config(run_dir)
+    if "train" not in saved or "data" not in saved:
+        raise AbsactionError(f"{run_dir} was not written by absaction train", "start a new run with --out")
+    config = TrainConfig.from_dict(saved["train"])
+    overrides = dict(overrides or {})
+    model_options = overrides.pop("model_options", {}) or {}
+    conflicts = config.conflicts(overrides)
+    conflicts += [
+        (key, saved["model_config"].get(key), value)
+        for key, value in model_options.items()
+        if saved["model_config"].get(key) != value
+    ]
+    saved_path = saved["data"].get("path")
+    dataset_path = data if data is not None else saved_path
+    if dataset_path is None:
+        raise AbsactionError(f"{run_dir} does not record its dataset", f"pass --data with --resume {run_dir}")
+    if data is not None and saved_path is not None and _same_path(data, saved_path) is False:
+        conflicts.append(("data", saved_path, os.fspath(data)))
+    if conflicts:
+        raise resume_conflict(run_dir, conflicts)
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if k in RUN_CONTROL_KEYS})
+    return _fit_dataset(dataset_path, config, run_dir, force=False, resume=True, progress=progress,
+                        epoch_callback=epoch_callback)  # fmt: skip
+
+
+def load_windows(data: str | os.PathLike[str], config: TrainConfig) -> tuple[ActionWindows, ActionWindows, Any]:
+    """The training and validation windows of ``data`` for ``config`` (split by episode), and the dataset."""
+    dataset = load_dataset(data)
+    windows = dataset.action_windows(config.window, config.stride)
+    train, val = windows.split_by_episode(config.val_fraction, config.seed)
+    return train, val, dataset
+
+
+def _fit_dataset(
+    data: str | os.PathLike[str],
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    force: bool,
+    resume: bool,
+    progress: bool,
+    epoch_callback: EpochCallback | None,
+) -> FitResult:
+    train, val, dataset = load_windows(data, config)
+    space = dataset.action_space
+    data_info = {
+        "path": os.fspath(dataset.path),
+        "episodes": len(dataset),
+        "window": train.length,
+        "stride": config.stride,
+        "factor_names": list(dataset.factor_names),
+        "val_episodes": np.unique(val.episode_index).tolist(),
+    }
+    return fit_arrays(
+        train.actions,
+        config,
+        run_dir,
+        val_actions=val.actions,
+        env_id=dataset.env_id,
+        action_low=np.asarray(space.low, dtype=np.float32),
+        action_high=np.asarray(space.high, dtype=np.float32),
+        data_info=data_info,
+        force=force,
+        resume=resume,
+        progress=progress,
+        epoch_callback=epoch_callback,
+    )
+
+
+def _same_path(given: str | os.PathLike[str], saved: str) -> bool | None:
+    """Whether ``given`` names the dataset folder ``saved``; None when ``given`` is not a folder
+    (a Minari id: the data fingerprint still catches a different dataset)."""
+    given_path = Path(given)
+    if not given_path.exists():
+        return None
+    return given_path.resolve() == Path(saved).resolve()

@@ -1,0 +1,385 @@
+"""LatentActionWrapper: an agent acts in the latent space z of a trained action VAE.
+
+The agent's action ``a`` in ``[-1, 1]^d`` is mapped linearly to the exposed latents
+``z = z_bound * a``; the decoder turns the full latent (exposed + fixed) into a chunk of ``T`` primitive
+actions, which the inner env executes (see :class:`~absaction.wrappers.macro.MacroActionWrapper` for the
+reward and ``info`` semantics, shared with the action-repeat baseline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from absaction.errors import AbsactionError
+from absaction.wrappers.macro import MacroActionWrapper, _require_box
+
+FIXED_MODES = ("zero", "sample")
+# Entropy mixed into the seed of the generator for unexposed latents, so that their stream is
+# independent of the inner env's own np_random (goals, noise): with the same seed, fixed="zero" and
+# fixed="sample" runs see the very same episodes.
+_LATENT_STREAM = 0x1A7E
+
+
+@runtime_checkable
+class ActionDecoder(Protocol):
+    """What the wrapper needs from an action model (``absaction.models.ActionVAE`` satisfies it)."""
+
+    @property
+    def ladder_dims(self) -> list[int]:
+        """Latent size of every ladder, ladder 1 first."""
+        ...
+
+    @property
+    def action_dim(self) -> int: ...
+
+    @property
+    def seq_len(self) -> int | None:
+        """Fixed decoded length T, or None for a variable-length model."""
+        ...
+
+    action_low: np.ndarray | None
+    action_high: np.ndarray | None
+
+    def decode(self, latents: list[torch.Tensor], length: int | None = None) -> torch.Tensor:
+        """Per-ladder latents ``[(B, d_l)]`` (ladder 1 first) -> actions ``(B, T, A)`` in env units."""
+        ...
+
+
+def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
+    """Load a trained action model from its run folder (``absaction.models.load``), eval mode.
+
+    Errors are :class:`AbsactionError` (missing folder, corrupt or truncated checkpoint).
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise AbsactionError(
+            f"model run folder {path} does not exist",
+            "train one with `absaction train ... --out DIR` and pass that DIR",
+        )
+    from absaction.models import load  # the models package pulls in torch layers; import on use
+
+    model: ActionDecoder = load(path)
+    return model
+
+
+def model_active_dims(model: Any, threshold: float | None = None) -> list[list[int]] | None:
+    """Indices of the active latent units of every ladder (ladder 1 first), or None if unknown.
+
+    Uses ``model.active_dims(threshold)`` (KL per unit above ``threshold`` nats, measured on the
+    training data); a model without that information exposes all of its units.
+    """
+    method = getattr(model, "active_dims", None)
+    if method is None:
+        return None
+    try:
+        found = method() if threshold is None else method(threshold)
+    except AbsactionError:  # no KL record (e.g. an untrained decoder): expose everything
+        return None
+    if found is None:
+        return None
+    if isinstance(found, Mapping):  # {ladder (1-based): indices}
+        found = [found.get(ladder, []) for ladder in range(1, len(model.ladder_dims) + 1)]
+    result: list[list[int]] = []
+    for entry in found:
+        values = np.asarray(entry)
+        if values.dtype == bool:  # a mask per ladder
+            values = np.flatnonzero(values)
+        result.append([int(i) for i in values.reshape(-1)])
+    return result
+
+
+class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
+    """Expose (part of) an action VAE's latent space as the action space of an env.
+
+    One step: ``a`` (agent, ``[-1, 1]^d``) -> ``z = z_bound * a`` for the exposed latents, the others
+    fixed -> ``decode(z)`` -> ``T`` actions in env units -> clipped to the inner Box -> the first ``k``
+    of them executed (fewer if the episode ends) -> one macro reward.
+
+    Args:
+        env: inner env; its action space must be the 1-D Box the model was trained on (same size and
+            bounds). Its id may differ: a model trained on one task can drive another (transfer).
+        model_or_run_dir: a trained model (:class:`ActionDecoder`) or its run folder.
+        ladders: 1-based ladders whose latents the agent controls (default: all; with ``dims``: the
+            ladders named there).
+        dims: explicit 0-based latent indices per ladder, ``{ladder: [i, ...]}``. A chosen ladder that
+            is not in ``dims`` exposes its *active* units (KL above ``active_threshold``).
+        chunk: ``T``, the decoded chunk length; defaults to the model's ``seq_len`` (a fixed-length
+            model accepts no other value). Needed for variable-length models (``seq_len=None``),
+            where it defaults to ``closed_loop_steps``.
+        z_bound: the agent's ``[-1, 1]`` maps to ``z`` in ``[-z_bound, z_bound]`` (prior std = 1, so 2.0
+            covers ~95% of the prior).
+        gamma: discount per primitive step inside a chunk. **The agent's discount should then be
+            ``gamma**k``** (``k = closed_loop_steps``) so that it optimises the primitive-step return.
+        discount_within_chunk: discounted sum of primitive rewards (default) or the plain sum.
+        fixed: unexposed latents are ``"zero"`` (the prior mean) or ``"sample"``: drawn from N(0, 1)
+            afresh at *every decision* (so the env stays Markov in its observation; a per-episode draw
+            would be a hidden variable). The draws use the wrapper's own generator, seeded from
+            ``reset(seed=...)`` and independent of the inner env's ``np_random``.
+        closed_loop_steps: ``k``, how many of the ``T`` decoded actions run before the agent decides
+            again (default ``T``: open loop). ``k < T`` is closed-loop control. *Caveat:* a decoder
+            trained only on whole paths that start at rest knows plans "from the start"; re-deciding
+            mid-path restarts such a plan from the current state, which can hurt (quick trials: success
+            0.85 open loop vs 0.59 re-deciding every 8 of 32 steps). Closed loop pays off with a decoder
+            conditioned on the current state or on the progress along the plan.
+        active_threshold: KL threshold (nats) for the default "active units"; None: the model's default.
+
+    Example::
+
+        >>> import gymnasium as gym, absaction
+        >>> from absaction.wrappers import LatentActionWrapper
+        >>> env = LatentActionWrapper(gym.make("absaction/Reach2D-v0"), "runs/tcvlae", ladders=[3])
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> info["primitive_steps"], info["executed_actions"].shape  # doctest: +SKIP
+        (32, (32, 2))
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        model_or_run_dir: ActionDecoder | str | os.PathLike[str],
+        ladders: Sequence[int] | None = None,
+        dims: Mapping[int, Sequence[int]] | None = None,
+        chunk: int | None = None,
+        z_bound: float = 2.0,
+        gamma: float = 0.99,
+        discount_within_chunk: bool = True,
+        fixed: str = "zero",
+        closed_loop_steps: int | None = None,
+        active_threshold: float | None = None,
+    ) -> None:
+        # The model object must not be deep-copied into the recorded kwargs.
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            _disable_deepcopy=True,
+            model_or_run_dir=model_or_run_dir,
+            ladders=ladders,
+            dims=dims,
+            chunk=chunk,
+            z_bound=z_bound,
+            gamma=gamma,
+            discount_within_chunk=discount_within_chunk,
+            fixed=fixed,
+            closed_loop_steps=closed_loop_steps,
+            active_threshold=active_threshold,
+        )
+        if isinstance(model_or_run_dir, (str, os.PathLike)):
+            self.model_run_dir: Path | None = Path(model_or_run_dir).resolve()
+            model = load_action_model(model_or_run_dir)
+        else:
+            self.model_run_dir = None
+            model = model_or_run_dir
+        self.model = model
+        box = _require_box(env, "LatentActionWrapper")
+        _check_model_matches_env(model, box, env)
+
+        self.decode_length, steps = _resolve_chunk(model, chunk, closed_loop_steps)
+        MacroActionWrapper.__init__(self, env, steps, gamma, discount_within_chunk)
+
+        if fixed not in FIXED_MODES:
+            raise AbsactionError(f"unknown fixed={fixed!r}", f"choose one of {', '.join(FIXED_MODES)}")
+        if not float(z_bound) > 0:
+            raise AbsactionError(f"z_bound must be > 0, got {z_bound}", "pass a positive bound such as 2.0")
+        self.fixed = fixed
+        self.z_bound = float(z_bound)
+        self.exposed = _resolve_exposed(model, ladders, dims, active_threshold)  # {ladder: [dims]}
+
+        # One flat float32 buffer holds every latent; the per-ladder tensors are views of it, so filling
+        # the numpy buffer updates what the decoder sees without allocating per step.
+        ladder_dims = [int(d) for d in model.ladder_dims]
+        offsets = np.concatenate([[0], np.cumsum(ladder_dims)]).astype(int)
+        self._z = np.zeros(int(offsets[-1]), dtype=np.float32)  # (sum d_l,)
+        z_torch = torch.from_numpy(self._z)
+        device = _model_device(model)
+        self._z_ladders = [z_torch[offsets[i] : offsets[i + 1]].view(1, d) for i, d in enumerate(ladder_dims)]
+        self._device = device
+        self._exposed_index = np.array(
+            [offsets[ladder - 1] + i for ladder, idx in self.exposed.items() for i in idx], dtype=np.int64
+        )
+        self._hidden_index = np.setdiff1d(np.arange(offsets[-1]), self._exposed_index)
+        self._chunk_buffer = np.zeros((self.chunk_steps, box.shape[0]), dtype=box.dtype)  # (k, A)
+        self._latent_rng = np.random.default_rng()
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self._exposed_index),), dtype=np.float32)
+
+        if hasattr(model, "eval"):
+            model.eval()  # decoding must not use dropout/batch statistics
+        probe = self._decode()
+        if probe.shape != (self.decode_length, box.shape[0]):
+            expected = (self.decode_length, box.shape[0])
+            raise AbsactionError(
+                f"the model decoded a chunk of shape {probe.shape}, expected {expected}",
+                "check that the run folder holds an action model trained for this env",
+            )
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def _set_latents(self, action: np.ndarray) -> None:
+        flat = action.reshape(-1)
+        if flat.shape[0] != self._exposed_index.shape[0]:
+            size = self._exposed_index.shape[0]
+            raise ValueError(f"expected an action of {size} values, got shape {action.shape}")
+        self._z[self._exposed_index] = self.z_bound * np.clip(flat, -1.0, 1.0)
+        if self.fixed == "sample" and self._hidden_index.size:
+            self._z[self._hidden_index] = self._latent_rng.standard_normal(self._hidden_index.size)
+
+    def _decode(self) -> np.ndarray:
+        """Decode the current latent buffer -> actions ``(T, A)`` (float32, env units, unclipped)."""
+        latents = self._z_ladders
+        if self._device.type != "cpu":
+            latents = [z.to(self._device) for z in latents]
+        length = None if self.model.seq_len is not None else self.decode_length
+        with torch.inference_mode():
+            # fixed-length models are called without `length` (not every decoder takes it)
+            out = self.model.decode(latents) if length is None else self.model.decode(latents, length=length)
+        return out[0].detach().to("cpu", torch.float32).numpy()  # (1, T, A) -> (T, A)
+
+    def _chunk(self, action: np.ndarray) -> np.ndarray:
+        self._set_latents(action)
+        decoded = self._decode()  # (T, A)
+        box = self.inner_action_space
+        # The decoder has no notion of the env's bounds; an action outside them would be clipped by
+        # the env anyway, so clip here and report what was really executed.
+        np.clip(decoded[: self.chunk_steps], box.low, box.high, out=self._chunk_buffer)
+        return self._chunk_buffer
+
+    def decode_action(self, action: np.ndarray) -> np.ndarray:
+        """The full clipped chunk ``(T, A)`` an agent action decodes to (for plots and analysis).
+
+        With ``fixed="sample"`` this draws new unexposed latents, like a step would.
+        """
+        self._set_latents(np.asarray(action, dtype=np.float32))
+        box = self.inner_action_space
+        return np.clip(self._decode(), box.low, box.high).astype(box.dtype)
+
+    # -- gymnasium API ----------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        if seed is not None:
+            self._latent_rng = np.random.default_rng([int(seed), _LATENT_STREAM])
+        return self.env.reset(seed=seed, options=options)
+
+    def macro_settings(self) -> dict[str, Any]:
+        return {
+            "wrapper": "latent",
+            "model": None if self.model_run_dir is None else str(self.model_run_dir),
+            "dims": {str(ladder): list(idx) for ladder, idx in self.exposed.items()},
+            "chunk": self.decode_length,
+            "closed_loop_steps": self.chunk_steps,
+            "z_bound": self.z_bound,
+            "fixed": self.fixed,
+            **super().macro_settings(),
+        }
+
+
+# -- validation helpers (one clear line per mistake) ------------------------------------------------
+def _model_device(model: Any) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for param in model.parameters():
+            return param.device
+    return torch.device("cpu")
+
+
+def _check_model_matches_env(model: Any, box: gym.spaces.Box, env: gym.Env[Any, Any]) -> None:
+    env_name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    model_env = getattr(model, "env_id", None) or "an unknown env"
+    fix = f"train the model on data collected from {env_name} (`absaction collect --env {env_name}`)"
+    if int(model.action_dim) != box.shape[0]:
+        raise AbsactionError(
+            f"the model decodes {model.action_dim}-D actions (trained on {model_env}) but {env_name} "
+            f"takes {box.shape[0]}-D actions",
+            fix,
+        )
+    low, high = getattr(model, "action_low", None), getattr(model, "action_high", None)
+    if low is None or high is None:
+        return  # a model trained on raw arrays knows no bounds; the wrapper clips to the env's
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    if low.shape != box.shape or not (
+        np.allclose(low, box.low, atol=1e-6) and np.allclose(high, box.high, atol=1e-6)
+    ):
+        raise AbsactionError(
+            f"the model was trained for action bounds [{low.tolist()}, {high.tolist()}] ({model_env}) but "
+            f"{env_name} has [{box.low.tolist()}, {box.high.tolist()}]",
+            fix,
+        )
+
+
+def _resolve_chunk(model: Any, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
+    """-> (decoded length T, executed steps per decision k)."""
+    seq_len = model.seq_len
+    if seq_len is not None:
+        if chunk is not None and int(chunk) != int(seq_len):
+            raise AbsactionError(
+                f"the model decodes fixed chunks of {seq_len} steps, chunk={chunk} was asked",
+                f"leave chunk unset and pass closed_loop_steps={chunk} to run only the first {chunk} of each"
+                if int(chunk) < int(seq_len)
+                else "use a variable-length (seq2seq) model for longer chunks",
+            )
+        length = int(seq_len)
+    elif chunk is not None or closed_loop_steps is not None:
+        length = int(chunk if chunk is not None else closed_loop_steps)  # type: ignore[arg-type]
+    else:
+        raise AbsactionError(
+            "the model decodes variable-length sequences and no chunk length was given",
+            "pass chunk=T (CLI: --chunk T), the number of primitive steps one latent action lasts",
+        )
+    if length < 1:
+        raise AbsactionError(f"chunk length must be >= 1, got {length}", "pass a positive chunk length")
+    steps = length if closed_loop_steps is None else int(closed_loop_steps)
+    if not 1 <= steps <= length:
+        raise AbsactionError(
+            f"closed_loop_steps={steps} must be between 1 and the decoded chunk length {length}",
+            f"pass a value in 1..{length}",
+        )
+    return length, steps
+
+
+def _resolve_exposed(
+    model: Any,
+    ladders: Sequence[int] | None,
+    dims: Mapping[int, Sequence[int]] | None,
+    active_threshold: float | None,
+) -> dict[int, list[int]]:
+    """-> ``{ladder (1-based): sorted 0-based latent indices}`` of the latents the agent controls."""
+    ladder_dims = [int(d) for d in model.ladder_dims]
+    existing = ", ".join(f"ladder {i} has {d} dims (0..{d - 1})" for i, d in enumerate(ladder_dims, start=1))
+    dims = {int(k): list(v) for k, v in (dims or {}).items()}
+    chosen = sorted({int(x) for x in ladders}) if ladders is not None else None
+    if chosen is None:
+        chosen = sorted(dims) if dims else list(range(1, len(ladder_dims) + 1))
+    for ladder in sorted(set(chosen) | set(dims)):
+        if not 1 <= ladder <= len(ladder_dims):
+            raise AbsactionError(
+                f"ladder {ladder} does not exist; the model has {len(ladder_dims)} ladder(s): {existing}",
+                "choose ladders from that list (1 = nearest the actions)",
+            )
+    active = None
+    exposed: dict[int, list[int]] = {}
+    for ladder in sorted(set(chosen) | set(dims)):
+        if ladder in dims:
+            idx = [int(i) for i in dims[ladder]]
+            bad = [i for i in idx if not 0 <= i < ladder_dims[ladder - 1]]
+            if bad:
+                raise AbsactionError(
+                    f"latent dim(s) {bad} of ladder {ladder} do not exist; {existing}",
+                    "choose 0-based dims from that list",
+                )
+            if len(set(idx)) != len(idx):
+                raise AbsactionError(f"dims of ladder {ladder} repeat an index: {idx}", "list every dim once")
+        else:
+            if active is None:
+                active = model_active_dims(model, active_threshold) or [list(range(d)) for d in ladder_dims]
+            idx = active[ladder - 1]
+            if not idx:
+                raise AbsactionError(
+                    f"ladder {ladder} has no active latent units (its KL is below the threshold everywhere)",
+                    f"choose another ladder or name dims, e.g. dims={{{ladder}: [0]}} (--dims {ladder}:0)",
+                )
+        exposed[ladder] = sorted(idx)
+    return exposed

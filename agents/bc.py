@@ -1,0 +1,184 @@
+"""Behaviour-cloning warm start for primitive-action agents (the fair baseline for latent agents).
+
+A latent agent's decoder has seen the demonstrations, so a primitive agent may see them too: before RL,
+its policy is fitted to the expert's (observation, action) pairs.
+
+- PPO (``ActorCriticPolicy``): maximise the log-likelihood of the expert actions under the Gaussian
+  policy (mean *and* log-std are fitted: maximum likelihood).
+- SAC: the same for the actor's tanh-squashed Gaussian, on actions rescaled to [-1, 1].
+- TD3: mean squared error of the deterministic actor (no likelihood); the target actor is synced.
+
+The critics are left untouched (they have no targets to fit without rewards).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from absaction.errors import AbsactionError
+
+# SAC's tanh cannot reach +-1; expert actions on the bounds are pulled inside by this much.
+_SQUASH_MARGIN = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class BCResult:
+    """What a warm start did."""
+
+    n_samples: int
+    """(observation, action) pairs used"""
+    epochs: int
+    losses: tuple[float, ...]
+    """mean training loss of every epoch"""
+    action_error_before: float
+    """mean absolute difference (env units, per action dim) between the deterministic policy and the
+    expert on the demonstrations, before cloning"""
+    action_error_after: float
+    """the same after cloning"""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def demonstration_pairs(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(observations (N, obs_dim), actions (N, A))`` from an ``ActionDataset`` (its episodes'
+    ``observations[:-1]`` and ``actions``) or from a tuple of two arrays."""
+    if isinstance(dataset, tuple):
+        obs, actions = (np.asarray(x, dtype=np.float32) for x in dataset)
+    else:
+        episodes = getattr(dataset, "episodes", None)
+        if episodes is None:
+            raise AbsactionError(
+                f"cannot read demonstrations from {type(dataset).__name__}",
+                "pass an absaction.data dataset or (observations, actions) arrays",
+            )
+        if any(ep.observations is None for ep in episodes):
+            raise AbsactionError(
+                "the dataset has no observations, so a policy cannot be cloned from it",
+                "collect it with observations (absaction collect records them by default)",
+            )
+        obs = np.concatenate([np.asarray(ep.observations[: len(ep.actions)], np.float32) for ep in episodes])
+        actions = np.concatenate([np.asarray(ep.actions, np.float32) for ep in episodes])
+    if obs.ndim != 2 or actions.ndim != 2 or len(obs) != len(actions) or len(obs) == 0:
+        raise AbsactionError(
+            f"demonstrations must be (N, obs_dim) observations and (N, A) actions, got {obs.shape} and "
+            f"{actions.shape}",
+            "pass matching non-empty arrays",
+        )
+    return obs, actions
+
+
+def _policy_of(agent: Any) -> Any:
+    return getattr(agent, "policy", agent)
+
+
+def action_error(agent: Any, obs: np.ndarray, actions: np.ndarray) -> float:
+    """Mean absolute error (env units) of the deterministic policy's actions on ``obs``."""
+    predicted, _ = _policy_of(agent).predict(obs, deterministic=True)
+    return float(np.mean(np.abs(np.asarray(predicted, dtype=np.float64) - actions)))
+
+
+def bc_pretrain(
+    agent: Any,
+    dataset: Any,
+    epochs: int = 20,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    obs_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> BCResult:
+    """Fit ``agent``'s policy to demonstrations before RL (in place).
+
+    Args:
+        agent: an SB3 PPO, SAC or TD3 model (or its policy) acting in PRIMITIVE actions.
+        dataset: an ``absaction.data`` dataset with observations, or ``(observations, actions)`` arrays;
+            actions in the env's units.
+        epochs: passes over the demonstrations.
+        batch_size: pairs per gradient step.
+        learning_rate: Adam step size (a separate optimiser: the agent's own keeps its state).
+        seed: seed of the shuffling.
+        obs_transform: applied to observations first (e.g. a VecNormalize's ``normalize_obs``).
+    """
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.sac.policies import SACPolicy
+    from stable_baselines3.td3.policies import TD3Policy
+
+    obs, actions = demonstration_pairs(dataset)
+    if obs_transform is not None:
+        obs = np.asarray(obs_transform(obs), dtype=np.float32)
+    policy = _policy_of(agent)
+    obs_shape, action_shape = policy.observation_space.shape, policy.action_space.shape
+    if obs.shape[1:] != obs_shape or actions.shape[1:] != action_shape:
+        raise AbsactionError(
+            f"demonstrations have observations {obs.shape[1:]} and actions {actions.shape[1:]}, the agent "
+            f"expects {obs_shape} and {action_shape}",
+            "clone from a dataset collected in the same env with primitive actions",
+        )
+    if epochs < 1:
+        raise AbsactionError(f"epochs must be >= 1, got {epochs}", "pass epochs >= 1")
+
+    if isinstance(policy, ActorCriticPolicy):
+        targets = policy.scale_action(actions) if policy.squash_output else actions
+        params = list(policy.parameters())
+
+        def loss_fn(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            _, log_prob, _ = policy.evaluate_actions(o, a)
+            return -log_prob.mean()
+
+    elif isinstance(policy, SACPolicy):
+        actor = policy.actor
+        targets = np.clip(policy.scale_action(actions), -1 + _SQUASH_MARGIN, 1 - _SQUASH_MARGIN)
+        params = list(actor.parameters())
+
+        def loss_fn(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            mean, log_std, extra = actor.get_action_dist_params(o)
+            return -actor.action_dist.proba_distribution(mean, log_std, **extra).log_prob(a).mean()
+
+    elif isinstance(policy, TD3Policy):
+        td3_actor = policy.actor
+        targets = np.clip(policy.scale_action(actions), -1.0, 1.0)
+        params = list(td3_actor.parameters())
+
+        def loss_fn(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.mse_loss(td3_actor(o), a)
+
+    else:
+        raise AbsactionError(
+            f"behaviour cloning does not support {type(policy).__name__}", "use a PPO, SAC or TD3 agent"
+        )
+
+    error_before = action_error(policy, obs, actions)
+    device = policy.device
+    obs_t = torch.as_tensor(obs, device=device)
+    targets_t = torch.as_tensor(np.asarray(targets, dtype=np.float32), device=device)
+    optimiser = torch.optim.Adam(params, lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    policy.set_training_mode(True)
+    for _ in range(epochs):
+        order = torch.randperm(len(obs_t), generator=generator).to(device)
+        total, batches = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            loss = loss_fn(obs_t[index], targets_t[index])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach())
+            batches += 1
+        losses.append(total / batches)
+    policy.set_training_mode(False)
+    if isinstance(policy, TD3Policy):
+        policy.actor_target.load_state_dict(policy.actor.state_dict())
+    return BCResult(
+        n_samples=len(obs),
+        epochs=epochs,
+        losses=tuple(losses),
+        action_error_before=error_before,
+        action_error_after=action_error(policy, obs, actions),
+    )

@@ -1,0 +1,183 @@
+"""The training callback: counts PRIMITIVE env steps, stops at the budget, evaluates on a schedule.
+
+SB3 counts its own steps in decisions; for a macro agent one decision is ``info["primitive_steps"]``
+env steps. This callback sums that over the vector env's infos after every SB3 step, so budgets,
+evaluation points, schedules and the progress bar all use the same primitive-step clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+from .evaluation import EvalResult
+from .hyperparams import PrimitiveProgress
+
+EVAL_COLUMNS: tuple[str, ...] = (
+    "primitive_steps",
+    "decisions",
+    "success_rate",
+    "mean_return",
+    "seconds",
+    "mean_length",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalRow:
+    """One line of ``eval.csv``."""
+
+    primitive_steps: int
+    """primitive env steps of training so far (summed over envs)"""
+    decisions: int
+    """agent decisions (SB3 steps) so far"""
+    success_rate: float
+    """success rate of the deterministic policy (NaN when the env reports no ``is_success``)"""
+    mean_return: float
+    """mean undiscounted primitive-reward return per evaluation episode"""
+    seconds: float
+    """wall-clock seconds of training so far, evaluation time excluded"""
+    mean_length: float
+    """mean primitive steps per evaluation episode"""
+
+    def as_csv(self) -> list[str]:
+        return [
+            str(self.primitive_steps),
+            str(self.decisions),
+            _fmt(self.success_rate),
+            _fmt(self.mean_return),
+            f"{self.seconds:.3f}",
+            _fmt(self.mean_length),
+        ]
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.6g}"
+
+
+def read_eval_csv(path: str | Path) -> list[EvalRow]:
+    """Rows of an ``eval.csv`` written by :class:`PrimitiveStepCallback`."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [
+            EvalRow(
+                primitive_steps=int(row["primitive_steps"]),
+                decisions=int(row["decisions"]),
+                success_rate=float(row["success_rate"]),
+                mean_return=float(row["mean_return"]),
+                seconds=float(row["seconds"]),
+                mean_length=float(row.get("mean_length") or "nan"),
+            )
+            for row in csv.DictReader(fh)
+        ]
+
+
+class PrimitiveStepCallback(BaseCallback):
+    """Stop training after ``budget`` primitive env steps; evaluate before learning, every
+    ``eval_every`` primitive steps, and at the end; append each evaluation to ``csv_path``.
+
+    Args:
+        budget: primitive env steps to train for (training stops at the first SB3 step that reaches it,
+            so it overshoots by less than one decision per env).
+        eval_every: primitive env steps between evaluations.
+        evaluate: runs one evaluation of the current policy.
+        csv_path: the ``eval.csv`` to write (header first).
+        progress: show a tqdm bar (stderr) in primitive steps.
+        schedule: the :class:`PrimitiveProgress` that primitive-step schedules read.
+        description: the bar's label.
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        eval_every: int,
+        evaluate: Callable[[], EvalResult],
+        csv_path: Path,
+        progress: bool = True,
+        schedule: PrimitiveProgress | None = None,
+        description: str = "training",
+    ) -> None:
+        super().__init__()
+        self.budget = int(budget)
+        self.eval_every = int(eval_every)
+        self._evaluate_fn = evaluate
+        self.csv_path = Path(csv_path)
+        self.show_progress = progress
+        self.schedule = schedule
+        self.description = description
+        self.primitive_steps = 0
+        self.decisions = 0
+        self.rows: list[EvalRow] = []
+        self._next_eval = self.eval_every
+        self._train_seconds = 0.0
+        self._resumed_at = 0.0
+        self._bar: Any = None
+
+    # -- SB3 hooks ------------------------------------------------------------------------------------
+    def _on_training_start(self) -> None:
+        with open(self.csv_path, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow(EVAL_COLUMNS)
+        self._bar = tqdm(
+            total=self.budget,
+            desc=self.description,
+            unit="step",
+            file=sys.stderr,
+            disable=not self.show_progress,
+            dynamic_ncols=True,
+        )
+        self._evaluate()  # step 0: success before learning (after a BC warm start, if any)
+        self._resumed_at = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        infos: list[dict[str, Any]] = self.locals["infos"]
+        executed = sum(int(info.get("primitive_steps", 1)) for info in infos)
+        self.primitive_steps += executed
+        self.decisions += len(infos)
+        self._bar.update(executed)
+        if self.schedule is not None:
+            self.schedule.update(self.primitive_steps, self.budget)
+        if self.primitive_steps >= self.budget:
+            return False  # the final evaluation happens in _on_training_end
+        if self.primitive_steps >= self._next_eval:
+            self._pause_clock()
+            self._evaluate()
+            self._resumed_at = time.perf_counter()
+            while self._next_eval <= self.primitive_steps:
+                self._next_eval += self.eval_every
+        return True
+
+    def _on_training_end(self) -> None:
+        self._pause_clock()
+        if not self.rows or self.rows[-1].primitive_steps != self.primitive_steps:
+            self._evaluate()
+        self._bar.close()
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _pause_clock(self) -> None:
+        self._train_seconds += time.perf_counter() - self._resumed_at
+        self._resumed_at = time.perf_counter()
+
+    def _evaluate(self) -> None:
+        result = self._evaluate_fn()
+        row = EvalRow(
+            primitive_steps=self.primitive_steps,
+            decisions=self.decisions,
+            success_rate=result.success_rate,
+            mean_return=result.mean_return,
+            seconds=self._train_seconds,
+            mean_length=result.mean_length,
+        )
+        self.rows.append(row)
+        with open(self.csv_path, "a", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow(row.as_csv())
+        self._bar.set_postfix(
+            success=_fmt(result.success_rate), ret=f"{result.mean_return:.3g}", refresh=False
+        )

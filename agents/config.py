@@ -1,0 +1,174 @@
+"""AgentConfig: everything that defines one RL run (one agent, one task, one seed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any
+
+from absaction.errors import AbsactionError
+
+ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
+ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat")
+FIXED_MODES: tuple[str, ...] = ("zero", "sample")
+
+
+@dataclasses.dataclass
+class AgentConfig:
+    """One RL run. Budgets count PRIMITIVE env steps for every kind of agent, so that agents acting in
+    macro steps (latent, repeat) and primitive agents are compared on the same x axis."""
+
+    env_id: str
+    """gymnasium id of the task; any registered env with a 1-D Box action space"""
+    algo: str = "ppo"
+    """stable-baselines3 algorithm: ppo | sac | td3"""
+    actions: str = "primitive"
+    """what the agent chooses: primitive actions, latents of an action model, or repeated actions"""
+    model: str | None = None
+    """run folder of the trained action model (``absaction train --out``); needed for latent actions"""
+    ladders: list[int] | None = None
+    """1-based ladders the latent agent controls (default: all, or those named in ``dims``)"""
+    dims: dict[int, list[int]] | None = None
+    """explicit 0-based latent dims per ladder; a chosen ladder not listed exposes its active units"""
+    chunk: int | None = None
+    """primitive steps per decision: the repeat count (repeat, required), or the number of decoded actions
+    executed before deciding again (latent; default: the model's whole sequence, fewer = closed loop)"""
+    z_bound: float = 2.0
+    """agent action [-1, 1] maps to latent z in [-z_bound, z_bound]"""
+    fixed: str = "zero"
+    """latents the agent does not control: zero (prior mean) or sample (N(0, 1) at every decision)"""
+    discount_within_chunk: bool = True
+    """macro reward = sum_i gamma**i r_i (True) or sum_i r_i (False); the agent's discount is gamma**chunk"""
+    steps: int | None = None
+    """training budget in primitive env steps (None: ``n_timesteps`` of the hyperparameter file)"""
+    seed: int = 0
+    """seed of everything (agent, train env; evaluation episodes use seed + 1_000_000 + i)"""
+    eval_every: int | None = None
+    """primitive env steps between evaluations (None: a tenth of ``steps``)"""
+    eval_episodes: int = 10
+    """episodes per evaluation, deterministic policy, the same episode seeds every time"""
+    bc_dataset: str | None = None
+    """dataset (folder or Minari id) for a behaviour-cloning warm start (primitive actions only)"""
+    bc_epochs: int = 20
+    """epochs of behaviour cloning over the dataset's (observation, action) pairs"""
+    hyperparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """overrides on top of the hyperparameter file (same keys, e.g. ``{"learning_rate": 1e-3}``)"""
+    hyperparams_file: str | None = None
+    """a YAML file to use instead of the packaged ``hyperparams/<algo>.yml``"""
+    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """keyword arguments for ``gymnasium.make``"""
+    device: str = "cpu"
+    """torch device of the agent (small MLPs: cpu is usually fastest)"""
+
+    # ------------------------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise :class:`AbsactionError` (one line: problem and fix) for an inconsistent config."""
+        _choice(self.algo, ALGOS, "algorithm", "--algo")
+        _choice(self.actions, ACTION_KINDS, "action kind", "--actions")
+        _choice(self.fixed, FIXED_MODES, "fixed mode", "--fixed")
+        check_env_id(self.env_id)
+        if self.actions == "latent" and not self.model:
+            raise AbsactionError(
+                "latent actions need an action model",
+                "pass --model RUN_DIR (the --out folder of `absaction train`)",
+            )
+        if self.actions != "latent":
+            for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
+                if value:
+                    raise AbsactionError(
+                        f"--{name} only applies to --actions latent, got --actions {self.actions}",
+                        f"drop --{name} or use --actions latent",
+                    )
+        if self.actions == "repeat" and self.chunk is None:
+            raise AbsactionError(
+                "action repeat needs a repeat count", "pass --chunk K (e.g. the model's length)"
+            )
+        if self.actions == "primitive" and self.chunk is not None:
+            raise AbsactionError(
+                "--chunk only applies to latent or repeat actions",
+                "drop --chunk or choose --actions latent/repeat",
+            )
+        counts: tuple[tuple[str, int | None], ...] = (
+            ("chunk", self.chunk),
+            ("steps", self.steps),
+            ("eval_every", self.eval_every),
+        )
+        for name, count in counts:
+            if count is not None and int(count) < 1:
+                flag = name.replace("_", "-")
+                raise AbsactionError(f"{name} must be a positive integer, got {count}", f"pass --{flag} >= 1")
+        if self.eval_episodes < 1:
+            raise AbsactionError(
+                f"eval_episodes must be >= 1, got {self.eval_episodes}", "pass --eval-episodes 10"
+            )
+        if not self.z_bound > 0:
+            raise AbsactionError(f"z_bound must be > 0, got {self.z_bound}", "pass e.g. --z-bound 2")
+        if self.bc_dataset is not None:
+            if self.actions != "primitive":
+                raise AbsactionError(
+                    "behaviour cloning warm-starts primitive-action agents only",
+                    "drop --bc or use --actions primitive (a latent agent's decoder saw the data already)",
+                )
+            if self.bc_epochs < 1:
+                raise AbsactionError(f"bc_epochs must be >= 1, got {self.bc_epochs}", "pass --bc-epochs 20")
+
+    # ------------------------------------------------------------------------------ (de)serialise
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dictionary (``dims`` keys become strings; :meth:`from_dict` restores them)."""
+        data = dataclasses.asdict(self)
+        if self.dims is not None:
+            data["dims"] = {str(k): list(v) for k, v in self.dims.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
+        """Inverse of :meth:`to_dict`; refuses unknown keys (a file from another version)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise AbsactionError(
+                f"unknown agent config key(s) {', '.join(unknown)}", f"valid keys: {', '.join(sorted(names))}"
+            )
+        data = dict(data)
+        if data.get("dims") is not None:
+            data["dims"] = {int(k): [int(i) for i in v] for k, v in data["dims"].items()}
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise AbsactionError(f"incomplete agent config ({err})", "pass at least env_id") from None
+
+    def replace(self, **changes: Any) -> AgentConfig:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def model_path(self) -> Path | None:
+        """The action model's run folder as an absolute path, or None."""
+        return None if self.model is None else Path(self.model).expanduser().resolve()
+
+
+def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
+    if value not in options:
+        raise AbsactionError(f"unknown {what} {value!r}", f"choose one of {', '.join(options)} ({flag})")
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches)."""
+    import gymnasium as gym
+
+    import absaction  # noqa: F401 - registers the absaction/* envs
+
+    if ":" in env_id:  # "module:EnvId-v0" imports the module that registers it; let gymnasium try
+        return
+    try:
+        gym.spec(env_id)
+    except gym.error.Error:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+        hint = (
+            f"did you mean {', '.join(close)}?"
+            if close
+            else 'list them with `python -c "import gymnasium; gymnasium.pprint_registry()"`'
+        )
+        raise AbsactionError(
+            f"unknown env id {env_id!r}", f"pass a registered gymnasium id; {hint}"
+        ) from None

@@ -1,0 +1,131 @@
+"""Build the env an agent acts in: ``gym.make(env_id)`` -> Monitor -> macro wrapper (latent | repeat).
+
+The Monitor sits *inside* the macro wrapper, on the primitive env, so its episode statistics (return =
+undiscounted sum of primitive rewards, length = primitive steps) mean the same thing for primitive,
+latent and repeat agents; SB3's ``rollout/ep_rew_mean`` is therefore comparable across them, and the
+macro wrapper passes the Monitor's ``info["episode"]`` and the env's ``is_success`` through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+from absaction.errors import AbsactionError
+from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
+from absaction.wrappers import latent as latent_module
+
+from .config import AgentConfig
+from .hyperparams import resolve_hyperparams
+
+
+def load_model_for(config: AgentConfig) -> Any:
+    """The action model of a latent-action config (None otherwise), loaded once per process."""
+    if config.actions != "latent":
+        return None
+    path = config.model_path()
+    assert path is not None  # validate() guarantees a model for latent actions
+    return latent_module.load_action_model(path)
+
+
+def make_env(
+    config: AgentConfig,
+    *,
+    model: Any = None,
+    hyperparams: Mapping[str, Any] | None = None,
+) -> gym.Env[Any, Any]:
+    """The single env described by ``config`` (not seeded: pass ``seed`` to ``reset``).
+
+    Args:
+        config: the run configuration (validated here).
+        model: an already loaded action model for ``config.model`` (saves loading it again for every
+            env copy); loaded from ``config.model`` when None.
+        hyperparams: resolved hyperparameters (for ``gamma``); read from the YAML when None.
+    """
+    from stable_baselines3.common.monitor import Monitor
+
+    config.validate()
+    hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
+    gamma = float(hp.get("gamma", 0.99))
+    env = gym.make(config.env_id, **config.env_kwargs)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise AbsactionError(
+            f"{config.env_id} has a {type(env.action_space).__name__} action space",
+            "absaction agents need a continuous Box action space",
+        )
+    env = Monitor(env)
+    if config.actions == "latent":
+        if model is None:
+            model = load_model_for(config)
+        wrapper = LatentActionWrapper(
+            env,
+            model,
+            ladders=config.ladders,
+            dims=config.dims,
+            z_bound=config.z_bound,
+            gamma=gamma,
+            discount_within_chunk=config.discount_within_chunk,
+            fixed=config.fixed,
+            closed_loop_steps=config.chunk,
+        )
+        wrapper.model_run_dir = config.model_path()  # record the folder even when given the object
+        return wrapper
+    if config.actions == "repeat":
+        assert config.chunk is not None
+        return ActionRepeatWrapper(
+            env, repeat=config.chunk, gamma=gamma, discount_within_chunk=config.discount_within_chunk
+        )
+    return env
+
+
+def find_macro_wrapper(env: gym.Env[Any, Any]) -> MacroActionWrapper | None:
+    """The macro wrapper in ``env``'s wrapper chain, or None for a primitive env."""
+    current: Any = env
+    while isinstance(current, gym.Wrapper):
+        if isinstance(current, MacroActionWrapper):
+            return current
+        current = current.env
+    return None
+
+
+def steps_per_decision(env: gym.Env[Any, Any]) -> int:
+    """Primitive steps one decision lasts (1 for a primitive env)."""
+    wrapper = find_macro_wrapper(env)
+    return 1 if wrapper is None else wrapper.chunk_steps
+
+
+def wrapper_settings(env: gym.Env[Any, Any]) -> dict[str, Any]:
+    """JSON-able settings of ``env``'s macro wrapper (``{"wrapper": "none"}`` for primitive envs)."""
+    wrapper = find_macro_wrapper(env)
+    return {"wrapper": "none"} if wrapper is None else wrapper.macro_settings()
+
+
+def make_vec_env(
+    config: AgentConfig,
+    *,
+    model: Any = None,
+    hyperparams: Mapping[str, Any] | None = None,
+    n_envs: int | None = None,
+) -> Any:
+    """``n_envs`` (default: the ``n_envs`` hyperparameter) copies in a DummyVecEnv, seeded with
+    ``config.seed + i`` on their first reset; wrapped in VecNormalize when ``normalize`` is on."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from .hyperparams import normalize_kwargs
+
+    hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
+    if model is None:
+        model = load_model_for(config)
+    count = int(n_envs if n_envs is not None else hp.get("n_envs", 1))
+    if count < 1:
+        raise AbsactionError(f"n_envs must be >= 1, got {count}", "set n_envs: 1 in the hyperparameters")
+    dummy = DummyVecEnv([lambda: make_env(config, model=model, hyperparams=hp) for _ in range(count)])
+    dummy.seed(config.seed)
+    norm = normalize_kwargs(hp.get("normalize"))
+    if norm is None:
+        return dummy
+    # reward normalisation tracks the discounted return per decision
+    gamma = float(hp.get("gamma", 0.99)) ** steps_per_decision(dummy.envs[0])
+    return VecNormalize(dummy, gamma=gamma, **norm)

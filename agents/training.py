@@ -1,0 +1,265 @@
+"""``train_agent``: one RL run (one agent, one task, one seed) from config to a finished output folder.
+
+Output folder (written atomically: it appears complete or not at all):
+
+- ``eval.csv``: primitive_steps, decisions, success_rate, mean_return, seconds, mean_length; the first
+  row is the evaluation *before learning* (after a BC warm start, if any), the last one after training;
+- ``learning_curve.png``: success rate and return against primitive env steps;
+- ``agent.zip`` (SB3) + ``agent.json`` (see :mod:`absaction.agents.persistence`);
+- ``config.json``: the resolved :class:`AgentConfig` and hyperparameters;
+- ``sb3/progress.csv``: SB3's own training log (losses, ``rollout/ep_rew_mean`` in primitive rewards);
+- ``bc.json``: the behaviour-cloning warm start, when one was asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from absaction import __version__
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, atomic_write_json, check_new_output
+from absaction.seeding import seed_everything
+
+from .bc import BCResult, bc_pretrain, demonstration_pairs
+from .callbacks import EvalRow, PrimitiveStepCallback
+from .config import AgentConfig
+from .environments import load_model_for, make_env, make_vec_env, steps_per_decision, wrapper_settings
+from .evaluation import EVAL_SEED_OFFSET, evaluate, sb3_policy
+from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
+from .persistence import (
+    AGENT_JSON,
+    AGENT_ZIP,
+    FORMAT,
+    FORMAT_VERSION,
+    ZIP_SETTINGS_ATTRIBUTE,
+    model_fingerprint,
+    obs_normalizer,
+    space_record,
+    vec_normalize_stats,
+)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train_agent` produced."""
+
+    out_dir: Path
+    config: AgentConfig
+    """the resolved configuration (``steps`` and ``eval_every`` filled in)"""
+    hyperparams: dict[str, Any]
+    evaluations: list[EvalRow]
+    """the rows of ``eval.csv``: before learning first, after training last"""
+    primitive_steps: int
+    """primitive env steps trained (>= config.steps, by less than one decision per env)"""
+    decisions: int
+    """agent decisions (SB3 steps)"""
+    wall_seconds: float
+    """wall-clock seconds of the whole run (set-up, training, evaluations, saving)"""
+    bc: BCResult | None = None
+    agent: Any = dataclasses.field(default=None, repr=False, compare=False)
+    """the trained SB3 algorithm (in memory only)"""
+
+    @property
+    def final(self) -> EvalRow:
+        return self.evaluations[-1]
+
+    @property
+    def before_learning(self) -> EvalRow:
+        return self.evaluations[0]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able headline numbers (what the CLI prints and a benchmark tabulates)."""
+        return {
+            "env_id": self.config.env_id,
+            "algo": self.config.algo,
+            "actions": self.config.actions,
+            "seed": self.config.seed,
+            "primitive_steps": self.primitive_steps,
+            "decisions": self.decisions,
+            "success_before": self.before_learning.success_rate,
+            "success_rate": self.final.success_rate,
+            "mean_return": self.final.mean_return,
+            "train_seconds": self.final.seconds,
+            "wall_seconds": self.wall_seconds,
+            "out_dir": str(self.out_dir),
+        }
+
+
+def resolve_config(config: AgentConfig, hyperparams: dict[str, Any]) -> AgentConfig:
+    """Fill ``steps`` (YAML ``n_timesteps``) and ``eval_every`` (a tenth of the budget); validate."""
+    config.validate()
+    steps = config.steps if config.steps is not None else int(hyperparams.get("n_timesteps", 100_000))
+    eval_every = config.eval_every if config.eval_every is not None else max(1, steps // 10)
+    resolved = config.replace(steps=int(steps), eval_every=int(eval_every))
+    if resolved.model is not None:
+        resolved = resolved.replace(model=str(resolved.model_path()))
+    resolved.validate()
+    return resolved
+
+
+def build_agent(
+    config: AgentConfig, venv: Any, hyperparams: dict[str, Any], progress: PrimitiveProgress
+) -> Any:
+    """The SB3 algorithm for ``config`` acting in ``venv`` (gamma per decision = gamma**k)."""
+    k = steps_per_decision(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
+    policy, kwargs = algorithm_kwargs(hyperparams, int(venv.action_space.shape[0]), k, progress)
+    cls = algorithm_class(config.algo)
+    try:
+        return cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
+    except (TypeError, ValueError, AssertionError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise AbsactionError(
+            f"{config.algo} rejected the hyperparameters ({first})",
+            "fix the hyperparameter file or overrides",
+        ) from None
+
+
+def train_agent(
+    config: AgentConfig,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    plot: bool = True,
+) -> TrainResult:
+    """Train one agent for ``config.steps`` PRIMITIVE env steps and write its output folder.
+
+    Every mistake in ``config`` (unknown env or algorithm, missing or mismatching action model, bad
+    ladder/dim selection, an existing ``out_dir`` without ``force``) raises :class:`AbsactionError`
+    before anything is written. A benchmark runs many of these, one call per (agent, task, seed), e.g.
+    in a ``ProcessPoolExecutor`` with ``progress=False`` and ``torch.set_num_threads(1)`` per worker.
+
+    Args:
+        config: the run.
+        out_dir: the output folder (created; replaced only with ``force``).
+        force: replace an existing ``out_dir``.
+        progress: show a tqdm bar in primitive env steps (stderr).
+        plot: write ``learning_curve.png``.
+    """
+    started = time.perf_counter()
+    out_dir = check_new_output(out_dir, force)
+    hyperparams = resolve_hyperparams(config)
+    config = resolve_config(config, hyperparams)
+    assert config.steps is not None and config.eval_every is not None
+    seed_everything(config.seed)
+
+    # Everything that can fail on user input happens before the output folder exists.
+    action_model = load_model_for(config)
+    demonstrations = None
+    if config.bc_dataset is not None:
+        from absaction.data import load_dataset
+
+        demonstrations = load_dataset(config.bc_dataset)
+    schedule = PrimitiveProgress()
+    venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
+    eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
+    agent = build_agent(config, venv, hyperparams, schedule)
+
+    bc_result: BCResult | None = None
+    if demonstrations is not None:
+        transform = None
+        if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
+            venv.obs_rms.update(demonstration_pairs(demonstrations)[0])
+            transform = venv.normalize_obs
+        bc_result = bc_pretrain(
+            agent, demonstrations, epochs=config.bc_epochs, seed=config.seed, obs_transform=transform
+        )
+
+    def evaluate_now() -> Any:
+        transform = obs_normalizer(vec_normalize_stats(venv))
+        return evaluate(
+            sb3_policy(agent, transform), eval_env, config.eval_episodes, config.seed + EVAL_SEED_OFFSET
+        )
+
+    with atomic_dir(out_dir, force=force) as tmp:
+        from stable_baselines3.common.logger import configure
+
+        agent.set_logger(configure(str(tmp / "sb3"), ["csv"]))
+        callback = PrimitiveStepCallback(
+            budget=config.steps,
+            eval_every=config.eval_every,
+            evaluate=evaluate_now,
+            csv_path=tmp / "eval.csv",
+            progress=progress,
+            schedule=schedule,
+            description=f"{config.algo}/{config.actions} {config.env_id}",
+        )
+        # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
+        # budget and the callback is what stops training.
+        agent.learn(total_timesteps=config.steps, callback=callback)
+        settings = wrapper_settings(eval_env)
+        setattr(agent, ZIP_SETTINGS_ATTRIBUTE, settings)
+        agent.save(tmp / AGENT_ZIP)
+        result = TrainResult(
+            out_dir=Path(out_dir),
+            config=config,
+            hyperparams=hyperparams,
+            evaluations=list(callback.rows),
+            primitive_steps=callback.primitive_steps,
+            decisions=callback.decisions,
+            wall_seconds=math.nan,
+            bc=bc_result,
+            agent=agent,
+        )
+        record = _agent_record(result, agent, venv, eval_env, action_model, settings)
+        atomic_write_json(tmp / AGENT_JSON, _nan_to_none(record))
+        atomic_write_json(tmp / "config.json", {"config": config.to_dict(), "hyperparams": hyperparams})
+        if bc_result is not None:
+            atomic_write_json(tmp / "bc.json", bc_result.to_dict())
+        if plot:
+            from .plots import plot_learning_curve
+
+            plot_learning_curve(result.evaluations, tmp / "learning_curve.png", title=_title(config))
+    result.wall_seconds = time.perf_counter() - started
+    venv.close()
+    eval_env.close()
+    return result
+
+
+def _nan_to_none(value: Any) -> Any:
+    """NaN (e.g. the success rate of an env without ``is_success``) -> null: strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def _title(config: AgentConfig) -> str:
+    extra = f", chunk {config.chunk}" if config.chunk else ""
+    return f"{config.algo.upper()} on {config.env_id} ({config.actions} actions{extra}, seed {config.seed})"
+
+
+def _agent_record(
+    result: TrainResult, agent: Any, venv: Any, env: Any, action_model: Any, settings: dict[str, Any]
+) -> dict[str, Any]:
+    config = result.config
+    normalizer: Any = getattr(action_model, "normalizer", None)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "absaction_version": __version__,
+        "config": config.to_dict(),
+        "hyperparams": result.hyperparams,
+        "agent_gamma": float(getattr(agent, "gamma", math.nan)),
+        "steps_per_decision": steps_per_decision(env),
+        "wrapper": settings,
+        "model": model_fingerprint(config.model_path()),
+        "normalization": {
+            "action_model": normalizer.to_dict() if hasattr(normalizer, "to_dict") else None,
+            "vec_normalize": vec_normalize_stats(venv),
+        },
+        "observation_space": space_record(env.observation_space),
+        "action_space": space_record(env.action_space),
+        "primitive_steps": result.primitive_steps,
+        "decisions": result.decisions,
+        "final": dataclasses.asdict(result.final),
+        "before_learning": dataclasses.asdict(result.before_learning),
+        "bc": None if result.bc is None else result.bc.to_dict(),
+    }

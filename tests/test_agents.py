@@ -1,0 +1,462 @@
+"""Agents: hyperparameters, configs, primitive-step counting, evaluation, BC, saving, ``absaction rl``.
+
+RL runs use a registered stub env (a point on a line, 10-step episodes) and a stub decoder injected in
+place of ``absaction.models.load``, with tiny networks (``net_arch=[8]``) and a few hundred steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from absaction.agents import (
+    AgentConfig,
+    bc_pretrain,
+    load_agent,
+    load_hyperparams,
+    make_env,
+    parse_policy_kwargs,
+    read_eval_csv,
+    train_agent,
+)
+from absaction.agents.hyperparams import HYPERPARAMS_DIR, PrimitiveProgress, algorithm_kwargs, check_keys
+from absaction.cli import main
+from absaction.errors import AbsactionError
+from absaction.wrappers import latent as latent_module
+
+LINE_ID = "absaction_tests/Line-v0"
+EPISODE_STEPS = 10
+
+
+class LineEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A point at x = 0 moves by 0.1 * action[0] per step (action[1] is ignored); goal x = 0.3.
+
+    Reward ``-|x - 0.3|``; terminates with ``is_success`` within 0.05 of the goal; 10-step episodes
+    (TimeLimit). Counts every primitive step it executes in ``total_steps``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's class attribute
+
+    def __init__(self) -> None:
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, (3,), np.float32)
+        self.x = 0.0
+        self.t = 0
+        self.total_steps = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.x, 0.3, self.t / EPISODE_STEPS], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.x, self.t = 0.0, 0
+        return self._obs(), {}
+
+    def step(self, action: np.ndarray):
+        self.x = float(np.clip(self.x + 0.1 * float(np.clip(action[0], -1, 1)), -10, 10))
+        self.t += 1
+        self.total_steps += 1
+        success = abs(self.x - 0.3) < 0.05
+        return self._obs(), -abs(self.x - 0.3), success, False, {"is_success": success}
+
+
+if LINE_ID not in gym.registry:
+    gym.register(LINE_ID, entry_point=LineEnv, max_episode_steps=EPISODE_STEPS)
+
+
+class StubDecoder(nn.Module):
+    """Ladders [1, 1], T = 4: every decoded action is ``(0.5 * z1, 0.5 * z2)``."""
+
+    def __init__(self, action_dim: int = 2) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.ladder_dims = [1, 1]
+        self.action_dim = action_dim
+        self.seq_len = 4
+        self.action_low = -np.ones(action_dim, np.float32)
+        self.action_high = np.ones(action_dim, np.float32)
+        self.env_id = LINE_ID
+
+    def decode(self, latents: list[torch.Tensor], length: int | None = None) -> torch.Tensor:
+        z = torch.cat(latents, dim=1)[:, None, :]  # (B, 1, 2)
+        return (0.5 * self.scale * z).expand(-1, self.seq_len, -1)  # (B, T, 2)
+
+
+@pytest.fixture
+def stub_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model folder whose loading returns a :class:`StubDecoder` (weights file present for hashing)."""
+    run = tmp_path / "stub-model"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(b"stub weights")
+    monkeypatch.setattr(latent_module, "load_action_model", lambda path: StubDecoder())
+    return run
+
+
+TINY = {"policy_kwargs": "dict(net_arch=[8])"}
+TINY_BY_ALGO = {
+    "ppo": {**TINY, "n_steps": 32, "batch_size": 32, "n_epochs": 1},
+    "sac": {**TINY, "learning_starts": 20, "batch_size": 16, "buffer_size": 1000},
+    "td3": {**TINY, "learning_starts": 20, "batch_size": 16, "buffer_size": 1000},
+}
+
+
+def tiny_config(algo: str = "ppo", actions: str = "primitive", **fields: Any) -> AgentConfig:
+    hyperparams = {**TINY_BY_ALGO[algo], **fields.pop("hyperparams", {})}
+    defaults: dict[str, Any] = {"steps": 150, "eval_every": 50, "eval_episodes": 2, "seed": 1}
+    return AgentConfig(LINE_ID, algo=algo, actions=actions, hyperparams=hyperparams, **{**defaults, **fields})
+
+
+def inner_env_steps(result: Any) -> int:
+    venv = result.agent.get_env()
+    return sum(env.unwrapped.total_steps for env in venv.envs)
+
+
+# -- hyperparameters -----------------------------------------------------------------------------------
+def test_hyperparams_merge_order(tmp_path: Path):
+    path = tmp_path / "ppo.yml"
+    path.write_text(
+        "default: {n_steps: 1, batch_size: 2, gamma: 0.9, latent: {n_steps: 3}}\n"
+        "Env-v0: {batch_size: 4, latent: {gamma: 0.5}}\n"
+    )
+    assert load_hyperparams("Other-v0", "ppo", "primitive", path) == {
+        "n_steps": 1,
+        "batch_size": 2,
+        "gamma": 0.9,
+    }
+    assert load_hyperparams("Env-v0", "ppo", "latent", path, {"gamma": 0.7}) == {
+        "n_steps": 3,
+        "batch_size": 4,
+        "gamma": 0.7,
+    }
+    path.write_text("default: {n_step: 1}\n")
+    with pytest.raises(AbsactionError, match="unknown ppo hyperparameter"):
+        load_hyperparams("Env-v0", "ppo", path=path)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3"])
+def test_packaged_files_are_valid_for_every_entry_and_action_kind(algo: str):
+    import yaml
+
+    table = yaml.safe_load((HYPERPARAMS_DIR / f"{algo}.yml").read_text())
+    assert {"default", "Pendulum-v1", "MountainCarContinuous-v0", "absaction/Reach2DChain-v0"} <= set(table)
+    for env_id in table:
+        for actions in ("primitive", "latent", "repeat"):
+            hp = load_hyperparams(env_id, algo, actions)
+            check_keys(algo, hp)
+            parse_policy_kwargs(hp.get("policy_kwargs"))
+            assert 0 < hp["gamma"] <= 1 and hp["n_timesteps"] > 0
+
+
+def test_policy_kwargs_are_parsed_without_eval():
+    parsed = parse_policy_kwargs(
+        "dict(net_arch=dict(pi=[8], vf=[16]), activation_fn=nn.ReLU, log_std_init=-1.5)"
+    )
+    assert parsed == {"net_arch": {"pi": [8], "vf": [16]}, "activation_fn": nn.ReLU, "log_std_init": -1.5}
+    assert parse_policy_kwargs({"activation_fn": "nn.Tanh", "net_arch": [4]})["activation_fn"] is nn.Tanh
+    with pytest.raises(AbsactionError, match="cannot read"):
+        parse_policy_kwargs("dict(net_arch=__import__('os').getcwd())")
+
+
+def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
+    progress = PrimitiveProgress()
+    policy, kwargs = algorithm_kwargs(
+        {"policy": "MlpPolicy", "gamma": 0.9, "learning_rate": "lin_1e-3", "n_timesteps": 5}, 2, 4, progress
+    )
+    assert policy == "MlpPolicy" and "n_timesteps" not in kwargs
+    assert kwargs["gamma"] == pytest.approx(0.9**4)
+    schedule = kwargs["learning_rate"]
+    assert schedule(1.0) == pytest.approx(1e-3)
+    progress.update(primitive_steps=750, budget=1000)
+    assert schedule(0.99) == pytest.approx(2.5e-4)  # SB3's (decision-based) progress is ignored
+
+
+# -- configuration mistakes ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"actions": "latent"}, "latent actions need an action model; pass --model RUN_DIR"),
+        ({"env_id": "absaction_tests/Lin-v0"}, "unknown env id 'absaction_tests/Lin-v0'"),
+        ({"actions": "repeat"}, "action repeat needs a repeat count"),
+        ({"chunk": 4}, "--chunk only applies to latent or repeat actions"),
+        ({"model": "somewhere"}, "--model only applies to --actions latent"),
+        ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
+        ({"actions": "repeat", "chunk": 4, "bc_dataset": "x"}, "behaviour cloning warm-starts primitive"),
+    ],
+)
+def test_config_mistakes(fields: dict[str, Any], message: str):
+    config = AgentConfig(**{"env_id": LINE_ID, **fields})
+    with pytest.raises(AbsactionError) as err:
+        config.validate()
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_config_round_trip():
+    config = AgentConfig(LINE_ID, actions="latent", model="m", dims={3: [0, 1]}, hyperparams={"gamma": 0.5})
+    again = AgentConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and again.dims == {3: [0, 1]}
+
+
+def test_make_env_puts_monitor_inside_the_macro_wrapper(stub_model: Path):
+    from stable_baselines3.common.monitor import Monitor
+
+    env = make_env(AgentConfig(LINE_ID, actions="latent", model=str(stub_model)))
+    assert isinstance(env.env, Monitor) and env.action_space.shape == (2,)
+    env.reset(seed=0)
+    total = 0.0
+    for _ in range(3):  # 4 + 4 + 2 primitive steps: truncated inside the third chunk
+        _, _, terminated, truncated, info = env.step(np.array([-1.0, 0.0], np.float32))  # x -= 0.1 per step
+        total += float(np.sum(info["primitive_rewards"]))
+    assert truncated and not terminated and info["primitive_steps"] == 2
+    # Monitor saw primitive rewards: the episode return is their undiscounted sum
+    assert info["episode"]["r"] == pytest.approx(total, abs=1e-5) and info["episode"]["l"] == 10
+
+
+# -- tiny RL runs count primitive steps exactly -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("algo", "actions", "chunk"),
+    [
+        ("ppo", "primitive", None),
+        ("sac", "primitive", None),
+        ("ppo", "latent", None),
+        ("sac", "latent", None),
+        ("td3", "repeat", 3),
+    ],
+)
+def test_tiny_runs_count_primitive_steps(
+    tmp_path: Path, stub_model: Path, algo: str, actions: str, chunk: int | None
+):
+    model = str(stub_model) if actions == "latent" else None
+    config = tiny_config(algo, actions, model=model, chunk=chunk)
+    result = train_agent(config, tmp_path / "run", progress=False, plot=False)
+    k = {"primitive": 1, "latent": 4, "repeat": 3}[actions]
+    rows = read_eval_csv(tmp_path / "run" / "eval.csv")
+    assert [r.primitive_steps for r in rows] == [r.primitive_steps for r in result.evaluations]
+    # before learning, then every >= 50 primitive steps, then the end
+    assert rows[0].primitive_steps == 0 and rows[0].decisions == 0
+    assert all(b.primitive_steps - a.primitive_steps >= 1 for a, b in itertools.pairwise(rows))
+    assert [r.primitive_steps // 50 for r in rows[1:-1]] == [1, 2]
+    assert 150 <= rows[-1].primitive_steps == result.primitive_steps < 150 + k
+    # what the callback counted is exactly what the training env executed
+    assert inner_env_steps(result) == result.primitive_steps
+    # a decision lasts k steps unless the 10-step episode (or success) cuts it short
+    assert result.primitive_steps / k <= result.decisions <= result.primitive_steps
+    if actions == "latent":
+        assert result.decisions < result.primitive_steps
+    record = json.loads((tmp_path / "run" / "agent.json").read_text())
+    assert record["steps_per_decision"] == k
+    assert record["agent_gamma"] == pytest.approx(0.99**k)
+    assert record["primitive_steps"] == result.primitive_steps
+    if actions == "latent":
+        assert record["model"] == {
+            "run_dir": str(stub_model.resolve()),
+            "sha256": hashlib.sha256(b"stub weights").hexdigest(),
+        }
+        assert record["wrapper"]["dims"] == {"1": [0], "2": [0]} and record["wrapper"]["z_bound"] == 2.0
+
+
+def test_saved_agent_reloads_and_reproduces_its_last_evaluation(tmp_path: Path, stub_model: Path):
+    result = train_agent(
+        tiny_config("ppo", "latent", model=str(stub_model)), tmp_path / "run", progress=False
+    )
+    assert (tmp_path / "run" / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = load_agent(tmp_path / "run")
+    again = loaded.evaluate(n_episodes=2)
+    assert again.mean_return == pytest.approx(result.final.mean_return)
+    assert again.success_rate == pytest.approx(result.final.success_rate)
+
+
+def test_loading_with_other_wrapper_settings_is_refused(tmp_path: Path, stub_model: Path):
+    run = tmp_path / "run"
+    train_agent(
+        tiny_config("ppo", "latent", model=str(stub_model), steps=40), run, progress=False, plot=False
+    )
+    other = make_env(AgentConfig(LINE_ID, actions="latent", model=str(stub_model), chunk=2))
+    with pytest.raises(AbsactionError, match=r"wrapper settings differ from the agent's: chunk_steps=2"):
+        load_agent(run, env=other)
+    record = json.loads((run / "agent.json").read_text())
+    record["wrapper"]["z_bound"] = 1.0
+    (run / "agent.json").write_text(json.dumps(record))
+    with pytest.raises(
+        AbsactionError, match=r"agent.zip was saved with other wrapper settings than agent.json"
+    ):
+        load_agent(run)
+    record["wrapper"]["z_bound"] = 2.0
+    (run / "agent.json").write_text(json.dumps(record))
+    (stub_model / "model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(AbsactionError, match="changed since the agent was trained"):
+        load_agent(run)
+
+
+# -- behaviour cloning -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("algo", ["ppo", "sac", "td3"])
+def test_bc_reduces_the_action_error_on_the_demonstrations(algo: str):
+    from absaction.agents.environments import make_vec_env
+    from absaction.agents.training import build_agent
+
+    config = tiny_config(algo, hyperparams={"policy_kwargs": "dict(net_arch=[32])"})
+    agent = build_agent(
+        config,
+        make_vec_env(config),
+        load_hyperparams(LINE_ID, algo, overrides=config.hyperparams),
+        PrimitiveProgress(),
+    )
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(-1, 1, (512, 3)).astype(np.float32)
+    expert = np.clip(obs[:, :2] * 0.8 + 0.1, -1, 1).astype(np.float32)  # a smooth expert map
+    result = bc_pretrain(agent, (obs, expert), epochs=30, batch_size=64, learning_rate=3e-3, seed=0)
+    assert result.n_samples == 512 and len(result.losses) == 30
+    assert result.losses[-1] < result.losses[0]
+    assert result.action_error_after < 0.35 * result.action_error_before
+    predicted, _ = agent.predict(obs, deterministic=True)  # the reported error is the policy's
+    assert float(np.mean(np.abs(predicted - expert))) == pytest.approx(result.action_error_after, rel=1e-5)
+
+
+def test_bc_reads_episodes_and_refuses_mismatched_demonstrations():
+    from absaction.agents import demonstration_pairs
+
+    episode = SimpleNamespace(observations=np.zeros((4, 3), np.float32), actions=np.ones((3, 2), np.float32))
+    obs, actions = demonstration_pairs(SimpleNamespace(episodes=[episode, episode]))
+    assert obs.shape == (6, 3) and actions.shape == (6, 2)
+    from absaction.agents.environments import make_vec_env
+    from absaction.agents.training import build_agent
+
+    config = tiny_config("ppo")
+    agent = build_agent(
+        config,
+        make_vec_env(config),
+        load_hyperparams(LINE_ID, "ppo", overrides=config.hyperparams),
+        PrimitiveProgress(),
+    )
+    with pytest.raises(AbsactionError, match=r"the agent expects \(3,\) and \(2,\)"):
+        bc_pretrain(agent, (np.zeros((5, 4)), np.zeros((5, 2))), epochs=1)
+    no_obs = SimpleNamespace(episodes=[SimpleNamespace(observations=None, actions=np.zeros((3, 2)))])
+    with pytest.raises(AbsactionError, match="has no observations"):
+        bc_pretrain(agent, no_obs, epochs=1)
+
+
+# -- the command line --------------------------------------------------------------------------------------
+TINY_CLI = [
+    "--set",
+    "n_steps=32",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "n_epochs=1",
+    "--set",
+    "policy_kwargs=dict(net_arch=[8])",
+]
+
+
+def test_cli_rl_end_to_end(tmp_path: Path, stub_model: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "out"
+    argv = ["rl", "--env", LINE_ID, "--actions", "latent", "--model", str(stub_model), "--ladders", "1",
+            "--steps", "100", "--eval-every", "50", "--eval-episodes", "2", "--seed", "3", "--out", str(out),
+            "--no-progress", *TINY_CLI]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "success before learning" in printed and "primitive env steps" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "agent.json", "agent.zip", "config.json", "eval.csv", "learning_curve.png", "sb3"
+    ]  # fmt: skip
+    with open(out / "eval.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [
+        "primitive_steps",
+        "decisions",
+        "success_rate",
+        "mean_return",
+        "seconds",
+        "mean_length",
+    ]
+    assert int(rows[-1]["primitive_steps"]) >= 100
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["ladders"] == [1] and config["seed"] == 3 and config["hyperparams"]["n_steps"] == 32
+    agent = json.loads((out / "agent.json").read_text())
+    assert agent["action_space"]["shape"] == [1]  # ladder 1 only: one latent
+    # an existing output is refused without --force and left untouched
+    before = (out / "eval.csv").read_bytes()
+    assert main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "eval.csv").read_bytes() == before
+
+
+def _real_model(tmp_path: Path, action_dim: int = 2, low: float = -1.0) -> Path:
+    models = pytest.importorskip("absaction.models")
+    model = models.build_model(
+        "tcvlae",
+        action_dim,
+        8,
+        {"ladder_dims": [2, 1], "channels": 4},
+        action_low=np.full(action_dim, low),
+        action_high=np.ones(action_dim),
+    )
+    return models.save(model, tmp_path / f"model-{action_dim}-{low}")
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-model", "latent actions need an action model; pass --model RUN_DIR"),
+        ("missing-model", "does not exist"),
+        ("unknown-env", "unknown env id 'absaction_tests/Lime-v0'"),
+        ("size", "the model decodes 3-D actions"),
+        ("bounds", "trained for action bounds"),
+        ("ladder", "ladder 4 does not exist; the model has 2 ladder(s)"),
+        ("dim", "latent dim(s) [5] of ladder 1 do not exist"),
+        ("corrupt", "corrupt or truncated"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, message: str
+):
+    out = tmp_path / "out"
+    env, extra = LINE_ID, ["--actions", "latent"]
+    if case == "missing-model":
+        extra += ["--model", str(tmp_path / "nope")]
+    elif case == "unknown-env":
+        env = "absaction_tests/Lime-v0"
+        extra = []
+    elif case in ("size", "bounds"):
+        extra += [
+            "--model",
+            str(_real_model(tmp_path, 3 if case == "size" else 2, -2.0 if case == "bounds" else -1)),
+        ]
+    elif case in ("ladder", "dim", "corrupt"):
+        run = _real_model(tmp_path)
+        extra += ["--model", str(run)]
+        extra += {"ladder": ["--ladders", "4"], "dim": ["--dims", "1:5"], "corrupt": []}[case]
+        if case == "corrupt":
+            weights = run / "model.safetensors"
+            weights.write_bytes(weights.read_bytes()[:50])
+    status = main(["rl", "--env", env, *extra, "--steps", "10", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert message in err and len(err.splitlines()) == 1 and err.startswith("absaction rl: error:")
+    assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+def test_cli_subprocess_error(tmp_path: Path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "absaction", "rl", "--env", "Pendulum-v1", "--actions", "latent",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "absaction rl: error: latent actions need an action model; pass --model RUN_DIR (the --out folder of "
+        "`absaction train`)"
+    ]
+    assert not (tmp_path / "out").exists()
