@@ -6,7 +6,7 @@ rolls out ``episodes`` seeded episodes and writes them as a Minari dataset with 
 of each episode in its infos (layout in :mod:`absaction.data.layout`).
 
 Reproducibility: episode ``i`` is reset with seed ``seed + i``; the expert's choices (e.g. the bulge and
-curvature of a scripted path) and the action noise come from one generator seeded with ``seed``. The
+curvature of a scripted path) and the action noise come from one generator seeded with ``[seed, 1]`` (a stream independent of the env's). The
 same configuration therefore writes the same arrays.
 
 Atomicity: episodes are written into a temporary folder beside ``out`` that is renamed to ``out`` only
@@ -326,7 +326,10 @@ def _collect(
     from tqdm import tqdm
 
     factor_names = tuple(expert.factor_names)
-    rng = seed_everything(config.seed)
+    seed_everything(config.seed)
+    # The env's reset seeds use the same integers as --seed; a generator seeded with the same integer
+    # would replay the env's own stream and tie the expert's choices to the goal drawn at reset.
+    rng = np.random.default_rng([config.seed, 1])
     started = time.perf_counter()
     returns: list[float] = []
     successes: list[bool] = []

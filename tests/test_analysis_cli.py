@@ -244,7 +244,9 @@ class ZeroVAE(ActionVAE):
         return torch.zeros(len(latents[0]), length or 1, 2)
 
 
-def test_evaluate_variable_length_masks_padding(tmp_path: Path, write_minari_dataset: Callable[..., Path]) -> None:
+def test_evaluate_variable_length_masks_padding(
+    tmp_path: Path, write_minari_dataset: Callable[..., Path]
+) -> None:
     from absaction.data import load_dataset
 
     episodes = [np.full((3, 2), 1.0, np.float32), np.full((5, 2), 2.0, np.float32)]
@@ -443,3 +445,27 @@ def test_cli_help_runs_as_a_subprocess() -> None:
             [sys.executable, "-m", "absaction", command, "--help"], capture_output=True, text=True
         )
         assert result.returncode == 0 and "--model RUN_DIR" in result.stdout and "--out" in result.stdout
+
+
+def test_cli_on_a_trained_run(reach_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real (short) training run: the CLI reads the data path, sigma and KL record that training writes."""
+    from absaction.models import load
+    from absaction.train import TrainConfig, fit
+
+    config = TrainConfig(
+        epochs=4, batch_size=8, threads=1, model_options={"ladder_dims": [2, 2, 1], "channels": 4}
+    )
+    run = fit(reach_data, config, tmp_path / "trained", progress=False).run_dir
+    model = load(run)
+    n_active = sum(len(dims) for dims in model.active_dims())
+    # no --data: the figure uses the dataset recorded in the run's config.json
+    code, stdout, _ = run_cli(
+        ["traverse", "--model", str(run), "--all", "--out", str(tmp_path / "all.png")], capsys
+    )
+    assert code == 0 and f"wrote {tmp_path / 'all.png'}: {n_active} latent(s)" in stdout
+    code, _, _ = run_cli(["evaluate", "--model", str(run), "--out", str(tmp_path / "rep")], capsys)
+    assert code == 0
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["model"]["name"] == "tcvlae" and report["data"]["path"] == str(reach_data)
+    assert report["reconstruction"]["sigma"] == pytest.approx(0.1)  # the training sigma (TrainConfig default)
+    assert report["reconstruction"]["nll"] is not None and report["metrics"] is not None

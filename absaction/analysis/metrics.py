@@ -229,7 +229,7 @@ def mig(
             factor. With one candidate the runner-up MI is 0; with none, every factor scores 0.
 
     Returns:
-        A `MIGResult` dict; latent indices refer to the columns of ``codes``.
+        A `MIGResult` dict; latent indices refer to the columns of ``codes`` (ties go to the lower index).
     """
     codes, factors = _check_codes_factors(codes, factors)
     mi = mutual_information_matrix(codes, factors, n_bins)  # (D, K)
@@ -322,7 +322,8 @@ def sap(codes: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, seed
     as the 1-D linear SVM of disentanglement_lib, with a closed-form fit and no hyper-parameters. SAP_k is
     the best score minus the second best; SAP is their mean. As in the original, scores are raw
     accuracies, so the gap of a perfect code is 1 minus the runner-up's accuracy (at least chance level,
-    e.g. ~0.5 for a balanced binary factor), not 1. The split is a seeded random ``test_fraction``.
+    e.g. ~0.5 for a balanced binary factor), not 1. With a single latent, SAP_k is its accuracy. The split
+    is a seeded random ``test_fraction`` of the rows.
     """
     codes, factors = _check_codes_factors(codes, factors)
     train, test = _split(codes.shape[0], test_fraction, seed)

@@ -215,7 +215,7 @@ def _reconstruction(
         "rmse": float(math.sqrt(per_dim.mean())),
         "mse_per_action_dim": per_dim,
         "endpoint_error": float(np.linalg.norm(end_in - end_out, axis=1).mean()),
-        "endpoint_units": f"env units (step size {step_size:g})" if step_size else "action units",
+        "endpoint_units": f"env units, step size {step_size:g}" if step_size else "action units",
         "sigma": sigma,
         "nll": None,
         "recon_loss": None,

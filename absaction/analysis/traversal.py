@@ -245,7 +245,9 @@ def traversal_figure(
         ax.set_ylabel(y_label, fontsize=8)
     if legend_ax is not None:
         legend_ax.legend(loc="best", fontsize=7, frameon=False)
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=colour_map), ax=axes, shrink=0.9)
+    bar = fig.colorbar(
+        ScalarMappable(norm=norm, cmap=colour_map), ax=axes, shrink=0.9 if n_rows == 1 else 0.6
+    )
     bar.set_label("value of the traversed latent")
     if title:
         fig.suptitle(title, fontsize=10)
