@@ -24,18 +24,24 @@ def check_new_output(path: str | os.PathLike[str], force: bool, what: str = "out
     unwritable parent. Nothing is created or removed here."""
     path = Path(path)
     if path.exists() and not force:
-        raise AbsactionError(f"{what} {path} already exists", "pass --force to replace it or choose another path")
+        raise AbsactionError(
+            f"{what} {path} already exists", "pass --force to replace it or choose another path"
+        )
     parent = path.parent if str(path.parent) else Path(".")
     probe = parent
     while not probe.exists():  # the nearest existing ancestor decides whether we can create it
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise AbsactionError(f"cannot write {what} {path}: {probe} is not writable", "choose a writable location")
+        raise AbsactionError(
+            f"cannot write {what} {path}: {probe} is not writable", "choose a writable location"
+        )
     return path
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], force: bool = False, what: str = "output folder") -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike[str], force: bool = False, what: str = "output folder"
+) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
 
     On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and ``path`` is
@@ -107,3 +113,35 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+@contextlib.contextmanager
+def staged_dir(
+    path: str | os.PathLike[str], force: bool = False, what: str = "output folder"
+) -> Iterator[Path]:
+    """Build a folder *in place* at ``path`` and keep it only if the block completes.
+
+    For multi-stage outputs whose parts record their own absolute paths (a run's ``config.json`` names
+    its dataset), so they cannot be built under a temporary name and renamed. An existing ``path``
+    (allowed with ``force``) is moved aside first and restored if the block fails; on failure or
+    Ctrl-C the partial folder is removed.
+    """
+    final = check_new_output(path, force, what)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    aside: Path | None = None
+    if final.exists():
+        aside = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, aside)
+    final.mkdir()
+    try:
+        yield final
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)
+        if aside is not None:
+            os.replace(aside, final)
+        raise
+    if aside is not None:
+        if aside.is_dir():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ EVAL_COLUMNS: tuple[str, ...] = (
     "mean_return",
     "seconds",
     "mean_length",
+    "mean_decisions",
 )
 
 
@@ -48,6 +49,8 @@ class EvalRow:
     """wall-clock seconds of training so far, evaluation time excluded"""
     mean_length: float
     """mean primitive steps per evaluation episode"""
+    mean_decisions: float
+    """mean agent decisions per evaluation episode (= mean_length for primitive agents)"""
 
     def as_csv(self) -> list[str]:
         return [
@@ -57,6 +60,7 @@ class EvalRow:
             _fmt(self.mean_return),
             f"{self.seconds:.3f}",
             _fmt(self.mean_length),
+            _fmt(self.mean_decisions),
         ]
 
 
@@ -75,6 +79,7 @@ def read_eval_csv(path: str | Path) -> list[EvalRow]:
                 mean_return=float(row["mean_return"]),
                 seconds=float(row["seconds"]),
                 mean_length=float(row.get("mean_length") or "nan"),
+                mean_decisions=float(row.get("mean_decisions") or "nan"),
             )
             for row in csv.DictReader(fh)
         ]
@@ -174,6 +179,7 @@ class PrimitiveStepCallback(BaseCallback):
             mean_return=result.mean_return,
             seconds=self._train_seconds,
             mean_length=result.mean_length,
+            mean_decisions=result.mean_decisions,
         )
         self.rows.append(row)
         with open(self.csv_path, "a", newline="", encoding="utf-8") as fh:

@@ -49,7 +49,13 @@ def make_env(
     config.validate()
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     gamma = float(hp.get("gamma", 0.99))
-    env = gym.make(config.env_id, **config.env_kwargs)
+    try:
+        env = gym.make(config.env_id, **config.env_kwargs)
+    except (gym.error.Error, TypeError, ImportError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise AbsactionError(
+            f"gymnasium.make({config.env_id!r}) failed ({first})", "check the env id and --env-kwarg values"
+        ) from None
     if not isinstance(env.action_space, gym.spaces.Box):
         raise AbsactionError(
             f"{config.env_id} has a {type(env.action_space).__name__} action space",

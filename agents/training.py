@@ -2,8 +2,9 @@
 
 Output folder (written atomically: it appears complete or not at all):
 
-- ``eval.csv``: primitive_steps, decisions, success_rate, mean_return, seconds, mean_length; the first
-  row is the evaluation *before learning* (after a BC warm start, if any), the last one after training;
+- ``eval.csv``: primitive_steps, decisions, success_rate, mean_return, seconds, mean_length,
+  mean_decisions (see :class:`~absaction.agents.callbacks.EvalRow`); the first row is the evaluation
+  *before learning* (after a BC warm start, if any), the last one after training;
 - ``learning_curve.png``: success rate and return against primitive env steps;
 - ``agent.zip`` (SB3) + ``agent.json`` (see :mod:`absaction.agents.persistence`);
 - ``config.json``: the resolved :class:`AgentConfig` and hyperparameters;
@@ -27,7 +28,14 @@ from absaction.seeding import seed_everything
 from .bc import BCResult, bc_pretrain, demonstration_pairs
 from .callbacks import EvalRow, PrimitiveStepCallback
 from .config import AgentConfig
-from .environments import load_model_for, make_env, make_vec_env, steps_per_decision, wrapper_settings
+from .environments import (
+    find_macro_wrapper,
+    load_model_for,
+    make_env,
+    make_vec_env,
+    steps_per_decision,
+    wrapper_settings,
+)
 from .evaluation import EVAL_SEED_OFFSET, evaluate, sb3_policy
 from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
 from .persistence import (
@@ -60,8 +68,14 @@ class TrainResult:
     wall_seconds: float
     """wall-clock seconds of the whole run (set-up, training, evaluations, saving)"""
     bc: BCResult | None = None
+    decode_overhead_ms: float = math.nan
+    """mean milliseconds per decision the latent wrapper spent decoding (training env; NaN otherwise)"""
     agent: Any = dataclasses.field(default=None, repr=False, compare=False)
     """the trained SB3 algorithm (in memory only)"""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # results cross process boundaries (parallel benchmark workers); the SB3 agent stays behind
+        return {**self.__dict__, "agent": None}
 
     @property
     def final(self) -> EvalRow:
@@ -85,6 +99,7 @@ class TrainResult:
             "mean_return": self.final.mean_return,
             "train_seconds": self.final.seconds,
             "wall_seconds": self.wall_seconds,
+            "decode_overhead_ms": self.decode_overhead_ms,
             "out_dir": str(self.out_dir),
         }
 
@@ -161,6 +176,7 @@ def train_agent(
 
     bc_result: BCResult | None = None
     if demonstrations is not None:
+        _check_demonstration_space(demonstrations, eval_env.action_space, config)
         transform = None
         if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
             venv.obs_rms.update(demonstration_pairs(demonstrations)[0])
@@ -203,6 +219,7 @@ def train_agent(
             decisions=callback.decisions,
             wall_seconds=math.nan,
             bc=bc_result,
+            decode_overhead_ms=_decode_overhead_ms(venv),
             agent=agent,
         )
         record = _agent_record(result, agent, venv, eval_env, action_model, settings)
@@ -218,6 +235,29 @@ def train_agent(
     venv.close()
     eval_env.close()
     return result
+
+
+def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) -> None:
+    """Refuse demonstrations recorded with other action bounds than the env's (BC checks shapes)."""
+    import numpy as np
+
+    recorded = getattr(dataset, "action_space", None)
+    if recorded is None or not hasattr(recorded, "low") or not hasattr(space, "low"):
+        return
+    if recorded.shape != space.shape or not (
+        np.allclose(recorded.low, space.low) and np.allclose(recorded.high, space.high)
+    ):
+        raise AbsactionError(
+            f"the demonstrations in {config.bc_dataset} have actions {recorded}, "
+            f"{config.env_id} takes {space}",
+            f"clone from a dataset collected in {config.env_id} (absaction collect --env {config.env_id})",
+        )
+
+
+def _decode_overhead_ms(venv: Any) -> float:
+    envs = venv.envs if hasattr(venv, "envs") else venv.venv.envs
+    wrapper = find_macro_wrapper(envs[0])
+    return float(getattr(wrapper, "decode_overhead_ms", math.nan))
 
 
 def _nan_to_none(value: Any) -> Any:
@@ -259,6 +299,7 @@ def _agent_record(
         "action_space": space_record(env.action_space),
         "primitive_steps": result.primitive_steps,
         "decisions": result.decisions,
+        "decode_overhead_ms": result.decode_overhead_ms,
         "final": dataclasses.asdict(result.final),
         "before_learning": dataclasses.asdict(result.before_learning),
         "bc": None if result.bc is None else result.bc.to_dict(),

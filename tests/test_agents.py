@@ -120,8 +120,16 @@ def tiny_config(algo: str = "ppo", actions: str = "primitive", **fields: Any) ->
 
 
 def inner_env_steps(result: Any) -> int:
-    venv = result.agent.get_env()
-    return sum(env.unwrapped.total_steps for env in venv.envs)
+    """Primitive steps the training env executed: the stub env's own counter, else the Monitor's (it sits
+    on the primitive env, inside any macro wrapper)."""
+    from stable_baselines3.common.env_util import unwrap_wrapper
+    from stable_baselines3.common.monitor import Monitor
+
+    total = 0
+    for env in result.agent.get_env().envs:
+        counter = getattr(env.unwrapped, "total_steps", None)
+        total += counter if counter is not None else unwrap_wrapper(env, Monitor).get_total_steps()
+    return total
 
 
 # -- hyperparameters -----------------------------------------------------------------------------------
@@ -267,6 +275,14 @@ def test_tiny_runs_count_primitive_steps(
         assert record["wrapper"]["dims"] == {"1": [0], "2": [0]} and record["wrapper"]["z_bound"] == 2.0
 
 
+def test_several_envs_are_counted_together(tmp_path: Path, stub_model: Path):
+    config = tiny_config("ppo", "latent", model=str(stub_model), steps=100, hyperparams={"n_envs": 3})
+    result = train_agent(config, tmp_path / "run", progress=False, plot=False)
+    # one SB3 step = 3 decisions of <= 4 primitive steps each: the overshoot is below 3 * 4
+    assert 100 <= result.primitive_steps < 112 and inner_env_steps(result) == result.primitive_steps
+    assert result.decisions % 3 == 0
+
+
 def test_saved_agent_reloads_and_reproduces_its_last_evaluation(tmp_path: Path, stub_model: Path):
     result = train_agent(
         tiny_config("ppo", "latent", model=str(stub_model)), tmp_path / "run", progress=False
@@ -298,6 +314,24 @@ def test_loading_with_other_wrapper_settings_is_refused(tmp_path: Path, stub_mod
     (stub_model / "model.safetensors").write_bytes(b"other weights")
     with pytest.raises(AbsactionError, match="changed since the agent was trained"):
         load_agent(run)
+
+
+def test_vec_normalize_statistics_are_saved_and_reused(tmp_path: Path):
+    import pickle
+
+    config = tiny_config("ppo", hyperparams={"normalize": "dict(norm_obs=True, norm_reward=False)"})
+    result = train_agent(config, tmp_path / "run", progress=False, plot=False)
+    stats = json.loads((tmp_path / "run" / "agent.json").read_text())["normalization"]["vec_normalize"]
+    assert stats["norm_obs"] and not stats["norm_reward"]
+    assert stats["obs_rms"]["count"] == pytest.approx(
+        result.primitive_steps + 1, abs=2
+    )  # +1: the first reset
+    np.testing.assert_allclose(stats["obs_rms"]["mean"], result.agent.get_env().obs_rms.mean)
+    loaded = load_agent(tmp_path / "run")
+    assert loaded.obs_transform is not None
+    assert loaded.evaluate(2).mean_return == pytest.approx(result.final.mean_return, rel=1e-6)
+    again = pickle.loads(pickle.dumps(result))  # results travel between processes without the agent
+    assert again.agent is None and again.final == result.final
 
 
 # -- behaviour cloning -----------------------------------------------------------------------------------
@@ -380,8 +414,11 @@ def test_cli_rl_end_to_end(tmp_path: Path, stub_model: Path, capsys: pytest.Capt
         "mean_return",
         "seconds",
         "mean_length",
+        "mean_decisions",
     ]
+    # the run always ends on a decision boundary; ladder 1 exposes one latent, chunks of 4 steps
     assert int(rows[-1]["primitive_steps"]) >= 100
+    assert all(float(r["mean_decisions"]) >= float(r["mean_length"]) / 4 for r in rows)
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["ladders"] == [1] and config["seed"] == 3 and config["hyperparams"]["n_steps"] == 32
     agent = json.loads((out / "agent.json").read_text())
@@ -411,7 +448,11 @@ def _real_model(tmp_path: Path, action_dim: int = 2, low: float = -1.0) -> Path:
     [
         ("no-model", "latent actions need an action model; pass --model RUN_DIR"),
         ("missing-model", "does not exist"),
-        ("unknown-env", "unknown env id 'absaction_tests/Lime-v0'"),
+        (
+            "unknown-env",
+            "unknown env id 'absaction_tests/Lime-v0'; pass a registered gymnasium id; did you mean",
+        ),
+        ("env-kwarg", "gymnasium.make('absaction_tests/Line-v0') failed"),
         ("size", "the model decodes 3-D actions"),
         ("bounds", "trained for action bounds"),
         ("ladder", "ladder 4 does not exist; the model has 2 ladder(s)"),
@@ -429,6 +470,8 @@ def test_cli_bad_input_is_one_line_exit_2_nothing_written(
     elif case == "unknown-env":
         env = "absaction_tests/Lime-v0"
         extra = []
+    elif case == "env-kwarg":
+        extra = ["--env-kwarg", "speed=3"]
     elif case in ("size", "bounds"):
         extra += [
             "--model",
@@ -460,3 +503,85 @@ def test_cli_subprocess_error(tmp_path: Path):
         "`absaction train`)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+# -- with the real pipeline: collect -> train a VAE -> wrap -> RL ---------------------------------------
+def _fit_tiny_vae(dataset: Path, run_dir: Path, ladder_dims: list[int]) -> Path:
+    from absaction.train import TrainConfig, fit
+
+    config = TrainConfig(
+        model="tcvlae", model_options={"ladder_dims": ladder_dims, "channels": 4}, epochs=3, threads=1, seed=0
+    )
+    fit(dataset, config, run_dir, progress=False)
+    return run_dir
+
+
+def test_pendulum_recipe_collect_train_wrap_ppo(tmp_path: Path, pendulum_dataset: Path):
+    """The plug-into-another-env recipe on Pendulum-v1 (not an absaction env): 16-step latent actions."""
+    run = _fit_tiny_vae(pendulum_dataset, tmp_path / "vae", [2, 1])
+    config = AgentConfig(
+        "Pendulum-v1",
+        algo="ppo",
+        actions="latent",
+        model=str(run),
+        dims={1: [0, 1], 2: [0]},  # a 3-epoch VAE has no reliably active units yet: expose all of them
+        steps=400,
+        eval_every=200,
+        eval_episodes=1,
+        hyperparams={**TINY_BY_ALGO["ppo"], "n_envs": 1},
+    )
+    result = train_agent(config, tmp_path / "agent", progress=False, plot=False)
+    assert result.config.model == str(run.resolve())
+    # a 200-step Pendulum episode is 12 chunks of 16 steps + one of 8 (cut by the time limit):
+    # 400 primitive steps are exactly two episodes of 13 decisions
+    assert result.primitive_steps == 400 == inner_env_steps(result)
+    assert result.decisions == 26
+    assert np.isnan(result.final.success_rate) and result.final.mean_length == 200
+    loaded = load_agent(tmp_path / "agent")
+    assert loaded.env.action_space.shape == (3,) and loaded.record["steps_per_decision"] == 16
+    assert loaded.evaluate(1).mean_return == pytest.approx(result.final.mean_return)
+
+
+def test_bc_on_expert_demonstrations(tmp_path: Path, expert_dataset: Path):
+    from absaction.data import load_dataset
+
+    hyperparams = {**TINY_BY_ALGO["ppo"], "policy_kwargs": "dict(net_arch=[64])"}
+    config = AgentConfig(
+        "absaction/Reach2D-v0", algo="ppo", bc_dataset=str(expert_dataset), bc_epochs=30, steps=64,
+        eval_every=64, eval_episodes=4, hyperparams=hyperparams,
+    )  # fmt: skip
+    result = train_agent(config, tmp_path / "bc", progress=False, plot=False)
+    assert result.bc is not None and result.bc.n_samples == sum(
+        len(ep.actions) for ep in load_dataset(expert_dataset).episodes
+    )
+    assert result.bc.action_error_after < 0.5 * result.bc.action_error_before
+    assert json.loads((tmp_path / "bc" / "bc.json").read_text())["action_error_after"] == pytest.approx(
+        result.bc.action_error_after
+    )
+    assert json.loads((tmp_path / "bc" / "agent.json").read_text())["bc"]["epochs"] == 30
+
+
+def test_bc_refuses_demonstrations_of_another_env(tmp_path: Path, pendulum_dataset: Path):
+    config = AgentConfig("absaction/Reach2D-v0", bc_dataset=str(pendulum_dataset), steps=10)
+    with pytest.raises(
+        AbsactionError, match=r"have actions Box\(-2.0, 2.0, \(1,\), float32\), absaction/Reach2D-v0"
+    ):
+        train_agent(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_latent_agent_with_a_trained_tcvlae_on_reach2d(tmp_path: Path, expert_dataset: Path):
+    run = _fit_tiny_vae(expert_dataset, tmp_path / "vae", [8, 4, 2])
+    config = AgentConfig(
+        "absaction/Reach2DSparse-v0", algo="ppo", actions="latent", model=str(run), dims={3: [0, 1]},
+        steps=256, eval_every=128, eval_episodes=2, hyperparams=dict(TINY_BY_ALGO["ppo"]),
+    )  # fmt: skip
+    result = train_agent(config, tmp_path / "agent", progress=False, plot=False)
+    # 64-step episodes in 32-step chunks (fewer when the goal is reached): 256 steps need >= 8 decisions
+    assert 256 <= result.primitive_steps < 256 + 32 and result.decisions >= 8
+    assert inner_env_steps(result) == result.primitive_steps
+    record = json.loads((tmp_path / "agent" / "agent.json").read_text())
+    assert record["wrapper"]["dims"] == {"3": [0, 1]} and record["wrapper"]["chunk"] == 32
+    assert 0 < record["decode_overhead_ms"] == result.decode_overhead_ms < 5  # target: <= 1 ms
+    assert record["normalization"]["action_model"] is not None
+    assert record["model"]["sha256"] == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()

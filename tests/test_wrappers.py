@@ -169,6 +169,9 @@ def test_default_exposes_active_units_and_dims_select_explicitly():
     np.testing.assert_allclose(info["executed_actions"], stub_actions([0.0, 1.0], 0.0), rtol=1e-6)
     mixed = LatentActionWrapper(ScriptedEnv(), StubDecoder(active=[[1], [0]]), ladders=[1, 2], dims={1: [0]})
     assert mixed.exposed == {1: [0], 2: [0]}
+    # by default a collapsed ladder is skipped (a named one is an error, see the mistakes below)
+    collapsed = LatentActionWrapper(ScriptedEnv(), StubDecoder(active=[[], [0]]))
+    assert collapsed.exposed == {2: [0]} and collapsed.action_space.shape == (1,)
 
 
 def test_fixed_zero_versus_sample():
@@ -264,6 +267,7 @@ def test_sb3_check_env_without_warnings(index):
         ({"closed_loop_steps": 5}, StubDecoder(), "between 1 and the decoded chunk length 4"),
         ({"fixed": "noise"}, StubDecoder(), "unknown fixed='noise'"),
         ({"ladders": [2]}, StubDecoder(active=[[0], []]), "ladder 2 has no active latent units"),
+        ({}, StubDecoder(active=[[], []]), "the model has no active latent units"),
     ],
 )
 def test_mistakes_are_one_line_errors(kwargs, model, message):
@@ -297,3 +301,63 @@ def test_real_model_from_run_folder(tmp_path: Path):
         expected = model.decode([torch.zeros(1, 2), torch.full((1, 1), 0.6)])[0].numpy()
     np.testing.assert_allclose(info["executed_actions"], np.clip(expected, -1, 1), rtol=1e-5, atol=1e-6)
     assert info["primitive_steps"] == 8
+
+
+# -- the real Reach2D worlds -------------------------------------------------------------------------------
+REACH_IDS = [
+    "absaction/Reach2D-v0",
+    "absaction/Reach2DSparse-v0",
+    "absaction/Reach2DObstacle-v0",
+    "absaction/Reach2DChain-v0",
+    "absaction/Reach2DNewGoals-v0",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_tcvlae() -> Any:
+    models = pytest.importorskip("absaction.models")
+    torch.manual_seed(0)
+    return models.build_model(
+        "tcvlae", 2, 32, {"channels": 4}, action_low=-np.ones(2), action_high=np.ones(2)
+    )
+
+
+@pytest.mark.parametrize("env_id", REACH_IDS)
+def test_checkers_on_the_reach2d_worlds(env_id: str, tiny_tcvlae: Any):
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    import absaction  # noqa: F401 - registers the envs
+
+    # The 32-step worlds end after ONE open-loop 32-step chunk (a one-decision task), which gymnasium's
+    # checker rejects by design ("truncates after 1 step"); re-deciding every 8 steps is checked there.
+    closed_loop = 8 if gym.spec(env_id).max_episode_steps == 32 else None
+    for env in (
+        LatentActionWrapper(gym.make(env_id), tiny_tcvlae, fixed="sample", closed_loop_steps=closed_loop),
+        ActionRepeatWrapper(gym.make(env_id), repeat=8),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sb3_check_env(env, warn=True)
+            gym_check_env(env, skip_render_check=True)
+        assert [str(w.message) for w in caught if "unwrapped version" not in str(w.message)] == []
+
+
+def test_reach2d_open_loop_is_one_decision_per_episode(tiny_tcvlae: Any):
+    import absaction  # noqa: F401
+
+    env = LatentActionWrapper(gym.make("absaction/Reach2D-v0"), tiny_tcvlae)
+    env.reset(seed=0)
+    assert env.action_space.shape == (14,)  # no KL record: all 8 + 4 + 2 latents are exposed
+    _, reward, terminated, truncated, info = env.step(np.zeros(14, np.float32))
+    assert truncated and not terminated and info["primitive_steps"] == 32 and "is_success" in info
+    assert reward == pytest.approx(float(np.dot(0.99 ** np.arange(32), info["primitive_rewards"])))
+
+
+def test_decode_overhead_is_measured_and_small():
+    env = LatentActionWrapper(ScriptedEnv(), StubDecoder())
+    assert np.isnan(env.decode_overhead_ms)
+    env.reset(seed=0)
+    for _ in range(20):
+        env.step(np.zeros(3, np.float32))
+    assert env.decode_calls == 20 and 0 < env.decode_overhead_ms < 5.0  # the target is 1 ms

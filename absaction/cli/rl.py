@@ -22,8 +22,9 @@ examples:
   absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
 
 outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
-mean_length; the first row is before learning), learning_curve.png, agent.zip + agent.json (everything
-to reload the agent: absaction.agents.load_agent(DIR)), config.json, sb3/progress.csv.
+mean_length, mean_decisions; the first row is before learning), learning_curve.png, agent.zip +
+agent.json (everything to reload the agent: absaction.agents.load_agent(DIR)), config.json,
+sb3/progress.csv.
 """
 
 

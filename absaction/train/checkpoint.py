@@ -1,9 +1,9 @@
 """Resume state of a training run: one safetensors file, no pickle.
 
 ``resume.safetensors`` holds, as tensors, the model weights (``model/<name>``), the optimiser's
-per-parameter state (``optimizer/<index>/<key>``), the training generator's state (``rng/generator``)
+moment estimates (``optimizer/exp_avg/<i>``, ``optimizer/exp_avg_sq/<i>``), the training generator's state (``rng/generator``)
 and torch's global RNG state (``rng/torch``); its metadata entry ``state`` is JSON with the rest:
-completed epochs and optimiser steps, the optimiser's parameter groups and scalar state, NumPy's global
+completed epochs and optimiser steps, NumPy's global
 RNG state, the capacity schedule's state, the metric rows so far, the elapsed training time and the
 fingerprint of the training data. Being a single file written atomically, it is always complete and
 self-consistent: a run killed at any moment resumes from the last checkpoint it wrote.
@@ -36,8 +36,8 @@ class ResumeState:
     step: int
     """completed optimiser steps"""
     model_state: dict[str, torch.Tensor]
-    optimizer_state: dict[str, Any]
-    """``torch.optim.Optimizer.state_dict()``"""
+    optimizer_state: dict[str, torch.Tensor]
+    """:meth:`absaction.train.optim.Adam.state_tensors` (its step count is ``step``)"""
     generator_state: torch.Tensor
     """state of the training generator (shuffling and sampling noise)"""
     torch_rng_state: torch.Tensor
@@ -66,20 +66,13 @@ def save_resume_state(path: Path, state: ResumeState) -> None:
     from safetensors.torch import save
 
     tensors = {f"model/{k}": _plain(v) for k, v in state.model_state.items()}
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, param_state in state.optimizer_state["state"].items():
-        for key, value in param_state.items():
-            if torch.is_tensor(value):
-                tensors[f"optimizer/{index}/{key}"] = _plain(value)
-            else:
-                scalars.setdefault(str(index), {})[key] = value
+    tensors.update({f"optimizer/{k}": _plain(v) for k, v in state.optimizer_state.items()})
     tensors["rng/generator"] = _plain(state.generator_state)
     tensors["rng/torch"] = _plain(state.torch_rng_state)
     meta = {
         "format_version": FORMAT_VERSION,
         "epoch": state.epoch,
         "step": state.step,
-        "optimizer": {"param_groups": state.optimizer_state["param_groups"], "scalars": scalars},
         "numpy_rng": state.numpy_rng_state,
         "capacity": state.capacity_state,
         "metrics": state.metrics,
@@ -110,18 +103,11 @@ def load_resume_state(path: Path) -> ResumeState:
         meta = json.loads(metadata["state"])
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format version {meta.get('format_version')}")
-        optimizer_state: dict[str, Any] = {"state": {}, "param_groups": meta["optimizer"]["param_groups"]}
-        for key, value in tensors.items():
-            if key.startswith("optimizer/"):
-                _, index, name = key.split("/", 2)
-                optimizer_state["state"].setdefault(int(index), {})[name] = value
-        for index, values in meta["optimizer"]["scalars"].items():
-            optimizer_state["state"].setdefault(int(index), {}).update(values)
         return ResumeState(
             epoch=int(meta["epoch"]),
             step=int(meta["step"]),
             model_state={k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("model/")},
-            optimizer_state=optimizer_state,
+            optimizer_state={k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer/")},
             generator_state=tensors["rng/generator"],
             torch_rng_state=tensors["rng/torch"],
             numpy_rng_state=meta["numpy_rng"],

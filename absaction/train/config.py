@@ -8,6 +8,9 @@ from typing import Any
 from absaction.errors import AbsactionError
 from absaction.models.capacity import parse_capacity
 
+NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
+"""How actions are standardised for training (see :func:`absaction.train.loop.fit_normalizer`)."""
+
 RUN_CONTROL_KEYS: frozenset[str] = frozenset({"epochs", "checkpoint_every", "tensorboard", "threads"})
 """Keys that may change when a run is resumed: they steer the run but not the numbers it computes
 (``epochs`` may grow to extend a run)."""
@@ -33,6 +36,8 @@ class TrainConfig:
     """windows per optimiser step"""
     lr: float = 2e-3
     """Adam learning rate"""
+    normalize: str = "global"
+    """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
     window: int | None = None
     """window length in steps; None = whole episodes (all must share one length)"""
     stride: int | None = None
@@ -62,6 +67,10 @@ class TrainConfig:
         for key, fvalue in {"beta": self.beta, "sigma": self.sigma, "lr": self.lr}.items():
             if not fvalue >= 0 or (key != "beta" and fvalue == 0):
                 raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
+        if self.normalize not in NORMALIZE_MODES:
+            raise AbsactionError(
+                f"unknown normalisation {self.normalize!r}", f"choose one of {', '.join(NORMALIZE_MODES)}"
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
         if self.threads is not None and self.threads < 1:

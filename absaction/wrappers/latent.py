@@ -9,6 +9,7 @@ reward and ``info`` semantics, shared with the action-repeat baseline).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -134,9 +135,10 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
 
         >>> import gymnasium as gym, absaction
         >>> from absaction.wrappers import LatentActionWrapper
-        >>> env = LatentActionWrapper(gym.make("absaction/Reach2D-v0"), "runs/tcvlae", ladders=[3])
-        >>> obs, info = env.reset(seed=0)
-        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> inner = gym.make("absaction/Reach2D-v0")
+        >>> env = LatentActionWrapper(inner, "runs/tcvlae", ladders=[3])  # doctest: +SKIP
+        >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())  # doctest: +SKIP
         >>> info["primitive_steps"], info["executed_actions"].shape  # doctest: +SKIP
         (32, (32, 2))
     """
@@ -206,6 +208,8 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self._hidden_index = np.setdiff1d(np.arange(offsets[-1]), self._exposed_index)
         self._chunk_buffer = np.zeros((self.chunk_steps, box.shape[0]), dtype=box.dtype)  # (k, A)
         self._latent_rng = np.random.default_rng()
+        self.decode_seconds = 0.0  # cumulative, see decode_overhead_ms
+        self.decode_calls = 0
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self._exposed_index),), dtype=np.float32)
 
         if hasattr(model, "eval"):
@@ -240,13 +244,22 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         return out[0].detach().to("cpu", torch.float32).numpy()  # (1, T, A) -> (T, A)
 
     def _chunk(self, action: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
         self._set_latents(action)
         decoded = self._decode()  # (T, A)
         box = self.inner_action_space
         # The decoder has no notion of the env's bounds; an action outside them would be clipped by
         # the env anyway, so clip here and report what was really executed.
         np.clip(decoded[: self.chunk_steps], box.low, box.high, out=self._chunk_buffer)
+        self.decode_seconds += time.perf_counter() - started
+        self.decode_calls += 1
         return self._chunk_buffer
+
+    @property
+    def decode_overhead_ms(self) -> float:
+        """Mean wall-clock milliseconds per decision spent mapping, decoding and clipping (NaN before the
+        first step): the cost a latent agent pays on top of the env's own steps."""
+        return 1e3 * self.decode_seconds / self.decode_calls if self.decode_calls else float("nan")
 
     def decode_action(self, action: np.ndarray) -> np.ndarray:
         """The full clipped chunk ``(T, A)`` an agent action decodes to (for plots and analysis).
@@ -350,6 +363,9 @@ def _resolve_exposed(
     ladder_dims = [int(d) for d in model.ladder_dims]
     existing = ", ".join(f"ladder {i} has {d} dims (0..{d - 1})" for i, d in enumerate(ladder_dims, start=1))
     dims = {int(k): list(v) for k, v in (dims or {}).items()}
+    # With no selection at all, every ladder offers its active units and inactive (collapsed) ladders
+    # are skipped; a ladder the user names must have some.
+    everything = ladders is None and not dims
     chosen = sorted({int(x) for x in ladders}) if ladders is not None else None
     if chosen is None:
         chosen = sorted(dims) if dims else list(range(1, len(ladder_dims) + 1))
@@ -376,10 +392,17 @@ def _resolve_exposed(
             if active is None:
                 active = model_active_dims(model, active_threshold) or [list(range(d)) for d in ladder_dims]
             idx = active[ladder - 1]
+            if not idx and everything:
+                continue
             if not idx:
                 raise AbsactionError(
                     f"ladder {ladder} has no active latent units (its KL is below the threshold everywhere)",
                     f"choose another ladder or name dims, e.g. dims={{{ladder}: [0]}} (--dims {ladder}:0)",
                 )
         exposed[ladder] = sorted(idx)
+    if not exposed:
+        raise AbsactionError(
+            "the model has no active latent units (every KL is below the threshold): it learned nothing",
+            "train it longer or with a smaller beta, or name dims explicitly (--dims 1:0)",
+        )
     return exposed
