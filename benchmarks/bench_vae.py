@@ -160,8 +160,9 @@ class BenchConfig:
     """episodes of the wavy dataset (64 steps each)"""
     data_seed: int = 0
     """seed of the data collection (episode i resets with data_seed + i)"""
-    noise: float = 0.02
-    """std of the Gaussian noise collect adds to every expert action, action units (x 0.1 = env units)"""
+    noise: float = 0.0
+    """std of the Gaussian noise collect adds to every expert action, action units (x 0.1 = env units);
+    0 = the data of ``absaction demo`` and the README (400 episodes, seed 0, no noise)"""
     linear_cmax: float = 6.0
     """C_max of the linear capacity, nats (total over the ladders); ramped over the first half of the run"""
     threads: int = 2
@@ -341,7 +342,8 @@ def score_model(model: Any, dataset: Any, key: str, sigma: float | None, seed: i
         )
         for item in m["per_factor"]:
             per_factor.setdefault(item["factor"], item)
-    for name, item in per_factor.items():
+    order = list(dataset.factor_names)
+    for name, item in sorted(per_factor.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
         row[f"mig_{name}"] = item["mig"]
         row[f"mig_active_{name}"] = item["mig_active"]
         row[f"ladder_{name}"] = item["ladder_active"]
@@ -407,17 +409,23 @@ class _Tracker:
 
 
 def run_one(
-    config: BenchConfig, key: str, data_dir: Path, variant: Variant, seed: int, figure_dir: Path | None
+    config: BenchConfig,
+    key: str,
+    data_dir: Path,
+    dataset: Any,
+    variant: Variant,
+    seed: int,
+    figure_dir: Path | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train and score one run; returns its result row and its per-epoch curves."""
-    from absaction.data import load_dataset
-    from absaction.train import fit, load_windows
+    """Train and score one run on ``dataset`` (loaded from ``data_dir``); returns its result row and its
+    per-epoch curves."""
+    from absaction.train import fit
 
     run_dir = config.out / "work" / "runs" / key / variant.name / f"seed{seed}"
-    dataset = load_dataset(data_dir)
-    # the split (hence the number of training windows) does not depend on the capacity
+    # the training windows as fit cuts them (the split does not depend on the capacity)
     probe = train_config(config, dataclasses.replace(variant, capacity="none"), seed)
-    n_train = len(load_windows(data_dir, probe)[0])
+    windows = dataset.action_windows(probe.window, probe.stride)
+    n_train = len(windows.split_by_episode(probe.val_fraction, probe.seed)[0])
     tc = train_config(config, variant, seed, n_train)
     record = run_dir / RUN_RECORD
     if config.resume and record.is_file():
@@ -495,7 +503,7 @@ def traversal_png(model: Any, dataset: Any, variant: Variant, seed: int, path: P
         kl_per_dim,
         env_step_size(model.env_id),
         kl_source="train",
-        title=f"{variant.name} (seed {seed}, capacity {variant.capacity}): episode 0 ({factors})",
+        title=f"{variant.name}, seed {seed}\nepisode 0: {factors}",
     )
     _save_png(fig, path)
 
@@ -511,10 +519,9 @@ def _save_png(fig: Any, path: Path) -> None:
 # the speed check: the real CLI
 
 
-def speed_check(config: BenchConfig, data_dir: Path, seed: int) -> dict[str, Any]:
+def speed_check(config: BenchConfig, data_dir: Path, dataset: Any, seed: int) -> dict[str, Any]:
     """Time ``python -m absaction train`` on the reach2d data with default settings (process start to
     exit, so imports, data loading and checkpoints count) and score the run it writes."""
-    from absaction.data import load_dataset
     from absaction.models import load, read_config
 
     run_dir = config.out / "work" / "speed" / f"seed{seed}"
@@ -557,7 +564,7 @@ def speed_check(config: BenchConfig, data_dir: Path, seed: int) -> dict[str, Any
         return result
     saved = read_config(run_dir)
     sigma = (saved.get("train") or {}).get("sigma")
-    scores = score_model(load(run_dir), load_dataset(data_dir), "reach2d", sigma, seed)
+    scores = score_model(load(run_dir), dataset, "reach2d", sigma, seed)
     result.update({k: scores.get(k) for k in _SPEED_KEYS})
     result["meets_target"] = bool(scores.get("disentangled")) and wall <= SPEED_TARGET_S
     return result
@@ -646,17 +653,22 @@ def paper_claims(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             return [max(_num(r.get(f"mig_active_{b}")) for b in BULGE_LABELLINGS) for r in rs]
 
         flat_b, ladder_b = mean_interval(bulge(flat)), mean_interval(bulge(ladder))
-        clean = sum(v >= MIG_TARGET for v in bulge(flat))
-        lower = flat_b["mean"] < ladder_b["mean"] and (
-            not math.isfinite(flat_b["hi"]) or flat_b["hi"] < ladder_b["lo"] or clean < len(flat) / 2
+        clean_flat = sum(v >= MIG_TARGET for v in bulge(flat))
+        clean_ladder = sum(v >= MIG_TARGET for v in bulge(ladder))
+        # the claim is about the flat model alone; whether the ladder model does better is the context
+        verdict = "holds" if 2 * clean_flat < len(flat) else "does not hold"
+        context = (
+            "the ladder model does capture it"
+            if 2 * clean_ladder > len(ladder)
+            else "but the ladder model does not capture it cleanly either"
         )
-        verdict = "holds" if clean <= len(flat) // 2 and lower else "does not hold"
         claims.append(
             {
                 "claim": "(2) without ladders (flat TCVAE) the bulge is not captured cleanly",
                 "verdict": verdict,
                 "evidence": f"bulge active-unit MIG (better labelling): flat {_fmt_ci(flat_b)} vs ladder "
-                f"{_fmt_ci(ladder_b)}; flat seeds with bulge MIG >= {MIG_TARGET}: {clean}/{len(flat)}",
+                f"{_fmt_ci(ladder_b)}; seeds with bulge MIG >= {MIG_TARGET}: flat {clean_flat}/{len(flat)}, "
+                f"ladder {clean_ladder}/{len(ladder)} ({context})",
             }
         )
     return claims
@@ -716,10 +728,16 @@ def capacity_findings(curves: Sequence[dict[str, Any]], dataset: str) -> list[st
             float(np.mean([abs(_num(c["kl"]) - _num(c["c_total"])) for c in part])) for part in last
         )
         cmax = mean_interval(_num(r[-1]["c_total"]) for r in rows)
+        tracks = off["mean"] <= 0.1 * cmax["mean"]
         findings.append(
             f"[{dataset}] linear (Burgess) |KL - C| on the total KL, C_max {cmax['mean']:.3g} nats: over the "
-            f"last fifth of training the total KL stays {_fmt_ci(off)} nats from C, i.e. the schedule, not "
-            "the data, sets how much information the code holds; how it is split across ladders is left free."
+            f"last fifth of training the total KL is {_fmt_ci(off)} nats away from C. "
+            + (
+                "The KL follows the schedule: C, not the data, sets how much information the code holds, "
+                "and how it is split across the ladders is left free."
+                if tracks
+                else "The KL does not follow the schedule closely at this training length."
+            )
         )
     return findings
 
@@ -799,6 +817,8 @@ def capacity_plot(curves: Sequence[dict[str, Any]], dataset: str, path: Path) ->
 def _fmt(value: float, digits: int = 3) -> str:
     if not math.isfinite(value):
         return "n/a"
+    if abs(value) < 1e-9:  # MIG of an exactly uninformative code comes out as +-1e-16 rounding
+        return "0"
     if value != 0 and (abs(value) >= 10**digits or abs(value) < 10 ** -(digits - 1)):
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
@@ -877,8 +897,9 @@ def markdown(summary_doc: dict[str, Any]) -> str:
         f"Written by `python benchmarks/bench_vae.py` ({summary_doc['machine']['cpu_count']} CPU cores, "
         f"{cfg['threads']} torch threads per run, torch {summary_doc['machine']['torch']}). "
         f"{cfg['seeds']} seed(s) per model; numbers are the mean ± the half-width of the 95 % Student-t "
-        "interval over seeds. Every model uses the library defaults (beta 100, sigma 0.1, "
-        f"{summary_doc['epochs']} epochs, batch 32, lr 2e-3) except for the settings in its row"
+        "interval over seeds. Every model uses the library's training defaults ("
+        + ", ".join(f"{k} {v}" for k, v in summary_doc["train_defaults"].items())
+        + ") except for the settings in its row"
         + (f" and the overrides {cfg['overrides']}" if cfg["overrides"] else "")
         + ". MIG active = MIG among the active latents (mean KL > 0.01 nats); the ladder is that of the "
         "active latent with the most information about the factor (L1 nearest the input), with the number "
@@ -886,7 +907,7 @@ def markdown(summary_doc: dict[str, Any]) -> str:
         "",
         "| model | setting |",
         "| --- | --- |",
-        *(f"| {v.name} | {v.description} |" for v in VARIANTS if v.name in cfg["models"]),
+        *(f"| {v.name} | {_md_cell(v.description)} |" for v in VARIANTS if v.name in cfg["models"]),
         "",
     ]
     for dataset in cfg["datasets"]:
@@ -943,28 +964,44 @@ def markdown(summary_doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _md_cell(text: str) -> str:
+    """A table cell: a bare ``|`` (as in ``|KL - C|``) would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def print_tables(summary_doc: dict[str, Any]) -> None:
+    """The per-dataset tables (cost and reconstruction, then disentanglement), the speed check, the
+    claims and the capacity findings, on stdout."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
+    if not console.is_terminal:  # a log file: do not fold the tables to 80 columns
+        console = Console(highlight=False, width=160)
+    split = 7  # model, runs, wall, seq/s, MSE, KL, active | the disentanglement columns
     for dataset in summary_doc["config"]["datasets"]:
         header, body = table_rows(summary_doc["summary"], dataset)
         if not header:
             continue
-        table = Table(title=f"{dataset}: mean ± 95 % interval over seeds", title_justify="left")
-        for h in header:
-            table.add_column(h, overflow="fold")
-        for cells in body:
-            table.add_row(*cells)
-        console.print(table)
+        for part, columns in (
+            ("cost and fit", range(split)),
+            ("disentanglement", [0, *range(split, len(header))]),
+        ):
+            table = Table(title=f"{dataset}, {part}: mean ± 95 % interval over seeds", title_justify="left")
+            for c in columns:
+                table.add_column(header[c], overflow="fold")
+            for cells in body:
+                table.add_row(*(cells[c] for c in columns))
+            console.print(table)
     for s in summary_doc.get("speed_check") or []:
         state = s.get("error") or ("disentangled" if s.get("disentangled") else "not disentangled")
-        console.print(f"speed check seed {s['seed']}: {s['wall_s']:.1f} s, {state} ({s['via']})")
+        console.print(
+            f"speed check seed {s['seed']}: {s['wall_s']:.1f} s, {state} ({s['via']})", markup=False
+        )
     for c in summary_doc.get("claims") or []:
-        console.print(f"{c['claim']}: [bold]{c['verdict']}[/bold]. {c['evidence']}")
+        console.print(f"{c['claim']}: {c['verdict'].upper()}. {c['evidence']}", markup=False)
     for f in summary_doc.get("capacity_findings") or []:
-        console.print(f"- {f}")
+        console.print(f"- {f}", markup=False)
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -997,7 +1034,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     import torch
     from tqdm.auto import tqdm
 
-    from absaction.train import TrainConfig
+    from absaction.data import load_dataset
 
     outputs = [config.out / n for n in (RESULTS_CSV, SUMMARY_JSON, SUMMARY_MD)]
     existing = [p for p in outputs if p.exists()]
@@ -1012,6 +1049,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     atomic_write_text(config.out / ".gitignore", "# datasets and run folders of the benchmark\nwork/\n")
 
     data_dirs = {key: ensure_dataset(config, key) for key in config.datasets}
+    datasets = {key: load_dataset(path) for key, path in data_dirs.items()}
     variants = [VARIANT_BY_NAME[name] for name in config.models]
     seeds = list(range(config.seeds))
     speed_seeds = seeds if config.speed_check and "reach2d" in config.datasets else []
@@ -1030,7 +1068,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
                 if config.figures and key == "reach2d" and seed == seeds[0]
                 else None
             )
-            row, run_curves = run_one(config, key, data_dirs[key], variant, seed, figure_dir)
+            row, run_curves = run_one(config, key, data_dirs[key], datasets[key], variant, seed, figure_dir)
             rows.append(row)
             curves.extend(run_curves)
             if figure_dir is not None:
@@ -1038,7 +1076,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             bar.update(1)
         for seed in speed_seeds:
             bar.set_postfix_str(f"absaction train seed {seed}", refresh=True)
-            speed.append(speed_check(config, data_dirs["reach2d"], seed))
+            speed.append(speed_check(config, data_dirs["reach2d"], datasets["reach2d"], seed))
             bar.update(1)
     finally:
         bar.close()
@@ -1052,7 +1090,11 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     ok_speed = [s for s in speed if "error" not in s]
     summary_doc: dict[str, Any] = {
         "config": _jsonable(dataclasses.asdict(config)),
-        "epochs": config.epochs or TrainConfig().epochs,
+        "train_defaults": {
+            key: value
+            for key, value in dataclasses.asdict(train_config(config, VARIANTS[0], 0)).items()
+            if key in ("beta", "sigma", "epochs", "batch_size", "lr", "normalize", "val_fraction")
+        },
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),

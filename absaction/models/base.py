@@ -68,7 +68,8 @@ class ModelConfig:
             raise AbsactionError(f"action_dim must be positive, got {self.action_dim}", "check the dataset")
         if not self.ladder_dims or any(int(d) < 1 for d in self.ladder_dims):
             raise AbsactionError(
-                f"ladder sizes must be positive integers, got {self.ladder_dims}", "pass e.g. --ladder-dims 8,4,2"
+                f"ladder sizes must be positive integers, got {self.ladder_dims}",
+                "pass e.g. --ladder-dims 8,4,2",
             )
 
 
@@ -105,7 +106,9 @@ class ActionVAE(nn.Module, ABC):
         config.validate()
         self.config = config
         if normalizer is None:  # identity: the model sees actions as they are
-            normalizer = Normalizer(np.zeros(config.action_dim, np.float32), np.ones(config.action_dim, np.float32))
+            normalizer = Normalizer(
+                np.zeros(config.action_dim, np.float32), np.ones(config.action_dim, np.float32)
+            )
         self.normalizer = normalizer
         self.env_id = env_id
         self.action_low = None if action_low is None else np.asarray(action_low, dtype=np.float32)
@@ -160,7 +163,9 @@ class ActionVAE(nn.Module, ABC):
         return self.decode_normalized(latents, x_norm.shape[1]), stats, latents
 
     # ------------------------------------------------------------------ the public interface
-    def encode(self, actions: Tensor | np.ndarray, lengths: Tensor | None = None) -> list[tuple[Tensor, Tensor]]:
+    def encode(
+        self, actions: Tensor | np.ndarray, lengths: Tensor | None = None
+    ) -> list[tuple[Tensor, Tensor]]:
         """Posterior ``(mean, logvar)`` of every ladder, each (B, d_l), for actions (B, T, A) in
         environment units."""
         x = self._check_actions(actions)
@@ -211,7 +216,11 @@ class ActionVAE(nn.Module, ABC):
 
     def _check_actions(self, actions: Tensor | np.ndarray) -> Tensor:
         x = torch.as_tensor(actions, dtype=torch.float32, device=next(self.parameters()).device)
-        if x.ndim != 3 or x.shape[2] != self.action_dim or (self.seq_len is not None and x.shape[1] != self.seq_len):
+        if (
+            x.ndim != 3
+            or x.shape[2] != self.action_dim
+            or (self.seq_len is not None and x.shape[1] != self.seq_len)
+        ):
             expected = f"(B, {self.seq_len if self.seq_len is not None else 'T'}, {self.action_dim})"
             raise AbsactionError(
                 f"{self.name} expects actions of shape {expected}, got {tuple(x.shape)}",

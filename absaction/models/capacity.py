@@ -80,10 +80,10 @@ class Capacity(ABC):
     def total_capacity(self) -> float:
         """The current capacity of the whole code in nats (the sum of per-ladder C where those exist)."""
 
-    def end_step(self) -> None:
+    def end_step(self) -> None:  # noqa: B027 - an optional hook, most schedules ignore it
         """Called after every optimiser step."""
 
-    def end_epoch(self, kl_ladders: list[float]) -> None:
+    def end_epoch(self, kl_ladders: list[float]) -> None:  # noqa: B027 - an optional hook
         """Called after every epoch with the epoch-mean KL of every ladder (nats)."""
 
     @abstractmethod
@@ -101,7 +101,9 @@ class Capacity(ABC):
     def parse(cls, args: list[str], form: str | None) -> CapacitySpec:
         """Build the spec from the comma-separated arguments after ``MODE:`` (form already removed)."""
         if args:
-            raise AbsactionError(f"capacity mode {cls.name!r} takes no arguments", f"write --capacity {cls.name}")
+            raise AbsactionError(
+                f"capacity mode {cls.name!r} takes no arguments", f"write --capacity {cls.name}"
+            )
         return CapacitySpec(cls.name, form or cls.default_form)
 
 
@@ -149,7 +151,9 @@ class AdaptiveCapacity(Capacity):
             )
         window = _parse_number(args[0], int, "the adaptive window (epochs)") if args else 50
         if window < 1:
-            raise AbsactionError(f"adaptive window must be at least 1 epoch, got {window}", "use e.g. adaptive:50")
+            raise AbsactionError(
+                f"adaptive window must be at least 1 epoch, got {window}", "use e.g. adaptive:50"
+            )
         return CapacitySpec(cls.name, form or cls.default_form, window=window)
 
 
@@ -169,8 +173,8 @@ class LinearCapacity(Capacity):
     def penalty(self, kl_ladders: Tensor, beta: float) -> Tensor:
         return self._shifted(kl_ladders.sum(), self.total_capacity(), beta)
 
-    def ladder_capacities(self) -> None:
-        return None
+    def ladder_capacities(self) -> list[float] | None:
+        return None  # one C for the total KL
 
     def end_step(self) -> None:
         self.step += 1

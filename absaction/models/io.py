@@ -57,7 +57,10 @@ def weights_bytes(model: ActionVAE) -> bytes:
 
 
 def save(
-    model: ActionVAE, run_dir: str | os.PathLike[str], extra: dict[str, Any] | None = None, force: bool = False
+    model: ActionVAE,
+    run_dir: str | os.PathLike[str],
+    extra: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``run_dir`` (created if needed), each atomically.
 
@@ -105,7 +108,7 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise AbsactionError(f"{path} is not an absaction model configuration", "retrain the model")
     if config.get("format_version") != FORMAT_VERSION:
         raise AbsactionError(
-            f"{path} has format version {config.get('format_version')}, this absaction reads {FORMAT_VERSION}",
+            f"{path} has format version {config.get('format_version')}; expected {FORMAT_VERSION}",
             "retrain the model with this version",
         )
     if config.get("model") not in MODELS:
@@ -132,7 +135,9 @@ def model_from_config(config: dict[str, Any]) -> ActionVAE:
             kl_per_dim=config.get("kl_per_dim"),
         )
     except (KeyError, TypeError, ValueError) as err:
-        raise AbsactionError(f"config.json is incomplete or inconsistent ({err})", "retrain the model") from None
+        raise AbsactionError(
+            f"config.json is incomplete or inconsistent ({err})", "retrain the model"
+        ) from None
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -148,9 +153,15 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
         return load(path.read_bytes())
     except Exception as err:  # safetensors raises its own error type (and others) for damaged files
         raise AbsactionError(
-            f"{path} is corrupt or truncated ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+            f"{path} is corrupt or truncated ({describe_error(err)})",
             f"resume the run (absaction train --resume {path.parent}) or retrain the model",
         ) from None
+
+
+def describe_error(err: BaseException) -> str:
+    """``Type: first line of the message``, to fit a library's error into a one-line message."""
+    lines = str(err).splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> ActionVAE:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +41,15 @@ from torch import Tensor, nn
 from absaction.errors import AbsactionError
 from absaction.models.scan import linear_scan_reference, reverse_scan_, scan_
 
-__all__ = ["POOLING_IMPLS", "POOLING_MODES", "QRNN", "QRNNLayer", "QRNNState", "padding_mask", "reverse_padded"]
+__all__ = [
+    "POOLING_IMPLS",
+    "POOLING_MODES",
+    "QRNN",
+    "QRNNLayer",
+    "QRNNState",
+    "padding_mask",
+    "reverse_padded",
+]
 
 PoolingMode = Literal["f", "fo", "ifo"]
 PoolingImpl = Literal["scan", "loop"]
@@ -280,7 +288,9 @@ class QRNNLayer(nn.Module):
         padded = F.pad(x, (0, 0, self.window - 1, 0))  # (B, k-1+T, I), zeros in front: causal
         return torch.cat([padded[:, j : j + length] for j in range(self.window)], dim=-1)
 
-    def forward(self, x: Tensor, c0: Tensor | None = None, pad: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, c0: Tensor | None = None, pad: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Run the layer over whole sequences.
 
         Args:
@@ -371,6 +381,11 @@ class QRNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     @property
+    def stack(self) -> list[QRNNLayer]:
+        """The layers, ``num_layers * num_directions`` of them, layer by layer, forward direction first."""
+        return [cast(QRNNLayer, layer) for layer in self.layers]
+
+    @property
     def output_size(self) -> int:
         """Features of the output: ``hidden_size * num_directions``."""
         return self.hidden_size * self.num_directions
@@ -393,13 +408,14 @@ class QRNN(nn.Module):
         """
         lengths_t, pad = self._check_inputs(x, state, lengths)
         finals: list[Tensor] = []
+        stack = self.stack
         for layer_index in range(self.num_layers):
             if layer_index > 0:
                 x = self.dropout(x)
             outputs = []
             for direction in range(self.num_directions):
                 index = layer_index * self.num_directions + direction
-                layer: QRNNLayer = self.layers[index]  # type: ignore[assignment]
+                layer = stack[index]
                 c0 = None if state is None else state[index]
                 if direction == 0:
                     h, c_last = layer(x, c0, pad)
@@ -415,13 +431,11 @@ class QRNN(nn.Module):
         """The state :meth:`step` starts from: ``c0 (num_layers, B, H)`` (zeros if None), no past inputs."""
         if self.bidirectional:
             raise AbsactionError("step() runs forward in time only", "use a QRNN with bidirectional=False")
-        weight = self.layers[0].weight
+        stack = self.stack
+        weight = stack[0].weight
         if c0 is None:
             c0 = weight.new_zeros(self.num_layers, batch, self.hidden_size)
-        inputs = tuple(
-            weight.new_zeros(batch, layer.window - 1, layer.input_size)
-            for layer in self.layers  # type: ignore[union-attr]
-        )
+        inputs = tuple(weight.new_zeros(batch, layer.window - 1, layer.input_size) for layer in stack)
         return QRNNState(c0, inputs)
 
     def step(self, x_t: Tensor, state: QRNNState) -> tuple[Tensor, QRNNState]:
@@ -432,10 +446,10 @@ class QRNN(nn.Module):
         """
         cs, inputs = [], []
         h = x_t
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(self.stack):
             if index > 0:
                 h = self.dropout(h)
-            h, c, previous = layer.step(h, state.c[index], state.inputs[index])  # type: ignore[operator]
+            h, c, previous = layer.step(h, state.c[index], state.inputs[index])
             cs.append(c)
             inputs.append(previous)
         return h, QRNNState(torch.stack(cs), tuple(inputs))
@@ -455,7 +469,8 @@ class QRNN(nn.Module):
         layers = self.num_layers * self.num_directions
         if state is not None and tuple(state.shape) != (layers, batch, self.hidden_size):
             raise AbsactionError(
-                f"QRNN initial state has shape {tuple(state.shape)}, expected {(layers, batch, self.hidden_size)}",
+                f"QRNN initial state has shape {tuple(state.shape)}, "
+                f"expected {(layers, batch, self.hidden_size)}",
                 "pass (num_layers * num_directions, B, H) or None",
             )
         if lengths is None:
@@ -469,7 +484,8 @@ class QRNN(nn.Module):
             )
         if batch and (int(lengths_t.min()) < 1 or int(lengths_t.max()) > length):
             raise AbsactionError(
-                f"lengths must lie in 1..{length} (the padded length), got {lengths_t.min()}..{lengths_t.max()}",
+                f"lengths must lie in 1..{length} (the padded length), "
+                f"got {int(lengths_t.min())}..{int(lengths_t.max())}",
                 "drop empty sequences and pad every sequence to the longest one",
             )
         if batch and int(lengths_t.min()) == length:
@@ -486,6 +502,10 @@ def _check_options(input_size: int, hidden_size: int, window: int, mode: str, im
     if window < 1:
         raise AbsactionError(f"QRNN window must be >= 1, got {window}", "pass window=1 or more")
     if mode not in POOLING_MODES:
-        raise AbsactionError(f"unknown QRNN pooling mode {mode!r}", f"choose one of {', '.join(POOLING_MODES)}")
+        raise AbsactionError(
+            f"unknown QRNN pooling mode {mode!r}", f"choose one of {', '.join(POOLING_MODES)}"
+        )
     if impl not in POOLING_IMPLS:
-        raise AbsactionError(f"unknown QRNN pooling impl {impl!r}", f"choose one of {', '.join(POOLING_IMPLS)}")
+        raise AbsactionError(
+            f"unknown QRNN pooling impl {impl!r}", f"choose one of {', '.join(POOLING_IMPLS)}"
+        )

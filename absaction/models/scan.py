@@ -14,11 +14,12 @@ microseconds and a pass over a long sequence costs milliseconds of memory traffi
 3. walk the ``N`` chunk summaries sequentially to get the true state entering each chunk;
 4. run the recurrence inside all chunks once more, now from the true entering state, in place.
 
-About ``2L + N`` operations instead of ``T``, every one of them large enough to be vectorised and
-multi-threaded, and no large temporary tensor (on Linux a fresh 64 MiB tensor costs as much as several
-passes over it, because of page faults). Only products and sums of the inputs are formed, never a division
-or a logarithm, so the scan is exact for ``b`` of either sign and for ``a`` anywhere in ``[0, 1]``
-(products of many ``a`` underflow gracefully to 0; nothing can overflow when ``|a| <= 1``).
+About ``2L + 2N`` tensor operations instead of ``T`` (the ``2L`` in-chunk ones large enough to be
+vectorised and multi-threaded), and no large temporary tensor (on Linux a fresh 64 MiB tensor costs as
+much as several passes over it, because of page faults). Only products and sums of the inputs are formed,
+never a division or a logarithm, so the scan is as accurate as the sequential loop for ``b`` of either
+sign and for ``a`` anywhere in ``[0, 1]``, including exact zeros (products of many ``a`` underflow
+gracefully to 0; nothing can overflow when ``|a| <= 1``).
 
 The gradient of a linear recurrence is a linear recurrence backwards in time,
 ``d_t = g_t + a_{t+1} d_{t+1}`` (``g = dL/dc`` directly, ``d`` the total), so :class:`LinearScan` runs the
@@ -52,12 +53,13 @@ __all__ = [
 def default_chunk(length: int) -> int:
     """Chunk length ``L`` for a sequence of ``length`` steps.
 
-    The scan costs about ``3L + 2N`` operations with ``N = length / L`` chunks (passes 2 and 4 take one or
-    two operations per step of a chunk, pass 3 two per chunk), minimised near ``L = sqrt(2 * length / 3)``.
+    The scan takes about ``2L + 2N`` tensor operations with ``N = length / L`` chunks (one per step of a
+    chunk in each of the two in-chunk passes, two per chunk in the pass over chunk summaries), fewest at
+    ``L = sqrt(length)``; the memory traffic (two passes over the data) does not depend on L.
     """
     if length < 16:
         return length  # too short to be worth splitting: one chunk, i.e. a plain loop
-    return max(2, round(math.sqrt(2.0 * length / 3.0)))
+    return max(2, round(math.sqrt(length)))
 
 
 def _sequential_(a: Tensor, x: Tensor, state: Tensor | None, start: int, stop: int) -> Tensor | None:
@@ -150,15 +152,15 @@ def reverse_scan_(a: Tensor, g: Tensor, chunk: int | None = None) -> Tensor:
     return g
 
 
-def _prev_states(c: Tensor, c0: Tensor | None) -> Tensor:
-    """``c_{t-1}`` for every t, ``(B, T, H)``: ``c0`` (or zeros) then ``c`` shifted by one step."""
-    prev = torch.empty_like(c)
-    prev[:, 1:] = c[:, :-1]
+def _grad_multipliers(d: Tensor, c: Tensor, c0: Tensor | None) -> Tensor:
+    """``dL/da_t = d_t * c_{t-1}`` for every t, ``(B, T, H)``, with ``c_{-1} = c0`` (or zeros)."""
+    grad = torch.empty_like(c)
+    torch.mul(d[:, 1:], c[:, :-1], out=grad[:, 1:])
     if c0 is None:
-        prev[:, 0] = 0.0
+        grad[:, 0] = 0.0
     else:
-        prev[:, 0] = c0
-    return prev
+        torch.mul(d[:, 0], c0, out=grad[:, 0])
+    return grad
 
 
 class LinearScan(torch.autograd.Function):
@@ -177,7 +179,7 @@ class LinearScan(torch.autograd.Function):
         d = reverse_scan_(a, grad_c.clone(memory_format=torch.contiguous_format), ctx.chunk)
         grad_a = grad_c0 = None
         if ctx.needs_input_grad[0]:
-            grad_a = _prev_states(c, c0).mul_(d)  # dL/da_t = d_t * c_{t-1}
+            grad_a = _grad_multipliers(d, c, c0)
         if c0 is not None and ctx.needs_input_grad[2]:
             grad_c0 = a[:, 0] * d[:, 0]
         return grad_a, d, grad_c0, None
@@ -210,7 +212,7 @@ def linear_scan_reference(a: Tensor, b: Tensor, c0: Tensor | None = None) -> Ten
     _check_scan_shapes(a, b, c0)
     state = torch.zeros_like(b[:, 0]) if c0 is None else c0
     states = []
-    for a_t, b_t in zip(a.unbind(1), b.unbind(1)):
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1), strict=True):
         state = torch.addcmul(b_t, a_t, state)
         states.append(state)
     return torch.stack(states, dim=1) if states else b.clone()

@@ -22,6 +22,7 @@ numbers, so the ladder heads are all the same small size.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -56,7 +57,8 @@ class TCVLAEConfig(ModelConfig):
             raise AbsactionError(f"unknown merge {self.merge!r}", f"choose one of {', '.join(MERGES)}")
         if self.channels < 1 or self.layers_per_ladder < 1:
             raise AbsactionError(
-                f"channels and layers_per_ladder must be positive, got {self.channels}, {self.layers_per_ladder}",
+                f"channels and layers_per_ladder must be positive, got {self.channels} and "
+                f"{self.layers_per_ladder}",
                 "use e.g. --channels 16",
             )
         if self.seq_len is None or self.seq_len < 1:
@@ -120,7 +122,7 @@ class TCVLAE(ActionVAE):
     config_class = TCVLAEConfig
     config: TCVLAEConfig
 
-    def __init__(self, config: TCVLAEConfig, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config: TCVLAEConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         assert config.seq_len is not None  # validated above
         n, k = config.n_layers, config.layers_per_ladder
@@ -136,15 +138,18 @@ class TCVLAE(ActionVAE):
         )
         # ladder head: flattened level-depth features (B, w*t) -> (B, 2 d) = (mean, logvar)
         self.heads = nn.ModuleList(
-            nn.Linear(w[depth] * t[depth], 2 * dim) for depth, dim in zip(self._depths, config.ladder_dims, strict=True)
+            nn.Linear(w[depth] * t[depth], 2 * dim)
+            for depth, dim in zip(self._depths, config.ladder_dims, strict=True)
         )
         # decoder layer j: (B, w[j+1], t[j+1]) -> (B, w[j], t[j]) (the mirror of encoder layer j)
         self.decoder = nn.ModuleList(
-            nn.ConvTranspose1d(w[j + 1], w[j], kernel_size=3, stride=2, padding=1, output_padding=1) for j in range(n)
+            nn.ConvTranspose1d(w[j + 1], w[j], kernel_size=3, stride=2, padding=1, output_padding=1)
+            for j in range(n)
         )
         # latent of each ladder -> its level's feature map (B, d) -> (B, w*t)
         self.projections = nn.ModuleList(
-            nn.Linear(dim, w[depth] * t[depth]) for depth, dim in zip(self._depths, config.ladder_dims, strict=True)
+            nn.Linear(dim, w[depth] * t[depth])
+            for depth, dim in zip(self._depths, config.ladder_dims, strict=True)
         )
         # every ladder but the top one is merged into what comes down from above
         self.merges = nn.ModuleList(_Merge(config.merge, w[depth], t[depth]) for depth in self._depths[:-1])
@@ -172,7 +177,9 @@ class TCVLAE(ActionVAE):
         level = self._depths[top]
         batch = latents[top].shape[0]
         # (B, d_L) -> (B, w[n] * t[n]) -> (B, w[n], t[n])
-        h = self.activation(self.projections[top](latents[top]).view(batch, self._widths[level], self._lengths[level]))
+        h = self.activation(
+            self.projections[top](latents[top]).view(batch, self._widths[level], self._lengths[level])
+        )
         ladder = top - 1
         for level in range(self.config.n_layers, 0, -1):
             h = self.decoder[level - 1](h)  # (B, w[level], t[level]) -> (B, w[level-1], t[level-1])

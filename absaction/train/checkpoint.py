@@ -1,9 +1,9 @@
 """Resume state of a training run: one safetensors file, no pickle.
 
 ``resume.safetensors`` holds, as tensors, the model weights (``model/<name>``), the optimiser's
-moment estimates (``optimizer/exp_avg/<i>``, ``optimizer/exp_avg_sq/<i>``), the training generator's state (``rng/generator``)
-and torch's global RNG state (``rng/torch``); its metadata entry ``state`` is JSON with the rest:
-completed epochs and optimiser steps, NumPy's global
+moment estimates (``optimizer/exp_avg/<i>``, ``optimizer/exp_avg_sq/<i>``), the training generator's
+state (``rng/generator``) and torch's global RNG state (``rng/torch``); its metadata entry ``state``
+is JSON with the rest: completed epochs and optimiser steps, NumPy's global
 RNG state, the capacity schedule's state, the metric rows so far, the elapsed training time and the
 fingerprint of the training data. Being a single file written atomically, it is always complete and
 self-consistent: a run killed at any moment resumes from the last checkpoint it wrote.
@@ -21,6 +21,7 @@ import torch
 
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes
+from absaction.models.io import describe_error
 
 RESUME_FILE = "resume.safetensors"
 FORMAT = "absaction-resume"
@@ -52,13 +53,20 @@ class ResumeState:
     @staticmethod
     def capture_global_rng() -> tuple[torch.Tensor, list[Any]]:
         """torch's and NumPy's global RNG states (a model or hook drawing from them resumes exactly)."""
-        name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
-        return torch.get_rng_state(), [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+        # the legacy global generator on purpose: it is what third-party code draws from
+        name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+        return torch.get_rng_state(), [
+            name,
+            np.asarray(keys).tolist(),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ]
 
     def restore_global_rng(self) -> None:
         torch.set_rng_state(self.torch_rng_state)
         name, keys, pos, has_gauss, cached = self.numpy_rng_state
-        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))  # noqa: NPY002
 
 
 def save_resume_state(path: Path, state: ResumeState) -> None:
@@ -96,7 +104,7 @@ def load_resume_state(path: Path) -> ResumeState:
         tensors: dict[str, torch.Tensor] = {}
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            for key in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+            for key in handle.keys():
                 tensors[key] = handle.get_tensor(key)
         if metadata.get("format") != FORMAT:
             raise ValueError("not an absaction resume file")
@@ -118,7 +126,7 @@ def load_resume_state(path: Path) -> ResumeState:
         )
     except Exception as err:  # safetensors, JSON and key errors all mean the same to the user
         raise AbsactionError(
-            f"{path} is corrupt or truncated ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+            f"{path} is corrupt or truncated ({describe_error(err)})",
             f"start a new run with absaction train --out {run_dir} --force",
         ) from None
 

@@ -13,7 +13,8 @@ NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
 
 RUN_CONTROL_KEYS: frozenset[str] = frozenset({"epochs", "checkpoint_every", "tensorboard", "threads"})
 """Keys that may change when a run is resumed: they steer the run but not the numbers it computes
-(``epochs`` may grow to extend a run)."""
+(``epochs`` may grow to extend a run; a different ``threads`` may change the last bits of the float
+arithmetic, so bit-identical resumes keep it)."""
 
 
 @dataclasses.dataclass
@@ -30,11 +31,11 @@ class TrainConfig:
     """decoder standard deviation, in units of the training set's per-dimension std (sets beta's scale)"""
     capacity: str = "adaptive:50"
     """capacity schedule spec: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
-    epochs: int = 150
+    epochs: int = 100
     """passes over the training windows"""
     batch_size: int = 32
     """windows per optimiser step"""
-    lr: float = 2e-3
+    lr: float = 3e-3
     """Adam learning rate"""
     normalize: str = "global"
     """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
@@ -48,10 +49,14 @@ class TrainConfig:
     """seed of the initial weights, the split, the shuffling and the sampling noise"""
     checkpoint_every: int = 25
     """write the run folder (weights, config, resume state) every this many epochs, and at the end"""
+    device: str = "cpu"
+    """torch device to train on (cpu, cuda, cuda:1, ...); the saved model loads on any device"""
     tensorboard: bool = False
     """also log the metrics to RUN_DIR/tensorboard (needs `pip install absaction[tensorboard]`)"""
-    threads: int | None = None
-    """torch intra-op threads; None leaves torch's default (all cores)"""
+    threads: int = 1
+    """torch intra-op threads (0 = torch's default, all cores). One by default: the default model's
+    layers are too small to split across cores, so a second thread never made a step faster in our
+    measurements and made training 4-10x slower whenever the other core was busy"""
 
     def __post_init__(self) -> None:
         # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
@@ -60,10 +65,16 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`AbsactionError` on values no run can use."""
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "checkpoint_every": self.checkpoint_every}
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "checkpoint_every": self.checkpoint_every,
+        }
         for key, value in positive.items():
             if value < 1:
-                raise AbsactionError(f"{key} must be at least 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more")
+                raise AbsactionError(
+                    f"{key} must be at least 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more"
+                )
         for key, fvalue in {"beta": self.beta, "sigma": self.sigma, "lr": self.lr}.items():
             if not fvalue >= 0 or (key != "beta" and fvalue == 0):
                 raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
@@ -73,8 +84,12 @@ class TrainConfig:
             )
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
-        if self.threads is not None and self.threads < 1:
-            raise AbsactionError(f"threads must be at least 1, got {self.threads}", "pass --threads 1 or more")
+        if not self.device.startswith(("cpu", "cuda", "mps")):
+            raise AbsactionError(f"unknown device {self.device!r}", "pass --device cpu or --device cuda")
+        if self.threads < 0:
+            raise AbsactionError(
+                f"threads must be 0 (torch's default) or more, got {self.threads}", "pass e.g. --threads 1"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,7 +100,8 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise AbsactionError(
-                f"unknown training option(s) {', '.join(unknown)}", "the run was written by another absaction version"
+                f"unknown training option(s) {', '.join(unknown)}",
+                "the run was written by another absaction version",
             )
         return cls(**data)
 

@@ -40,7 +40,13 @@ from absaction.models.registry import build_model
 from absaction.seeding import seed_everything
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
 from absaction.train.config import TrainConfig, flag_name
-from absaction.train.metrics import METRICS_FILE, MetricsLog, check_tensorboard, metric_columns, write_metrics_csv
+from absaction.train.metrics import (
+    METRICS_FILE,
+    MetricsLog,
+    check_tensorboard,
+    metric_columns,
+    write_metrics_csv,
+)
 from absaction.train.optim import Adam
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -123,12 +129,14 @@ def fit_arrays(
             action_low=action_low,
             action_high=action_high,
         )
-        optimizer = Adam(model.parameters(), lr=config.lr)
         capacity = make_capacity(config.capacity, len(model.ladder_dims))
-        generator = torch.Generator().manual_seed(config.seed)
+        device = torch.device(config.device)
+        model.to(device)
+        generator = torch.Generator(device=device).manual_seed(config.seed)
+        optimizer = Adam(model.parameters(), lr=config.lr)
         columns = metric_columns(model.ladder_dims)
-        x_train = torch.from_numpy(normalizer.transform(train_actions))  # (N, T, A) normalised
-        x_val = None if val_actions is None else torch.from_numpy(normalizer.transform(val_actions))
+        x_train = torch.from_numpy(normalizer.transform(train_actions)).to(device)  # (N, T, A) normalised
+        x_val = None if val_actions is None else torch.from_numpy(normalizer.transform(val_actions)).to(device)
         info = {
             **(data_info or {}),
             "sha256": sha256,
@@ -143,7 +151,7 @@ def fit_arrays(
             run.restore(config)
             if run.epoch >= config.epochs:
                 print(f"{run_dir} already has {run.epoch} epochs; nothing to do", file=sys.stderr)
-                return run.result(config)
+                return run.result()
         else:
             with atomic_dir(run_dir, force, "run folder") as tmp:
                 run.checkpoint(tmp, config)  # epoch 0: the folder is resumable from the start
@@ -153,7 +161,7 @@ def fit_arrays(
         try:
             for epoch in range(run.epoch + 1, config.epochs + 1):
                 started = time.perf_counter()
-                row = _train_epoch(model, optimizer, capacity, x_train, config, generator, columns)
+                row = _train_epoch(model, optimizer, capacity, x_train, config, generator)
                 row.update(_validate(model, x_val, config.sigma, normalizer))
                 row["epoch"] = epoch
                 row["seconds"] = time.perf_counter() - started
@@ -174,7 +182,7 @@ def fit_arrays(
         finally:
             bar.close()
             log.close()
-        return run.result(config)
+        return run.result()
 
 
 def fit_normalizer(actions: np.ndarray, mode: str) -> Normalizer:
@@ -262,7 +270,14 @@ class _Run:
                 conflicts.append((key, saved["model_config"].get(key), current.get(key)))
         state = load_resume_state(self.run_dir / RESUME_FILE)
         if state.data_sha256 != self.sha256:
-            conflicts.append(("data", "the windows it was trained on", "different windows"))
+            where = saved.get("data", {}).get("path") or "training data"
+            conflicts.append(
+                (
+                    "data",
+                    f"{where} (fingerprint {state.data_sha256[:8]})",
+                    f"windows of fingerprint {self.sha256[:8]}",
+                )
+            )
         if conflicts:
             raise resume_conflict(self.run_dir, conflicts)
         if config.epochs < state.epoch:
@@ -279,20 +294,23 @@ class _Run:
         # rows a killed session appended after its last checkpoint are dropped
         write_metrics_csv(self.run_dir / METRICS_FILE, self.columns, self.metrics)
 
-    def result(self, config: TrainConfig) -> FitResult:
+    def result(self) -> FitResult:
         if self.model.kl_per_dim is None:
             self.model.kl_per_dim = _kl_per_dim(self.model, self.x_train)
-        return FitResult(self.model.eval(), self.run_dir, self.metrics, self.elapsed)
+        return FitResult(self.model.cpu().eval(), self.run_dir, self.metrics, self.elapsed)
 
 
 def resume_conflict(run_dir: Path, conflicts: list[tuple[str, Any, Any]]) -> AbsactionError:
-    """The one-line error for a ``--resume`` whose configuration differs from the run's."""
+    """The one-line error for a ``--resume`` whose configuration or data differs from the run's."""
     described = "; ".join(f"{flag_name(key)} {new} vs the run's {old}" for key, old, new in conflicts)
-    return AbsactionError(
-        f"cannot resume {run_dir}: {described}",
-        f"drop {'that option' if len(conflicts) == 1 else 'those options'} to continue the run, "
-        "or start a new run with --out",
-    )
+    if any(key == "data" for key, _, _ in conflicts):
+        fix = "resume with the run's own dataset (unchanged), or start a new run with --out"
+    else:
+        fix = (
+            f"drop {'that option' if len(conflicts) == 1 else 'those options'} to continue the run, "
+            "or start a new run with --out"
+        )
+    return AbsactionError(f"cannot resume {run_dir}: {described}", fix)
 
 
 def _train_epoch(
@@ -302,15 +320,15 @@ def _train_epoch(
     x: Tensor,
     config: TrainConfig,
     generator: torch.Generator,
-    columns: list[str],
 ) -> dict[str, Any]:
     """One pass over ``x`` (N, T, A); returns the epoch's training metrics and advances the capacity."""
     model.train()
     n = x.shape[0]
-    order = torch.randperm(n, generator=generator)
-    loss_sum = torch.zeros(())
-    recon_sum = torch.zeros(())
-    kl_dim_sums = [torch.zeros(d) for d in model.ladder_dims]
+    device = x.device
+    order = torch.randperm(n, generator=generator, device=device)
+    loss_sum = torch.zeros((), device=device)
+    recon_sum = torch.zeros((), device=device)
+    kl_dim_sums = [torch.zeros(d, device=device) for d in model.ladder_dims]
     c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
     for start in range(0, n, config.batch_size):
         batch = x[order[start : start + config.batch_size]]  # (b, T, A)
@@ -352,7 +370,7 @@ def _validate(model: ActionVAE, x_val: Tensor | None, sigma: float, normalizer: 
     model.eval()
     recon = 0.0
     squared = 0.0
-    std = torch.as_tensor(normalizer.std, dtype=x_val.dtype)  # (A,) back to environment units
+    std = torch.as_tensor(normalizer.std, dtype=x_val.dtype, device=x_val.device)  # (A,) to env units
     for chunk in x_val.split(_EVAL_CHUNK):
         stats = model.encode_normalized(chunk)
         x_hat = model.decode_normalized([mean for mean, _ in stats], chunk.shape[1])
@@ -366,7 +384,7 @@ def _kl_per_dim(model: ActionVAE, x: Tensor) -> list[list[float]]:
     """Mean KL (nats) of every latent dimension over the windows ``x``, per ladder."""
     was_training = model.training
     model.eval()
-    sums = [torch.zeros(d, dtype=torch.float64) for d in model.ladder_dims]
+    sums = [torch.zeros(d, dtype=torch.float64, device=x.device) for d in model.ladder_dims]
     for chunk in x.split(_EVAL_CHUNK):
         for total, (mean, logvar) in zip(sums, model.encode_normalized(chunk), strict=True):
             total += (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(dim=0).double()
@@ -378,17 +396,21 @@ def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = No
     array = np.asarray(actions, dtype=np.float32)
     if array.ndim != 3 or (shape is not None and array.shape[1:] != shape):
         expected = "(N, T, A)" if shape is None else f"(N, {shape[0]}, {shape[1]})"
-        raise AbsactionError(f"{what} actions have shape {array.shape}, expected {expected}", "pass action windows")
+        raise AbsactionError(
+            f"{what} actions have shape {array.shape}, expected {expected}", "pass action windows"
+        )
     if what == "training" and len(array) == 0:
         raise AbsactionError("there are no training windows", "use a dataset with more episodes")
     if not np.isfinite(array).all():
-        raise AbsactionError(f"{what} actions contain NaN or infinite values", "clean or re-collect the dataset")
+        raise AbsactionError(
+            f"{what} actions contain NaN or infinite values", "clean or re-collect the dataset"
+        )
     return np.ascontiguousarray(array)
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
+def _torch_threads(threads: int) -> Iterator[None]:
+    if threads == 0:  # torch's own default
         yield
         return
     before = torch.get_num_threads()
@@ -402,4 +424,6 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled)
+    return tqdm(
+        total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled
+    )

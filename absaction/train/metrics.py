@@ -4,9 +4,10 @@ Columns (L ladders, ladder l with d_l dimensions; nats unless stated):
 
 ``epoch``            1-based epoch number
 ``loss``             mean training loss (recon + KL term) over the epoch's batches
-``recon``            mean training reconstruction NLL per sequence (sampled z)
-``val_recon``        validation reconstruction NLL per sequence, decoding the posterior means (empty
-                     without a validation split)
+``recon``            mean training reconstruction term per sequence, sum (x - x_hat)^2 / (2 sigma^2) over
+                     time and action dimensions with z sampled (the Gaussian NLL without its constant)
+``val_recon``        the same for the validation windows, decoding the posterior means (empty without a
+                     validation split)
 ``val_rmse``         validation root-mean-square error per action element, environment units
 ``kl``               mean total KL per sequence (sum over ladders)
 ``kl_l{l}``          mean KL of ladder l (its dimensions summed)
@@ -65,7 +66,9 @@ def check_tensorboard() -> None:
 class MetricsLog:
     """Writes metric rows to ``metrics.csv`` (and TensorBoard when asked)."""
 
-    def __init__(self, run_dir: Path, columns: list[str], tensorboard: bool = False, first_epoch: int = 1) -> None:
+    def __init__(
+        self, run_dir: Path, columns: list[str], tensorboard: bool = False, first_epoch: int = 1
+    ) -> None:
         self.path = run_dir / METRICS_FILE
         self.columns = columns
         self.writer: Any = None

@@ -33,7 +33,11 @@ class Adam:
     """
 
     def __init__(
-        self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
     ) -> None:
         self.params = [p for p in params if p.requires_grad]
         self.lr = lr
@@ -54,7 +58,7 @@ class Adam:
         if not live:
             return
         params = [self.params[i] for i in live]
-        grads = [self.params[i].grad for i in live]
+        grads: list[Tensor] = [p.grad for p in params if p.grad is not None]
         exp_avg = [self.exp_avg[i] for i in live]
         exp_avg_sq = [self.exp_avg_sq[i] for i in live]
         beta1, beta2 = self.betas
@@ -81,6 +85,8 @@ class Adam:
             for name, store in (("exp_avg", self.exp_avg), ("exp_avg_sq", self.exp_avg_sq)):
                 value = tensors[f"{name}/{i}"]
                 if value.shape != p.shape:
-                    raise ValueError(f"{name}/{i} has shape {tuple(value.shape)}, parameter has {tuple(p.shape)}")
+                    raise ValueError(
+                        f"{name}/{i} has shape {tuple(value.shape)}, parameter has {tuple(p.shape)}"
+                    )
                 store[i].copy_(value)
         self.step_count = int(step_count)

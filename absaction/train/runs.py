@@ -90,7 +90,9 @@ def resume(
                         epoch_callback=epoch_callback)  # fmt: skip
 
 
-def load_windows(data: str | os.PathLike[str], config: TrainConfig) -> tuple[ActionWindows, ActionWindows, Any]:
+def load_windows(
+    data: str | os.PathLike[str], config: TrainConfig
+) -> tuple[ActionWindows, ActionWindows, Any]:
     """The training and validation windows of ``data`` for ``config`` (split by episode), and the dataset."""
     dataset = load_dataset(data)
     windows = dataset.action_windows(config.window, config.stride)

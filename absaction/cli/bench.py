@@ -1,0 +1,213 @@
+"""``absaction bench``: the packaged benchmarks. ``absaction bench rl`` is the primitive-vs-latent RL
+comparison (:mod:`absaction.agents.bench`); the other benchmarks are scripts in ``benchmarks/``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from absaction.cli._args import add_force, positive_int
+
+BENCH_DESCRIPTION = """\
+Packaged benchmarks. One sub-command so far:
+
+  rl    primitive vs latent actions: sample efficiency of SB3 agents on the Reach2D family
+
+The other benchmarks are scripts in the repository's benchmarks/ folder (python benchmarks/NAME.py
+--help): bench_vae.py (VAE quality and speed), bench_env_speed.py (env throughput), bench_qrnn.py
+(QRNN speed); benchmarks/bench_rl.py is the same as `absaction bench rl`."""
+
+RL_DESCRIPTION = """\
+Compare agents that act in primitive actions with agents that act in the latents of a TCVLAE
+trained on expert demonstrations, on the Reach2D family (dense, sparse, obstacle, chain, new goals).
+
+Stage 1 (cached in OUT/stage1): collect scripted Reach2D-v0 expert demonstrations (unless --data),
+train the ladder TCVLAE and the flat TCVAE on them (unless --model gives the TCVLAE), build the
+untrained-decoder ablation. Stage 2: every (task, agent, seed) run in parallel worker processes, one
+torch thread each. Stage 3: IQM over seeds with 95% (stratified) bootstrap intervals, the 3x target
+check and where latent actions do not help, written to OUT."""
+
+RL_EPILOG = """\
+agents (--agents):
+{agents}
+
+tasks (--tasks): {tasks} (short names), or any registered env id
+
+presets: default = {default}
+         --quick = {quick}
+         --full  = {full}
+flags given explicitly override the preset's value.
+
+Budgets count PRIMITIVE env steps for every agent. The estimated duration is printed before the
+start. Every finished run is kept: after Ctrl-C or a failure, --resume continues the sweep (same
+--steps/--eval-*/--data/--model; --tasks, --agents and --seeds may grow).
+
+outputs (in --out): results.csv (per run), summary.csv + summary.md (rows = agents; per task: success
+before learning, steps to 80% success, AUC, each IQM [95% CI]; the 3x target check; where latent
+actions do not help), learning_curves.png, summary.json (everything), bench.json (settings),
+stage1/, runs/<task>/<agent>/seed<k>/ (each run's eval.csv, agent.zip, agent.json, config.json).
+
+examples:
+  absaction bench rl --out bench-rl                          # the default sweep, under an hour on 2 cores
+  absaction bench rl --quick --out /tmp/bench-quick          # smoke test, about a minute
+  absaction bench rl --tasks obstacle chain --agents ppo ppo-bc ppo-latent --seeds 10 --out bench-2
+  absaction bench rl --full --workers 16 --out bench-full    # every agent, 200k steps: a bigger machine
+  absaction bench rl --out bench-rl --resume                 # continue an interrupted sweep
+"""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (except None: the preset decides), description and epilog kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _preset_text(name: str) -> str:
+    from absaction.agents.bench import PRESETS
+
+    p = PRESETS[name]
+    return (
+        f"{len(p.tasks)} task(s), {len(p.agents)} agents ({', '.join(p.agents)}), {p.seeds} seeds, "
+        f"{p.steps:,} steps, {p.eval_points} evaluations x {p.eval_episodes} episodes"
+    )
+
+
+class _LazyEpilogParser(argparse.ArgumentParser):
+    """Fills its epilog from the agent table only when help is printed: importing ``absaction.agents``
+    pulls in torch and SB3, which ``absaction --help`` must not wait for."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = _rl_epilog()
+        return super().format_help()
+
+
+def _rl_epilog() -> str:
+    from absaction.agents.bench import AGENTS, TASKS
+
+    agents = "\n".join(f"  {a.name:<15} {a.description} ({a.family})" for a in AGENTS.values())
+    return RL_EPILOG.format(
+        agents=agents,
+        tasks=", ".join(TASKS),
+        default=_preset_text("default"),
+        quick=_preset_text("quick"),
+        full=_preset_text("full"),
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmarks: `bench rl` (primitive vs latent RL); the others are scripts in benchmarks/",
+        description=BENCH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    benches = parser.add_subparsers(
+        dest="benchmark", metavar="BENCHMARK", required=True, parser_class=_LazyEpilogParser
+    )
+    rl = benches.add_parser(
+        "rl",
+        help="primitive vs latent actions: RL sample efficiency on the Reach2D family",
+        description=RL_DESCRIPTION,
+        formatter_class=_Formatter,
+    )
+    what = rl.add_argument_group("what to compare")
+    what.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks (default: the preset's)")
+    what.add_argument("--agents", nargs="+", metavar="AGENT", help="agents (default: the preset's)")
+    size = rl.add_argument_group("size (default: the preset's)")
+    size.add_argument(
+        "--seeds", type=positive_int, metavar="N", help="runs per agent and task (seeds 0..N-1)"
+    )
+    size.add_argument("--steps", type=positive_int, metavar="N", help="primitive env steps per run")
+    size.add_argument("--eval-points", type=positive_int, metavar="N", help="evaluations after the first")
+    size.add_argument("--eval-episodes", type=positive_int, metavar="N", help="episodes per evaluation")
+    preset = size.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true", help="smoke test preset (see presets below)")
+    preset.add_argument(
+        "--full", action="store_true", help="the larger sweep: every agent (primitive SAC too), more steps"
+    )
+    stage1 = rl.add_argument_group("stage 1: demonstrations and action models")
+    stage1.add_argument("--data", metavar="DIR", help="demonstrations instead of collecting scripted experts")
+    stage1.add_argument("--model", metavar="RUN_DIR", help="a trained TCVLAE instead of training one")
+    stage1.add_argument("--demo-episodes", type=positive_int, metavar="N", help="expert episodes to collect")
+    stage1.add_argument("--vae-epochs", type=positive_int, metavar="N", help="epochs of the stage-1 VAEs")
+    rl.add_argument("--workers", type=positive_int, default=2, help="parallel runs (one CPU core each)")
+    rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
+    rl.add_argument("--out", required=True, metavar="DIR", help="the bench folder")
+    rl.add_argument(
+        "--resume", action="store_true", help="continue the sweep in --out, skipping finished runs"
+    )
+    rl.add_argument(
+        "--dry-run", action="store_true", help="check the inputs, print the plan and estimate, stop"
+    )
+    add_force(rl)
+    rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rl.set_defaults(func=run_rl)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from absaction.agents.bench import BenchConfig
+
+    name = "quick" if args.quick else "full" if args.full else "default"
+    return BenchConfig.from_preset(
+        name,
+        tasks=args.tasks,
+        agents=args.agents,
+        seeds=args.seeds,
+        steps=args.steps,
+        eval_points=args.eval_points,
+        eval_episodes=args.eval_episodes,
+        workers=args.workers,
+        data=args.data,
+        model=args.model,
+        demo_episodes=args.demo_episodes,
+        vae_epochs=args.vae_epochs,
+        bootstrap_reps=args.bootstrap_reps,
+    )
+
+
+def run_rl(args: argparse.Namespace) -> int:
+    from absaction.agents.bench import describe_sweep, run_bench
+
+    config = config_from_args(args)
+    if args.dry_run:
+        config.validate()
+        print(describe_sweep(config)[0])
+        return 0
+    try:
+        result = run_bench(
+            config, args.out, force=args.force, resume=args.resume, progress=not args.no_progress
+        )
+    except KeyboardInterrupt:
+        print(
+            f"absaction bench: interrupted; finished runs are kept in {args.out}: continue with "
+            f"`absaction bench rl ... --out {args.out} --resume`",
+            file=sys.stderr,
+        )
+        return 130
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result: Any) -> None:
+    from rich.console import Console
+
+    from absaction.agents.bench import duration
+
+    console = Console(soft_wrap=True)
+    report = result.report
+    console.print("[bold]3x target check[/] (best latent vs best primitive incl. BC, steps to 80% success):")
+    for target in report.targets:
+        console.print(f"  {target.line(result.config.steps)}")
+    if not report.targets:
+        console.print("  not checked: the sweep needs at least one latent and one primitive agent")
+    console.print(report.no_help)
+    trained = result.runs_total - result.runs_skipped
+    console.print(
+        f"{trained} run(s) trained, {result.runs_skipped} reused, in {duration(result.seconds)} "
+        f"(estimated {duration(result.estimate_seconds)}); table: {result.summary_md}"
+    )

@@ -1,0 +1,886 @@
+"""The primitive-vs-latent comparison benchmark (``absaction bench rl``), importable as
+``absaction.agents.bench``.
+
+One sweep = stage 1 (demonstrations and action models, built once and cached in the output folder) +
+many independent RL runs (agent x task x seed, each one :func:`~absaction.agents.train_agent` call) in
+parallel worker processes + the statistics (:mod:`.bench_stats`) and the report (:mod:`.bench_report`).
+
+Output folder::
+
+    OUT/bench.json                     the sweep's settings (checked again by --resume)
+    OUT/stage1/demos/                  scripted Reach2D-v0 expert demonstrations (unless --data)
+    OUT/stage1/tcvlae/                 the ladder TCVLAE trained on them (unless --model)
+    OUT/stage1/tcvae/                  the flat TCVAE (ablation)
+    OUT/stage1/untrained/              the TCVLAE's architecture with untrained weights (ablation)
+    OUT/runs/<task>/<agent>/seed<k>/   one train_agent output folder per run
+    OUT/results.csv, summary.csv, summary.md, summary.json, learning_curves.png
+
+Every run folder is written atomically, so a folder that exists is a finished run: ``--resume``
+skips those and an interrupted sweep continues where it stopped.
+
+Example::
+
+    >>> from absaction.agents.bench import BenchConfig, run_bench
+    >>> result = run_bench(BenchConfig.from_preset("quick"), "bench-quick")      # doctest: +SKIP
+    >>> result.summary_md.read_text()                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from absaction import __version__
+from absaction.errors import AbsactionError
+from absaction.files import atomic_write_json, check_new_output
+
+from .config import AgentConfig, check_env_id
+
+# ------------------------------------------------------------------------------------------- tasks
+DEMO_ENV = "absaction/Reach2D-v0"
+"""The env the expert demonstrations come from (the paper world)."""
+
+TASKS: dict[str, str] = {
+    "dense": "absaction/Reach2D-v0",
+    "sparse": "absaction/Reach2DSparse-v0",
+    "obstacle": "absaction/Reach2DObstacle-v0",
+    "chain": "absaction/Reach2DChain-v0",
+    "newgoals": "absaction/Reach2DNewGoals-v0",
+}
+"""Short task names (also the run folder names) -> env ids. Any other registered id may be passed too."""
+
+TARGET_TASKS: tuple[str, ...] = ("obstacle", "chain", "newgoals")
+"""Tasks whose solution the demonstrations do not show (a blocked straight path, goal chains, goals
+no expert visited): where issue 5 expects latent agents to need 3x fewer env steps."""
+
+
+def task_name(env_id: str) -> str:
+    """The short name of a task (its run folder): the :data:`TASKS` key, else a path-safe id."""
+    for name, task in TASKS.items():
+        if task == env_id:
+            return name
+    return env_id.replace("/", "-").replace(":", "-")
+
+
+# ------------------------------------------------------------------------------------------ agents
+FAMILIES: tuple[str, ...] = ("primitive", "latent", "ablation")
+"""primitive: acts in env actions (with or without a BC warm start); latent: acts in the ladder
+TCVLAE's latents; ablation: the controls (flat VAE, untrained decoder, action repeat)."""
+
+MODEL_KINDS: tuple[str, ...] = ("tcvlae", "tcvae", "untrained")
+"""Stage-1 action models an agent may act through."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchAgent:
+    """A named agent template: everything of an :class:`AgentConfig` except task, seed and budget."""
+
+    name: str
+    family: str
+    """primitive | latent | ablation (see :data:`FAMILIES`)"""
+    description: str
+    algo: str
+    actions: str
+    """primitive | latent | repeat"""
+    model: str | None = None
+    """stage-1 action model of a latent agent: tcvlae | tcvae | untrained"""
+    ladders: str = "all"
+    """latent agents: ``all`` (the active units of every ladder) or ``top`` (only the most abstract
+    ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE)"""
+    bc: bool = False
+    """warm-start the policy by behaviour cloning on the demonstrations"""
+
+    def config(
+        self, env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, stage1: Stage1
+    ) -> AgentConfig:
+        """The :class:`AgentConfig` of this agent on ``env_id`` with stage-1 artefacts filled in."""
+        model = ladders = chunk = bc_dataset = None
+        if self.actions == "latent":
+            assert self.model is not None
+            model = str(stage1.models[self.model])
+            ladders = [stage1.top_ladder[self.model]] if self.ladders == "top" else None
+        if self.actions == "repeat":
+            chunk = stage1.chunk  # the latent agents' decoded length: is any gain just temporal extension?
+        if self.bc:
+            bc_dataset = str(stage1.data)
+        return AgentConfig(
+            env_id,
+            algo=self.algo,
+            actions=self.actions,
+            model=model,
+            ladders=ladders,
+            chunk=chunk,
+            bc_dataset=bc_dataset,
+            steps=steps,
+            seed=seed,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+        )
+
+    def needs(self) -> set[str]:
+        """Stage-1 artefacts this agent uses (``demos`` and model kinds)."""
+        needed = {"demos"} if self.bc else set()
+        if self.model is not None:
+            needed.add(self.model)
+        if self.actions == "repeat":
+            needed.add("tcvlae")  # its chunk length is the TCVLAE's sequence length
+        return needed
+
+
+AGENTS: dict[str, BenchAgent] = {
+    agent.name: agent
+    for agent in (
+        BenchAgent("ppo", "primitive", "PPO on primitive actions", "ppo", "primitive"),
+        BenchAgent(
+            "ppo-bc", "primitive", "PPO, BC warm start on the demonstrations", "ppo", "primitive", bc=True
+        ),
+        BenchAgent("sac", "primitive", "SAC on primitive actions", "sac", "primitive"),
+        BenchAgent(
+            "sac-bc", "primitive", "SAC, BC warm start on the demonstrations", "sac", "primitive", bc=True
+        ),
+        BenchAgent("ppo-latent", "latent", "PPO on TCVLAE latents, all ladders", "ppo", "latent", "tcvlae"),
+        BenchAgent(
+            "ppo-latent-top",
+            "latent",
+            "PPO on TCVLAE latents, top ladder only",
+            "ppo",
+            "latent",
+            "tcvlae",
+            ladders="top",
+        ),
+        BenchAgent("sac-latent", "latent", "SAC on TCVLAE latents, all ladders", "sac", "latent", "tcvlae"),
+        BenchAgent(
+            "sac-latent-top",
+            "latent",
+            "SAC on TCVLAE latents, top ladder only",
+            "sac",
+            "latent",
+            "tcvlae",
+            ladders="top",
+        ),
+        BenchAgent("ppo-flat", "ablation", "PPO on flat TCVAE latents", "ppo", "latent", "tcvae"),
+        BenchAgent(
+            "ppo-untrained", "ablation", "PPO on an untrained TCVLAE decoder", "ppo", "latent", "untrained"
+        ),
+        BenchAgent("ppo-repeat", "ablation", "PPO, each action repeated for one chunk", "ppo", "repeat"),
+    )
+}
+"""The agent table: every agent the benchmark knows, by name (``--agents``)."""
+
+
+# ----------------------------------------------------------------------------------------- presets
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Sizes of a sweep (``--quick``, the default, ``--full``); flags override single fields."""
+
+    tasks: tuple[str, ...]
+    agents: tuple[str, ...]
+    seeds: int
+    steps: int
+    eval_points: int
+    eval_episodes: int
+    demo_episodes: int
+    vae_epochs: int | None
+
+
+PRESETS: dict[str, Preset] = {
+    # 2 CPU cores, well under an hour (estimate printed before the start): the PPO family, where
+    # primitive, BC-warm-started, latent (both ladder settings) and every ablation share one algorithm,
+    # plus the cheap latent SAC. Primitive SAC (~7 ms per env step on one core) is in --full only.
+    "default": Preset(
+        tasks=tuple(TASKS),
+        agents=(
+            "ppo",
+            "ppo-bc",
+            "ppo-latent",
+            "ppo-latent-top",
+            "sac-latent",
+            "ppo-flat",
+            "ppo-untrained",
+            "ppo-repeat",
+        ),
+        seeds=5,
+        steps=50_000,
+        eval_points=20,
+        eval_episodes=20,
+        demo_episodes=400,
+        vae_epochs=None,
+    ),
+    "quick": Preset(  # a smoke test of every stage: demonstrations, BC, a TCVLAE, both families
+        tasks=("dense",),
+        agents=("ppo-bc", "ppo-latent"),
+        seeds=2,
+        steps=320,
+        eval_points=4,
+        eval_episodes=4,
+        demo_episodes=40,
+        vae_epochs=3,
+    ),
+    "full": Preset(
+        tasks=tuple(TASKS),
+        agents=tuple(AGENTS),
+        seeds=5,
+        steps=200_000,
+        eval_points=20,
+        eval_episodes=20,
+        demo_episodes=400,
+        vae_epochs=None,
+    ),
+}
+
+
+@dataclasses.dataclass
+class BenchConfig:
+    """One sweep (written to ``OUT/bench.json``)."""
+
+    tasks: list[str]
+    """env ids of the tasks"""
+    agents: list[str]
+    """names from :data:`AGENTS`"""
+    seeds: int = 5
+    """independent runs per agent and task (seeds 0 .. seeds - 1; agents share seeds, hence evaluation
+    episodes)"""
+    steps: int = 50_000
+    """training budget of every run, in PRIMITIVE env steps (the x axis)"""
+    eval_points: int = 20
+    """evaluations after the one before learning (every steps // eval_points primitive steps)"""
+    eval_episodes: int = 20
+    """episodes per evaluation (deterministic policy)"""
+    workers: int = 2
+    """parallel worker processes (one torch thread each); 1 runs everything in this process"""
+    data: str | None = None
+    """demonstrations (dataset folder or Minari id); None: collect scripted Reach2D-v0 experts"""
+    model: str | None = None
+    """the ladder TCVLAE run folder; None: train one on the demonstrations"""
+    demo_episodes: int = 400
+    """expert episodes to collect when ``data`` is None (``absaction demo``'s default)"""
+    vae_epochs: int | None = None
+    """epochs of the stage-1 VAEs (None: ``absaction train``'s default)"""
+    bootstrap_reps: int = 2000
+    """bootstrap replicates per confidence interval"""
+    preset: str = "default"
+    """the preset the sizes came from (a record; flags may have overridden fields)"""
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> BenchConfig:
+        """The sizes of preset ``name`` (``default`` | ``quick`` | ``full``) with ``overrides``."""
+        if name not in PRESETS:
+            raise AbsactionError(f"unknown preset {name!r}", f"choose one of {', '.join(PRESETS)}")
+        p = PRESETS[name]
+        values: dict[str, Any] = {
+            "tasks": [TASKS[t] for t in p.tasks],
+            "agents": list(p.agents),
+            "seeds": p.seeds,
+            "steps": p.steps,
+            "eval_points": p.eval_points,
+            "eval_episodes": p.eval_episodes,
+            "demo_episodes": p.demo_episodes,
+            "vae_epochs": p.vae_epochs,
+            "preset": name,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def eval_every(self) -> int:
+        """Primitive env steps between evaluations."""
+        return max(1, self.steps // self.eval_points)
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`AbsactionError` for names or sizes no sweep can use."""
+        self.tasks = [resolve_task(t) for t in self.tasks]
+        for name in self.agents:
+            if name not in AGENTS:
+                close = difflib.get_close_matches(name, list(AGENTS), n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise AbsactionError(f"unknown agent {name!r}", f"{hint}choose from {', '.join(AGENTS)}")
+        for label, values in (("task", self.tasks), ("agent", self.agents)):
+            if not values:
+                raise AbsactionError(f"no {label}s selected", f"pass at least one --{label}s value")
+            if len(set(values)) != len(values):
+                raise AbsactionError(f"a {label} is listed twice: {values}", f"list every {label} once")
+        counts = {
+            "seeds": self.seeds,
+            "steps": self.steps,
+            "eval_points": self.eval_points,
+            "eval_episodes": self.eval_episodes,
+            "workers": self.workers,
+            "demo_episodes": self.demo_episodes,
+            "bootstrap_reps": self.bootstrap_reps,
+        }
+        for key, value in counts.items():
+            if int(value) < 1:
+                raise AbsactionError(
+                    f"{key} must be >= 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more"
+                )
+        if self.steps < self.eval_points:
+            raise AbsactionError(
+                f"{self.steps} steps cannot hold {self.eval_points} evaluation points",
+                f"pass --steps {self.eval_points} or more",
+            )
+        if self.data is not None:
+            from absaction.data import load_dataset
+
+            load_dataset(Path(self.data).expanduser() if Path(self.data).expanduser().exists() else self.data)
+        if self.model is not None:
+            from absaction.models import read_config
+
+            read_config(Path(self.model).expanduser())  # one-line errors for a missing/broken run folder
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def agent_table(self) -> list[BenchAgent]:
+        return [AGENTS[name] for name in self.agents]
+
+
+def resolve_task(name: str) -> str:
+    """A task's env id from its short name (:data:`TASKS`) or id; unknown ids get a one-line error."""
+    if name in TASKS:
+        return TASKS[name]
+    try:
+        check_env_id(name)
+    except AbsactionError as err:
+        raise AbsactionError(
+            f"unknown task {name!r}", f"use a short name ({', '.join(TASKS)}) or a registered env id"
+        ) from err
+    return name
+
+
+# Keys whose change makes finished runs and stage-1 artefacts incomparable: --resume refuses them.
+RESUME_KEYS: tuple[str, ...] = (
+    "steps",
+    "eval_points",
+    "eval_episodes",
+    "data",
+    "model",
+    "demo_episodes",
+    "vae_epochs",
+)
+
+
+# ---------------------------------------------------------------------------------------- estimate
+# Measured with train_agent on one core of the 2-core development machine (other jobs running):
+# milliseconds of training per PRIMITIVE env step. Macro agents (latent, repeat) decide every ~32 steps,
+# so their networks see ~32x fewer samples per env step.
+TRAIN_MS_PER_STEP: dict[tuple[str, str], float] = {
+    ("ppo", "primitive"): 0.75,
+    ("ppo", "macro"): 0.06,
+    ("sac", "primitive"): 6.6,
+    ("sac", "macro"): 0.18,
+    ("td3", "primitive"): 5.0,
+    ("td3", "macro"): 0.15,
+}
+EVAL_MS_PER_STEP: dict[str, float] = {"primitive": 0.4, "macro": 0.03}
+"""Milliseconds per primitive env step of evaluation (a deterministic policy, one observation at a time)."""
+RUN_SETUP_SECONDS = 1.5
+"""Building the env, the agent and the output folder of one run."""
+BC_SECONDS = 3.0
+"""A behaviour-cloning warm start (20 epochs over 400 demonstrations)."""
+STAGE1_SECONDS_PER_EPISODE = 0.005 + 150 * 0.0008
+"""Collecting one demonstration plus training one VAE on it for 150 epochs (both VAEs run in parallel)."""
+
+
+def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
+    """Predicted seconds (one core) of one run: set-up + training + all evaluations (+ BC)."""
+    import gymnasium as gym
+
+    kind = "primitive" if agent.actions == "primitive" else "macro"
+    try:
+        horizon = int(gym.spec(env_id).max_episode_steps or 200)
+    except gym.error.Error:
+        horizon = 200
+    evaluations = config.eval_points + 1
+    eval_seconds = evaluations * config.eval_episodes * horizon * EVAL_MS_PER_STEP[kind] / 1000
+    train_seconds = config.steps * TRAIN_MS_PER_STEP[(agent.algo, kind)] / 1000
+    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + (BC_SECONDS if agent.bc else 0.0)
+
+
+WORKER_START_SECONDS = 6.0
+"""Starting a worker process (a fresh interpreter importing torch and SB3); the workers start together."""
+
+
+def estimate_seconds(config: BenchConfig, costs: Sequence[float], stage1_cached: bool) -> float:
+    """Predicted wall-clock seconds: stage 1 + the runs spread over the workers (at least the longest)."""
+    runs = max(sum(costs) / config.workers, max(costs, default=0.0))
+    stage1 = 0.0 if stage1_cached else config.demo_episodes * STAGE1_SECONDS_PER_EPISODE
+    return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
+
+
+def describe_sweep(config: BenchConfig, stage1_cached: bool = False) -> tuple[str, float]:
+    """A one-line plan of the sweep (runs, budget, workers, estimated duration) and the estimate (s)."""
+    costs = [estimate_run_seconds(a, t, config) for t in config.tasks for a in config.agent_table()]
+    expected = estimate_seconds(config, [c for c in costs for _ in range(config.seeds)], stage1_cached)
+    text = (
+        f"bench rl: {len(config.tasks)} task(s) x {len(config.agents)} agent(s) x {config.seeds} seed(s)"
+        f" = {len(costs) * config.seeds} runs of {config.steps:,} primitive steps on {config.workers}"
+        f" worker(s); estimated {duration(expected)} (from per-step costs measured on one core of the"
+        " development machine)"
+    )
+    return text, expected
+
+
+# ----------------------------------------------------------------------------------------- stage 1
+@dataclasses.dataclass
+class Stage1:
+    """The shared artefacts every run builds on."""
+
+    data: str | None
+    """the demonstrations (BC and VAE training data): an absolute folder or a Minari id"""
+    models: dict[str, Path]
+    """model kind (:data:`MODEL_KINDS`) -> run folder"""
+    top_ladder: dict[str, int]
+    """model kind -> 1-based index of its most abstract ladder with active units"""
+    chunk: int | None
+    """the TCVLAE's decoded length (primitive steps per latent decision, and the repeat count)"""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "models": {k: str(v) for k, v in self.models.items()},
+            "top_ladder": self.top_ladder,
+            "chunk": self.chunk,
+        }
+
+
+def _model_complete(run_dir: Path) -> bool:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("complete", True))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _fit_job(job: dict[str, Any]) -> str:
+    """Worker: train (or finish) one stage-1 VAE; returns its run folder."""
+    from absaction.train import TrainConfig, fit, resume
+
+    run_dir = Path(job["run_dir"])
+    if run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
+        resume(run_dir, progress=False)
+    else:
+        fit(job["data"], TrainConfig.from_dict(job["train"]), run_dir, progress=False)
+    return str(run_dir)
+
+
+def _resolve_data(config: BenchConfig, stage: Path) -> str:
+    """The demonstrations: --data, else the --model run's own training data (the same demonstrations
+    its decoder saw), else scripted Reach2D-v0 experts collected into ``stage/demos``."""
+    if config.data is not None:
+        given = Path(config.data).expanduser()
+        return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
+    if config.model is not None:
+        from absaction.models import read_config
+
+        recorded = (read_config(Path(config.model).expanduser()).get("data") or {}).get("path")
+        if recorded and Path(recorded).exists():
+            return str(Path(recorded).resolve())
+    demos = stage / "demos"
+    if not demos.exists():  # collect writes atomically: an existing folder is complete
+        from absaction.collect import CollectConfig, collect
+
+        collect(
+            CollectConfig(
+                env_id=DEMO_ENV,
+                expert="scripted",
+                episodes=config.demo_episodes,
+                seed=0,
+                out=demos,
+                progress=False,
+            )
+        )
+    return str(demos.resolve())
+
+
+def prepare_stage1(config: BenchConfig, out: Path, runner: _Runner, log: Callable[[str], None]) -> Stage1:
+    """Collect the demonstrations and train/build the action models the selected agents need (each
+    skipped when it is already in ``out/stage1``)."""
+    import torch
+
+    from absaction.models import load, read_config, save
+    from absaction.models.io import model_from_config
+    from absaction.train import TrainConfig
+
+    stage = out / "stage1"
+    needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
+    if "untrained" in needed:
+        needed.add("tcvlae")
+    data_needed = bool(needed & {"demos", "tcvae"}) or ("tcvlae" in needed and config.model is None)
+    data = _resolve_data(config, stage) if data_needed else None
+    models: dict[str, Path] = {}
+    if "tcvlae" in needed and config.model is not None:
+        models["tcvlae"] = Path(config.model).expanduser().resolve()
+    jobs: list[dict[str, Any]] = []
+    for kind in ("tcvlae", "tcvae"):
+        if kind in needed and kind not in models:
+            models[kind] = (stage / kind).resolve()
+            if not _model_complete(models[kind]):
+                train = TrainConfig(model=kind, threads=1, seed=0)
+                if config.vae_epochs is not None:
+                    train.epochs = config.vae_epochs
+                jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
+    if jobs:
+        log(f"stage 1: training {', '.join(Path(j['run_dir']).name for j in jobs)} on {data}")
+        for _ in runner.imap_unordered(_fit_job, jobs):
+            pass
+    if "untrained" in needed:
+        # the TCVLAE's architecture, normaliser and measured active units, with freshly initialised
+        # weights: the agent controls the same latents, but the decoder knows nothing of the data
+        models["untrained"] = (stage / "untrained").resolve()
+        if not (models["untrained"] / "config.json").is_file():  # written last by save()
+            torch.manual_seed(0)
+            untrained = model_from_config(read_config(models["tcvlae"]))
+            save(
+                untrained, models["untrained"], extra={"untrained_copy_of": str(models["tcvlae"])}, force=True
+            )
+    top_ladder: dict[str, int] = {}
+    chunk = None
+    for kind, path in models.items():
+        model = load(path)
+        active = model.active_dims()
+        with_units = [i for i, dims in enumerate(active, start=1) if dims]
+        top_ladder[kind] = with_units[-1] if with_units else len(active)
+        if kind == "tcvlae":
+            chunk = model.seq_len
+    return Stage1(data=data, models=models, top_ladder=top_ladder, chunk=chunk)
+
+
+# -------------------------------------------------------------------------------------------- runs
+@dataclasses.dataclass
+class RunSpec:
+    """One run of the sweep."""
+
+    task: str
+    """env id"""
+    agent: BenchAgent
+    seed: int
+    config: AgentConfig
+    out_dir: Path
+    cost: float
+    """estimated seconds on one core"""
+
+    @property
+    def label(self) -> str:
+        return f"{task_name(self.task)}/{self.agent.name}/seed{self.seed}"
+
+
+def plan_runs(config: BenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
+    """Every (task, agent, seed) run, most expensive first (so the slowest runs do not end the sweep
+    alone on one worker)."""
+    runs = []
+    for task in config.tasks:
+        for agent in config.agent_table():
+            cost = estimate_run_seconds(agent, task, config)
+            for seed in range(config.seeds):
+                agent_config = agent.config(
+                    task, seed, config.steps, config.eval_every, config.eval_episodes, stage1
+                )
+                out_dir = out / "runs" / task_name(task) / agent.name / f"seed{seed}"
+                runs.append(RunSpec(task, agent, seed, agent_config, out_dir, cost))
+    return sorted(runs, key=lambda r: -r.cost)
+
+
+def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> None:
+    """Build every (task, agent) env once and check the BC demonstrations against it, so that a bad
+    combination fails in seconds rather than after an hour of other runs."""
+    from .environments import make_env
+
+    demos: Any = None
+    seen: set[tuple[str, str]] = set()
+    for run in runs:
+        if (run.task, run.agent.name) in seen:
+            continue
+        seen.add((run.task, run.agent.name))
+        env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
+        try:
+            if run.agent.bc:
+                if demos is None:
+                    from absaction.data import load_dataset
+
+                    assert stage1.data is not None
+                    demos = load_dataset(stage1.data)
+                check_bc_applicable(demos, env, run.task)
+        finally:
+            env.close()
+
+
+def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
+    """The demonstrations come from Reach2D-v0; cloning them is meaningful where the observation layout
+    and the action space are the same (true for the whole Reach2D family; bounds may differ)."""
+    obs_shape = getattr(demos.observation_space, "shape", None)
+    act_shape = demos.action_space.shape
+    if obs_shape != env.observation_space.shape or act_shape != env.action_space.shape:
+        raise AbsactionError(
+            f"the BC demonstrations (observations {obs_shape}, actions {act_shape}) do not fit {task} "
+            f"(observations {env.observation_space.shape}, actions {env.action_space.shape})",
+            "drop the -bc agents (--agents) or pass --data with demonstrations of that env's layout",
+        )
+
+
+def run_finished(run: RunSpec) -> bool:
+    """Whether ``run`` already has its folder; refuses one written with other settings."""
+    if not run.out_dir.exists():
+        return False
+    path = run.out_dir / "config.json"
+    if not (run.out_dir / "eval.csv").is_file() or not path.is_file():
+        raise AbsactionError(
+            f"{run.out_dir} exists but is not a finished run",
+            "delete that folder and pass --resume again (it will be rerun)",
+        )
+    saved = json.loads(path.read_text(encoding="utf-8")).get("config", {})
+    expected = run.config.to_dict()
+    for key in (
+        "env_id",
+        "algo",
+        "actions",
+        "ladders",
+        "dims",
+        "chunk",
+        "steps",
+        "seed",
+        "eval_every",
+        "eval_episodes",
+        "hyperparams",
+    ):
+        if saved.get(key) != expected[key]:
+            raise AbsactionError(
+                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
+                "use another --out, or --force to start the sweep over",
+            )
+    for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
+        if (saved.get(key) is None) != (expected[key] is None) or (
+            saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
+        ):
+            raise AbsactionError(
+                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
+                "use another --out, or --force to start the sweep over",
+            )
+    return True
+
+
+def _train_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Worker: one train_agent run. Ctrl-C interrupts it (its half-written folder is removed)."""
+    from .training import train_agent
+
+    in_worker = multiprocessing.parent_process() is not None
+    if in_worker:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        config = AgentConfig.from_dict(job["config"])
+        result = train_agent(config, job["out_dir"], progress=False, plot=False)
+        return result.summary()
+    finally:
+        if in_worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_init() -> None:
+    # Idle workers ignore Ctrl-C (the parent decides); a running job re-enables it (see _train_job).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
+    warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
+
+
+class _Runner:
+    """Runs jobs in ``workers`` spawned processes (or in this process for 1 worker)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Runner:
+        if self.workers > 1:
+            # spawn: a fresh interpreter per worker (forking a process that holds torch threads is unsafe)
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
+        else:
+            import torch
+
+            torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(job, fn(job))`` as the jobs finish. On Ctrl-C the running jobs are interrupted
+        (their outputs are removed by their own atomic writes) and the pending ones cancelled."""
+        if self._pool is None:
+            for job in jobs:
+                yield job, fn(job)
+            return
+        pending: dict[Future[Any], Any] = {self._pool.submit(fn, job): job for job in jobs}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    yield job, future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            for child in multiprocessing.active_children():  # our own workers: stop their runs now
+                if child.pid is not None:
+                    os.kill(child.pid, signal.SIGINT)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            raise
+
+
+# ------------------------------------------------------------------------------------------- sweep
+@dataclasses.dataclass
+class BenchResult:
+    """What :func:`run_bench` produced."""
+
+    out: Path
+    config: BenchConfig
+    stage1: Stage1
+    runs_total: int
+    runs_skipped: int
+    """finished runs found in ``out`` (by --resume) and not rerun"""
+    estimate_seconds: float
+    seconds: float
+    """wall-clock seconds of this call"""
+    report: Any
+    """the :class:`~absaction.agents.bench_report.Report` (statistics, target check, files)"""
+
+    @property
+    def summary_md(self) -> Path:
+        return self.out / "summary.md"
+
+
+def prepare_out(config: BenchConfig, out: Path, force: bool, resume: bool) -> None:
+    """Check ``out`` for a new sweep, a resumed one (same settings) or a forced restart (``--force``
+    deletes an existing *bench* folder, never anything else)."""
+    if force and resume:
+        raise AbsactionError("--force and --resume contradict each other", "pass one of them")
+    marker = out / "bench.json"
+    if resume:
+        if not marker.is_file():
+            raise AbsactionError(f"{out} holds no sweep to resume", f"start one without --resume (--out {out})")
+        saved = json.loads(marker.read_text(encoding="utf-8")).get("config", {})
+        for key in RESUME_KEYS:
+            if saved.get(key) != getattr(config, key):
+                raise AbsactionError(
+                    f"{out} was swept with {key}={saved.get(key)!r}, now {key}={getattr(config, key)!r}",
+                    "pass the same settings to --resume, or use another --out (or --force to start over)",
+                )
+        _remove_stale_temporaries(out)
+        return
+    if out.exists() and not force:
+        raise AbsactionError(
+            f"bench folder {out} already exists",
+            "pass --resume to continue its sweep, --force to start over, or choose another --out",
+        )
+    if out.exists():
+        empty_dir = out.is_dir() and not any(out.iterdir())
+        if not marker.is_file() and not empty_dir:
+            raise AbsactionError(
+                f"{out} exists and is not an absaction bench folder (no bench.json)",
+                "choose another --out (--force only replaces a bench folder)",
+            )
+        shutil.rmtree(out)
+    check_new_output(out, False, "bench folder")  # a writable parent
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary folders of runs killed without cleanup (SIGKILL, power loss) are ours to remove."""
+    for tmp in list((out / "runs").glob("*/*/.seed*.tmp-*")) + list((out / "stage1").glob(".*.tmp-*")):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_bench(
+    config: BenchConfig,
+    out: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Run the whole sweep into ``out`` and write the report.
+
+    Args:
+        config: the sweep.
+        out: the bench folder.
+        force: replace an existing bench folder (deleted once the inputs are checked).
+        resume: continue the sweep in ``out`` (same settings), skipping finished runs.
+        progress: tqdm bar over runs on stderr.
+        log: receives one-line progress messages (default: print to stderr).
+    """
+    from tqdm import tqdm
+
+    from . import bench_report
+
+    started = time.perf_counter()
+    say = log or (lambda text: print(text, file=sys.stderr))
+    out = Path(out)
+    config.validate()
+    prepare_out(config, out, force, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
+    stage1_cached = (out / "stage1").exists() or (config.data is not None and config.model is not None)
+    plan, expected = describe_sweep(config, stage1_cached)
+    say(plan)
+    with _Runner(config.workers) as runner:
+        stage1 = prepare_stage1(config, out, runner, say)
+        runs = plan_runs(config, stage1, out)
+        preflight(runs, stage1)
+        todo = [run for run in runs if not run_finished(run)]
+        skipped = len(runs) - len(todo)
+        if skipped:
+            say(f"bench rl: {skipped} finished run(s) found in {out}, {len(todo)} to go")
+        jobs = [
+            {"config": run.config.to_dict(), "out_dir": str(run.out_dir), "label": run.label} for run in todo
+        ]
+        bar = tqdm(
+            total=len(runs),
+            initial=skipped,
+            desc="bench rl",
+            unit="run",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        try:
+            for job, summary in runner.imap_unordered(_train_job, jobs):
+                bar.set_postfix_str(f"{job['label']}: success {summary['success_rate']:.2f}", refresh=False)
+                bar.update(1)
+        finally:
+            bar.close()
+    seconds = time.perf_counter() - started
+    timing = {
+        "estimate_seconds": expected,
+        "seconds": seconds,
+        "runs_trained": len(todo),
+        "runs_skipped": skipped,
+    }
+    report = bench_report.write_report(config, stage1, runs, out, timing)
+    return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a short human duration: ``45 s``, ``30 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

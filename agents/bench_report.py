@@ -1,0 +1,676 @@
+"""The RL benchmark's report: per-run results, IQM tables with bootstrap intervals, the 3x target
+check, the "where latent actions do not help" verdicts, learning curves and one JSON with everything.
+
+Files (in the bench folder):
+
+- ``results.csv``: one row per run (task, agent, seed, success before/after, steps to 80 %, AUC, ...);
+- ``summary.csv``: one row per agent and task (and task ``all``: every task pooled, bootstrap
+  stratified over tasks), each statistic as IQM, low, high;
+- ``summary.md``: the table (rows = agents; per task: success before learning, steps to 80 % and AUC,
+  each IQM [95 % CI]), the target check and the verdicts, in words;
+- ``learning_curves.png``: success rate against primitive env steps, IQM line and 95 % band per agent,
+  one panel per task;
+- ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+from .bench_stats import (
+    CONFIDENCE,
+    SUCCESS_THRESHOLD,
+    Estimate,
+    bootstrap_ci,
+    curve_at,
+    estimate,
+    iqm,
+    normalised_auc,
+    steps_to_threshold,
+)
+from .callbacks import read_eval_csv
+
+if TYPE_CHECKING:
+    from .bench import BenchConfig, RunSpec, Stage1
+
+TARGET_RATIO = 3.0
+"""Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
+ALL_TASKS = "all"
+"""The task name of the pooled rows (every task, stratified bootstrap)."""
+
+
+# ------------------------------------------------------------------------------------------ per run
+@dataclasses.dataclass
+class RunResult:
+    """One finished run, read back from its folder."""
+
+    task: str
+    """short task name"""
+    agent: str
+    family: str
+    seed: int
+    out_dir: str
+    steps: list[int]
+    """primitive env steps of every evaluation (the first is 0: before learning)"""
+    success: list[float]
+    """success rate at every evaluation"""
+    returns: list[float]
+    """mean primitive return at every evaluation"""
+    decisions: int
+    success_before: float
+    success_final: float
+    final_return: float
+    steps_to_80: float
+    """primitive env steps of the first evaluation with success >= 0.8 (the budget when censored)"""
+    censored: bool
+    """True: the run never reached 80 % success (``steps_to_80`` is the budget, a lower bound)"""
+    auc: float
+    """area under the success curve over the budget, divided by the budget, in [0, 1]"""
+    train_seconds: float
+    """wall-clock seconds of training (evaluations excluded)"""
+
+    @property
+    def primitive_steps(self) -> int:
+        return self.steps[-1]
+
+
+def read_run(run: RunSpec, budget: int) -> RunResult:
+    """Read ``run``'s ``eval.csv`` and reduce its learning curve."""
+    from .bench import task_name
+
+    rows = read_eval_csv(run.out_dir / "eval.csv")
+    steps = np.array([r.primitive_steps for r in rows])
+    success = np.array([r.success_rate for r in rows])
+    to_80, censored = steps_to_threshold(steps, success, budget)
+    return RunResult(
+        task=task_name(run.task),
+        agent=run.agent.name,
+        family=run.agent.family,
+        seed=run.seed,
+        out_dir=str(run.out_dir),
+        steps=[int(s) for s in steps],
+        success=[float(s) for s in success],
+        returns=[r.mean_return for r in rows],
+        decisions=rows[-1].decisions,
+        success_before=float(success[0]),
+        success_final=float(success[-1]),
+        final_return=rows[-1].mean_return,
+        steps_to_80=to_80,
+        censored=censored,
+        auc=normalised_auc(steps, success, budget),
+        train_seconds=rows[-1].seconds,
+    )
+
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "task",
+    "agent",
+    "family",
+    "seed",
+    "primitive_steps",
+    "decisions",
+    "success_before",
+    "success_final",
+    "final_return",
+    "steps_to_80",
+    "reached_80",
+    "auc",
+    "train_seconds",
+    "run_dir",
+)
+
+
+def _result_row(r: RunResult) -> list[Any]:
+    return [
+        r.task,
+        r.agent,
+        r.family,
+        r.seed,
+        r.primitive_steps,
+        r.decisions,
+        _g(r.success_before),
+        _g(r.success_final),
+        _g(r.final_return),
+        "" if r.censored else int(r.steps_to_80),
+        int(not r.censored),
+        _g(r.auc),
+        f"{r.train_seconds:.2f}",
+        r.out_dir,
+    ]
+
+
+# ----------------------------------------------------------------------------------- per agent x task
+@dataclasses.dataclass
+class CellStats:
+    """One agent on one task (or on all tasks pooled): IQM over seeds with 95 % bootstrap intervals."""
+
+    task: str
+    agent: str
+    family: str
+    runs: int
+    before: Estimate
+    """success rate before learning (after a BC warm start)"""
+    steps_to_80: Estimate
+    """primitive env steps to 80 % success; censored runs count as the budget"""
+    censored: int
+    """runs that never reached 80 % (their value is the budget)"""
+    auc: Estimate
+    """normalised area under the success curve"""
+    final: Estimate
+    """success rate at the end of the budget"""
+    curve_steps: list[int]
+    curve: list[Estimate]
+    """success rate on the common grid of primitive env steps"""
+
+    @property
+    def steps_exact(self) -> bool:
+        """Whether the steps-to-80 % IQM is exact: every censored run is among the trimmed top quarter
+        (censored values are the largest, so their true size cannot move the interquartile mean)."""
+        return self.censored <= self.runs // 4
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("curve", "curve_steps")}
+        data["steps_to_80_exact"] = self.steps_exact
+        data["curve"] = {
+            "steps": self.curve_steps,
+            "iqm": [e.value for e in self.curve],
+            "low": [e.low for e in self.curve],
+            "high": [e.high for e in self.curve],
+        }
+        return data
+
+
+def grid_of(config: BenchConfig) -> np.ndarray:
+    """The common x axis (primitive env steps): 0, every ``eval_every`` steps, and the budget."""
+    return np.unique(np.r_[np.arange(0, config.steps, config.eval_every), config.steps])
+
+
+def cell_stats(
+    task: str, agent: str, family: str, strata: Sequence[Sequence[RunResult]], grid: np.ndarray, reps: int
+) -> CellStats:
+    """Statistics of the runs of one agent, grouped by task (one group: per-task statistics over seeds;
+    several: pooled over tasks, bootstrap stratified by task)."""
+
+    def scores(field: str) -> list[np.ndarray]:
+        return [np.array([getattr(r, field) for r in group], dtype=np.float64) for group in strata]
+
+    curves = [np.array([curve_at(r.steps, r.success, grid) for r in group]) for group in strata]  # (n_s, P)
+    value, low, high = bootstrap_ci(curves, iqm, reps=reps)
+    return CellStats(
+        task=task,
+        agent=agent,
+        family=family,
+        runs=sum(len(g) for g in strata),
+        before=estimate(scores("success_before"), reps=reps),
+        steps_to_80=estimate(scores("steps_to_80"), reps=reps),
+        censored=sum(int(r.censored) for g in strata for r in g),
+        auc=estimate(scores("auc"), reps=reps),
+        final=estimate(scores("success_final"), reps=reps),
+        curve_steps=[int(g) for g in grid],
+        curve=[Estimate(float(v), float(lo), float(hi)) for v, lo, hi in zip(value, low, high, strict=True)],
+    )
+
+
+# -------------------------------------------------------------------------------------- verdicts
+@dataclasses.dataclass
+class TargetCheck:
+    """Best latent vs best primitive agent (BC included) on one task, by steps to 80 % success."""
+
+    task: str
+    target_task: bool
+    """a task whose solution the demonstrations do not show (issue 5's target applies)"""
+    latent: CellStats
+    primitive: CellStats
+    ratio: float
+    """primitive IQM / latent IQM (inf when the latent agent was at 80 % before learning)"""
+    ratio_lower_bound: bool
+    """the primitive IQM includes censored runs, so the true ratio is at least ``ratio``"""
+    overlap: bool
+    """the two 95 % intervals overlap"""
+    met: bool
+    """ratio >= 3, the latent IQM exact (reached 80 % in enough runs) and the intervals disjoint"""
+
+    def line(self, budget: int) -> str:
+        lat, prim = self.latent, self.primitive
+        head = (
+            f"{self.task}{' (target task)' if self.target_task else ''}: best latent {lat.agent} "
+            f"{_steps_cell(lat, budget)} vs best primitive {prim.agent} {_steps_cell(prim, budget)}"
+        )
+        if not lat.steps_exact:  # the latent IQM is itself censored: no ratio can be claimed
+            return f"{head} -> the latent agent does not reach 80 % within the budget -> 3x target met: no"
+        ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.1f}x"
+        return (
+            f"{head} -> {'>= ' if self.ratio_lower_bound else ''}{ratio} fewer steps, intervals overlap: "
+            f"{'yes' if self.overlap else 'no'} -> 3x target met: {'yes' if self.met else 'no'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "target_task": self.target_task,
+            "latent_agent": self.latent.agent,
+            "latent_steps_to_80": self.latent.steps_to_80.to_dict(),
+            "primitive_agent": self.primitive.agent,
+            "primitive_steps_to_80": self.primitive.steps_to_80.to_dict(),
+            "ratio": None if math.isinf(self.ratio) else self.ratio,
+            "ratio_lower_bound": self.ratio_lower_bound,
+            "overlap": self.overlap,
+            "met": self.met,
+        }
+
+
+def _best(cells: Sequence[CellStats], by: str) -> CellStats:
+    if by == "steps":  # fewest steps to 80 %, ties (e.g. all censored) broken by the larger AUC
+        return min(cells, key=lambda c: (c.steps_to_80.value, -c.auc.value))
+    return max(cells, key=lambda c: (c.auc.value, -c.steps_to_80.value))
+
+
+def target_check(task: str, cells: Sequence[CellStats]) -> TargetCheck | None:
+    """The 3x check on one task, or None without both a latent and a primitive agent."""
+    from .bench import TARGET_TASKS
+
+    latent = [c for c in cells if c.family == "latent"]
+    primitive = [c for c in cells if c.family == "primitive"]
+    if not latent or not primitive:
+        return None
+    lat, prim = _best(latent, "steps"), _best(primitive, "steps")
+    ratio = math.inf if lat.steps_to_80.value == 0 else prim.steps_to_80.value / lat.steps_to_80.value
+    overlap = lat.steps_to_80.overlaps(prim.steps_to_80)
+    return TargetCheck(
+        task=task,
+        target_task=task in TARGET_TASKS,
+        latent=lat,
+        primitive=prim,
+        ratio=ratio,
+        ratio_lower_bound=not prim.steps_exact,
+        overlap=overlap,
+        met=ratio >= TARGET_RATIO and lat.steps_exact and not overlap,
+    )
+
+
+@dataclasses.dataclass
+class HelpVerdict:
+    """Whether latent actions help on one task, judged by the area under the success curve."""
+
+    task: str
+    verdict: str
+    """helps (best latent AUC interval above the best primitive's) | hurts (below) | no clear difference"""
+    latent: CellStats
+    primitive: CellStats
+    bc_solves: bool
+    """a BC-warm-started agent is at >= 80 % success before any RL"""
+
+    def reason(self) -> str:
+        lat, prim = self.latent, self.primitive
+        text = (
+            f"{self.task} ({self.verdict}: best primitive {prim.agent} AUC {_est(prim.auc)} vs best latent "
+            f"{lat.agent} AUC {_est(lat.auc)}"
+        )
+        return text + ("; BC alone solves it before RL)" if self.bc_solves else ")")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "verdict": self.verdict,
+            "latent_agent": self.latent.agent,
+            "latent_auc": self.latent.auc.to_dict(),
+            "primitive_agent": self.primitive.agent,
+            "primitive_auc": self.primitive.auc.to_dict(),
+            "bc_solves": self.bc_solves,
+        }
+
+
+def help_verdict(task: str, cells: Sequence[CellStats], bc_agents: set[str]) -> HelpVerdict | None:
+    latent = [c for c in cells if c.family == "latent"]
+    primitive = [c for c in cells if c.family == "primitive"]
+    if not latent or not primitive:
+        return None
+    lat, prim = _best(latent, "auc"), _best(primitive, "auc")
+    verdict = {"above": "helps", "below": "latent is worse"}.get(
+        compare_auc(lat, prim), "no clear difference"
+    )
+    bc_solves = any(c.agent in bc_agents and c.before.value >= SUCCESS_THRESHOLD for c in cells)
+    return HelpVerdict(task, verdict, lat, prim, bc_solves)
+
+
+def no_help_line(verdicts: Sequence[HelpVerdict]) -> str:
+    """The plain sentence the summary needs: where latent actions do not help."""
+    if not verdicts:
+        return (
+            "Where latent actions help cannot be judged: the sweep needs at least one latent and one "
+            "primitive agent."
+        )
+    without = [v for v in verdicts if v.verdict != "helps"]
+    if not without:
+        return (
+            "Latent actions help on every task of this sweep: the best latent agent's AUC interval lies "
+            "above the best primitive/BC agent's."
+        )
+    return "Latent actions do not help on: " + "; ".join(v.reason() for v in without) + "."
+
+
+def compare_auc(a: CellStats, b: CellStats) -> str:
+    """``above`` / ``below`` when ``a``'s AUC interval lies entirely above / below ``b``'s, else
+    ``no clear difference``."""
+    if a.auc.low > b.auc.high:
+        return "above"
+    if a.auc.high < b.auc.low:
+        return "below"
+    return "no clear difference"
+
+
+def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
+    """Best latent agent vs every ablation on one task, by AUC (is the gain the trained decoder's, or
+    just temporal extension?)."""
+    latent = [c for c in cells if c.family == "latent"]
+    if not latent:
+        return []
+    lat = _best(latent, "auc")
+    return [
+        f"{task}: best latent {lat.agent} AUC {_est(lat.auc)} vs {ab.agent} {_est(ab.auc)}: latent "
+        f"{compare_auc(lat, ab)}"
+        for ab in cells
+        if ab.family == "ablation"
+    ]
+
+
+# ------------------------------------------------------------------------------------------- report
+@dataclasses.dataclass
+class Report:
+    """Everything :func:`write_report` computed and wrote."""
+
+    runs: list[RunResult]
+    cells: list[CellStats]
+    """per task and agent, then (task ``all``) per agent pooled over tasks"""
+    targets: list[TargetCheck]
+    verdicts: list[HelpVerdict]
+    no_help: str
+    ablations: list[str]
+    """best latent agent vs each ablation, by AUC, one line per task and ablation"""
+    files: dict[str, Path]
+
+    def cell(self, task: str, agent: str) -> CellStats:
+        return next(c for c in self.cells if c.task == task and c.agent == agent)
+
+
+def write_report(
+    config: BenchConfig, stage1: Stage1, runs: Sequence[RunSpec], out: Path, timing: dict[str, Any]
+) -> Report:
+    """Read every run of the sweep, compute the statistics and write the report files into ``out``."""
+    from .bench import AGENTS, task_name
+
+    results = [
+        read_run(run, config.steps) for run in sorted(runs, key=lambda r: (r.task, r.agent.name, r.seed))
+    ]
+    grid = grid_of(config)
+    tasks = [task_name(t) for t in config.tasks]
+    cells: list[CellStats] = []
+    by_task: dict[str, list[CellStats]] = {}
+    for task in tasks:
+        for agent in config.agents:
+            group = [r for r in results if r.task == task and r.agent == agent]
+            cell = cell_stats(task, agent, AGENTS[agent].family, [group], grid, config.bootstrap_reps)
+            by_task.setdefault(task, []).append(cell)
+            cells.append(cell)
+    if len(tasks) > 1:
+        for agent in config.agents:
+            strata = [[r for r in results if r.task == task and r.agent == agent] for task in tasks]
+            cells.append(
+                cell_stats(ALL_TASKS, agent, AGENTS[agent].family, strata, grid, config.bootstrap_reps)
+            )
+    targets = [t for t in (target_check(task, by_task[task]) for task in tasks) if t is not None]
+    bc_agents = {name for name in config.agents if AGENTS[name].bc}
+    verdicts = [v for v in (help_verdict(task, by_task[task], bc_agents) for task in tasks) if v is not None]
+    ablations = [line for task in tasks for line in ablation_lines(task, by_task[task])]
+    report = Report(results, cells, targets, verdicts, no_help_line(verdicts), ablations, {})
+
+    files = {
+        name: out / name
+        for name in ("results.csv", "summary.csv", "summary.md", "summary.json", "learning_curves.png")
+    }
+    atomic_write_text(files["results.csv"], _csv([RESULT_COLUMNS, *(_result_row(r) for r in results)]))
+    atomic_write_text(files["summary.csv"], _summary_csv(cells))
+    atomic_write_text(files["summary.md"], summary_markdown(config, report, tasks))
+    atomic_write_bytes(files["learning_curves.png"], plot_curves(config, cells, tasks))
+    atomic_write_json(
+        files["summary.json"],
+        _nan_to_none(
+            {
+                "config": config.to_dict(),
+                "stage1": stage1.to_dict(),
+                "timing": timing,
+                "agents": {name: dataclasses.asdict(AGENTS[name]) for name in config.agents},
+                "confidence": CONFIDENCE,
+                "success_threshold": SUCCESS_THRESHOLD,
+                "runs": [dataclasses.asdict(r) for r in results],
+                "cells": [c.to_dict() for c in cells],
+                "target_check": [t.to_dict() for t in targets],
+                "verdicts": [v.to_dict() for v in verdicts],
+                "no_help": report.no_help,
+                "ablations": ablations,
+            }
+        ),
+    )
+    report.files = files
+    return report
+
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "task",
+    "agent",
+    "family",
+    "runs",
+    "before_iqm",
+    "before_low",
+    "before_high",
+    "steps_to_80_iqm",
+    "steps_to_80_low",
+    "steps_to_80_high",
+    "steps_to_80_censored",
+    "steps_to_80_exact",
+    "auc_iqm",
+    "auc_low",
+    "auc_high",
+    "final_iqm",
+    "final_low",
+    "final_high",
+)
+
+
+def _summary_csv(cells: Sequence[CellStats]) -> str:
+    rows: list[Sequence[Any]] = [SUMMARY_COLUMNS]
+    for c in cells:
+        row: list[Any] = [c.task, c.agent, c.family, c.runs]
+        for est in (c.before, c.steps_to_80):
+            row += [_g(est.value), _g(est.low), _g(est.high)]
+        row += [c.censored, int(c.steps_exact)]
+        for est in (c.auc, c.final):
+            row += [_g(est.value), _g(est.low), _g(est.high)]
+        rows.append(row)
+    return _csv(rows)
+
+
+def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) -> str:
+    """``summary.md``: settings, the table, the 3x target check and where latent actions do not help."""
+    from .bench import AGENTS, TASKS
+
+    budget = config.steps
+    lines = [
+        "# absaction bench rl: primitive vs latent actions",
+        "",
+        f"{config.seeds} seeds per agent and task; budget {_k(budget)} primitive env steps per run; "
+        f"evaluation every {_k(config.eval_every)} steps over {config.eval_episodes} episodes "
+        "(deterministic policy). Every cell: interquartile mean (IQM) over seeds "
+        "[95 % percentile-bootstrap interval, "
+        f"{config.bootstrap_reps} replicates]; the pooled column resamples seeds within each task "
+        "(stratified bootstrap).",
+        "",
+        "Columns per task: **before** = success rate before learning (after the BC warm start for `-bc` "
+        "agents); **steps to 80 %** = primitive env steps to the first evaluation with >= 80 % success, "
+        f"runs that never get there count as the budget ({_k(budget)}) and are listed as `k/n never`; "
+        "**AUC** = area under the success curve over the budget, divided by the budget.",
+        "",
+    ]
+    header = ["agent"]
+    for task in tasks:
+        header += [f"{task}: before", f"{task}: steps to 80 %", f"{task}: AUC"]
+    pooled = len(tasks) > 1
+    if pooled:
+        header.append("all tasks: AUC")
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for agent in config.agents:
+        row = [f"`{agent}` ({AGENTS[agent].family})"]
+        for task in tasks:
+            cell = report.cell(task, agent)
+            row += [f"{cell.before.value:.2f}", _steps_cell(cell, budget), _est(cell.auc)]
+        if pooled:
+            row.append(_est(report.cell(ALL_TASKS, agent).auc))
+        lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "## 3x target: best latent vs best primitive agent (BC included), steps to 80 % success",
+        "",
+    ]
+    if report.targets:
+        lines += [f"- {t.line(budget)}" for t in report.targets]
+        on_targets = [t for t in report.targets if t.target_task]
+        if on_targets:
+            met = [t.task for t in on_targets if t.met]
+            lines += [
+                "",
+                f"Target tasks met: {len(met)}/{len(on_targets)}"
+                + (f" ({', '.join(met)})" if met else "")
+                + ". The target: >= 3x fewer steps with non-overlapping intervals.",
+            ]
+    else:
+        lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
+    lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
+    if report.ablations:
+        lines += [
+            "## Ablations: the trained decoder, or just temporal extension? (AUC)",
+            "",
+            *[f"- {line}" for line in report.ablations],
+            "",
+        ]
+    lines += [
+        "## Agents",
+        "",
+        *[f"- `{name}`: {AGENTS[name].description} ({AGENTS[name].family})" for name in config.agents],
+        "",
+        "## Notes",
+        "",
+        "- x axis: PRIMITIVE env steps for every agent; a latent or repeat agent decides once per chunk.",
+        "- Latent agents act through the TCVLAE trained on the demonstrations; the `top` agents control "
+        "only its most abstract ladder with active units, the others fix nothing (all active units).",
+        "- BC warm starts clone the Reach2D-v0 demonstrations on every task: the observation layout (x, y, "
+        "goal x, goal y, time, progress) and the action space are shared by the Reach2D family, but `time` "
+        "is elapsed steps / the task's horizon (32 in the demonstrations, 64 on sparse and obstacle, 128 on "
+        "chain), and chain goals beyond the first lie outside the demonstrated positions.",
+        "- Target tasks (the demonstrations do not show their solution): "
+        + ", ".join(t for t in TASKS if t in ("obstacle", "chain", "newgoals"))
+        + ".",
+        "",
+        "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
+        "`learning_curves.png`, `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------------------------------- plot
+_FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
+
+
+def plot_curves(config: BenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
+    """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks)
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(4.6 * columns, 3.4 * rows + 0.8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    colours = {agent: f"C{i % 10}" for i, agent in enumerate(config.agents)}
+    for ax, task in zip(axes, panels, strict=False):
+        for cell in (c for c in cells if c.task == task):
+            x = np.array(cell.curve_steps) / 1000.0
+            value = [e.value for e in cell.curve]
+            ax.plot(
+                x, value, _FAMILY_STYLE.get(cell.family, "-"), color=colours[cell.agent], label=cell.agent
+            )
+            ax.fill_between(
+                x,
+                [e.low for e in cell.curve],
+                [e.high for e in cell.curve],
+                color=colours[cell.agent],
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.axhline(SUCCESS_THRESHOLD, color="0.6", linewidth=0.8)
+        ax.set(
+            title="all tasks (pooled)" if task == ALL_TASKS else task,
+            xlabel="primitive env steps (k)",
+            ylabel="success rate (IQM)",
+            ylim=(-0.03, 1.03),
+        )
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
+    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ format
+def _k(steps: float) -> str:
+    """12500 -> '12.5k'."""
+    if steps >= 1000:
+        return f"{steps / 1000:.1f}".rstrip("0").rstrip(".") + "k"
+    return f"{steps:.0f}"
+
+
+def _est(e: Estimate) -> str:
+    return f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}]"
+
+
+def _steps_cell(cell: CellStats, budget: int) -> str:
+    est = cell.steps_to_80
+    prefix = "" if cell.steps_exact else ">= "
+    never = f" ({cell.censored}/{cell.runs} never)" if cell.censored else ""
+    return f"{prefix}{_k(est.value)} [{_k(est.low)}, {_k(est.high)}]{never}"
+
+
+def _g(value: float) -> str:
+    return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
+
+
+def _csv(rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _nan_to_none(value: Any) -> Any:
+    """Strict JSON: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value

@@ -1,0 +1,519 @@
+"""``absaction bench rl``: the statistics against hand computations, the sweep end to end on a tiny
+budget (files, table columns, numbers in range, resume), the ablations' stage-1 models, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from absaction.agents import bench, bench_report
+from absaction.agents.bench_stats import (
+    Estimate,
+    bootstrap_ci,
+    bootstrap_resample,
+    curve_at,
+    estimate,
+    iqm,
+    normalised_auc,
+    steps_to_threshold,
+)
+from absaction.cli import main
+from absaction.errors import AbsactionError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------- statistics
+def test_iqm_trims_a_quarter_at_each_end():
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # n = 8: drop 1, 2 and 7, 8 -> mean(3, 4, 5, 6)
+    assert iqm([0.0, 1.0, 2.0, 3.0, 100.0]) == pytest.approx(2.0)  # n = 5: drop one each side
+    assert iqm([9.0, 1.0, 5.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0]) == pytest.approx(5.0)  # n = 9: keep 3..7
+    assert iqm([0.2, 0.9, 0.4]) == pytest.approx(0.5)  # n < 4 trims nothing: the plain mean
+    rows = np.array([[0.0, 1.0, 2.0, 3.0, 100.0], [5.0, 5.0, 5.0, 5.0, -50.0]])
+    np.testing.assert_allclose(iqm(rows), [2.0, 5.0])  # along the last axis
+    np.testing.assert_allclose(iqm(rows.T, axis=0), [2.0, 5.0])
+
+
+def test_bootstrap_interval_contains_the_estimate_and_shrinks_with_more_data():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (10, 1000):
+        scores = rng.normal(0.5, 0.2, size=n)
+        est = estimate(scores, reps=500, seed=1)
+        assert est.value == pytest.approx(float(iqm(scores)))
+        assert est.low <= est.value <= est.high
+        widths.append(est.high - est.low)
+    assert widths[1] < widths[0] / 4  # ~1/sqrt(100) of the width: at least 4x narrower
+    constant = estimate(np.full(5, 0.7), reps=200)
+    assert (constant.value, constant.low, constant.high) == pytest.approx((0.7, 0.7, 0.7))
+    # the same data and seed give the same interval
+    assert estimate(np.arange(7.0), reps=300, seed=3) == estimate(np.arange(7.0), reps=300, seed=3)
+
+
+def test_stratified_bootstrap_resamples_within_each_stratum():
+    strata = [np.array([10.0, 11.0, 12.0]), np.array([20.0, 21.0])]
+    replicates = bootstrap_resample(strata, reps=400, rng=np.random.default_rng(0))
+    assert replicates.shape == (400, 5)
+    assert set(np.unique(replicates[:, :3])) <= {10.0, 11.0, 12.0}  # first 3 runs of every replicate
+    assert set(np.unique(replicates[:, 3:])) <= {20.0, 21.0}  # from stratum 1, the last 2 from stratum 2
+    assert len(np.unique(replicates[:, :3])) == 3  # and they do get resampled (with replacement)
+
+    # Two tasks, one all failures and one all successes: every stratified replicate keeps 4 + 4 runs,
+    # so the mean is exactly 0.5 in all of them; pooling the runs into one stratum does not.
+    tasks = [np.zeros(4), np.ones(4)]
+    value, low, high = bootstrap_ci(tasks, lambda x: np.mean(x, axis=-1), reps=500)
+    assert (float(value), float(low), float(high)) == (0.5, 0.5, 0.5)
+    _, low, high = bootstrap_ci(np.r_[tasks[0], tasks[1]], lambda x: np.mean(x, axis=-1), reps=500)
+    assert low < 0.5 < high
+
+
+def test_bootstrap_of_curves_is_pointwise():
+    curves = np.array([[0.0, 0.5, 1.0], [0.0, 0.25, 1.0], [0.0, 0.75, 1.0], [0.0, 0.0, 1.0]])  # (4 seeds, 3)
+    value, low, high = bootstrap_ci(curves, reps=300)
+    assert value.shape == low.shape == high.shape == (3,)
+    np.testing.assert_allclose(value, [0.0, iqm(curves[:, 1]), 1.0])  # iqm per evaluation point
+    assert low[0] == high[0] == 0.0 and low[2] == high[2] == 1.0
+    assert low[1] <= value[1] <= high[1] and low[1] < high[1]
+
+
+def test_steps_to_threshold_censors_runs_that_never_get_there():
+    steps, budget = np.array([0, 100, 200, 300]), 300
+    assert steps_to_threshold(steps, [0.1, 0.5, 0.85, 0.9], budget) == (200.0, False)
+    assert steps_to_threshold(steps, [0.1, 0.8, 0.7, 0.9], budget) == (100.0, False)  # >= 0.8, the first
+    assert steps_to_threshold(steps, [0.9, 0.0, 0.0, 0.0], budget) == (0.0, False)  # good before learning
+    assert steps_to_threshold(steps, [0.0, 0.5, 0.75, 0.7], budget) == (300.0, True)  # censored: budget
+    assert steps_to_threshold([0, 100, 332], [0.0, 0.0, 1.0], 320) == (320.0, False)  # overshoot clipped
+
+
+def test_normalised_auc_by_hand():
+    assert normalised_auc([0, 100, 200], [0.0, 1.0, 1.0], 200) == pytest.approx(0.75)  # 50 + 100 of 200
+    # the last evaluation overshoots the budget (a macro agent's final decision): clipped to 200
+    assert normalised_auc([0, 100, 232], [0.0, 0.5, 1.0], 200) == pytest.approx((25 + 75) / 200)
+    assert normalised_auc([0, 50, 100], [1.0, 1.0, 1.0], 100) == pytest.approx(1.0)
+    assert normalised_auc([0, 50, 100], [0.0, 0.0, 0.0], 100) == 0.0
+
+
+def test_curve_at_reads_the_evaluation_made_when_the_grid_point_was_crossed():
+    steps = [0, 80, 96, 160, 330]  # a macro agent crosses 80 exactly, 160 at 160, and ends past 320
+    values = [0.0, 0.1, 0.2, 0.3, 0.4]
+    np.testing.assert_allclose(curve_at(steps, values, [0, 80, 160, 240, 320]), [0.0, 0.1, 0.3, 0.4, 0.4])
+
+
+# ------------------------------------------------------------------------------- verdict logic
+def _runs(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int) -> list[Any]:
+    return [
+        bench_report.RunResult(
+            task="obstacle",
+            agent=agent,
+            family=family,
+            seed=seed,
+            out_dir="",
+            steps=[0, budget],
+            success=[0.0, 1.0],
+            returns=[0.0, 0.0],
+            decisions=1,
+            success_before=0.0,
+            success_final=1.0,
+            final_return=0.0,
+            steps_to_80=min(s, budget),
+            censored=s >= budget,
+            auc=a,
+            train_seconds=0.0,
+        )
+        for seed, (s, a) in enumerate(zip(steps_to_80, auc, strict=True))
+    ]
+
+
+def _cell(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int = 50_000) -> Any:
+    runs = _runs(agent, family, steps_to_80, auc, budget)
+    return bench_report.cell_stats("obstacle", agent, family, [runs], np.array([0, budget]), reps=400)
+
+
+def test_target_check_by_hand():
+    budget = 50_000
+    # 5 seeds: the censored 5th run is the largest value and is trimmed, so the IQM is exact:
+    # mean(1200, 1400, 1600) = 1400
+    latent = _cell("ppo-latent", "latent", [1000, 1200, 1400, 1600, budget], [0.9, 0.9, 0.8, 0.8, 0.1])
+    assert latent.steps_to_80.value == pytest.approx(1400) and latent.censored == 1 and latent.steps_exact
+    never = _cell("ppo", "primitive", [budget] * 5, [0.0] * 5)
+    assert never.steps_to_80 == Estimate(budget, budget, budget) and not never.steps_exact
+    check = bench_report.target_check("obstacle", [latent, never])
+    assert check is not None and check.target_task
+    assert check.ratio == pytest.approx(budget / 1400) and check.ratio_lower_bound
+    assert not check.overlap and check.met
+    assert "3x target met: yes" in check.line(budget) and ">= 35.7x" in check.line(budget)
+
+    # a primitive agent at IQM 4000 steps: 4000 / 1400 = 2.9x < 3x, however narrow the intervals
+    close = _cell("ppo-bc", "primitive", [3000, 3500, 4000, 4500, 5000], [0.95] * 5)
+    check = bench_report.target_check("obstacle", [latent, never, close])
+    assert check is not None and check.primitive.agent == "ppo-bc"  # the best primitive agent
+    assert check.ratio == pytest.approx(4000 / 1400) and not check.ratio_lower_bound and not check.met
+
+    # a latent agent censored in 2 of 5 runs: its IQM is only a lower bound, so no claim
+    weak = _cell("ppo-latent", "latent", [1000, 1200, 1400, budget, budget], [0.5] * 5)
+    check = bench_report.target_check("obstacle", [weak, never])
+    assert check is not None and not check.met
+    assert "does not reach 80 % within the budget" in check.line(budget)
+
+
+def test_help_verdicts_and_the_no_help_sentence():
+    latent = _cell("ppo-latent", "latent", [1000] * 5, [0.8, 0.82, 0.84, 0.86, 0.88])
+    weak_primitive = _cell("ppo", "primitive", [50_000] * 5, [0.1, 0.12, 0.14, 0.16, 0.18])
+    bc = _cell("ppo-bc", "primitive", [0] * 5, [0.81, 0.83, 0.85, 0.87, 0.89])
+    helps = bench_report.help_verdict("obstacle", [latent, weak_primitive], bc_agents={"ppo-bc"})
+    assert helps is not None and helps.verdict == "helps"
+    assert bench_report.no_help_line([helps]).startswith("Latent actions help on every task")
+    tie = bench_report.help_verdict("obstacle", [latent, weak_primitive, bc], bc_agents={"ppo-bc"})
+    assert tie is not None and tie.verdict == "no clear difference" and tie.primitive.agent == "ppo-bc"
+    line = bench_report.no_help_line([helps, tie])
+    assert line.startswith(
+        "Latent actions do not help on: obstacle (no clear difference: best primitive ppo-bc"
+    )
+    assert bench_report.compare_auc(weak_primitive, latent) == "below"
+
+
+# ------------------------------------------------------------------------------ plan and estimate
+def test_agent_table_and_presets_are_consistent():
+    families = {a.family for a in bench.AGENTS.values()}
+    assert families == set(bench.FAMILIES)
+    for preset in bench.PRESETS.values():
+        assert set(preset.agents) <= set(bench.AGENTS) and set(preset.tasks) <= set(bench.TASKS)
+    default = bench.PRESETS["default"]
+    assert default.seeds >= 5 and set(default.tasks) == set(bench.TASKS)
+    for family in bench.FAMILIES:  # primitive (incl. BC), latent and ablations all in the default
+        assert any(bench.AGENTS[a].family == family for a in default.agents)
+    assert any(bench.AGENTS[a].bc for a in default.agents)
+    assert {"ppo-flat", "ppo-untrained", "ppo-repeat"} <= set(default.agents)
+    assert set(bench.PRESETS["full"].agents) == set(bench.AGENTS)
+
+
+def test_estimate_is_linear_in_the_budget_and_the_default_fits_the_hour():
+    agent = bench.AGENTS["ppo"]
+    short = bench.BenchConfig.from_preset("default", steps=10_000)
+    long = bench.BenchConfig.from_preset("default", steps=20_000)
+    delta = bench.estimate_run_seconds(agent, "absaction/Reach2D-v0", long) - bench.estimate_run_seconds(
+        agent, "absaction/Reach2D-v0", short
+    )
+    assert delta == pytest.approx(10_000 * bench.TRAIN_MS_PER_STEP[("ppo", "primitive")] / 1000)
+    one = bench.BenchConfig.from_preset("default", workers=1)
+    two = bench.BenchConfig.from_preset("default", workers=2)
+    costs = [10.0] * 8
+    assert bench.estimate_seconds(one, costs, True) == pytest.approx(80.0)
+    assert bench.estimate_seconds(two, costs, True) == pytest.approx(40.0 + bench.WORKER_START_SECONDS)
+    # the default sweep on 2 workers: well under an hour by the measured per-step costs
+    text, seconds = bench.describe_sweep(two)
+    assert seconds < 45 * 60 and "200 runs of 50,000 primitive steps on 2 worker(s)" in text
+
+
+def test_bc_demonstrations_fit_every_reach2d_task(expert_dataset: Path):
+    import gymnasium as gym
+
+    from absaction.data import load_dataset
+
+    demos = load_dataset(expert_dataset)
+    assert demos.env_id == bench.DEMO_ENV
+    for env_id in bench.TASKS.values():
+        env = gym.make(env_id)
+        bench.check_bc_applicable(demos, env, env_id)  # same observation layout and actions: no error
+        env.close()
+    pendulum = gym.make("Pendulum-v1")
+    with pytest.raises(
+        AbsactionError, match=r"do not fit Pendulum-v1 \(observations \(3,\), actions \(1,\)\)"
+    ):
+        bench.check_bc_applicable(demos, pendulum, "Pendulum-v1")
+
+
+def _probe(job: int) -> tuple[int, int, int]:
+    import torch
+
+    return job, os.getpid(), torch.get_num_threads()
+
+
+def test_runner_uses_worker_processes_with_one_torch_thread_each():
+    with bench._Runner(workers=2) as runner:
+        results = dict(runner.imap_unordered(_probe, [1, 2, 3, 4]))
+    assert sorted(results) == [1, 2, 3, 4]
+    pids = {pid for _, pid, _ in results.values()}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert {threads for _, _, threads in results.values()} == {1}
+
+
+# ----------------------------------------------------------------------------------- end to end
+QUICK = ["bench", "rl", "--quick", "--workers", "1", "--no-progress", "--bootstrap-reps", "300"]
+
+
+@pytest.fixture(scope="module")
+def quick_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``absaction bench rl --quick`` once per module (a subprocess, one worker): the folder and stdout."""
+    out = tmp_path_factory.mktemp("bench") / "quick"
+    proc = subprocess.run(
+        [sys.executable, "-m", "absaction", *QUICK, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "estimated" in proc.stderr  # the plan is printed before the start
+    return out, proc.stdout
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
+    out, stdout = quick_sweep
+    preset = bench.PRESETS["quick"]
+    budget = preset.steps
+    for name in (
+        "bench.json",
+        "results.csv",
+        "summary.csv",
+        "summary.md",
+        "summary.json",
+        "learning_curves.png",
+    ):
+        assert (out / name).is_file(), name
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (out / "stage1").iterdir()) == ["demos", "tcvlae"]
+
+    results = _read_csv(out / "results.csv")
+    assert [(r["task"], r["agent"], r["seed"]) for r in results] == [
+        ("dense", agent, str(seed)) for agent in sorted(preset.agents) for seed in range(preset.seeds)
+    ]
+    assert list(results[0]) == list(bench_report.RESULT_COLUMNS)
+    for row in results:
+        run_dir = out / "runs" / row["task"] / row["agent"] / f"seed{row['seed']}"
+        assert row["run_dir"] == str(run_dir) and (run_dir / "agent.zip").is_file()
+        for key in ("success_before", "success_final", "auc"):
+            assert 0.0 <= float(row[key]) <= 1.0
+        assert budget <= int(row["primitive_steps"]) < budget + 32  # less than one decision over
+        assert (row["steps_to_80"] == "") == (row["reached_80"] == "0")
+        if row["steps_to_80"]:
+            assert 0 <= int(row["steps_to_80"]) <= budget
+        # the AUC and success before learning recomputed from the run's own eval.csv
+        evals = _read_csv(run_dir / "eval.csv")
+        steps = [int(e["primitive_steps"]) for e in evals]
+        success = [float(e["success_rate"]) for e in evals]
+        assert steps[0] == 0 and float(row["success_before"]) == success[0]
+        assert float(row["auc"]) == pytest.approx(normalised_auc(steps, success, budget), abs=1e-6)
+    # the BC warm start makes the primitive agent succeed before any RL on the dense task
+    assert all(float(r["success_before"]) >= 0.5 for r in results if r["agent"] == "ppo-bc")
+
+    summary = _read_csv(out / "summary.csv")
+    assert list(summary[0]) == list(bench_report.SUMMARY_COLUMNS)
+    assert [(s["task"], s["agent"]) for s in summary] == [("dense", a) for a in preset.agents]
+    for s in summary:
+        runs = [r for r in results if r["agent"] == s["agent"]]
+        # 2 seeds: the IQM trims nothing, so it is the mean of the two runs
+        assert float(s["auc_iqm"]) == pytest.approx(np.mean([float(r["auc"]) for r in runs]), abs=1e-6)
+        assert float(s["auc_low"]) <= float(s["auc_iqm"]) <= float(s["auc_high"])
+        assert int(s["steps_to_80_censored"]) == sum(r["reached_80"] == "0" for r in runs)
+        assert (
+            float(s["steps_to_80_low"])
+            <= float(s["steps_to_80_iqm"])
+            <= float(s["steps_to_80_high"])
+            <= budget
+        )
+
+    text = (out / "summary.md").read_text()
+    header = "| agent | dense: before | dense: steps to 80 % | dense: AUC |"
+    assert header in text and "| `ppo-bc` (primitive) |" in text and "| `ppo-latent` (latent) |" in text
+    assert "## 3x target" in text and "## Where latent actions do not help" in text
+    assert ("Latent actions do not help on:" in text) or ("Latent actions help on every task" in text)
+    assert "3x target check" in stdout and "3x target met: " in stdout
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    data = json.loads((out / "summary.json").read_text(), parse_constant=strict)
+    assert len(data["runs"]) == len(results) and data["config"]["steps"] == budget
+    curve = data["cells"][0]["curve"]
+    assert curve["steps"] == [0, 80, 160, 240, 320]  # 0, every steps // eval_points, the budget
+    assert all(lo <= v <= hi for v, lo, hi in zip(curve["iqm"], curve["low"], curve["high"], strict=True))
+    assert data["target_check"][0]["task"] == "dense" and data["target_check"][0]["met"] in (True, False)
+
+
+def test_resume_skips_finished_runs_and_checks_the_settings(
+    quick_sweep: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+):
+    import shutil
+
+    out, _ = quick_sweep
+    runs = sorted((out / "runs").glob("*/*/seed*"))
+    stamps = {run: (run / "eval.csv").stat().st_mtime_ns for run in runs}
+    shutil.rmtree(runs[0])  # as if the sweep had been interrupted before this run
+    assert main([*QUICK, "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "1 run(s) trained, 3 reused" in captured.out
+    assert f"{len(runs) - 1} finished run(s) found" in captured.err
+    assert (runs[0] / "eval.csv").is_file()
+    for run in runs[1:]:
+        assert (run / "eval.csv").stat().st_mtime_ns == stamps[run]  # not rerun
+    assert len(_read_csv(out / "results.csv")) == len(runs)
+
+    # the same folder without --resume, or with other settings, is refused (and left as it was)
+    before = (out / "bench.json").read_text()
+    assert main([*QUICK, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"absaction bench: error: bench folder {out} already exists; pass --resume to continue its sweep, "
+        "--force to start over, or choose another --out"
+    ]
+    assert main([*QUICK, "--out", str(out), "--resume", "--steps", "640"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"absaction bench: error: {out} was swept with steps=320, now steps=640; pass the same settings to "
+        "--resume, or use another --out (or --force to start over)"
+    ]
+    assert (out / "bench.json").read_text() == before
+
+
+def test_ablations_use_the_given_data_and_model(quick_sweep: tuple[Path, str], tmp_path: Path):
+    """--data and --model skip collecting and the TCVLAE; the flat VAE and the untrained copy are built."""
+    from safetensors.numpy import load_file
+
+    from absaction.models import load
+
+    quick, _ = quick_sweep
+    data, model = quick / "stage1" / "demos", quick / "stage1" / "tcvlae"
+    out = tmp_path / "ablations"
+    argv = [
+        *QUICK,
+        "--data",
+        str(data),
+        "--model",
+        str(model),
+        "--agents",
+        "ppo-latent-top",
+        "ppo-flat",
+        "ppo-untrained",
+        "ppo-repeat",
+        "--seeds",
+        "1",
+        "--steps",
+        "64",
+        "--eval-points",
+        "2",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    assert sorted(p.name for p in (out / "stage1").iterdir()) == ["tcvae", "untrained"]
+    trained = json.loads((model / "config.json").read_text())
+    untrained = json.loads((out / "stage1" / "untrained" / "config.json").read_text())
+    # same architecture, normaliser and measured active units: the agent controls the same latents ...
+    for key in ("model_config", "normalizer", "kl_per_dim", "action_low", "action_high"):
+        assert untrained[key] == trained[key], key
+    # ... but through freshly initialised weights
+    w_trained = load_file(model / "model.safetensors")
+    w_untrained = load_file(out / "stage1" / "untrained" / "model.safetensors")
+    assert w_trained.keys() == w_untrained.keys()
+    assert any(not np.array_equal(w_trained[k], w_untrained[k]) for k in w_trained)
+
+    def wrapper(agent: str) -> dict[str, Any]:
+        return json.loads((out / "runs" / "dense" / agent / "seed0" / "agent.json").read_text())["wrapper"]
+
+    ladders = len(trained["model_config"]["ladder_dims"])
+    assert list(wrapper("ppo-latent-top")["dims"]) == [str(ladders)]  # the top ladder only
+    assert wrapper("ppo-latent-top")["model"] == str(model.resolve())
+    assert list(wrapper("ppo-flat")["dims"]) == ["1"] and wrapper("ppo-flat")["model"].endswith("tcvae")
+    active = load(model).active_dims()
+    assert wrapper("ppo-untrained")["dims"] == {str(i): d for i, d in enumerate(active, start=1) if d}
+    assert wrapper("ppo-repeat")["wrapper"] == "repeat" and wrapper("ppo-repeat")["chunk_steps"] == 32
+    settings = json.loads((out / "bench.json").read_text())["config"]
+    assert settings["data"] == str(data) and settings["model"] == str(model)
+
+
+# ------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--agents", "ppo-latnet"], "unknown agent 'ppo-latnet'; did you mean ppo-latent? choose from ppo,"),
+        (
+            ["--tasks", "obstacel"],
+            "unknown task 'obstacel'; use a short name (dense, sparse, obstacle, chain, ",
+        ),
+        (["--tasks", "dense", "absaction/Reach2D-v0"], "a task is listed twice"),
+        (["--steps", "3"], "3 steps cannot hold 4 evaluation points; pass --steps 4 or more"),
+        (["--model", "no-such-run"], "model folder no-such-run does not exist"),
+        (["--force", "--resume"], "--force and --resume contradict each other; pass one of them"),
+        (["--resume"], "holds no sweep to resume; start one without --resume"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+):
+    out = tmp_path / "out"
+    assert main([*QUICK, *extra, "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("absaction bench: error: ") and message in lines[0]
+    assert not out.exists()
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    assert main([*QUICK, "--force", "--out", str(out)]) == 2
+    assert "is not an absaction bench folder (no bench.json)" in capsys.readouterr().err
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_quick_and_full_exclude_each_other(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "rl", "--quick", "--full", "--out", "x"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_subprocess_error_and_script_dry_run(tmp_path: Path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "absaction", "bench", "rl", "--agents", "nope", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "absaction bench: error: unknown agent 'nope'; choose from " + ", ".join(bench.AGENTS)
+    ]
+    # the script in benchmarks/ is the same command; --dry-run checks and plans without writing
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_rl.py"),
+            "--quick",
+            "--dry-run",
+            "--out",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1 task(s) x 2 agent(s) x 2 seed(s) = 4 runs of 320 primitive steps" in proc.stdout
+    assert not (tmp_path / "d").exists()
+
+
+def test_help_lists_rl_and_points_to_the_scripts(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert "rl" in text and "benchmarks/" in text and "bench_vae.py" in text
+    with pytest.raises(SystemExit):
+        main(["bench", "rl", "--help"])
+    text = capsys.readouterr().out
+    for name in bench.AGENTS:
+        assert name in text
+    assert "--quick" in text and "--full" in text and "--resume" in text and "--workers" in text

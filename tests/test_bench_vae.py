@@ -1,0 +1,179 @@
+"""benchmarks/bench_vae.py: the statistics it reports, and one smoke run of the real script on a tiny budget.
+
+The smoke run (``--quick``: 1 seed, 3 epochs, 24-episode datasets, three of the six models) checks that
+every output is written with the promised columns and finite numbers, and one measured fact that holds
+at any budget: the paper's adaptive ``beta (KL - C)`` with C fixed within an epoch trains exactly like a
+plain beta-VAE with the same seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_vae.py"
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_vae", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vae"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_script()
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+
+def test_t_interval_matches_hand_computation() -> None:
+    # mean 3, sample std sqrt(2.5), n 5: half-width t_{0.975,4} * sqrt(2.5 / 5) = 2.776 * 0.70711
+    stat = bench.mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert stat["mean"] == 3.0 and stat["n"] == 5
+    assert stat["half"] == pytest.approx(2.776 * math.sqrt(0.5), rel=1e-9)
+    assert (stat["lo"], stat["hi"]) == pytest.approx((3.0 - stat["half"], 3.0 + stat["half"]))
+
+
+def test_t_interval_ignores_missing_and_needs_two_values() -> None:
+    stat = bench.mean_interval([None, 2.0, float("nan")])
+    assert stat["mean"] == 2.0 and stat["n"] == 1 and math.isnan(stat["half"])
+    assert bench.mean_interval([])["n"] == 0
+
+
+@pytest.mark.parametrize(("df", "expected"), [(1, 12.706), (30, 2.042), (40, 2.0211), (120, 1.9799)])
+def test_t_critical_values(df: int, expected: float) -> None:
+    # beyond the table the Cornish-Fisher expansion is within 1e-3 of the exact quantile
+    assert bench.t_critical_975(df) == pytest.approx(expected, abs=1e-3)
+
+
+def _row(target: float, bulge_out: float, bulge_right: float, lt: str, lo: str, lr: str) -> dict[str, Any]:
+    return {
+        "mig_active_target": target,
+        "mig_active_bulge_out": bulge_out,
+        "mig_active_bulge_right": bulge_right,
+        "latent_target": lt,
+        "latent_bulge_out": lo,
+        "latent_bulge_right": lr,
+    }
+
+
+def test_disentangled_needs_two_distinct_latents_above_threshold() -> None:
+    # the bulge scored as left/right (the better labelling) in another latent: passes
+    assert bench.is_disentangled(_row(0.97, 0.2, 0.93, "l3z0", "l2z1", "l2z1")) == (True, "bulge_right")
+    # one latent carrying both factors (four clusters) is not disentangled
+    assert bench.is_disentangled(_row(0.97, 0.95, 0.2, "l3z0", "l3z0", "l1z2"))[0] is False
+    # below the 0.9 threshold
+    assert bench.is_disentangled(_row(0.89, 0.95, 0.2, "l3z0", "l2z0", "l1z2"))[0] is False
+
+
+def test_linear_capacity_ramps_over_half_the_steps() -> None:
+    # 100 epochs x ceil(360 / 32) = 12 steps per epoch -> 1200 steps, ramp over 600
+    assert bench.linear_capacity(6.0, 100, 360, 32) == "linear:6,600"
+
+
+# ------------------------------------------------------------------------------------------ smoke run
+
+REQUIRED_COLUMNS = [
+    "dataset", "model", "seed", "train_wall_s", "seq_per_s", "recon_mse", "kl_l1", "active_l1", "n_active",
+    "mig_avg_bulge_out", "mig_active_avg_bulge_out", "sap_avg_bulge_out", "dci_d_avg_bulge_out",
+    "mig_avg_bulge_right", "mig_active_target", "ladder_target", "mig_active_bulge_out", "ladder_bulge_out",
+    "mig_active_bulge_right", "ladder_bulge_right", "disentangled",
+]  # fmt: skip
+FINITE_COLUMNS = ["train_wall_s", "seq_per_s", "recon_mse", "kl_total", "kl_l1", "mig_avg_bulge_out",
+                  "mig_active_avg_bulge_out", "sap_avg_bulge_out", "dci_d_avg_bulge_out"]  # fmt: skip
+MODELS = ("tcvlae", "beta-vae", "tcvae")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("bench_vae") / "results"
+    argv = ["--quick", "--out", str(out), "--models", ",".join(MODELS), "--threads", "1", "--no-progress"]
+    return out, bench.main(argv)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_output(quick_run: tuple[Path, int]) -> None:
+    out, status = quick_run
+    assert status == 0
+    names = ["results.csv", "capacity_curves.csv", "summary.json", "summary.md", "capacity_reach2d.png",
+             "capacity_wavy.png", ".gitignore", *(f"traversals/reach2d_{m}.png" for m in MODELS)]  # fmt: skip
+    for name in names:
+        assert (out / name).is_file(), name
+        assert (out / name).stat().st_size > 0, name
+    assert (out / ".gitignore").read_text().splitlines()[-1] == "work/"
+
+
+@pytest.mark.slow
+def test_quick_run_results_have_the_columns_and_finite_numbers(quick_run: tuple[Path, int]) -> None:
+    out, _ = quick_run
+    with (out / "results.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["dataset"], r["model"]) for r in rows} == {(d, m) for d in ("reach2d", "wavy") for m in MODELS}
+    assert set(REQUIRED_COLUMNS) <= set(rows[0])
+    for row in rows:
+        for column in FINITE_COLUMNS if row["dataset"] == "reach2d" else FINITE_COLUMNS[:5]:
+            assert math.isfinite(float(row[column])), (row["model"], column)
+        assert int(row["epochs"]) == 3 and int(row["n_train"]) > 0
+    reach = {r["model"]: r for r in rows if r["dataset"] == "reach2d"}
+    # three ladders for the ladder models, one for the flat baseline (no kl_l2 there)
+    assert reach["tcvlae"]["kl_l3"] != "" and reach["tcvae"]["kl_l2"] == ""
+    assert int(reach["tcvlae"]["active_l1"]) <= 8 and int(reach["tcvae"]["active_l1"]) <= 4
+    wavy = next(r for r in rows if r["dataset"] == "wavy")
+    assert {"mig_active_shape_1", "ladder_degree_2", "mig_avg_all"} <= set(wavy)
+
+
+@pytest.mark.slow
+def test_quick_run_summary_tables_and_findings(quick_run: tuple[Path, int]) -> None:
+    out, _ = quick_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["summary"]) == {f"{d}/{m}" for d in ("reach2d", "wavy") for m in MODELS}
+    assert summary["summary"]["reach2d/tcvlae"]["metrics"]["recon_mse"]["n"] == 1
+    speed = summary["speed_check"]
+    assert len(speed) == 1 and speed[0]["returncode"] == 0 and speed[0]["wall_s"] > 0
+    assert speed[0]["via"] == "python -m absaction train"
+    assert [c["verdict"] for c in summary["claims"]]  # both claims stated with a verdict
+    # C is constant within an epoch, so beta (KL - C) has the gradient of beta KL: same seed, same curves
+    assert any("identical (bit for bit)" in f for f in summary["capacity_findings"] if "[reach2d]" in f)
+    markdown = (out / "summary.md").read_text()
+    assert "| model | runs | fit wall (s) | train seq/s | recon MSE |" in markdown
+    assert "target: MIG active (ladder)" in markdown and "bulge_right: MIG active (ladder)" in markdown
+    # every row of every Markdown table has as many cell separators as its header (a bare "|" inside a
+    # cell, as in "|KL - C|", would add one)
+    blocks: list[list[int]] = [[]]
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            blocks[-1].append(len(re.findall(r"(?<!\\)\|", line)))
+        elif blocks[-1]:
+            blocks.append([])
+    assert all(len(set(b)) == 1 for b in blocks if b) and len([b for b in blocks if b]) >= 4
+
+
+@pytest.mark.slow
+def test_existing_results_are_refused_and_resume_reuses_runs(
+    quick_run: tuple[Path, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = quick_run
+    before = (out / "results.csv").read_bytes()
+    argv = ["--quick", "--out", str(out), "--models", ",".join(MODELS), "--threads", "1", "--no-progress"]
+    assert bench.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already exist" in err and "--force" in err
+    assert (out / "results.csv").read_bytes() == before
+    # --resume takes every finished run from its record: the same numbers, timings included
+    assert bench.main([*argv, "--resume", "--no-speed-check", "--no-figures", "--datasets", "reach2d"]) == 0
+    with (out / "results.csv").open(newline="") as handle:
+        again = {r["model"]: r for r in csv.DictReader(handle)}
+    first = {r["model"]: r for r in csv.DictReader(before.decode().splitlines()) if r["dataset"] == "reach2d"}
+    assert {m: again[m]["train_wall_s"] for m in MODELS} == {m: first[m]["train_wall_s"] for m in MODELS}
