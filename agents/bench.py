@@ -3,7 +3,9 @@
 
 One sweep = stage 1 (demonstrations and action models, built once and cached in the output folder) +
 many independent RL runs (agent x task x seed, each one :func:`~absaction.agents.train_agent` call) in
-parallel worker processes + the statistics (:mod:`.bench_stats`) and the report (:mod:`.bench_report`).
+parallel worker processes (:mod:`.bench_runs`) + the statistics (:mod:`.bench_stats`) and the report
+(:mod:`.bench_report`). This module holds what a sweep runs: the tasks, the agent table, the presets,
+the configuration and the duration estimate, and :func:`run_bench`, which ties the stages together.
 
 Output folder::
 
@@ -21,8 +23,8 @@ skips those and an interrupted sweep continues where it stopped.
 Example::
 
     >>> from absaction.agents.bench import BenchConfig, run_bench
-    >>> result = run_bench(BenchConfig.from_preset("quick"), "bench-quick")      # doctest: +SKIP
-    >>> result.summary_md.read_text()                                        # doctest: +SKIP
+    >>> result = run_bench(BenchConfig.from_preset("quick"), "bench-quick")  # doctest: +SKIP
+    >>> print(result.summary_md.read_text())                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -31,23 +33,22 @@ import dataclasses
 import difflib
 import json
 import math
-import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from absaction import __version__
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
 
 from .config import AgentConfig, check_env_id
+
+if TYPE_CHECKING:
+    from .bench_runs import Stage1
 
 # ------------------------------------------------------------------------------------------- tasks
 DEMO_ENV = "absaction/Reach2D-v0"
@@ -390,8 +391,10 @@ RUN_SETUP_SECONDS = 1.5
 """Building the env, the agent and the output folder of one run."""
 BC_SECONDS = 3.0
 """A behaviour-cloning warm start (20 epochs over 400 demonstrations)."""
-STAGE1_SECONDS_PER_EPISODE = 0.005 + 150 * 0.0008
-"""Collecting one demonstration plus training one VAE on it for 150 epochs (both VAEs run in parallel)."""
+COLLECT_SECONDS_PER_EPISODE = 0.005
+"""Collecting one scripted demonstration."""
+VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
+"""Training a stage-1 VAE, per demonstration and epoch (the two VAEs train in parallel)."""
 
 
 def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
@@ -416,7 +419,13 @@ WORKER_START_SECONDS = 6.0
 def estimate_seconds(config: BenchConfig, costs: Sequence[float], stage1_cached: bool) -> float:
     """Predicted wall-clock seconds: stage 1 + the runs spread over the workers (at least the longest)."""
     runs = max(sum(costs) / config.workers, max(costs, default=0.0))
-    stage1 = 0.0 if stage1_cached else config.demo_episodes * STAGE1_SECONDS_PER_EPISODE
+    stage1 = 0.0
+    if not stage1_cached:
+        from absaction.train import TrainConfig
+
+        epochs = config.vae_epochs or TrainConfig().epochs
+        per_episode = COLLECT_SECONDS_PER_EPISODE + epochs * VAE_SECONDS_PER_EPISODE_EPOCH
+        stage1 = config.demo_episodes * per_episode
     return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
 
 
@@ -431,318 +440,6 @@ def describe_sweep(config: BenchConfig, stage1_cached: bool = False) -> tuple[st
         " development machine)"
     )
     return text, expected
-
-
-# ----------------------------------------------------------------------------------------- stage 1
-@dataclasses.dataclass
-class Stage1:
-    """The shared artefacts every run builds on."""
-
-    data: str | None
-    """the demonstrations (BC and VAE training data): an absolute folder or a Minari id"""
-    models: dict[str, Path]
-    """model kind (:data:`MODEL_KINDS`) -> run folder"""
-    top_ladder: dict[str, int]
-    """model kind -> 1-based index of its most abstract ladder with active units"""
-    chunk: int | None
-    """the TCVLAE's decoded length (primitive steps per latent decision, and the repeat count)"""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data,
-            "models": {k: str(v) for k, v in self.models.items()},
-            "top_ladder": self.top_ladder,
-            "chunk": self.chunk,
-        }
-
-
-def _model_complete(run_dir: Path) -> bool:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return False
-    try:
-        return bool(json.loads(path.read_text(encoding="utf-8")).get("complete", True))
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _fit_job(job: dict[str, Any]) -> str:
-    """Worker: train (or finish) one stage-1 VAE; returns its run folder."""
-    from absaction.train import TrainConfig, fit, resume
-
-    run_dir = Path(job["run_dir"])
-    if run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
-        resume(run_dir, progress=False)
-    else:
-        fit(job["data"], TrainConfig.from_dict(job["train"]), run_dir, progress=False)
-    return str(run_dir)
-
-
-def _resolve_data(config: BenchConfig, stage: Path) -> str:
-    """The demonstrations: --data, else the --model run's own training data (the same demonstrations
-    its decoder saw), else scripted Reach2D-v0 experts collected into ``stage/demos``."""
-    if config.data is not None:
-        given = Path(config.data).expanduser()
-        return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
-    if config.model is not None:
-        from absaction.models import read_config
-
-        recorded = (read_config(Path(config.model).expanduser()).get("data") or {}).get("path")
-        if recorded and Path(recorded).exists():
-            return str(Path(recorded).resolve())
-    demos = stage / "demos"
-    if not demos.exists():  # collect writes atomically: an existing folder is complete
-        from absaction.collect import CollectConfig, collect
-
-        collect(
-            CollectConfig(
-                env_id=DEMO_ENV,
-                expert="scripted",
-                episodes=config.demo_episodes,
-                seed=0,
-                out=demos,
-                progress=False,
-            )
-        )
-    return str(demos.resolve())
-
-
-def prepare_stage1(config: BenchConfig, out: Path, runner: _Runner, log: Callable[[str], None]) -> Stage1:
-    """Collect the demonstrations and train/build the action models the selected agents need (each
-    skipped when it is already in ``out/stage1``)."""
-    import torch
-
-    from absaction.models import load, read_config, save
-    from absaction.models.io import model_from_config
-    from absaction.train import TrainConfig
-
-    stage = out / "stage1"
-    needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
-    if "untrained" in needed:
-        needed.add("tcvlae")
-    data_needed = bool(needed & {"demos", "tcvae"}) or ("tcvlae" in needed and config.model is None)
-    data = _resolve_data(config, stage) if data_needed else None
-    models: dict[str, Path] = {}
-    if "tcvlae" in needed and config.model is not None:
-        models["tcvlae"] = Path(config.model).expanduser().resolve()
-    jobs: list[dict[str, Any]] = []
-    for kind in ("tcvlae", "tcvae"):
-        if kind in needed and kind not in models:
-            models[kind] = (stage / kind).resolve()
-            if not _model_complete(models[kind]):
-                train = TrainConfig(model=kind, threads=1, seed=0)
-                if config.vae_epochs is not None:
-                    train.epochs = config.vae_epochs
-                jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
-    if jobs:
-        log(f"stage 1: training {', '.join(Path(j['run_dir']).name for j in jobs)} on {data}")
-        for _ in runner.imap_unordered(_fit_job, jobs):
-            pass
-    if "untrained" in needed:
-        # the TCVLAE's architecture, normaliser and measured active units, with freshly initialised
-        # weights: the agent controls the same latents, but the decoder knows nothing of the data
-        models["untrained"] = (stage / "untrained").resolve()
-        if not (models["untrained"] / "config.json").is_file():  # written last by save()
-            torch.manual_seed(0)
-            untrained = model_from_config(read_config(models["tcvlae"]))
-            save(
-                untrained, models["untrained"], extra={"untrained_copy_of": str(models["tcvlae"])}, force=True
-            )
-    top_ladder: dict[str, int] = {}
-    chunk = None
-    for kind, path in models.items():
-        model = load(path)
-        active = model.active_dims()
-        with_units = [i for i, dims in enumerate(active, start=1) if dims]
-        top_ladder[kind] = with_units[-1] if with_units else len(active)
-        if kind == "tcvlae":
-            chunk = model.seq_len
-    return Stage1(data=data, models=models, top_ladder=top_ladder, chunk=chunk)
-
-
-# -------------------------------------------------------------------------------------------- runs
-@dataclasses.dataclass
-class RunSpec:
-    """One run of the sweep."""
-
-    task: str
-    """env id"""
-    agent: BenchAgent
-    seed: int
-    config: AgentConfig
-    out_dir: Path
-    cost: float
-    """estimated seconds on one core"""
-
-    @property
-    def label(self) -> str:
-        return f"{task_name(self.task)}/{self.agent.name}/seed{self.seed}"
-
-
-def plan_runs(config: BenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
-    """Every (task, agent, seed) run, most expensive first (so the slowest runs do not end the sweep
-    alone on one worker)."""
-    runs = []
-    for task in config.tasks:
-        for agent in config.agent_table():
-            cost = estimate_run_seconds(agent, task, config)
-            for seed in range(config.seeds):
-                agent_config = agent.config(
-                    task, seed, config.steps, config.eval_every, config.eval_episodes, stage1
-                )
-                out_dir = out / "runs" / task_name(task) / agent.name / f"seed{seed}"
-                runs.append(RunSpec(task, agent, seed, agent_config, out_dir, cost))
-    return sorted(runs, key=lambda r: -r.cost)
-
-
-def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> None:
-    """Build every (task, agent) env once and check the BC demonstrations against it, so that a bad
-    combination fails in seconds rather than after an hour of other runs."""
-    from .environments import make_env
-
-    demos: Any = None
-    seen: set[tuple[str, str]] = set()
-    for run in runs:
-        if (run.task, run.agent.name) in seen:
-            continue
-        seen.add((run.task, run.agent.name))
-        env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
-        try:
-            if run.agent.bc:
-                if demos is None:
-                    from absaction.data import load_dataset
-
-                    assert stage1.data is not None
-                    demos = load_dataset(stage1.data)
-                check_bc_applicable(demos, env, run.task)
-        finally:
-            env.close()
-
-
-def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
-    """The demonstrations come from Reach2D-v0; cloning them is meaningful where the observation layout
-    and the action space are the same (true for the whole Reach2D family; bounds may differ)."""
-    obs_shape = getattr(demos.observation_space, "shape", None)
-    act_shape = demos.action_space.shape
-    if obs_shape != env.observation_space.shape or act_shape != env.action_space.shape:
-        raise AbsactionError(
-            f"the BC demonstrations (observations {obs_shape}, actions {act_shape}) do not fit {task} "
-            f"(observations {env.observation_space.shape}, actions {env.action_space.shape})",
-            "drop the -bc agents (--agents) or pass --data with demonstrations of that env's layout",
-        )
-
-
-def run_finished(run: RunSpec) -> bool:
-    """Whether ``run`` already has its folder; refuses one written with other settings."""
-    if not run.out_dir.exists():
-        return False
-    path = run.out_dir / "config.json"
-    if not (run.out_dir / "eval.csv").is_file() or not path.is_file():
-        raise AbsactionError(
-            f"{run.out_dir} exists but is not a finished run",
-            "delete that folder and pass --resume again (it will be rerun)",
-        )
-    saved = json.loads(path.read_text(encoding="utf-8")).get("config", {})
-    expected = run.config.to_dict()
-    for key in (
-        "env_id",
-        "algo",
-        "actions",
-        "ladders",
-        "dims",
-        "chunk",
-        "steps",
-        "seed",
-        "eval_every",
-        "eval_episodes",
-        "hyperparams",
-    ):
-        if saved.get(key) != expected[key]:
-            raise AbsactionError(
-                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
-                "use another --out, or --force to start the sweep over",
-            )
-    for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
-        if (saved.get(key) is None) != (expected[key] is None) or (
-            saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
-        ):
-            raise AbsactionError(
-                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
-                "use another --out, or --force to start the sweep over",
-            )
-    return True
-
-
-def _train_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Worker: one train_agent run. Ctrl-C interrupts it (its half-written folder is removed)."""
-    from .training import train_agent
-
-    in_worker = multiprocessing.parent_process() is not None
-    if in_worker:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        config = AgentConfig.from_dict(job["config"])
-        result = train_agent(config, job["out_dir"], progress=False, plot=False)
-        return result.summary()
-    finally:
-        if in_worker:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_init() -> None:
-    # Idle workers ignore Ctrl-C (the parent decides); a running job re-enables it (see _train_job).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch
-
-    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
-    warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
-
-
-class _Runner:
-    """Runs jobs in ``workers`` spawned processes (or in this process for 1 worker)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> _Runner:
-        if self.workers > 1:
-            # spawn: a fresh interpreter per worker (forking a process that holds torch threads is unsafe)
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
-        else:
-            import torch
-
-            torch.set_num_threads(1)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
-        """Yield ``(job, fn(job))`` as the jobs finish. On Ctrl-C the running jobs are interrupted
-        (their outputs are removed by their own atomic writes) and the pending ones cancelled."""
-        if self._pool is None:
-            for job in jobs:
-                yield job, fn(job)
-            return
-        pending: dict[Future[Any], Any] = {self._pool.submit(fn, job): job for job in jobs}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    yield job, future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            for child in multiprocessing.active_children():  # our own workers: stop their runs now
-                if child.pid is not None:
-                    os.kill(child.pid, signal.SIGINT)
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            raise
 
 
 # ------------------------------------------------------------------------------------------- sweep
@@ -775,7 +472,9 @@ def prepare_out(config: BenchConfig, out: Path, force: bool, resume: bool) -> No
     marker = out / "bench.json"
     if resume:
         if not marker.is_file():
-            raise AbsactionError(f"{out} holds no sweep to resume", f"start one without --resume (--out {out})")
+            raise AbsactionError(
+                f"{out} holds no sweep to resume", f"start one without --resume (--out {out})"
+            )
         saved = json.loads(marker.read_text(encoding="utf-8")).get("config", {})
         for key in RESUME_KEYS:
             if saved.get(key) != getattr(config, key):
@@ -828,7 +527,7 @@ def run_bench(
     """
     from tqdm import tqdm
 
-    from . import bench_report
+    from . import bench_report, bench_runs
 
     started = time.perf_counter()
     say = log or (lambda text: print(text, file=sys.stderr))
@@ -840,11 +539,11 @@ def run_bench(
     stage1_cached = (out / "stage1").exists() or (config.data is not None and config.model is not None)
     plan, expected = describe_sweep(config, stage1_cached)
     say(plan)
-    with _Runner(config.workers) as runner:
-        stage1 = prepare_stage1(config, out, runner, say)
-        runs = plan_runs(config, stage1, out)
-        preflight(runs, stage1)
-        todo = [run for run in runs if not run_finished(run)]
+    with bench_runs.Runner(config.workers) as runner:
+        stage1 = bench_runs.prepare_stage1(config, out, runner, say)
+        runs = bench_runs.plan_runs(config, stage1, out)
+        bench_runs.preflight(runs, stage1)
+        todo = [run for run in runs if not bench_runs.run_finished(run)]
         skipped = len(runs) - len(todo)
         if skipped:
             say(f"bench rl: {skipped} finished run(s) found in {out}, {len(todo)} to go")
@@ -861,7 +560,7 @@ def run_bench(
             dynamic_ncols=True,
         )
         try:
-            for job, summary in runner.imap_unordered(_train_job, jobs):
+            for job, summary in runner.imap_unordered(bench_runs.train_job, jobs):
                 bar.set_postfix_str(f"{job['label']}: success {summary['success_rate']:.2f}", refresh=False)
                 bar.update(1)
         finally:

@@ -41,7 +41,8 @@ from .bench_stats import (
 from .callbacks import read_eval_csv
 
 if TYPE_CHECKING:
-    from .bench import BenchConfig, RunSpec, Stage1
+    from .bench import BenchConfig
+    from .bench_runs import RunSpec, Stage1
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""

@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 CONFIDENCE = 0.95
 """Coverage of the bootstrap intervals."""
@@ -53,7 +54,7 @@ class Estimate:
         return dataclasses.asdict(self)
 
 
-def iqm(scores: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray:
+def iqm(scores: ArrayLike, axis: int = -1) -> np.ndarray:
     """Interquartile mean along ``axis``: sort, drop ``floor(n / 4)`` values at each end, average.
 
     >>> float(iqm([0.0, 1.0, 2.0, 3.0, 100.0]))   # drops 0 and 100
@@ -137,9 +138,7 @@ def estimate(
     return Estimate(float(value), float(low), float(high))
 
 
-def curve_at(
-    steps: np.ndarray | Sequence[int], values: np.ndarray | Sequence[float], grid: np.ndarray | Sequence[int]
-) -> np.ndarray:
+def curve_at(steps: ArrayLike, values: ArrayLike, grid: ArrayLike) -> np.ndarray:
     """A run's evaluations read on a common grid of primitive env steps.
 
     The value at grid point ``g`` is that of the first evaluation at or after ``g`` (the evaluation the
@@ -157,7 +156,7 @@ def curve_at(
 
 
 def steps_to_threshold(
-    steps: np.ndarray, success: np.ndarray, budget: int, threshold: float = SUCCESS_THRESHOLD
+    steps: ArrayLike, success: ArrayLike, budget: int, threshold: float = SUCCESS_THRESHOLD
 ) -> tuple[float, bool]:
     """Primitive env steps of the first evaluation with ``success >= threshold``.
 
@@ -166,21 +165,20 @@ def steps_to_threshold(
         censored at the budget: the true value is *at least* the budget). 0 means the policy was
         already that good before learning.
     """
-    success = np.asarray(success, dtype=np.float64)
-    reached = np.flatnonzero(success >= threshold)
+    reached = np.flatnonzero(np.asarray(success, dtype=np.float64) >= threshold)
     if len(reached) == 0:
         return float(budget), True
     return float(min(np.asarray(steps)[reached[0]], budget)), False
 
 
-def normalised_auc(steps: np.ndarray, success: np.ndarray, budget: int) -> float:
+def normalised_auc(steps: ArrayLike, success: ArrayLike, budget: int) -> float:
     """Area under the piecewise-linear success curve on [0, budget], divided by the budget.
 
     Evaluations after the budget (a final evaluation overshoots by less than one decision) are clipped
     to it; before the first evaluation the curve holds its first value, after the last its last value.
     """
-    x = np.minimum(np.asarray(steps, dtype=np.float64), float(budget))
-    y = np.asarray(success, dtype=np.float64)
-    x = np.concatenate([[0.0], x, [float(budget)]])
-    y = np.concatenate([y[:1], y, y[-1:]])
+    evaluated = np.minimum(np.asarray(steps, dtype=np.float64), float(budget))
+    values = np.asarray(success, dtype=np.float64)
+    x = np.concatenate([[0.0], evaluated, [float(budget)]])
+    y = np.concatenate([values[:1], values, values[-1:]])
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0) / budget)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from absaction.agents import bench, bench_report
+from absaction.agents import bench, bench_report, bench_runs
 from absaction.agents.bench_stats import (
     Estimate,
     bootstrap_ci,
@@ -79,7 +79,7 @@ def test_bootstrap_of_curves_is_pointwise():
     curves = np.array([[0.0, 0.5, 1.0], [0.0, 0.25, 1.0], [0.0, 0.75, 1.0], [0.0, 0.0, 1.0]])  # (4 seeds, 3)
     value, low, high = bootstrap_ci(curves, reps=300)
     assert value.shape == low.shape == high.shape == (3,)
-    np.testing.assert_allclose(value, [0.0, iqm(curves[:, 1]), 1.0])  # iqm per evaluation point
+    np.testing.assert_allclose(value, [0.0, float(iqm(curves[:, 1])), 1.0])  # iqm per evaluation point
     assert low[0] == high[0] == 0.0 and low[2] == high[2] == 1.0
     assert low[1] <= value[1] <= high[1] and low[1] < high[1]
 
@@ -222,13 +222,13 @@ def test_bc_demonstrations_fit_every_reach2d_task(expert_dataset: Path):
     assert demos.env_id == bench.DEMO_ENV
     for env_id in bench.TASKS.values():
         env = gym.make(env_id)
-        bench.check_bc_applicable(demos, env, env_id)  # same observation layout and actions: no error
+        bench_runs.check_bc_applicable(demos, env, env_id)  # same observation layout and actions: no error
         env.close()
     pendulum = gym.make("Pendulum-v1")
     with pytest.raises(
         AbsactionError, match=r"do not fit Pendulum-v1 \(observations \(3,\), actions \(1,\)\)"
     ):
-        bench.check_bc_applicable(demos, pendulum, "Pendulum-v1")
+        bench_runs.check_bc_applicable(demos, pendulum, "Pendulum-v1")
 
 
 def _probe(job: int) -> tuple[int, int, int]:
@@ -238,7 +238,7 @@ def _probe(job: int) -> tuple[int, int, int]:
 
 
 def test_runner_uses_worker_processes_with_one_torch_thread_each():
-    with bench._Runner(workers=2) as runner:
+    with bench_runs.Runner(workers=2) as runner:
         results = dict(runner.imap_unordered(_probe, [1, 2, 3, 4]))
     assert sorted(results) == [1, 2, 3, 4]
     pids = {pid for _, pid, _ in results.values()}

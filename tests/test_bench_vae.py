@@ -89,7 +89,8 @@ REQUIRED_COLUMNS = [
     "dataset", "model", "seed", "train_wall_s", "seq_per_s", "recon_mse", "kl_l1", "active_l1", "n_active",
     "mig_avg_bulge_out", "mig_active_avg_bulge_out", "sap_avg_bulge_out", "dci_d_avg_bulge_out",
     "mig_avg_bulge_right", "mig_active_target", "ladder_target", "mig_active_bulge_out", "ladder_bulge_out",
-    "mig_active_bulge_right", "ladder_bulge_right", "disentangled",
+    "mig_active_bulge_right", "ladder_bulge_right", "mig_sampled_target", "mig_sampled_bulge_right",
+    "disentangled",
 ]  # fmt: skip
 FINITE_COLUMNS = ["train_wall_s", "seq_per_s", "recon_mse", "kl_total", "kl_l1", "mig_avg_bulge_out",
                   "mig_active_avg_bulge_out", "sap_avg_bulge_out", "dci_d_avg_bulge_out"]  # fmt: skip

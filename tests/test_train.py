@@ -4,6 +4,7 @@ bad input, and the CLI end to end on a collected Reach2D dataset."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import torch
 
 from absaction.cli import main
 from absaction.errors import AbsactionError
-from absaction.models import load
+from absaction.models import MODELS, ActionVAE, ModelConfig, load
 from absaction.train import (
     RESUME_FILE,
     TrainConfig,
@@ -490,3 +491,191 @@ def test_cli_subprocess_missing_dataset(tmp_path: Path) -> None:
         len(lines) == 1 and lines[0].startswith("absaction train: error: dataset") and "not found" in lines[0]
     )
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "model", "ladders"),
+    [
+        (["--model", "tcvae", "--ladder-dims", "3"], "tcvae", [3]),
+        (["--merge", "gated", "--ladder-dims", "2,1"], "tcvlae", [2, 1]),
+        (["--merge", "concat", "--ladder-dims", "1,1,1,1", "--normalize", "per-dim"], "tcvlae", [1, 1, 1, 1]),
+    ],
+)
+def test_cli_model_options(
+    expert_dataset: Path, tmp_path: Path, flags: list[str], model: str, ladders: list[int]
+) -> None:
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        str(expert_dataset),
+        "--channels",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(run),
+        "--quiet",
+    ]
+    assert main([*argv, *flags]) == 0
+    loaded = load(run)
+    assert loaded.name == model and loaded.ladder_dims == ladders
+    assert loaded.decode([torch.zeros(2, d) for d in ladders]).shape == (2, 32, 2)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AbsactionError, match="needs CUDA"):
+        _fit(tmp_path / "run", _config(device="cuda"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_tensorboard_logging_goes_through_summary_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    import types
+
+    calls: list[tuple[str, float, int]] = []
+    opened: list[dict[str, Any]] = []
+
+    class FakeWriter:  # stands in for torch.utils.tensorboard.SummaryWriter (tensorboard is optional)
+        def __init__(self, log_dir: str, purge_step: int | None = None) -> None:
+            opened.append({"log_dir": log_dir, "purge_step": purge_step})
+
+        def add_scalar(self, tag: str, value: float, step: int) -> None:
+            calls.append((tag, value, step))
+
+        def close(self) -> None:
+            pass
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "tensorboard" else real(name)
+    )
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter)
+    )
+    config = _config(epochs=2, tensorboard=True)
+    _fit(tmp_path / "run", config)
+    assert opened == [{"log_dir": str(tmp_path / "run" / "tensorboard"), "purge_step": 1}]
+    tags = {tag for tag, _, _ in calls}
+    assert {"train/loss", "train/val_rmse", "capacity/kl_l1", "capacity/c_total", "kl_dim/kl_l1_d0"} <= tags
+    assert sorted({step for _, _, step in calls}) == [1, 2]
+    # a resumed run purges what a killed session logged after its last checkpoint
+    _fit(tmp_path / "run", _config(epochs=3, tensorboard=True), resume=True)
+    assert opened[-1]["purge_step"] == 3
+
+
+# ----------------------------------------------------------- variable-length models (e.g. seq2seq)
+
+
+@dataclasses.dataclass
+class PoolConfig(ModelConfig):
+    ladder_dims: list[int] = dataclasses.field(default_factory=lambda: [2])
+
+
+class PoolVAE(ActionVAE):
+    """A minimal variable-length model: mean-pools the real steps, decodes a constant sequence."""
+
+    name = "pool"
+    config_class = PoolConfig
+    fixed_length = False
+
+    def __init__(self, config: PoolConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.enc = torch.nn.Linear(config.action_dim, 4)
+        self.dec = torch.nn.Linear(2, config.action_dim)
+
+    def encode_normalized(self, x_norm: torch.Tensor, lengths: torch.Tensor | None = None) -> Any:
+        if lengths is None:
+            pooled = x_norm.mean(dim=1)
+        else:
+            mask = (torch.arange(x_norm.shape[1]) < lengths[:, None]).unsqueeze(-1)
+            pooled = (x_norm * mask).sum(dim=1) / lengths[:, None]
+        mean, logvar = self.enc(pooled).chunk(2, dim=-1)
+        return [(mean, logvar)]
+
+    def decode_normalized(self, latents: list[torch.Tensor], length: int | None = None) -> torch.Tensor:
+        return self.dec(latents[0]).unsqueeze(1).expand(-1, length or 1, -1)
+
+
+def test_padded_variable_length_sequences_ignore_their_padding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(MODELS, "pool", f"{__name__}:PoolVAE")
+    actions = _windows(12, 16)
+    lengths = np.array([16, 8, 12, 5] * 3)
+    padded_a, padded_b = actions.copy(), actions.copy()
+    for i, n in enumerate(lengths):
+        padded_a[i, n:] = 0.0
+        padded_b[i, n:] = 99.0  # different padding must change nothing
+    config = TrainConfig(model="pool", epochs=3, batch_size=4)
+    runs = []
+    for name, padded in (("a", padded_a), ("b", padded_b)):
+        result = fit_arrays(
+            padded, config, tmp_path / name, train_lengths=lengths, val_actions=padded[:4],
+            val_lengths=lengths[:4], progress=False,
+        )  # fmt: skip
+        runs.append(result)
+    assert [r["loss"] for r in runs[0].metrics] == [r["loss"] for r in runs[1].metrics]
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    real = np.concatenate([actions[i, :n] for i, n in enumerate(lengths)])  # (S, 2) real steps only
+    model = load(tmp_path / "a")
+    assert model.seq_len is None
+    assert model.normalizer.mean == pytest.approx(real.mean(axis=0), rel=1e-5)
+    config_json = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config_json["data"]["seq_len"] is None and config_json["model_config"]["seq_len"] is None
+
+
+def test_a_variable_length_model_is_built_without_a_fixed_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(MODELS, "pool", f"{__name__}:PoolVAE")
+    result = fit_arrays(_windows(), TrainConfig(model="pool", epochs=1), tmp_path / "run", progress=False)
+    assert result.model.seq_len is None
+    assert result.model.decode([torch.zeros(1, 2)], length=5).shape == (1, 5, 2)
+
+
+def test_cli_model_option_reaches_the_model_config(expert_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(expert_dataset), "--epochs", "1", "--out", str(run), "--quiet"]
+    assert main([*argv, "--model-option", "channels=2", "--model-option", "ladder_dims=[1, 1]"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_config"]["channels"] == 2 and config["model_config"]["ladder_dims"] == [1, 1]
+
+
+def test_bad_lengths_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(AbsactionError, match=r"lengths must lie in 1\.\.16"):
+        fit_arrays(_windows(), _config(), tmp_path / "run", train_lengths=np.full(24, 17), progress=False)
+    with pytest.raises(AbsactionError, match=r"expected \(24,\) integers"):
+        fit_arrays(_windows(), _config(), tmp_path / "run", train_lengths=np.ones(3, int), progress=False)
+    with pytest.raises(AbsactionError, match="need a fixed sequence length"):
+        fit_arrays(_windows(), _config(), tmp_path / "run", train_lengths=np.full(24, 16), progress=False)
+
+
+def test_cli_pads_whole_episodes_for_a_variable_length_model(
+    tmp_path: Path,
+    write_minari_dataset: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import gymnasium as gym
+
+    rng = np.random.default_rng(0)
+    episodes = [rng.uniform(-1, 1, (n, 2)).astype(np.float32) for n in (12, 7, 9, 12, 5, 10)]
+    data = write_minari_dataset(tmp_path / "varlen", episodes, gym.spaces.Box(-1, 1, (2,), np.float32))
+    # a fixed-length model cannot stack these episodes: the data layer says which window to use
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "conv"), "--quiet"]) == 2
+    assert "episodes have different lengths" in capsys.readouterr().err
+    monkeypatch.setitem(MODELS, "pool", f"{__name__}:PoolVAE")
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--model", "pool", "--epochs", "2", "--val-fraction", "0.34"]
+    assert main([*argv, "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["window"] is None and config["model_config"]["seq_len"] is None
+    assert config["data"]["n_train"] + config["data"]["n_val"] == 6 and config["data"]["n_val"] == 2
+    held_out = set(config["data"]["val_episodes"])
+    real = np.concatenate([e for i, e in enumerate(episodes) if i not in held_out])  # training steps only
+    assert load(run).normalizer.mean == pytest.approx(real.mean(axis=0), rel=1e-5)

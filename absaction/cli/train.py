@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "checkpoint_every": 25,
     "threads": 1,
+    "device": "cpu",
 }
 MODEL_OPTIONS: tuple[str, ...] = ("ladder_dims", "merge", "channels", "layers_per_ladder")
 """Flags that go to the model's own configuration (TrainConfig.model_options)."""
@@ -34,6 +36,7 @@ models:
   tcvlae   the paper's ladder model: Conv1d(kernel 3, stride 2) layers, a latent group ("ladder")
            after each of them, sizes --ladder-dims (default 8,4,2), merged back into the decoder
   tcvae    the flat baseline: 4 convolutions each side, one latent group (default size 4)
+  seq2seq  the QRNN encoder-decoder of the paper's section 3.2 (its options via --model-option)
 
 capacity (the KL term; beta * (KL - C) "signed" or beta * |KL - C| "abs", per ladder):
   adaptive[:W][,signed|abs]        C of each ladder = its mean KL over the last W epochs (the paper;
@@ -90,7 +93,12 @@ def register(subparsers: Any) -> None:
 
     model = parser.add_argument_group("model")
     model.add_argument("--model", metavar="NAME", help=f"tcvlae | tcvae (default: {d['model']})")
-    model.add_argument("--ladder-dims", type=int_list, metavar="D1,D2,..", help="latent size per ladder")
+    model.add_argument(
+        "--ladder-dims",
+        type=int_list,
+        metavar="D1,D2,..",
+        help="latent size per ladder (default: 8,4,2; tcvae: 4)",
+    )
     model.add_argument("--merge", metavar="MODE", help="sum | gated | concat (tcvlae; default: sum)")
     model.add_argument(
         "--channels", type=positive_int, metavar="C", help="first layer's channels (default: 16)"
@@ -98,6 +106,10 @@ def register(subparsers: Any) -> None:
     model.add_argument(
         "--layers-per-ladder", type=positive_int, metavar="K",
         help="convolutions per ladder (default: 1; tcvae: 4)",
+    )  # fmt: skip
+    model.add_argument(
+        "--model-option", action="append", type=_key_value, metavar="KEY=VALUE",
+        help="any other field of the model's configuration, e.g. hidden_size=64 (seq2seq); repeatable",
     )  # fmt: skip
 
     loss = parser.add_argument_group("loss and optimisation")
@@ -135,6 +147,9 @@ def register(subparsers: Any) -> None:
         help=f"torch threads; 0 = torch's default (all cores) (default: {d['threads']}, fastest for the "
         "default model's small layers)",
     )  # fmt: skip
+    run_group.add_argument(
+        "--device", metavar="DEV", help="torch device: cpu, cuda, cuda:1, ... (default: cpu)"
+    )
     run_group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
 
@@ -149,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     force: bool = given.pop("force", False)
     data = given.pop("data", None)
     options = {key: given.pop(key) for key in MODEL_OPTIONS if key in given}
+    options.update(dict(given.pop("model_option", [])))
     if resume_dir is not None:
         if out is not None and out.resolve() != resume_dir.resolve():
             raise AbsactionError("--out and --resume name different folders", "pass only --resume RUN_DIR")
@@ -213,6 +229,17 @@ def _print_summary(result: Any) -> None:
         table.add_row(f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}")
     table.add_row("training time", f"{result.seconds:.1f} s")
     Console(stderr=True).print(table)
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``hidden_size=64`` -> ``("hidden_size", 64)``; the value is read as JSON, else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as hidden_size=64, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
 
 
 def _fraction(text: str) -> float:

@@ -92,6 +92,9 @@ class ActionVAE(nn.Module, ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]]
+    fixed_length: ClassVar[bool] = True
+    """True when the model is built for one sequence length (``config.seq_len``); a variable-length
+    model (seq2seq) sets False and is built with ``seq_len=None``."""
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from absaction.models.base import ActionVAE
 MODELS: dict[str, str] = {
     "tcvlae": "absaction.models.tcvlae:TCVLAE",
     "tcvae": "absaction.models.tcvlae:FlatTCVAE",
+    "seq2seq": "absaction.models.seq2seq:Seq2SeqVAE",
 }
 
 
@@ -38,11 +39,14 @@ def build_model(
 
     Args:
         name: a key of :data:`MODELS`.
-        action_dim, seq_len: the data's action size and (fixed) sequence length.
+        action_dim, seq_len: the data's action size and sequence length (ignored by a variable-length
+            model, whose class sets ``fixed_length = False``).
         options: the model's own options (fields of its config dataclass, e.g. ``ladder_dims``,
             ``merge``); omitted ones take the model's defaults.
         attributes: passed to the model (``normalizer``, ``env_id``, ``action_low``, ...).
     """
     cls = model_class(name)
+    if not cls.fixed_length:
+        seq_len = None  # the model reads any length
     config = cls.config_class.from_dict({"action_dim": action_dim, "seq_len": seq_len, **(options or {})})
     return cls(config, **attributes)

@@ -121,6 +121,7 @@ class Seq2SeqVAE(ActionVAE):
 
     name = "seq2seq"
     config_class = Seq2SeqConfig
+    fixed_length = False  # whole variable-length episodes, padded, with their lengths
     config: Seq2SeqConfig
 
     def __init__(self, config: Seq2SeqConfig, **kwargs: Any) -> None:

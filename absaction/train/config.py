@@ -11,10 +11,12 @@ from absaction.models.capacity import parse_capacity
 NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
 """How actions are standardised for training (see :func:`absaction.train.loop.fit_normalizer`)."""
 
-RUN_CONTROL_KEYS: frozenset[str] = frozenset({"epochs", "checkpoint_every", "tensorboard", "threads"})
-"""Keys that may change when a run is resumed: they steer the run but not the numbers it computes
-(``epochs`` may grow to extend a run; a different ``threads`` may change the last bits of the float
-arithmetic, so bit-identical resumes keep it)."""
+RUN_CONTROL_KEYS: frozenset[str] = frozenset(
+    {"epochs", "checkpoint_every", "tensorboard", "threads", "device"}
+)
+"""Keys that may change when a run is resumed: they steer the run, not what it computes (``epochs``
+may grow to extend a run; another ``threads`` or ``device`` may change the last bits of the float
+arithmetic, so a bit-identical resume keeps them)."""
 
 
 @dataclasses.dataclass

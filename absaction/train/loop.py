@@ -35,7 +35,7 @@ from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
 from absaction.models.base import ActionVAE
 from absaction.models.capacity import Capacity, make_capacity
-from absaction.models.losses import gaussian_nll, ladder_kl
+from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl
 from absaction.models.registry import build_model
 from absaction.seeding import seed_everything
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
@@ -74,6 +74,8 @@ def fit_arrays(
     run_dir: str | Path,
     *,
     val_actions: np.ndarray | None = None,
+    train_lengths: np.ndarray | None = None,
+    val_lengths: np.ndarray | None = None,
     env_id: str | None = None,
     action_low: np.ndarray | None = None,
     action_high: np.ndarray | None = None,
@@ -90,6 +92,9 @@ def fit_arrays(
         config: the run's configuration.
         run_dir: the run folder (created; see ``force``/``resume``).
         val_actions: (M, T, A) validation windows, or None.
+        train_lengths, val_lengths: (N,) / (M,) true lengths of zero-padded variable-length sequences
+            (for a variable-length model such as seq2seq; steps past a length are ignored by the
+            normaliser, the loss and the metrics), or None when every window is T steps long.
         env_id, action_low, action_high: the environment the actions come from, stored with the model.
         data_info: JSON-able description of the data (path, window, ...), stored in config.json["data"].
         force: replace an existing ``run_dir`` (a new run only).
@@ -106,23 +111,29 @@ def fit_arrays(
     config.validate()
     run_dir = Path(run_dir)
     train_actions = _checked_actions(train_actions, "training")
+    train_lengths = _checked_lengths(train_lengths, train_actions, "training")
     if val_actions is not None:
         val_actions = _checked_actions(val_actions, "validation", train_actions.shape[1:])
+        val_lengths = _checked_lengths(val_lengths, val_actions, "validation")
         if len(val_actions) == 0:
-            val_actions = None
-    sha256 = data_fingerprint(train_actions, val_actions)
+            val_actions = val_lengths = None
+    sha256 = data_fingerprint(train_actions, val_actions, train_lengths, val_lengths)
     if config.tensorboard:
         check_tensorboard()
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise AbsactionError(
+            f"--device {config.device} needs CUDA, which is not available", "use --device cpu"
+        )
     if not resume:
         check_new_output(run_dir, force, "run folder")
 
     with _torch_threads(config.threads):
         seed_everything(config.seed)  # the initial weights come from torch's global generator
-        normalizer = fit_normalizer(train_actions, config.normalize)
+        normalizer = fit_normalizer(_real_steps(train_actions, train_lengths), config.normalize)
         model = build_model(
             config.model,
             action_dim=train_actions.shape[2],
-            seq_len=train_actions.shape[1],
+            seq_len=train_actions.shape[1] if train_lengths is None else None,
             options=config.model_options,
             normalizer=normalizer,
             env_id=env_id,
@@ -135,17 +146,17 @@ def fit_arrays(
         generator = torch.Generator(device=device).manual_seed(config.seed)
         optimizer = Adam(model.parameters(), lr=config.lr)
         columns = metric_columns(model.ladder_dims)
-        x_train = torch.from_numpy(normalizer.transform(train_actions)).to(device)  # (N, T, A) normalised
-        x_val = None if val_actions is None else torch.from_numpy(normalizer.transform(val_actions)).to(device)
+        train = _Windows.make(train_actions, train_lengths, normalizer, device)
+        val = None if val_actions is None else _Windows.make(val_actions, val_lengths, normalizer, device)
         info = {
             **(data_info or {}),
             "sha256": sha256,
             "n_train": len(train_actions),
             "n_val": 0 if val_actions is None else len(val_actions),
-            "seq_len": int(train_actions.shape[1]),
+            "seq_len": int(train_actions.shape[1]) if train_lengths is None else None,
         }
         extra = {"train": config.to_dict(), "data": info, "absaction_version": __version__}
-        run = _Run(run_dir, model, optimizer, capacity, generator, x_train, columns, extra, sha256)
+        run = _Run(run_dir, model, optimizer, capacity, generator, train, columns, extra, sha256)
 
         if resume:
             run.restore(config)
@@ -161,8 +172,8 @@ def fit_arrays(
         try:
             for epoch in range(run.epoch + 1, config.epochs + 1):
                 started = time.perf_counter()
-                row = _train_epoch(model, optimizer, capacity, x_train, config, generator)
-                row.update(_validate(model, x_val, config.sigma, normalizer))
+                row = _train_epoch(model, optimizer, capacity, train, config, generator)
+                row.update(_validate(model, val, config.sigma, normalizer))
                 row["epoch"] = epoch
                 row["seconds"] = time.perf_counter() - started
                 if not math.isfinite(row["loss"]):
@@ -202,11 +213,18 @@ def fit_normalizer(actions: np.ndarray, mode: str) -> Normalizer:
     return Normalizer(per_dim.mean, np.full_like(per_dim.std, shared))
 
 
-def data_fingerprint(train_actions: np.ndarray, val_actions: np.ndarray | None) -> str:
-    """SHA-256 of the training and validation windows (shapes and bytes): a resumed run must see the
-    same data."""
+def data_fingerprint(
+    train_actions: np.ndarray,
+    val_actions: np.ndarray | None,
+    train_lengths: np.ndarray | None = None,
+    val_lengths: np.ndarray | None = None,
+) -> str:
+    """SHA-256 of the training and validation windows (shapes and bytes, and the lengths of padded
+    sequences): a resumed run must see the same data."""
     digest = hashlib.sha256()
-    for part in (train_actions, val_actions):
+    parts = [train_actions, val_actions]
+    parts += [lengths.astype(np.float32) for lengths in (train_lengths, val_lengths) if lengths is not None]
+    for part in parts:
         if part is not None:
             digest.update(repr(part.shape).encode())
             digest.update(np.ascontiguousarray(part, dtype=np.float32).tobytes())
@@ -223,7 +241,7 @@ class _Run:
     optimizer: Adam
     capacity: Capacity
     generator: torch.Generator
-    x_train: Tensor
+    train: _Windows
     columns: list[str]
     extra: dict[str, Any]
     sha256: str
@@ -234,7 +252,7 @@ class _Run:
     def checkpoint(self, folder: Path, config: TrainConfig) -> None:
         """Write the resume state, the model and the metrics into ``folder`` (each file atomically;
         the resume state first, as it alone decides where a resumed run continues)."""
-        self.model.kl_per_dim = _kl_per_dim(self.model, self.x_train)
+        self.model.kl_per_dim = _kl_per_dim(self.model, self.train)
         torch_rng, numpy_rng = ResumeState.capture_global_rng()
         state = ResumeState(
             epoch=self.epoch,
@@ -296,7 +314,7 @@ class _Run:
 
     def result(self) -> FitResult:
         if self.model.kl_per_dim is None:
-            self.model.kl_per_dim = _kl_per_dim(self.model, self.x_train)
+            self.model.kl_per_dim = _kl_per_dim(self.model, self.train)
         return FitResult(self.model.cpu().eval(), self.run_dir, self.metrics, self.elapsed)
 
 
@@ -317,23 +335,23 @@ def _train_epoch(
     model: ActionVAE,
     optimizer: Adam,
     capacity: Capacity,
-    x: Tensor,
+    data: _Windows,
     config: TrainConfig,
     generator: torch.Generator,
 ) -> dict[str, Any]:
-    """One pass over ``x`` (N, T, A); returns the epoch's training metrics and advances the capacity."""
+    """One pass over ``data``; returns the epoch's training metrics and advances the capacity."""
     model.train()
-    n = x.shape[0]
-    device = x.device
+    n = data.x.shape[0]
+    device = data.x.device
     order = torch.randperm(n, generator=generator, device=device)
     loss_sum = torch.zeros((), device=device)
     recon_sum = torch.zeros((), device=device)
     kl_dim_sums = [torch.zeros(d, device=device) for d in model.ladder_dims]
     c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
     for start in range(0, n, config.batch_size):
-        batch = x[order[start : start + config.batch_size]]  # (b, T, A)
-        x_hat, stats, _ = model.forward_normalized(batch, generator=generator)
-        recon = gaussian_nll(batch, x_hat, config.sigma, include_constant=False)
+        batch, lengths, mask = data.take(order[start : start + config.batch_size])  # (b, T, A), (b,), (b, T)
+        x_hat, stats, _ = model.forward_normalized(batch, lengths, generator=generator)
+        recon = gaussian_nll(batch, x_hat, config.sigma, mask=mask, include_constant=False)
         kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
         loss = recon + capacity.penalty(kl_ladders, config.beta)
         optimizer.zero_grad()
@@ -363,33 +381,101 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def _validate(model: ActionVAE, x_val: Tensor | None, sigma: float, normalizer: Normalizer) -> dict[str, Any]:
+def _validate(model: ActionVAE, val: _Windows | None, sigma: float, normalizer: Normalizer) -> dict[str, Any]:
     """Reconstruction of the validation windows from their posterior means (no sampling)."""
-    if x_val is None:
+    if val is None:
         return {"val_recon": None, "val_rmse": None}
     model.eval()
     recon = 0.0
     squared = 0.0
-    std = torch.as_tensor(normalizer.std, dtype=x_val.dtype, device=x_val.device)  # (A,) to env units
-    for chunk in x_val.split(_EVAL_CHUNK):
-        stats = model.encode_normalized(chunk)
+    std = torch.as_tensor(normalizer.std, dtype=val.x.dtype, device=val.x.device)  # (A,) to env units
+    for chunk, lengths, mask in val.chunks():
+        stats = model.encode_normalized(chunk, lengths)
         x_hat = model.decode_normalized([mean for mean, _ in stats], chunk.shape[1])
-        recon += gaussian_nll(chunk, x_hat, sigma, include_constant=False).item() * len(chunk)
-        squared += ((x_hat - chunk) * std).pow(2).sum().item()
-    return {"val_recon": recon / len(x_val), "val_rmse": math.sqrt(squared / x_val.numel())}
+        recon += gaussian_nll(chunk, x_hat, sigma, mask=mask, include_constant=False).item() * len(chunk)
+        error = (x_hat - chunk) * std  # (b, T, A), environment units
+        if mask is not None:
+            error = error * mask.unsqueeze(-1)
+        squared += error.pow(2).sum().item()
+    return {"val_recon": recon / len(val.x), "val_rmse": math.sqrt(squared / val.n_elements)}
 
 
 @torch.no_grad()
-def _kl_per_dim(model: ActionVAE, x: Tensor) -> list[list[float]]:
-    """Mean KL (nats) of every latent dimension over the windows ``x``, per ladder."""
+def _kl_per_dim(model: ActionVAE, data: _Windows) -> list[list[float]]:
+    """Mean KL (nats) of every latent dimension over the windows of ``data``, per ladder."""
     was_training = model.training
     model.eval()
-    sums = [torch.zeros(d, dtype=torch.float64, device=x.device) for d in model.ladder_dims]
-    for chunk in x.split(_EVAL_CHUNK):
-        for total, (mean, logvar) in zip(sums, model.encode_normalized(chunk), strict=True):
-            total += (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(dim=0).double()
+    sums = [torch.zeros(d, dtype=torch.float64, device=data.x.device) for d in model.ladder_dims]
+    for chunk, lengths, _ in data.chunks():
+        for total, (mean, logvar) in zip(sums, model.encode_normalized(chunk, lengths), strict=True):
+            total += kl_normal(mean, logvar).sum(dim=0).double()
     model.train(was_training)
-    return [(total / len(x)).tolist() for total in sums]
+    return [(total / len(data.x)).tolist() for total in sums]
+
+
+@dataclasses.dataclass
+class _Windows:
+    """Normalised sequences on the training device; steps past a sequence's length are zero."""
+
+    x: Tensor
+    """(N, T, A) normalised actions"""
+    lengths: Tensor | None
+    """(N,) int64 true lengths, or None when every sequence has all T steps"""
+
+    @classmethod
+    def make(
+        cls, actions: np.ndarray, lengths: np.ndarray | None, normalizer: Normalizer, device: torch.device
+    ) -> _Windows:
+        x = torch.from_numpy(normalizer.transform(actions)).to(device)  # (N, T, A)
+        if lengths is None:
+            return cls(x, None)
+        length_t = torch.from_numpy(lengths).to(device)
+        mask = torch.arange(x.shape[1], device=device) < length_t[:, None]  # (N, T)
+        return cls(x * mask.unsqueeze(-1), length_t)
+
+    @property
+    def n_elements(self) -> int:
+        """Real (unpadded) action elements."""
+        steps = self.x.shape[0] * self.x.shape[1] if self.lengths is None else int(self.lengths.sum())
+        return steps * self.x.shape[2]
+
+    def take(self, index: Tensor | slice) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """``(x (b, T, A), lengths (b,) or None, mask (b, T) or None)`` of the sequences at ``index``."""
+        x = self.x[index]
+        if self.lengths is None:
+            return x, None, None
+        lengths = self.lengths[index]
+        return x, lengths, torch.arange(x.shape[1], device=x.device) < lengths[:, None]
+
+    def chunks(self) -> Iterator[tuple[Tensor, Tensor | None, Tensor | None]]:
+        """The sequences in order, a bounded number at a time (for evaluation)."""
+        for start in range(0, self.x.shape[0], _EVAL_CHUNK):
+            yield self.take(slice(start, start + _EVAL_CHUNK))
+
+
+def _real_steps(actions: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """(N, T, A) -> the steps that are not padding, (S, A) (all of them when ``lengths`` is None)."""
+    if lengths is None:
+        return actions
+    mask = np.arange(actions.shape[1])[None, :] < lengths[:, None]  # (N, T)
+    return actions[mask]
+
+
+def _checked_lengths(lengths: Any, actions: np.ndarray, what: str) -> np.ndarray | None:
+    if lengths is None:
+        return None
+    array = np.asarray(lengths)
+    if array.shape != (len(actions),) or not np.issubdtype(array.dtype, np.integer):
+        raise AbsactionError(
+            f"{what} lengths have shape {array.shape}, expected ({len(actions)},) integers",
+            "pass one length per sequence",
+        )
+    if len(array) and (array.min() < 1 or array.max() > actions.shape[1]):
+        raise AbsactionError(
+            f"{what} lengths must lie in 1..{actions.shape[1]}, got {array.min()}..{array.max()}",
+            "pad every sequence to the longest one and pass its true length",
+        )
+    return array.astype(np.int64)
 
 
 def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Training from a dataset on disk: ``fit`` starts a run, ``resume`` continues one.
 
-Both load the dataset (``absaction.data``), cut the windows the configuration asks for, split them by
+Both load the dataset (``absaction.data``), cut the windows the configuration asks for (or, for a
+variable-length model without ``--window``, pad whole episodes and keep their lengths), split them by
 episode into training and validation sets, and hand the arrays to
 :func:`absaction.train.loop.fit_arrays`.
 """
@@ -14,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from absaction.data import ActionWindows, load_dataset
+from absaction.data import ActionWindows, load_dataset, train_val_split
 from absaction.errors import AbsactionError
 from absaction.files import check_new_output
 from absaction.models import io as model_io
+from absaction.models.registry import model_class
 from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
 from absaction.train.loop import EpochCallback, FitResult, fit_arrays, resume_conflict
 
@@ -110,21 +112,35 @@ def _fit_dataset(
     progress: bool,
     epoch_callback: EpochCallback | None,
 ) -> FitResult:
-    train, val, dataset = load_windows(data, config)
+    lengths: dict[str, Any] = {}
+    if config.window is None and not model_class(config.model).fixed_length:
+        # a variable-length model on whole episodes: zero-padded to the longest, with their lengths
+        dataset = load_dataset(data)
+        episodes = dataset.episode_actions()
+        train_idx, val_idx = train_val_split(len(episodes), config.val_fraction, config.seed)
+        padded, episode_lengths = pad_episodes(episodes)  # (E, T_max, A), (E,)
+        train_actions, val_actions = padded[train_idx], padded[val_idx]
+        lengths = {"train_lengths": episode_lengths[train_idx], "val_lengths": episode_lengths[val_idx]}
+        window, val_episodes = None, val_idx.tolist()
+    else:
+        train, val, dataset = load_windows(data, config)
+        train_actions, val_actions = train.actions, val.actions
+        window, val_episodes = train.length, np.unique(val.episode_index).tolist()
     space = dataset.action_space
     data_info = {
         "path": os.fspath(dataset.path),
         "episodes": len(dataset),
-        "window": train.length,
+        "window": window,
         "stride": config.stride,
         "factor_names": list(dataset.factor_names),
-        "val_episodes": np.unique(val.episode_index).tolist(),
+        "val_episodes": val_episodes,
     }
     return fit_arrays(
-        train.actions,
+        train_actions,
         config,
         run_dir,
-        val_actions=val.actions,
+        val_actions=val_actions,
+        **lengths,
         env_id=dataset.env_id,
         action_low=np.asarray(space.low, dtype=np.float32),
         action_high=np.asarray(space.high, dtype=np.float32),
@@ -134,6 +150,16 @@ def _fit_dataset(
         progress=progress,
         epoch_callback=epoch_callback,
     )
+
+
+def pad_episodes(episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Variable-length episodes ``[(T_i, A)]`` -> zero-padded ``(E, max T_i, A)`` float32 and the
+    lengths ``(E,)`` int64."""
+    lengths = np.array([len(e) for e in episodes], dtype=np.int64)
+    padded = np.zeros((len(episodes), int(lengths.max()), episodes[0].shape[-1]), dtype=np.float32)
+    for i, episode in enumerate(episodes):
+        padded[i, : len(episode)] = episode
+    return padded, lengths
 
 
 def _same_path(given: str | os.PathLike[str], saved: str) -> bool | None:

@@ -1,0 +1,368 @@
+"""How a benchmark sweep runs (:mod:`absaction.agents.bench` says *what* it runs): the stage-1
+artefacts, the plan of runs and its cache, and the worker processes.
+
+- :func:`prepare_stage1`: demonstrations, the ladder TCVLAE, the flat TCVAE and the untrained copy,
+  each built once into ``OUT/stage1`` and reused by a resumed sweep;
+- :func:`plan_runs` / :func:`preflight` / :func:`run_finished`: every (task, agent, seed) run as an
+  :class:`~absaction.agents.AgentConfig`, checked before the first one starts, skipped when its folder
+  exists (a run folder is written atomically, so an existing one is finished);
+- :class:`Runner`: ``--workers`` spawned processes with one torch thread each (or this process), with
+  Ctrl-C handled so that interrupted runs leave nothing half-written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import signal
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from absaction.errors import AbsactionError
+
+from .config import AgentConfig
+
+if TYPE_CHECKING:
+    from .bench import BenchAgent, BenchConfig
+
+
+# ----------------------------------------------------------------------------------------- stage 1
+@dataclasses.dataclass
+class Stage1:
+    """The shared artefacts every run builds on."""
+
+    data: str | None
+    """the demonstrations (BC and VAE training data): an absolute folder or a Minari id"""
+    models: dict[str, Path]
+    """model kind (:data:`~absaction.agents.bench.MODEL_KINDS`) -> run folder"""
+    top_ladder: dict[str, int]
+    """model kind -> 1-based index of its most abstract ladder with active units"""
+    chunk: int | None
+    """the TCVLAE's decoded length (primitive steps per latent decision, and the repeat count)"""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "models": {k: str(v) for k, v in self.models.items()},
+            "top_ladder": self.top_ladder,
+            "chunk": self.chunk,
+        }
+
+
+def _model_complete(run_dir: Path) -> bool:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("complete", True))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def fit_job(job: dict[str, Any]) -> str:
+    """Worker: train (or finish) one stage-1 VAE; returns its run folder."""
+    from absaction.train import TrainConfig, fit, resume
+
+    run_dir = Path(job["run_dir"])
+    if run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
+        resume(run_dir, progress=False)
+    else:
+        fit(job["data"], TrainConfig.from_dict(job["train"]), run_dir, progress=False)
+    return str(run_dir)
+
+
+def _resolve_data(config: BenchConfig, stage: Path) -> str:
+    """The demonstrations: --data, else the --model run's own training data (the same demonstrations
+    its decoder saw), else scripted Reach2D-v0 experts collected into ``stage/demos``."""
+    if config.data is not None:
+        given = Path(config.data).expanduser()
+        return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
+    if config.model is not None:
+        from absaction.models import read_config
+
+        recorded = (read_config(Path(config.model).expanduser()).get("data") or {}).get("path")
+        if recorded and Path(recorded).exists():
+            return str(Path(recorded).resolve())
+    demos = stage / "demos"
+    if not demos.exists():  # collect writes atomically: an existing folder is complete
+        from absaction.collect import CollectConfig, collect
+
+        from .bench import DEMO_ENV
+
+        collect(
+            CollectConfig(
+                env_id=DEMO_ENV,
+                expert="scripted",
+                episodes=config.demo_episodes,
+                seed=0,
+                out=demos,
+                progress=False,
+            )
+        )
+    return str(demos.resolve())
+
+
+def prepare_stage1(config: BenchConfig, out: Path, runner: Runner, log: Callable[[str], None]) -> Stage1:
+    """Collect the demonstrations and train/build the action models the selected agents need (each
+    skipped when it is already in ``out/stage1``)."""
+    import torch
+
+    from absaction.models import load, read_config, save
+    from absaction.models.io import model_from_config
+    from absaction.train import TrainConfig
+
+    stage = out / "stage1"
+    needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
+    if "untrained" in needed:
+        needed.add("tcvlae")
+    data_needed = bool(needed & {"demos", "tcvae"}) or ("tcvlae" in needed and config.model is None)
+    data = _resolve_data(config, stage) if data_needed else None
+    models: dict[str, Path] = {}
+    if "tcvlae" in needed and config.model is not None:
+        models["tcvlae"] = Path(config.model).expanduser().resolve()
+    jobs: list[dict[str, Any]] = []
+    for kind in ("tcvlae", "tcvae"):
+        if kind in needed and kind not in models:
+            models[kind] = (stage / kind).resolve()
+            if not _model_complete(models[kind]):
+                train = TrainConfig(model=kind, threads=1, seed=0)
+                if config.vae_epochs is not None:
+                    train.epochs = config.vae_epochs
+                jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
+    if jobs:
+        log(f"stage 1: training {', '.join(Path(j['run_dir']).name for j in jobs)} on {data}")
+        for _ in runner.imap_unordered(fit_job, jobs):
+            pass
+    if "untrained" in needed:
+        # the TCVLAE's architecture, normaliser and measured active units, with freshly initialised
+        # weights: the agent controls the same latents, but the decoder knows nothing of the data
+        models["untrained"] = (stage / "untrained").resolve()
+        if not (models["untrained"] / "config.json").is_file():  # written last by save()
+            torch.manual_seed(0)
+            untrained = model_from_config(read_config(models["tcvlae"]))
+            save(
+                untrained, models["untrained"], extra={"untrained_copy_of": str(models["tcvlae"])}, force=True
+            )
+    top_ladder: dict[str, int] = {}
+    chunk = None
+    for kind, path in models.items():
+        model = load(path)
+        active = model.active_dims()
+        with_units = [i for i, dims in enumerate(active, start=1) if dims]
+        top_ladder[kind] = with_units[-1] if with_units else len(active)
+        if kind == "tcvlae":
+            chunk = model.seq_len
+    return Stage1(data=data, models=models, top_ladder=top_ladder, chunk=chunk)
+
+
+# -------------------------------------------------------------------------------------------- runs
+@dataclasses.dataclass
+class RunSpec:
+    """One run of the sweep."""
+
+    task: str
+    """env id"""
+    agent: BenchAgent
+    seed: int
+    config: AgentConfig
+    out_dir: Path
+    cost: float
+    """estimated seconds on one core"""
+
+    @property
+    def label(self) -> str:
+        from .bench import task_name
+
+        return f"{task_name(self.task)}/{self.agent.name}/seed{self.seed}"
+
+
+def plan_runs(config: BenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
+    """Every (task, agent, seed) run, most expensive first (so the slowest runs do not end the sweep
+    alone on one worker)."""
+    from .bench import estimate_run_seconds, task_name
+
+    runs = []
+    for task in config.tasks:
+        for agent in config.agent_table():
+            cost = estimate_run_seconds(agent, task, config)
+            for seed in range(config.seeds):
+                agent_config = agent.config(
+                    task, seed, config.steps, config.eval_every, config.eval_episodes, stage1
+                )
+                out_dir = out / "runs" / task_name(task) / agent.name / f"seed{seed}"
+                runs.append(RunSpec(task, agent, seed, agent_config, out_dir, cost))
+    return sorted(runs, key=lambda r: -r.cost)
+
+
+def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> None:
+    """Build every (task, agent) env once and check the BC demonstrations against it, so that a bad
+    combination fails in seconds rather than after an hour of other runs."""
+    from .environments import make_env
+
+    demos: Any = None
+    seen: set[tuple[str, str]] = set()
+    for run in runs:
+        if (run.task, run.agent.name) in seen:
+            continue
+        seen.add((run.task, run.agent.name))
+        env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
+        try:
+            if run.agent.bc:
+                if demos is None:
+                    from absaction.data import load_dataset
+
+                    assert stage1.data is not None
+                    demos = load_dataset(stage1.data)
+                check_bc_applicable(demos, env, run.task)
+        finally:
+            env.close()
+
+
+def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
+    """The demonstrations come from Reach2D-v0; cloning them is meaningful where the observation layout
+    and the action space are the same (true for the whole Reach2D family; bounds may differ)."""
+    obs_shape = getattr(demos.observation_space, "shape", None)
+    act_shape = demos.action_space.shape
+    if obs_shape != env.observation_space.shape or act_shape != env.action_space.shape:
+        raise AbsactionError(
+            f"the BC demonstrations (observations {obs_shape}, actions {act_shape}) do not fit {task} "
+            f"(observations {env.observation_space.shape}, actions {env.action_space.shape})",
+            "drop the -bc agents (--agents) or pass --data with demonstrations of that env's layout",
+        )
+
+
+def run_finished(run: RunSpec) -> bool:
+    """Whether ``run`` already has its folder; refuses one written with other settings."""
+    if not run.out_dir.exists():
+        return False
+    path = run.out_dir / "config.json"
+    if not (run.out_dir / "eval.csv").is_file() or not path.is_file():
+        raise AbsactionError(
+            f"{run.out_dir} exists but is not a finished run",
+            "delete that folder and pass --resume again (it will be rerun)",
+        )
+    saved = json.loads(path.read_text(encoding="utf-8")).get("config", {})
+    expected = run.config.to_dict()
+    for key in (
+        "env_id",
+        "algo",
+        "actions",
+        "ladders",
+        "dims",
+        "chunk",
+        "steps",
+        "seed",
+        "eval_every",
+        "eval_episodes",
+        "hyperparams",
+    ):
+        if saved.get(key) != expected[key]:
+            raise AbsactionError(
+                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
+                "use another --out, or --force to start the sweep over",
+            )
+    for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
+        if (saved.get(key) is None) != (expected[key] is None) or (
+            saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
+        ):
+            raise AbsactionError(
+                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
+                "use another --out, or --force to start the sweep over",
+            )
+    return True
+
+
+def train_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Worker: one train_agent run; returns its summary. Interrupted (Ctrl-C), it leaves no folder."""
+    from .training import train_agent
+
+    config = AgentConfig.from_dict(job["config"])
+    return train_agent(config, job["out_dir"], progress=False, plot=False).summary()
+
+
+# Set in every worker by _worker_init: the parent sets it on Ctrl-C, so that jobs already queued to a
+# worker (the pool hands each worker one job ahead) stop at once instead of running to the end.
+_STOP: Any = None
+
+
+def _worker_init(stop: Any) -> None:
+    global _STOP
+    _STOP = stop
+    # Idle workers ignore Ctrl-C (the parent decides what happens); a running job re-enables it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
+    warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
+
+
+def _interruptible(fn: Callable[[Any], Any], job: Any) -> Any:
+    """Run ``fn(job)`` in a worker with Ctrl-C enabled (KeyboardInterrupt unwinds the run, so its atomic
+    writes remove what it had written), unless the sweep was stopped already."""
+    if _STOP is not None and _STOP.is_set():
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return fn(job)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Runner:
+    """Runs jobs in ``workers`` spawned processes with one torch thread each, or in this process for
+    one worker. Use as a context manager; jobs and their functions must be picklable."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._stop: Any = None
+
+    def __enter__(self) -> Runner:
+        if self.workers > 1:
+            # spawn: a fresh interpreter per worker (forking a process that holds torch threads is unsafe)
+            context = multiprocessing.get_context("spawn")
+            self._stop = context.Event()
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_worker_init, initargs=(self._stop,)
+            )
+        else:
+            import torch
+
+            torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(job, fn(job))`` as the jobs finish (the first error is raised). On Ctrl-C, or when
+        a job fails, the running jobs are interrupted (their atomic writes remove what they had
+        written) and the others cancelled; finished jobs keep their outputs."""
+        if self._pool is None:
+            for job in jobs:
+                yield job, fn(job)
+            return
+        pending: dict[Future[Any], Any] = {self._pool.submit(_interruptible, fn, job): job for job in jobs}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    yield job, future.result()
+        except BaseException:
+            self._stop.set()
+            for future in pending:
+                future.cancel()
+            for child in multiprocessing.active_children():  # our own workers: interrupt their runs
+                if child.pid is not None:
+                    os.kill(child.pid, signal.SIGINT)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            raise
