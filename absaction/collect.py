@@ -6,8 +6,8 @@ rolls out ``episodes`` seeded episodes and writes them as a Minari dataset with 
 of each episode in its infos (layout in :mod:`absaction.data.layout`).
 
 Reproducibility: episode ``i`` is reset with seed ``seed + i``; the expert's choices (e.g. the bulge and
-curvature of a scripted path) and the action noise come from one generator seeded with ``[seed, 1]`` (a stream independent of the env's). The
-same configuration therefore writes the same arrays.
+curvature of a scripted path) and the action noise come from one generator seeded with ``[seed, 1]``
+(a stream independent of the env's). The same configuration therefore writes the same arrays.
 
 Atomicity: episodes are written into a temporary folder beside ``out`` that is renamed to ``out`` only
 once the dataset is complete; an error or Ctrl-C removes it and leaves ``out`` as it was.

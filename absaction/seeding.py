@@ -10,7 +10,7 @@ import numpy as np
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed the global generators and return a fresh NumPy ``Generator`` for local use."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds libraries (SB3, gymnasium spaces) that use the global state
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency, but keep `import absaction` light

@@ -40,9 +40,13 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 8,4,2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 8,4,2, got {text!r}"
+        ) from None
     if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 8,4,2, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 8,4,2, got {text!r}"
+        )
     return values
 
 
