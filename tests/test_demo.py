@@ -20,7 +20,7 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
                  "rl_comparison.png", "summary.md", "demo.json"):  # fmt: skip
         assert (out / name).is_file(), name
     summary = (out / "summary.md").read_text()
-    assert "40 scripted episodes" in summary
+    assert "40 scripted episodes on absaction/Reach2D-v0 (action noise std 0.05)" in summary
     assert "| target |" in summary and "PPO, latent actions" in summary
     timings = json.loads((out / "demo.json").read_text())["timings"]
     assert set(timings) == {"collect", "plot", "train", "traverse", "evaluate", "rl"}

@@ -45,6 +45,9 @@ class DemoConfig:
     """the output folder"""
     episodes: int = 400
     """expert episodes to collect on absaction/Reach2D-v0"""
+    noise: float = 0.05
+    """std of the Gaussian noise added to the expert's actions (action units). Without it the 400
+    episodes are only 20 distinct paths and the binned MIG estimate credits every factor to every latent"""
     epochs: int | None = None
     """TCVLAE training epochs (None: absaction train's default)"""
     rl_env: str = "absaction/Reach2DObstacle-v0"
@@ -70,6 +73,8 @@ def register(subparsers: Any) -> None:
                         help="output folder (default: %(default)s)")  # fmt: skip
     parser.add_argument("--episodes", type=positive_int, default=DemoConfig.episodes, metavar="N",
                         help="expert episodes to collect (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--noise", type=float, default=DemoConfig.noise, metavar="STD",
+                        help="expert action noise std, action units (default: %(default)s)")  # fmt: skip
     parser.add_argument("--epochs", type=positive_int, default=None, metavar="E",
                         help="TCVLAE epochs (default: absaction train's default)")  # fmt: skip
     parser.add_argument("--rl-env", default=DemoConfig.rl_env, metavar="ID",
@@ -83,7 +88,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = DemoConfig(
-        out=args.out, episodes=args.episodes, epochs=args.epochs, rl_env=args.rl_env,
+        out=args.out, episodes=args.episodes, noise=args.noise, epochs=args.epochs, rl_env=args.rl_env,
         rl_steps=args.rl_steps, seed=args.seed,
     )  # fmt: skip
     run_demo(config, force=args.force)
@@ -120,7 +125,8 @@ def _stages(config: DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]
         train_args += ["--epochs", str(config.epochs)]
     stages: list[tuple[str, Callable[[], None]]] = [
         ("collect", lambda: _cli(["collect", "--env", "absaction/Reach2D-v0", "--expert", "scripted",
-                                  "--episodes", str(config.episodes), "--seed", seed, "--out", str(data)])),
+                                  "--episodes", str(config.episodes), "--noise", str(config.noise),
+                                  "--seed", seed, "--out", str(data)])),
         ("plot", lambda: _cli(["plot", "--data", str(data), "--color-by", "target",
                                "--out", str(out / "dataset.png")])),
         ("train", lambda: _cli(train_args)),
@@ -198,7 +204,8 @@ def _summary(config: DemoConfig, out: Path) -> str:
         + f"; total {sum(config.timings.values()):.1f}.",
         "",
         "## 1. Expert data",
-        f"{summary.get('episodes')} scripted episodes on absaction/Reach2D-v0, {summary.get('steps')} steps, "
+        f"{summary.get('episodes')} scripted episodes on absaction/Reach2D-v0 "
+        f"(action noise std {config.noise}), {summary.get('steps')} steps, "
         f"success rate {_pct(summary.get('success_rate'))}. Paths: `dataset.png`.",
         "",
         "## 2. TCVLAE and what its latents hold",
