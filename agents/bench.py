@@ -387,10 +387,10 @@ TRAIN_MS_PER_STEP: dict[tuple[str, str], float] = {
 }
 EVAL_MS_PER_STEP: dict[str, float] = {"primitive": 0.4, "macro": 0.03}
 """Milliseconds per primitive env step of evaluation (a deterministic policy, one observation at a time)."""
-RUN_SETUP_SECONDS = 1.5
+RUN_SETUP_SECONDS = 0.5
 """Building the env, the agent and the output folder of one run."""
-BC_SECONDS = 3.0
-"""A behaviour-cloning warm start (20 epochs over 400 demonstrations)."""
+BC_SECONDS_PER_EPISODE = 0.0075
+"""A behaviour-cloning warm start (20 epochs), per demonstration episode (3 s for 400)."""
 COLLECT_SECONDS_PER_EPISODE = 0.005
 """Collecting one scripted demonstration."""
 VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
@@ -409,7 +409,8 @@ def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) ->
     evaluations = config.eval_points + 1
     eval_seconds = evaluations * config.eval_episodes * horizon * EVAL_MS_PER_STEP[kind] / 1000
     train_seconds = config.steps * TRAIN_MS_PER_STEP[(agent.algo, kind)] / 1000
-    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + (BC_SECONDS if agent.bc else 0.0)
+    bc_seconds = config.demo_episodes * BC_SECONDS_PER_EPISODE if agent.bc else 0.0
+    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + bc_seconds
 
 
 WORKER_START_SECONDS = 6.0
@@ -429,16 +430,33 @@ def estimate_seconds(config: BenchConfig, costs: Sequence[float], stage1_cached:
     return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
 
 
-def describe_sweep(config: BenchConfig, stage1_cached: bool = False) -> tuple[str, float]:
-    """A one-line plan of the sweep (runs, budget, workers, estimated duration) and the estimate (s)."""
-    costs = [estimate_run_seconds(a, t, config) for t in config.tasks for a in config.agent_table()]
-    expected = estimate_seconds(config, [c for c in costs for _ in range(config.seeds)], stage1_cached)
+def describe_sweep(config: BenchConfig, out: Path | None = None) -> tuple[str, float]:
+    """A one-line plan of the sweep (runs, budget, workers, estimated duration) and the estimate (s).
+
+    With ``out`` (a sweep being resumed), runs whose folders exist and a stage 1 already there are not
+    counted in the estimate.
+    """
+    costs: list[float] = []
+    for task in config.tasks:
+        for agent in config.agent_table():
+            cost = estimate_run_seconds(agent, task, config)
+            for seed in range(config.seeds):
+                if out is None or not (out / "runs" / task_name(task) / agent.name / f"seed{seed}").exists():
+                    costs.append(cost)
+    stage1_cached = (out is not None and (out / "stage1").exists()) or (
+        config.data is not None and config.model is not None
+    )
+    expected = estimate_seconds(config, costs, stage1_cached)
+    runs = len(config.tasks) * len(config.agents) * config.seeds
     text = (
         f"bench rl: {len(config.tasks)} task(s) x {len(config.agents)} agent(s) x {config.seeds} seed(s)"
-        f" = {len(costs) * config.seeds} runs of {config.steps:,} primitive steps on {config.workers}"
-        f" worker(s); estimated {duration(expected)} (from per-step costs measured on one core of the"
-        " development machine)"
+        f" = {runs} runs of {config.steps:,} primitive steps on {config.workers} worker(s)"
+        + (f" ({runs - len(costs)} finished)" if len(costs) < runs else "")
+        + f"; estimated {duration(expected)} with {config.workers} free core(s)"
     )
+    load, cores = _load_average(), os.cpu_count() or 1
+    if load is not None and load > 0.5 * cores:  # other jobs compete for the cores the estimate assumes
+        text += f" (the machine is busy now: load {load:.1f} on {cores} cores, expect longer)"
     return text, expected
 
 
@@ -536,8 +554,7 @@ def run_bench(
     prepare_out(config, out, force, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
-    stage1_cached = (out / "stage1").exists() or (config.data is not None and config.model is not None)
-    plan, expected = describe_sweep(config, stage1_cached)
+    plan, expected = describe_sweep(config, out)
     say(plan)
     with bench_runs.Runner(config.workers) as runner:
         stage1 = bench_runs.prepare_stage1(config, out, runner, say)
@@ -574,6 +591,13 @@ def run_bench(
     }
     report = bench_report.write_report(config, stage1, runs, out, timing)
     return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report)
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
 
 
 def duration(seconds: float) -> str:

@@ -332,6 +332,8 @@ class HelpVerdict:
 
 
 def help_verdict(task: str, cells: Sequence[CellStats], bc_agents: set[str]) -> HelpVerdict | None:
+    """Best latent vs best primitive agent (BC included) on one task by AUC intervals, or None without
+    both kinds of agent. ``bc_agents``: the names of the BC-warm-started agents."""
     latent = [c for c in cells if c.family == "latent"]
     primitive = [c for c in cells if c.family == "primitive"]
     if not latent or not primitive:
@@ -377,9 +379,10 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     if not latent:
         return []
     lat = _best(latent, "auc")
+    outcome = {"above": f"{lat.agent} is better", "below": "the ablation is better"}
     return [
-        f"{task}: best latent {lat.agent} AUC {_est(lat.auc)} vs {ab.agent} {_est(ab.auc)}: latent "
-        f"{compare_auc(lat, ab)}"
+        f"{task}: best latent {lat.agent} AUC {_est(lat.auc)} vs {ab.agent} {_est(ab.auc)}: "
+        f"{outcome.get(compare_auc(lat, ab), 'no clear difference')}"
         for ab in cells
         if ab.family == "ablation"
     ]

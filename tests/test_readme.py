@@ -1,0 +1,41 @@
+"""The README stays true: its set-up commands match CI, and its Python tour runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _setup_commands() -> list[str]:
+    section = README.split("## Set-up: two commands", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_two_setup_commands_demo_and_tests() -> None:
+    demo, tests = _setup_commands()
+    assert demo.endswith("absaction demo") and "torch==2.13.0" in demo
+    assert tests.endswith("python -m pytest") and "torch==2.13.0" in tests
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    _, tests = _setup_commands()
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert tests in ci, "the README's test command must appear verbatim in .ci/run"
+
+
+@pytest.mark.slow
+def test_python_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    section = README.split("### In Python", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.group(1), "README.md", "exec"), {"__name__": "readme"})
+    assert (tmp_path / "runs" / "tcvlae" / "model.safetensors").is_file()
+    assert (tmp_path / "data" / "reach2d" / "data" / "main_data.hdf5").is_file()
