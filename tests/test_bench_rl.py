@@ -361,6 +361,8 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     for run in runs[1:]:
         assert (run / "eval.csv").stat().st_mtime_ns == stamps[run]  # not rerun
     assert len(_read_csv(out / "results.csv")) == len(runs)
+    config = bench.BenchConfig.from_preset("quick")
+    assert f"({len(runs)} finished)" in bench.describe_sweep(config, out)[0]  # the estimate skips them
 
     # the same folder without --resume, or with other settings, is refused (and left as it was)
     before = (out / "bench.json").read_text()

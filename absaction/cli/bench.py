@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import add_force, positive_int
+from absaction.cli._args import positive_int
 
 BENCH_DESCRIPTION = """\
 Packaged benchmarks. One sub-command so far:
@@ -50,7 +51,7 @@ stage1/, runs/<task>/<agent>/seed<k>/ (each run's eval.csv, agent.zip, agent.jso
 
 examples:
   absaction bench rl --out bench-rl                          # the default sweep, under an hour on 2 cores
-  absaction bench rl --quick --out /tmp/bench-quick          # smoke test, about a minute
+  absaction bench rl --quick --out /tmp/bench-quick          # smoke test, under a minute
   absaction bench rl --tasks obstacle chain --agents ppo ppo-bc ppo-latent --seeds 10 --out bench-2
   absaction bench rl --full --workers 16 --out bench-full    # every agent, 200k steps: a bigger machine
   absaction bench rl --out bench-rl --resume                 # continue an interrupted sweep
@@ -144,7 +145,9 @@ def register(subparsers: Any) -> None:
     rl.add_argument(
         "--dry-run", action="store_true", help="check the inputs, print the plan and estimate, stop"
     )
-    add_force(rl)
+    rl.add_argument(
+        "--force", action="store_true", help="delete an existing bench folder (with bench.json); start over"
+    )
     rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rl.set_defaults(func=run_rl)
 
@@ -176,7 +179,7 @@ def run_rl(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.dry_run:
         config.validate()
-        print(describe_sweep(config)[0])
+        print(describe_sweep(config, Path(args.out) if args.resume else None)[0])
         return 0
     try:
         result = run_bench(
