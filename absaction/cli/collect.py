@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import add_force, non_negative_int, positive_int
+from absaction.cli._args import add_force, non_negative_float, non_negative_int, positive_int
 
 EPILOG = """\
 experts:
@@ -22,16 +22,6 @@ examples:
 The output folder is a Minari dataset (data/main_data.hdf5, data/metadata.json) plus collect.json.
 Episode i is reset with seed S+i, so the same command writes the same data.
 """
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -71,7 +61,7 @@ def register(subparsers: Any) -> None:
         help="time limit per episode (default: the env's own)",
     )  # fmt: skip
     parser.add_argument(
-        "--noise", type=_non_negative_float, default=0.0, metavar="X",
+        "--noise", type=non_negative_float, default=0.0, metavar="X",
         help="std of Gaussian noise added to each action (action units), then clipped to the bounds "
         "(default: %(default)s)",
     )  # fmt: skip

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import add_force, int_list, non_negative_int, positive_float, positive_int
+from absaction.cli._args import (
+    add_force,
+    fraction,
+    int_list,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from absaction.errors import AbsactionError
 
 # Shown in --help; the values themselves live in absaction.train.config.TrainConfig (imported lazily,
@@ -81,7 +89,7 @@ def register(subparsers: Any) -> None:
     data.add_argument("--stride", type=positive_int, metavar="S", help="steps between windows (default: L)")
     data.add_argument(
         "--val-fraction",
-        type=_fraction,
+        type=fraction,
         metavar="F",
         help=f"episodes held out (default: {d['val_fraction']})",
     )
@@ -114,7 +122,7 @@ def register(subparsers: Any) -> None:
 
     loss = parser.add_argument_group("loss and optimisation")
     loss.add_argument(
-        "--beta", type=_non_negative_float, metavar="B", help=f"KL weight (default: {d['beta']:g})"
+        "--beta", type=non_negative_float, metavar="B", help=f"KL weight (default: {d['beta']:g})"
     )
     loss.add_argument(
         "--sigma",
@@ -240,23 +248,3 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
         return key.strip(), value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {value}")
-    return value
