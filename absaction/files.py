@@ -145,3 +145,23 @@ def staged_dir(
             shutil.rmtree(aside, ignore_errors=True)
         else:
             aside.unlink(missing_ok=True)
+
+
+def read_versioned_json(path: Path, fmt: str, version: int, what: str, fix: str) -> dict[str, Any]:
+    """Parse a JSON record that absaction wrote with ``"format": fmt`` and ``"format_version": version``.
+
+    Every way it can be wrong (unreadable, not JSON, another kind of record, another version) is one
+    :class:`AbsactionError` naming ``what`` the file should be and the ``fix`` (e.g. "retrain the model").
+    """
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AbsactionError(f"{path} cannot be read ({err})", f"restore it or {fix}") from None
+    if not isinstance(record, dict) or record.get("format") != fmt:
+        raise AbsactionError(f"{path} is not {what}", fix)
+    if record.get("format_version") != version:
+        raise AbsactionError(
+            f"{path} has format version {record.get('format_version')}; this version reads {version}",
+            f"{fix} with this version",
+        )
+    return record

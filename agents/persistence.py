@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from absaction.errors import AbsactionError
+from absaction.files import read_versioned_json
 
 from .config import AgentConfig
 from .environments import find_macro_wrapper, load_model_for, make_env, wrapper_settings
@@ -114,18 +115,7 @@ def read_agent_json(run_dir: Path) -> dict[str, Any]:
         )
     if not path.is_file():
         raise AbsactionError(f"{run_dir} has no {AGENT_JSON}", "pass the --out folder of `absaction rl`")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AbsactionError(f"{path} cannot be read ({err})", "retrain the agent") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise AbsactionError(f"{path} is not an absaction agent record", "retrain the agent")
-    if record.get("format_version") != FORMAT_VERSION:
-        raise AbsactionError(
-            f"{path} has format version {record.get('format_version')}; this version reads {FORMAT_VERSION}",
-            "retrain the agent with this version",
-        )
-    return record
+    return read_versioned_json(path, FORMAT, FORMAT_VERSION, "an absaction agent record", "retrain the agent")
 
 
 def zip_wrapper_settings(path: Path) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ dimension over the training set, or null), ``active_kl_threshold``; training add
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import torch
 
 from absaction.data import Normalizer
 from absaction.errors import AbsactionError
-from absaction.files import atomic_write_bytes, atomic_write_json
+from absaction.files import atomic_write_bytes, atomic_write_json, read_versioned_json
 from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE
 from absaction.models.registry import MODELS, model_class
 
@@ -100,17 +99,8 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             f"{run_dir} has no {CONFIG_FILE}, so it is not a trained model",
             f"train one with absaction train --out {run_dir}",
         )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AbsactionError(f"{path} cannot be read ({err})", "restore it or retrain the model") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise AbsactionError(f"{path} is not an absaction model configuration", "retrain the model")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise AbsactionError(
-            f"{path} has format version {config.get('format_version')}; expected {FORMAT_VERSION}",
-            "retrain the model with this version",
-        )
+    what = "an absaction model configuration"
+    config = read_versioned_json(path, FORMAT, FORMAT_VERSION, what, "retrain the model")
     if config.get("model") not in MODELS:
         raise AbsactionError(
             f"{path} names an unknown model {config.get('model')!r}",
