@@ -52,6 +52,10 @@ class AgentConfig:
     """dataset (folder or Minari id) for a behaviour-cloning warm start (primitive actions only)"""
     bc_epochs: int = 20
     """epochs of behaviour cloning over the dataset's (observation, action) pairs"""
+    bc_critic_warmup: int | None = None
+    """after a BC warm start, primitive env steps during which the cloned actor stays frozen and only
+    the critic learns (None: one PPO rollout, ``n_steps * n_envs``; SAC/TD3: ``learning_starts`` + 5000;
+    0: no warm-up). See :class:`~absaction.agents.callbacks.CriticWarmupCallback`."""
     hyperparams: dict[str, Any] = dataclasses.field(default_factory=dict)
     """overrides on top of the hyperparameter file (same keys, e.g. ``{"learning_rate": 1e-3}``)"""
     hyperparams_file: str | None = None
@@ -112,6 +116,11 @@ class AgentConfig:
                 )
             if self.bc_epochs < 1:
                 raise AbsactionError(f"bc_epochs must be >= 1, got {self.bc_epochs}", "pass --bc-epochs 20")
+        if self.bc_critic_warmup is not None and int(self.bc_critic_warmup) < 0:
+            raise AbsactionError(
+                f"bc_critic_warmup must be >= 0, got {self.bc_critic_warmup}",
+                "pass --bc-critic-warmup 0 or more",
+            )
 
     # ------------------------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:

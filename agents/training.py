@@ -26,7 +26,7 @@ from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs
-from .callbacks import EvalRow, PrimitiveStepCallback
+from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
 from .config import AgentConfig
 from .environments import (
     find_macro_wrapper,
@@ -204,9 +204,13 @@ def train_agent(
             schedule=schedule,
             description=f"{config.algo}/{config.actions} {config.env_id}",
         )
+        callbacks: list[Any] = [callback]
+        if bc_result is not None:
+            warmup = critic_warmup_steps(config, hyperparams)
+            callbacks.append(CriticWarmupCallback(callback, warmup))
         # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
         # budget and the callback is what stops training.
-        agent.learn(total_timesteps=config.steps, callback=callback)
+        agent.learn(total_timesteps=config.steps, callback=callbacks)
         settings = wrapper_settings(eval_env)
         setattr(agent, ZIP_SETTINGS_ATTRIBUTE, settings)
         agent.save(tmp / AGENT_ZIP)
@@ -235,6 +239,16 @@ def train_agent(
     venv.close()
     eval_env.close()
     return result
+
+
+def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any]) -> int:
+    """Primitive env steps of the critic warm-up after a BC warm start (``config.bc_critic_warmup``, or
+    its default: one PPO rollout, or SAC/TD3's ``learning_starts`` + 5000)."""
+    if config.bc_critic_warmup is not None:
+        return int(config.bc_critic_warmup)
+    if config.algo == "ppo":
+        return int(hyperparams.get("n_steps", 2048)) * int(hyperparams.get("n_envs", 1))
+    return int(hyperparams.get("learning_starts", 100)) + 5000
 
 
 def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) -> None:

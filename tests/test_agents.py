@@ -561,6 +561,42 @@ def test_bc_on_expert_demonstrations(tmp_path: Path, expert_dataset: Path):
     assert json.loads((tmp_path / "bc" / "agent.json").read_text())["bc"]["epochs"] == 30
 
 
+@pytest.mark.parametrize("warmup", [0, 64])
+def test_critic_warmup_keeps_the_cloned_actor_until_the_critic_has_learned(
+    tmp_path: Path, expert_dataset: Path, warmup: int
+):
+    # n_steps 32 and 96 steps: PPO updates at 32 and 64 primitive steps (the budget stops it at 96). With a
+    # 64-step warm-up both updates train only the critic, so the deterministic policy is exactly the cloned
+    # one at the end; without it the first update already moves the actor.
+    hyperparams = {**TINY_BY_ALGO["ppo"], "policy_kwargs": "dict(net_arch=[16])", "n_epochs": 4}
+    config = AgentConfig(
+        "absaction/Reach2D-v0", algo="ppo", bc_dataset=str(expert_dataset), bc_epochs=5, steps=96,
+        eval_every=96, eval_episodes=2, bc_critic_warmup=warmup, hyperparams=hyperparams,
+    )  # fmt: skip
+    result = train_agent(config, tmp_path / "run", progress=False, plot=False)
+    before, after = result.before_learning.mean_return, result.final.mean_return
+    if warmup:
+        assert after == before
+    else:
+        assert after != before
+    policy = result.agent.policy
+    assert all(p.requires_grad for p in policy.parameters())  # released for saving / further training
+    # both PPO updates ran (4 epochs each): in the warm-up case they trained the critic alone
+    assert result.agent._n_updates == 2 * 4
+
+
+def test_critic_warmup_defaults():
+    from absaction.agents.training import critic_warmup_steps
+
+    ppo = AgentConfig("absaction/Reach2D-v0", algo="ppo")
+    assert critic_warmup_steps(ppo, {"n_steps": 1024, "n_envs": 4}) == 4096
+    assert critic_warmup_steps(ppo.replace(bc_critic_warmup=7), {"n_steps": 1024}) == 7
+    sac = AgentConfig("absaction/Reach2D-v0", algo="sac")
+    assert critic_warmup_steps(sac, {"learning_starts": 1000}) == 6000
+    with pytest.raises(AbsactionError, match="bc_critic_warmup must be >= 0"):
+        ppo.replace(bc_critic_warmup=-1).validate()
+
+
 def test_bc_refuses_demonstrations_of_another_env(tmp_path: Path, pendulum_dataset: Path):
     config = AgentConfig("absaction/Reach2D-v0", bc_dataset=str(pendulum_dataset), steps=10)
     with pytest.raises(

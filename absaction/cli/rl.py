@@ -123,6 +123,15 @@ def register(subparsers: Any) -> None:
     bc = parser.add_argument_group("behaviour-cloning warm start (primitive actions)")
     bc.add_argument("--bc", metavar="DATASET", help="dataset folder or Minari id with observations")
     bc.add_argument("--bc-epochs", type=positive_int, default=20, help="epochs of behaviour cloning")
+    bc.add_argument(
+        "--bc-critic-warmup",
+        type=non_negative_int,
+        default=None,
+        metavar="STEPS",
+        help="primitive env steps after cloning during which only the critic learns (the cloned actor is "
+        "frozen, so the first updates do not follow a random critic); default: one PPO rollout, or "
+        "learning_starts + 5000 for SAC/TD3; 0 disables",
+    )
     budget = parser.add_argument_group("budget and evaluation")
     budget.add_argument(
         "--steps", type=positive_int, help="primitive env steps (default: n_timesteps of the YAML)"
@@ -186,6 +195,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         eval_episodes=args.eval_episodes,
         bc_dataset=args.bc,
         bc_epochs=args.bc_epochs,
+        bc_critic_warmup=args.bc_critic_warmup,
         hyperparams=dict(args.set),
         hyperparams_file=args.hyperparams,
         env_kwargs=dict(args.env_kwarg),

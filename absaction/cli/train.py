@@ -100,14 +100,18 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", metavar="NAME", help=f"tcvlae | tcvae (default: {d['model']})")
+    model.add_argument("--model", metavar="NAME", help=f"tcvlae | tcvae | seq2seq (default: {d['model']})")
     model.add_argument(
         "--ladder-dims",
         type=int_list,
         metavar="D1,D2,..",
         help="latent size per ladder (default: 8,4,2; tcvae: 4)",
     )
-    model.add_argument("--merge", metavar="MODE", help="sum | gated | concat (tcvlae; default: sum)")
+    model.add_argument(
+        "--merge",
+        metavar="MODE",
+        help="tcvlae: sum | gated | concat (default: sum); seq2seq: input (the paper, default) | ladder",
+    )
     model.add_argument(
         "--channels", type=positive_int, metavar="C", help="first layer's channels (default: 16)"
     )
