@@ -105,6 +105,10 @@ class Variant:
     """one line for the Markdown summary"""
     capacity_study: bool = False
     """part of the capacity study (the ladder model under every capacity mode)"""
+    options: tuple[tuple[str, Any], ...] = ()
+    """model options (``TrainConfig.model_options``) as (key, value) pairs"""
+    default: bool = True
+    """run unless ``--models`` names the variants (the seq2seq comparison is opt-in)"""
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -118,6 +122,12 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("tcvae", "tcvae", "adaptive:50",
             "flat TCVAE (the paper's baseline: 4 conv layers, one latent of 4), adaptive C, beta (KL - C)"),
     Variant("beta-vae-flat", "tcvae", "none", "flat TCVAE, plain beta-VAE (no capacity)"),
+    Variant("seq2seq", "seq2seq", "adaptive:50",
+            "QRNN seq2seq [8, 4, 2], the paper's decoder input z + x_{t-1} (merge input), adaptive C",
+            options=(("merge", "input"),), default=False),
+    Variant("seq2seq-ladder", "seq2seq", "adaptive:50",
+            "QRNN seq2seq [8, 4, 2], each ladder added at its mirrored decoder depth (merge ladder)",
+            options=(("merge", "ladder"),), default=False),
 )  # fmt: skip
 VARIANT_BY_NAME = {v.name: v for v in VARIANTS}
 
@@ -152,8 +162,8 @@ class BenchConfig:
     """training seeds per dataset and model (seeds 0 .. seeds-1)"""
     datasets: tuple[str, ...] = tuple(DATASETS)
     """datasets to run (keys of DATASETS)"""
-    models: tuple[str, ...] = tuple(VARIANT_BY_NAME)
-    """model variants to run (names of VARIANTS)"""
+    models: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.default)
+    """model variants to run (names of VARIANTS; the seq2seq ones only when named)"""
     epochs: int | None = None
     """training epochs; None keeps the library default (TrainConfig.epochs)"""
     reach_episodes: int = 400
@@ -281,6 +291,8 @@ def train_config(config: BenchConfig, variant: Variant, seed: int, n_train: int 
     fields: dict[str, Any] = {"model": variant.model, "seed": seed, "threads": config.threads}
     if config.epochs is not None:
         fields["epochs"] = config.epochs
+    if variant.options:
+        fields["model_options"] = dict(variant.options)
     fields.update(config.overrides)
     capacity = variant.capacity
     if capacity == "linear":

@@ -31,7 +31,7 @@ from absaction.train import (
     metric_columns,
     resume,
 )
-from absaction.train.loop import fit_normalizer
+from absaction.train.loop import fit_normalizer, ladder_scales
 from absaction.train.optim import Adam
 
 TINY = {"ladder_dims": [2, 1], "channels": 4}
@@ -217,6 +217,41 @@ def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path: Path, capa
     )
 
 
+def test_ladder_scales_schedule() -> None:
+    assert ladder_scales(1, 3, 0) is None  # off: the paper's training, every ladder from the start
+    # P = 4, fade over 2 epochs: ladder 3 from epoch 1, ladder 2 fades in over epochs 5-6, ladder 1 over 9-10
+    table = [ladder_scales(epoch, 3, 4) for epoch in range(1, 12)]
+    assert table[:4] == [[0.0, 0.0, 1.0]] * 4
+    assert table[4:6] == [[0.0, 0.5, 1.0], [0.0, 1.0, 1.0]]
+    assert table[6:8] == [[0.0, 1.0, 1.0]] * 2
+    assert table[8] == [0.5, 1.0, 1.0]
+    assert table[9] is None and table[10] is None  # every ladder at 1: the plain training step
+    assert ladder_scales(1, 1, 5) is None  # one ladder has nothing to stage
+
+
+def test_progressive_training_holds_lower_ladders_at_the_prior(tmp_path: Path) -> None:
+    # ladder 1 is held at z = 0 for the whole run: the decoder never sees it, so its KL term alone drives
+    # its posterior to the prior, while ladder 2 (the top) learns the factors.
+    _fit(tmp_path / "p", _config(epochs=10, progressive=50, lr=1e-2))
+    kl1 = [float(row["kl_l1"]) for row in _rows(tmp_path / "p")]
+    kl2 = [float(row["kl_l2"]) for row in _rows(tmp_path / "p")]
+    assert kl1[-1] < 0.1 * kl1[0] and kl1[-1] < 0.01
+    assert kl2[-1] > 1.0
+    # the same run without progressive training puts most of its information in ladder 1
+    _fit(tmp_path / "plain", _config(epochs=10, lr=1e-2))
+    assert float(_rows(tmp_path / "plain")[-1]["kl_l1"]) > 1.0
+
+
+def test_progressive_run_resumes_identically(tmp_path: Path) -> None:
+    config = _config(epochs=6, checkpoint_every=2, progressive=2)
+    _fit(tmp_path / "whole", config)
+    with pytest.raises(Crash):
+        _fit(tmp_path / "cut", config, epoch_callback=_crash_after(3))
+    _fit(tmp_path / "cut", config, resume=True)
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_resume_can_extend_a_finished_run(tmp_path: Path) -> None:
     whole = _fit(tmp_path / "whole", _config(epochs=4))
     _fit(tmp_path / "short", _config(epochs=2))
@@ -315,6 +350,7 @@ def test_missing_tensorboard_names_the_extra(tmp_path: Path, monkeypatch: pytest
         ("sigma", 0.0, "sigma must be positive"),
         ("val_fraction", 1.0, "val_fraction"),
         ("normalize", "minmax", "unknown normalisation"),
+        ("progressive", -1, "progressive must be 0"),
     ],
 )
 def test_bad_configuration_values(field: str, value: Any, match: str) -> None:

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 100,
     "batch_size": 32,
     "lr": 3e-3,
+    "progressive": 0,
     "normalize": "global",
     "val_fraction": 0.1,
     "seed": 0,
@@ -142,6 +143,11 @@ def register(subparsers: Any) -> None:
     loss.add_argument(
         "--lr", type=positive_float, metavar="LR", help=f"Adam learning rate (default: {d['lr']:g})"
     )
+    loss.add_argument(
+        "--progressive", type=non_negative_int, metavar="P",
+        help="progressive training (pro-VLAE): the top ladder alone first, then one lower ladder faded in "
+        f"every P epochs (default: {d['progressive']} = all ladders from the start, the paper)",
+    )  # fmt: skip
     loss.add_argument("--seed", type=int, metavar="S", help=f"(default: {d['seed']})")
 
     run_group = parser.add_argument_group("running")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -149,7 +150,11 @@ class ActionVAE(nn.Module, ABC):
         """Normalised actions (B, T, A) from one latent (B, d_l) per ladder."""
 
     def forward_normalized(
-        self, x_norm: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x_norm: Tensor,
+        lengths: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        ladder_scales: Sequence[float] | None = None,
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor]], list[Tensor]]:
         """One training pass: encode, sample every ladder with the reparameterisation trick, decode.
 
@@ -157,12 +162,16 @@ class ActionVAE(nn.Module, ABC):
             x_norm: normalised actions (B, T, A).
             lengths: (B,) true lengths for variable-length models (ignored by fixed-length ones).
             generator: source of the sampling noise (training passes a seeded one for determinism).
+            ladder_scales: one factor per ladder that multiplies its sampled z before decoding (progressive
+                training: 0 holds a ladder at the prior mean, values in (0, 1) fade it in); None = all 1.
 
         Returns:
-            ``(x_hat_norm (B, T, A), [(mean, logvar) per ladder], [z (B, d_l) per ladder])``.
+            ``(x_hat_norm (B, T, A), [(mean, logvar) per ladder], [z (B, d_l) per ladder])``; the z are
+            the decoded (scaled) ones.
         """
         stats = self.encode_normalized(x_norm, lengths)
         latents = [reparameterize(mean, logvar, generator) for mean, logvar in stats]
+        latents = scale_ladders(latents, ladder_scales)
         return self.decode_normalized(latents, x_norm.shape[1]), stats, latents
 
     # ------------------------------------------------------------------ the public interface
@@ -236,3 +245,13 @@ def reparameterize(mean: Tensor, logvar: Tensor, generator: torch.Generator | No
     """z = mean + exp(logvar / 2) * eps with eps ~ N(0, I), drawn from ``generator``."""
     eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     return mean + torch.exp(0.5 * logvar) * eps
+
+
+def scale_ladders(latents: list[Tensor], scales: Sequence[float] | None) -> list[Tensor]:
+    """``[z_l * scales[l]]`` (progressive training's fade-in). The same tensors when ``scales`` is None
+    or a scale is exactly 1, so a run without progressive training stays bit-identical."""
+    if scales is None:
+        return latents
+    if len(scales) != len(latents):
+        raise ValueError(f"got {len(scales)} ladder scales for {len(latents)} ladders")
+    return [z if s == 1.0 else z * s for z, s in zip(latents, scales, strict=True)]

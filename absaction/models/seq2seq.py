@@ -37,13 +37,14 @@ reconstruction is 0 at padded steps. Train with a masked loss (``gaussian_nll(..
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
-from absaction.models.base import ActionVAE, ModelConfig, reparameterize
+from absaction.models.base import ActionVAE, ModelConfig, reparameterize, scale_ladders
 from absaction.models.qrnn import POOLING_MODES, QRNN, QRNNLayer, padding_mask
 
 SEQ2SEQ_MERGES: tuple[str, ...] = ("input", "ladder")
@@ -227,11 +228,17 @@ class Seq2SeqVAE(ActionVAE):
         return torch.stack(outputs, dim=1)
 
     def forward_normalized(
-        self, x_norm: Tensor, lengths: Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x_norm: Tensor,
+        lengths: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        ladder_scales: Sequence[float] | None = None,
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor]], list[Tensor]]:
-        """Encode, sample every ladder, decode with teacher forcing (0 at padded steps)."""
+        """Encode, sample every ladder (scaled by ``ladder_scales``, see the base class), decode with
+        teacher forcing (0 at padded steps)."""
         stats = self.encode_normalized(x_norm, lengths)
         latents = [reparameterize(mean, logvar, generator) for mean, logvar in stats]
+        latents = scale_ladders(latents, ladder_scales)
         return self.decode_teacher_forced(latents, x_norm, lengths), stats, latents
 
     # ------------------------------------------------------------------------------------ checks

@@ -39,6 +39,11 @@ class TrainConfig:
     """windows per optimiser step"""
     lr: float = 3e-3
     """Adam learning rate"""
+    progressive: int = 0
+    """epochs per ladder of progressive training (pro-VLAE, Li et al. 2020): the top ladder trains alone
+    first, then every ``progressive`` epochs the next lower ladder fades in (its z is multiplied by a
+    factor that ramps 0 -> 1 over half a stage; until then it is held at the prior mean). 0 = every
+    ladder from the start (the paper)"""
     normalize: str = "global"
     """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
     window: int | None = None
@@ -91,6 +96,11 @@ class TrainConfig:
         if self.threads < 0:
             raise AbsactionError(
                 f"threads must be 0 (torch's default) or more, got {self.threads}", "pass e.g. --threads 1"
+            )
+        if self.progressive < 0:
+            raise AbsactionError(
+                f"progressive must be 0 (off) or a number of epochs, got {self.progressive}",
+                "pass e.g. --progressive 20",
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -172,7 +172,8 @@ def fit_arrays(
         try:
             for epoch in range(run.epoch + 1, config.epochs + 1):
                 started = time.perf_counter()
-                row = _train_epoch(model, optimizer, capacity, train, config, generator)
+                scales = ladder_scales(epoch, len(model.ladder_dims), config.progressive)
+                row = _train_epoch(model, optimizer, capacity, train, config, generator, scales)
                 row.update(_validate(model, val, config.sigma, normalizer))
                 row["epoch"] = epoch
                 row["seconds"] = time.perf_counter() - started
@@ -194,6 +195,24 @@ def fit_arrays(
             bar.close()
             log.close()
         return run.result()
+
+
+def ladder_scales(epoch: int, n_ladders: int, progressive: int) -> list[float] | None:
+    """Per-ladder factors on z in (1-based) ``epoch`` of progressive training, ladder 1 first.
+
+    The top ladder (the most abstract) always has 1. Ladder ``l`` (``k = n_ladders - l`` stages below the
+    top) starts at epoch ``k * progressive + 1`` and ramps linearly to 1 over ``max(1, progressive // 2)``
+    epochs; before that it is 0 (decoded at the prior mean, so the decoder cannot use it and its KL term
+    pulls its posterior to the prior). None when ``progressive`` is 0 or every factor is 1.
+    """
+    if progressive <= 0:
+        return None
+    fade = max(1, progressive // 2)
+    scales = []
+    for ladder in range(1, n_ladders + 1):
+        start = (n_ladders - ladder) * progressive  # epochs before this ladder begins to fade in
+        scales.append(1.0 if start == 0 else min(1.0, max(0.0, (epoch - start) / fade)))
+    return None if all(s == 1.0 for s in scales) else scales
 
 
 def fit_normalizer(actions: np.ndarray, mode: str) -> Normalizer:
@@ -338,8 +357,10 @@ def _train_epoch(
     data: _Windows,
     config: TrainConfig,
     generator: torch.Generator,
+    scales: list[float] | None = None,
 ) -> dict[str, Any]:
-    """One pass over ``data``; returns the epoch's training metrics and advances the capacity."""
+    """One pass over ``data``; returns the epoch's training metrics and advances the capacity.
+    ``scales``: per-ladder factors on the sampled z (progressive training, :func:`ladder_scales`)."""
     model.train()
     n = data.x.shape[0]
     device = data.x.device
@@ -350,7 +371,7 @@ def _train_epoch(
     c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
     for start in range(0, n, config.batch_size):
         batch, lengths, mask = data.take(order[start : start + config.batch_size])  # (b, T, A), (b,), (b, T)
-        x_hat, stats, _ = model.forward_normalized(batch, lengths, generator=generator)
+        x_hat, stats, _ = model.forward_normalized(batch, lengths, generator=generator, ladder_scales=scales)
         recon = gaussian_nll(batch, x_hat, config.sigma, mask=mask, include_constant=False)
         kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
         loss = recon + capacity.penalty(kl_ladders, config.beta)
