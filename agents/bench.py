@@ -103,6 +103,10 @@ class BenchAgent:
     ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE)"""
     bc: bool = False
     """warm-start the policy by behaviour cloning on the demonstrations"""
+    closed_loop: int | None = None
+    """latent agents: re-decide every this many primitive steps (None: open loop, one decision per chunk)"""
+    plan_phase: bool = False
+    """latent closed loop along the plan (see ``LatentActionWrapper(plan_phase=...)``)"""
 
     def config(
         self, env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, stage1: Stage1
@@ -113,6 +117,8 @@ class BenchAgent:
             assert self.model is not None
             model = str(stage1.models[self.model])
             ladders = [stage1.top_ladder[self.model]] if self.ladders == "top" else None
+        if self.actions == "latent" and self.closed_loop is not None:
+            chunk = self.closed_loop
         if self.actions == "repeat":
             chunk = stage1.chunk  # the latent agents' decoded length: is any gain just temporal extension?
         if self.bc:
@@ -124,6 +130,7 @@ class BenchAgent:
             model=model,
             ladders=ladders,
             chunk=chunk,
+            plan_phase=self.plan_phase,
             bc_dataset=bc_dataset,
             steps=steps,
             seed=seed,
@@ -161,6 +168,16 @@ AGENTS: dict[str, BenchAgent] = {
             "latent",
             "tcvlae",
             ladders="top",
+        ),
+        BenchAgent(
+            "ppo-latent-phase8",
+            "latent",
+            "PPO on TCVLAE latents, re-deciding every 8 steps along the plan",
+            "ppo",
+            "latent",
+            "tcvlae",
+            closed_loop=8,
+            plan_phase=True,
         ),
         BenchAgent("sac-latent", "latent", "SAC on TCVLAE latents, all ladders", "sac", "latent", "tcvlae"),
         BenchAgent(
@@ -208,6 +225,7 @@ PRESETS: dict[str, Preset] = {
             "ppo-bc",
             "ppo-latent",
             "ppo-latent-top",
+            "ppo-latent-phase8",
             "sac-latent",
             "ppo-flat",
             "ppo-untrained",

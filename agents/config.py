@@ -34,6 +34,9 @@ class AgentConfig:
     chunk: int | None = None
     """primitive steps per decision: the repeat count (repeat, required), or the number of decoded actions
     executed before deciding again (latent; default: the model's whole sequence, fewer = closed loop)"""
+    plan_phase: bool = False
+    """latent, closed loop (``chunk`` < T, dividing T): decisions continue the decoded plan at its current
+    phase instead of restarting it (see ``LatentActionWrapper(plan_phase=...)``)"""
     z_bound: float = 2.0
     """agent action [-1, 1] maps to latent z in [-z_bound, z_bound]"""
     fixed: str = "zero"
@@ -84,6 +87,11 @@ class AgentConfig:
                         f"--{name} only applies to --actions latent, got --actions {self.actions}",
                         f"drop --{name} or use --actions latent",
                     )
+        if self.plan_phase and (self.actions != "latent" or self.chunk is None):
+            raise AbsactionError(
+                "--plan-phase needs latent actions and a closed-loop --chunk K",
+                "pass --actions latent --chunk K (K dividing the model's length) or drop --plan-phase",
+            )
         if self.actions == "repeat" and self.chunk is None:
             raise AbsactionError(
                 "action repeat needs a repeat count", "pass --chunk K (e.g. the model's length)"

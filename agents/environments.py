@@ -75,6 +75,7 @@ def make_env(
             discount_within_chunk=config.discount_within_chunk,
             fixed=config.fixed,
             closed_loop_steps=config.chunk,
+            plan_phase=config.plan_phase,
         )
         wrapper.model_run_dir = config.model_path()  # record the folder even when given the object
         return wrapper

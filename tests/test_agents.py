@@ -202,6 +202,8 @@ def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
         ({"model": "somewhere"}, "--model only applies to --actions latent"),
         ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
         ({"actions": "repeat", "chunk": 4, "bc_dataset": "x"}, "behaviour cloning warm-starts primitive"),
+        ({"actions": "latent", "model": "m", "plan_phase": True}, "--plan-phase needs latent actions and a"),
+        ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "--plan-phase needs latent actions and a"),
     ],
 )
 def test_config_mistakes(fields: dict[str, Any], message: str):

@@ -203,6 +203,29 @@ def test_closed_loop_executes_the_first_k_actions():
     assert inner.total_steps == 4 and env.macro_settings()["closed_loop_steps"] == 2
 
 
+def test_plan_phase_continues_the_plan_instead_of_restarting_it():
+    inner = ScriptedEnv()
+    env = LatentActionWrapper(inner, StubDecoder(), closed_loop_steps=2, plan_phase=True)
+    env.reset(seed=0)
+    a, b = np.array([0.5, 0.5, 0.0], np.float32), np.array([-0.5, 0.25, 0.5], np.float32)
+    first = env.step(a)[4]["executed_actions"]
+    second = env.step(b)[4]["executed_actions"]  # phase 2: actions [2, 4) of b's plan
+    third = env.step(a)[4]["executed_actions"]  # T = 4 steps done: a new plan starts at phase 0
+    np.testing.assert_allclose(first, stub_actions([1.0, 1.0], 0.0)[:2], rtol=1e-6)
+    np.testing.assert_allclose(second, stub_actions([-1.0, 0.5], 1.0)[2:4], rtol=1e-6)
+    np.testing.assert_allclose(third, first, rtol=1e-6)
+    env.step(b)
+    env.reset(seed=1)  # a reset restarts the phase too
+    np.testing.assert_allclose(env.step(a)[4]["executed_actions"], first, rtol=1e-6)
+    assert env.macro_settings()["plan_phase"] is True
+
+
+@pytest.mark.parametrize("steps", [None, 3])
+def test_plan_phase_needs_a_closed_loop_that_divides_the_plan(steps):
+    with pytest.raises(AbsactionError, match="plan_phase needs closed-loop steps k < T that divide T"):
+        LatentActionWrapper(ScriptedEnv(), StubDecoder(), closed_loop_steps=steps, plan_phase=True)
+
+
 # -- the action-repeat baseline shares the execution code -----------------------------------------------
 def test_action_repeat_repeats_clips_and_sums_like_the_latent_wrapper():
     inner = ScriptedEnv(terminate_at=5)

@@ -111,6 +111,13 @@ def register(subparsers: Any) -> None:
         help="primitive steps per decision: repeat count (repeat), or decoded actions run before deciding "
         "again (latent; default: the model's whole sequence; fewer = closed loop)",
     )
+    group.add_argument(
+        "--plan-phase",
+        action="store_true",
+        help="closed loop along the plan (latent, --chunk K dividing T): the i-th decision of every T/K "
+        "runs decoded actions [iK, (i+1)K) of its z instead of the first K (re-deciding does not restart "
+        "the plan)",
+    )
     group.add_argument("--z-bound", type=positive_float, default=2.0, help="agent action 1 = latent z_bound")
     group.add_argument(
         "--fixed", default="zero", choices=("zero", "sample"), help="latents the agent does not control"
@@ -186,6 +193,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         ladders=args.ladders,
         dims=dims,
         chunk=args.chunk,
+        plan_phase=args.plan_phase,
         z_bound=args.z_bound,
         fixed=args.fixed,
         discount_within_chunk=not args.plain_sum,

@@ -128,7 +128,12 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             trained only on whole paths that start at rest knows plans "from the start"; re-deciding
             mid-path restarts such a plan from the current state, which can hurt (quick trials: success
             0.85 open loop vs 0.59 re-deciding every 8 of 32 steps). Closed loop pays off with a decoder
-            conditioned on the current state or on the progress along the plan.
+            conditioned on the current state or on the progress along the plan: see ``plan_phase``.
+        plan_phase: closed loop *along the plan* (needs ``k < T`` and ``T % k == 0``): the i-th decision
+            of every run of ``T / k`` decisions executes decoded actions ``[i k, (i + 1) k)`` of its own z
+            instead of the first ``k``, so re-deciding changes the rest of a plan without restarting it
+            at its beginning. The phase restarts at 0 on ``reset`` and after every ``T`` steps; the
+            observation should reveal it (Reach2D's time feature does).
         active_threshold: KL threshold (nats) for the default "active units"; None: the model's default.
 
     Example::
@@ -156,6 +161,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         fixed: str = "zero",
         closed_loop_steps: int | None = None,
         active_threshold: float | None = None,
+        plan_phase: bool = False,
     ) -> None:
         # The model object must not be deep-copied into the recorded kwargs.
         gym.utils.RecordConstructorArgs.__init__(
@@ -171,6 +177,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             fixed=fixed,
             closed_loop_steps=closed_loop_steps,
             active_threshold=active_threshold,
+            plan_phase=plan_phase,
         )
         if isinstance(model_or_run_dir, (str, os.PathLike)):
             self.model_run_dir: Path | None = Path(model_or_run_dir).resolve()
@@ -189,6 +196,15 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             raise AbsactionError(f"unknown fixed={fixed!r}", f"choose one of {', '.join(FIXED_MODES)}")
         if not float(z_bound) > 0:
             raise AbsactionError(f"z_bound must be > 0, got {z_bound}", "pass a positive bound such as 2.0")
+        if plan_phase and (self.chunk_steps >= self.decode_length or self.decode_length % self.chunk_steps):
+            raise AbsactionError(
+                f"plan_phase needs closed-loop steps k < T that divide T, got k={self.chunk_steps}, "
+                f"T={self.decode_length}",
+                f"pass closed_loop_steps (CLI: --chunk) dividing {self.decode_length}, e.g. "
+                f"{max(1, self.decode_length // 4)}",
+            )
+        self.plan_phase = bool(plan_phase)
+        self._phase = 0  # decoded-plan index of the next decision's first action (plan_phase only)
         self.fixed = fixed
         self.z_bound = float(z_bound)
         self.exposed = _resolve_exposed(model, ladders, dims, active_threshold)  # {ladder: [dims]}
@@ -250,7 +266,10 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         box = self.inner_action_space
         # The decoder has no notion of the env's bounds; an action outside them would be clipped by
         # the env anyway, so clip here and report what was really executed.
-        np.clip(decoded[: self.chunk_steps], box.low, box.high, out=self._chunk_buffer)
+        start = self._phase if self.plan_phase else 0
+        np.clip(decoded[start : start + self.chunk_steps], box.low, box.high, out=self._chunk_buffer)
+        if self.plan_phase:
+            self._phase = (start + self.chunk_steps) % self.decode_length
         self.decode_seconds += time.perf_counter() - started
         self.decode_calls += 1
         return self._chunk_buffer
@@ -276,6 +295,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
     ) -> tuple[Any, dict[str, Any]]:
         if seed is not None:
             self._latent_rng = np.random.default_rng([int(seed), _LATENT_STREAM])
+        self._phase = 0
         return self.env.reset(seed=seed, options=options)
 
     def macro_settings(self) -> dict[str, Any]:
@@ -285,6 +305,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             "dims": {str(ladder): list(idx) for ladder, idx in self.exposed.items()},
             "chunk": self.decode_length,
             "closed_loop_steps": self.chunk_steps,
+            "plan_phase": self.plan_phase,
             "z_bound": self.z_bound,
             "fixed": self.fixed,
             **super().macro_settings(),
