@@ -69,6 +69,9 @@ class RunResult:
     """mean primitive return at every evaluation"""
     decisions: int
     success_before: float
+    success_random: float
+    """success rate of uniformly random agent actions on the evaluation episodes (random z for a latent
+    agent): what the action interface gives with no learning"""
     success_final: float
     final_return: float
     steps_to_80: float
@@ -104,6 +107,7 @@ def read_run(run: RunSpec, budget: int) -> RunResult:
         returns=[r.mean_return for r in rows],
         decisions=rows[-1].decisions,
         success_before=float(success[0]),
+        success_random=random_action_success(run.out_dir),
         success_final=float(success[-1]),
         final_return=rows[-1].mean_return,
         steps_to_80=to_80,
@@ -111,6 +115,34 @@ def read_run(run: RunSpec, budget: int) -> RunResult:
         auc=normalised_auc(steps, success, budget),
         train_seconds=rows[-1].seconds,
     )
+
+
+def random_action_success(run_dir: Path) -> float:
+    """Success rate of uniformly random agent actions, from the run's ``agent.json`` (written by
+    ``train_agent``). A run folder from before that record existed is evaluated here once, on the same
+    evaluation episodes and in the same action interface (rebuilt from the saved config)."""
+    from .config import AgentConfig
+    from .environments import make_env
+    from .evaluation import EVAL_SEED_OFFSET, evaluate, random_policy
+    from .persistence import read_agent_json
+
+    record = read_agent_json(Path(run_dir))
+    stored = record.get("random_actions")
+    if stored is not None:
+        value = stored.get("success_rate")
+        return math.nan if value is None else float(value)
+    config = AgentConfig.from_dict(record["config"])
+    env = make_env(config)
+    try:
+        result = evaluate(
+            random_policy(env.action_space, config.seed),
+            env,
+            config.eval_episodes,
+            config.seed + EVAL_SEED_OFFSET,
+        )
+    finally:
+        env.close()
+    return result.success_rate
 
 
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -121,6 +153,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "primitive_steps",
     "decisions",
     "success_before",
+    "success_random",
     "success_final",
     "final_return",
     "steps_to_80",
@@ -140,6 +173,7 @@ def _result_row(r: RunResult) -> list[Any]:
         r.primitive_steps,
         r.decisions,
         _g(r.success_before),
+        _g(r.success_random),
         _g(r.success_final),
         _g(r.final_return),
         "" if r.censored else int(r.steps_to_80),
@@ -161,6 +195,8 @@ class CellStats:
     runs: int
     before: Estimate
     """success rate before learning (after a BC warm start)"""
+    random: Estimate
+    """success rate of uniformly random agent actions (random z for latent agents)"""
     steps_to_80: Estimate
     """primitive env steps to 80 % success; censored runs count as the budget"""
     censored: int
@@ -213,6 +249,7 @@ def cell_stats(
         family=family,
         runs=sum(len(g) for g in strata),
         before=estimate(scores("success_before"), reps=reps),
+        random=estimate(scores("success_random"), reps=reps),
         steps_to_80=estimate(scores("steps_to_80"), reps=reps),
         censored=sum(int(r.censored) for g in strata for r in g),
         auc=estimate(scores("auc"), reps=reps),
@@ -477,6 +514,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "before_iqm",
     "before_low",
     "before_high",
+    "random_iqm",
+    "random_low",
+    "random_high",
     "steps_to_80_iqm",
     "steps_to_80_low",
     "steps_to_80_high",
@@ -495,7 +535,7 @@ def _summary_csv(cells: Sequence[CellStats]) -> str:
     rows: list[Sequence[Any]] = [SUMMARY_COLUMNS]
     for c in cells:
         row: list[Any] = [c.task, c.agent, c.family, c.runs]
-        for est in (c.before, c.steps_to_80):
+        for est in (c.before, c.random, c.steps_to_80):
             row += [_g(est.value), _g(est.low), _g(est.high)]
         row += [c.censored, int(c.steps_exact)]
         for est in (c.auc, c.final):
@@ -519,15 +559,17 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
         f"{config.bootstrap_reps} replicates]; the pooled column resamples seeds within each task "
         "(stratified bootstrap).",
         "",
-        "Columns per task: **before** = success rate before learning (after the BC warm start for `-bc` "
-        "agents); **steps to 80 %** = primitive env steps to the first evaluation with >= 80 % success, "
+        "Columns per task: **before** = success rate of the deterministic policy before learning (after "
+        "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random z "
+        "for latent agents: what the decoder's prior gives with no learning); **steps to 80 %** = "
+        "primitive env steps to the first evaluation with >= 80 % success, "
         f"runs that never get there count as the budget ({_k(budget)}) and are listed as `k/n never`; "
         "**AUC** = area under the success curve over the budget, divided by the budget.",
         "",
     ]
     header = ["agent"]
     for task in tasks:
-        header += [f"{task}: before", f"{task}: steps to 80 %", f"{task}: AUC"]
+        header += [f"{task}: before / random", f"{task}: steps to 80 %", f"{task}: AUC"]
     pooled = len(tasks) > 1
     if pooled:
         header.append("all tasks: AUC")
@@ -536,7 +578,11 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
         row = [f"`{agent}` ({AGENTS[agent].family})"]
         for task in tasks:
             cell = report.cell(task, agent)
-            row += [f"{cell.before.value:.2f}", _steps_cell(cell, budget), _est(cell.auc)]
+            row += [
+                f"{cell.before.value:.2f} / {cell.random.value:.2f}",
+                _steps_cell(cell, budget),
+                _est(cell.auc),
+            ]
         if pooled:
             row.append(_est(report.cell(ALL_TASKS, agent).auc))
         lines.append("| " + " | ".join(row) + " |")

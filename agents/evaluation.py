@@ -81,3 +81,18 @@ def sb3_policy(agent: Any, obs_transform: Callable[[np.ndarray], np.ndarray] | N
         return np.asarray(action)
 
     return act
+
+
+def random_policy(space: gym.Space[Any], seed: int) -> Policy:
+    """Uniformly random actions in ``space`` (its own seeded generator): the agent's interface with no
+    learning at all. For a latent agent that is a random z, which often succeeds already because the
+    decoder carries the demonstrations' prior; for a primitive agent, random primitive actions."""
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"random_policy needs a Box action space, got {space}")
+    rng = np.random.default_rng([int(seed), 0x5EED])
+    low, high = space.low, space.high
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return rng.uniform(low, high).astype(np.float32)
+
+    return act

@@ -36,7 +36,7 @@ from .environments import (
     steps_per_decision,
     wrapper_settings,
 )
-from .evaluation import EVAL_SEED_OFFSET, evaluate, sb3_policy
+from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, random_policy, sb3_policy
 from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
 from .persistence import (
     AGENT_JSON,
@@ -70,6 +70,8 @@ class TrainResult:
     bc: BCResult | None = None
     decode_overhead_ms: float = math.nan
     """mean milliseconds per decision the latent wrapper spent decoding (training env; NaN otherwise)"""
+    random_actions: EvalResult | None = None
+    """the evaluation episodes under uniformly random agent actions (random z for a latent agent)"""
     agent: Any = dataclasses.field(default=None, repr=False, compare=False)
     """the trained SB3 algorithm (in memory only)"""
 
@@ -95,6 +97,7 @@ class TrainResult:
             "primitive_steps": self.primitive_steps,
             "decisions": self.decisions,
             "success_before": self.before_learning.success_rate,
+            "success_random": math.nan if self.random_actions is None else self.random_actions.success_rate,
             "success_rate": self.final.success_rate,
             "mean_return": self.final.mean_return,
             "train_seconds": self.final.seconds,
@@ -191,6 +194,15 @@ def train_agent(
             sb3_policy(agent, transform), eval_env, config.eval_episodes, config.seed + EVAL_SEED_OFFSET
         )
 
+    # The same evaluation episodes under uniformly random agent actions: "success before learning" of
+    # the interface itself (a random z often succeeds because the decoder carries the data prior).
+    random_result = evaluate(
+        random_policy(eval_env.action_space, config.seed),
+        eval_env,
+        config.eval_episodes,
+        config.seed + EVAL_SEED_OFFSET,
+    )
+
     with atomic_dir(out_dir, force=force) as tmp:
         from stable_baselines3.common.logger import configure
 
@@ -224,6 +236,7 @@ def train_agent(
             wall_seconds=math.nan,
             bc=bc_result,
             decode_overhead_ms=_decode_overhead_ms(venv),
+            random_actions=random_result,
             agent=agent,
         )
         record = _agent_record(result, agent, venv, eval_env, action_model, settings)
@@ -316,5 +329,13 @@ def _agent_record(
         "decode_overhead_ms": result.decode_overhead_ms,
         "final": dataclasses.asdict(result.final),
         "before_learning": dataclasses.asdict(result.before_learning),
+        "random_actions": None
+        if result.random_actions is None
+        else {
+            "success_rate": result.random_actions.success_rate,
+            "mean_return": result.random_actions.mean_return,
+            "mean_length": result.random_actions.mean_length,
+            "episodes": len(result.random_actions.returns),
+        },
         "bc": None if result.bc is None else result.bc.to_dict(),
     }

@@ -277,6 +277,29 @@ def test_tiny_runs_count_primitive_steps(
         assert record["wrapper"]["dims"] == {"1": [0], "2": [0]} and record["wrapper"]["z_bound"] == 2.0
 
 
+def test_random_action_success_is_recorded_and_recomputable(tmp_path: Path, stub_model: Path):
+    from absaction.agents.bench_report import random_action_success
+    from absaction.agents.evaluation import random_policy
+
+    space = gym.spaces.Box(-2.0, 2.0, (3,), np.float32)
+    policy = random_policy(space, 7)
+    draws = np.array([policy(np.zeros(1)) for _ in range(200)])
+    assert draws.shape == (200, 3) and draws.min() >= -2.0 and draws.max() <= 2.0 and draws.std() > 0.9
+    np.testing.assert_array_equal(random_policy(space, 7)(np.zeros(1)), draws[0])  # seeded
+
+    config = tiny_config("ppo", "latent", model=str(stub_model), eval_episodes=6)
+    result = train_agent(config, tmp_path / "run", progress=False, plot=False)
+    record = json.loads((tmp_path / "run" / "agent.json").read_text())
+    assert record["random_actions"]["episodes"] == 6
+    assert record["random_actions"]["success_rate"] == result.random_actions.success_rate
+    assert result.summary()["success_random"] == result.random_actions.success_rate
+    stored = random_action_success(tmp_path / "run")
+    # a run folder from before the record existed: evaluated again, same episodes, same actions
+    del record["random_actions"]
+    (tmp_path / "run" / "agent.json").write_text(json.dumps(record))
+    assert random_action_success(tmp_path / "run") == stored
+
+
 def test_several_envs_are_counted_together(tmp_path: Path, stub_model: Path):
     config = tiny_config("ppo", "latent", model=str(stub_model), steps=100, hyperparams={"n_envs": 3})
     result = train_agent(config, tmp_path / "run", progress=False, plot=False)

@@ -121,6 +121,7 @@ def _runs(agent: str, family: str, steps_to_80: list[float], auc: list[float], b
             returns=[0.0, 0.0],
             decisions=1,
             success_before=0.0,
+            success_random=0.0,
             success_final=1.0,
             final_return=0.0,
             steps_to_80=min(s, budget),
@@ -295,8 +296,10 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     for row in results:
         run_dir = out / "runs" / row["task"] / row["agent"] / f"seed{row['seed']}"
         assert row["run_dir"] == str(run_dir) and (run_dir / "agent.zip").is_file()
-        for key in ("success_before", "success_final", "auc"):
+        for key in ("success_before", "success_random", "success_final", "auc"):
             assert 0.0 <= float(row[key]) <= 1.0
+        record = json.loads((run_dir / "agent.json").read_text())
+        assert float(row["success_random"]) == pytest.approx(record["random_actions"]["success_rate"])
         assert budget <= int(row["primitive_steps"]) < budget + 32  # less than one decision over
         assert (row["steps_to_80"] == "") == (row["reached_80"] == "0")
         if row["steps_to_80"]:
@@ -327,7 +330,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
         )
 
     text = (out / "summary.md").read_text()
-    header = "| agent | dense: before | dense: steps to 80 % | dense: AUC |"
+    header = "| agent | dense: before / random | dense: steps to 80 % | dense: AUC |"
     assert header in text and "| `ppo-bc` (primitive) |" in text and "| `ppo-latent` (latent) |" in text
     assert "## 3x target" in text and "## Where latent actions do not help" in text
     assert ("Latent actions do not help on:" in text) or ("Latent actions help on every task" in text)

@@ -232,6 +232,8 @@ def _print_summary(result: Any) -> None:
     table.add_column("", style="bold")
     table.add_column("value")
     table.add_row("success before learning", pct(result.before_learning.success_rate))
+    if result.random_actions is not None:
+        table.add_row("success of random actions", pct(result.random_actions.success_rate))
     table.add_row("final success rate", pct(result.final.success_rate))
     table.add_row("final mean return", f"{result.final.mean_return:.4g} (primitive rewards, undiscounted)")
     table.add_row("primitive env steps", f"{result.primitive_steps:,}")
