@@ -82,6 +82,8 @@ class RunResult:
     """area under the success curve over the budget, divided by the budget, in [0, 1]"""
     train_seconds: float
     """wall-clock seconds of training (evaluations excluded)"""
+    decode_ms: float = math.nan
+    """mean milliseconds per decision the latent wrapper spent decoding (NaN for other agents)"""
 
     @property
     def primitive_steps(self) -> int:
@@ -91,8 +93,10 @@ class RunResult:
 def read_run(run: RunSpec, budget: int) -> RunResult:
     """Read ``run``'s ``eval.csv`` and reduce its learning curve."""
     from .bench import task_name
+    from .persistence import read_agent_json
 
     rows = read_eval_csv(run.out_dir / "eval.csv")
+    record = read_agent_json(run.out_dir)
     steps = np.array([r.primitive_steps for r in rows])
     success = np.array([r.success_rate for r in rows])
     to_80, censored = steps_to_threshold(steps, success, budget)
@@ -107,17 +111,20 @@ def read_run(run: RunSpec, budget: int) -> RunResult:
         returns=[r.mean_return for r in rows],
         decisions=rows[-1].decisions,
         success_before=float(success[0]),
-        success_random=random_action_success(run.out_dir),
+        success_random=random_action_success(run.out_dir, record),
         success_final=float(success[-1]),
         final_return=rows[-1].mean_return,
         steps_to_80=to_80,
         censored=censored,
         auc=normalised_auc(steps, success, budget),
         train_seconds=rows[-1].seconds,
+        decode_ms=math.nan
+        if record.get("decode_overhead_ms") is None
+        else float(record["decode_overhead_ms"]),
     )
 
 
-def random_action_success(run_dir: Path) -> float:
+def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -> float:
     """Success rate of uniformly random agent actions, from the run's ``agent.json`` (written by
     ``train_agent``). A run folder from before that record existed is evaluated here once, on the same
     evaluation episodes and in the same action interface (rebuilt from the saved config)."""
@@ -126,7 +133,8 @@ def random_action_success(run_dir: Path) -> float:
     from .evaluation import EVAL_SEED_OFFSET, evaluate, random_policy
     from .persistence import read_agent_json
 
-    record = read_agent_json(Path(run_dir))
+    if record is None:
+        record = read_agent_json(Path(run_dir))
     stored = record.get("random_actions")
     if stored is not None:
         value = stored.get("success_rate")
@@ -160,6 +168,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "reached_80",
     "auc",
     "train_seconds",
+    "decode_ms",
     "run_dir",
 )
 
@@ -180,6 +189,7 @@ def _result_row(r: RunResult) -> list[Any]:
         int(not r.censored),
         _g(r.auc),
         f"{r.train_seconds:.2f}",
+        _g(r.decode_ms),
         r.out_dir,
     ]
 
@@ -605,6 +615,16 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
     else:
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
+    decode = [r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)]
+    if decode:
+        lines += [
+            "## Decode overhead",
+            "",
+            f"Latent wrapper, per decision (map z, decode, clip), over {len(decode)} latent runs: median "
+            f"{np.median(decode):.3f} ms, max {max(decode):.3f} ms (target: <= 1 ms on CPU: "
+            f"{'met' if max(decode) <= 1.0 else 'NOT met'}).",
+            "",
+        ]
     if report.ablations:
         lines += [
             "## Ablations: the trained decoder, or just temporal extension? (AUC)",

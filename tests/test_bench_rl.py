@@ -300,6 +300,12 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
             assert 0.0 <= float(row[key]) <= 1.0
         record = json.loads((run_dir / "agent.json").read_text())
         assert float(row["success_random"]) == pytest.approx(record["random_actions"]["success_rate"])
+        if row["agent"] == "ppo-latent":
+            assert float(row["decode_ms"]) == pytest.approx(record["decode_overhead_ms"]) and 0 < float(
+                row["decode_ms"]
+            )
+        else:
+            assert row["decode_ms"] == "nan"
         assert budget <= int(row["primitive_steps"]) < budget + 32  # less than one decision over
         assert (row["steps_to_80"] == "") == (row["reached_80"] == "0")
         if row["steps_to_80"]:
@@ -333,6 +339,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     header = "| agent | dense: before / random | dense: steps to 80 % | dense: AUC |"
     assert header in text and "| `ppo-bc` (primitive) |" in text and "| `ppo-latent` (latent) |" in text
     assert "## 3x target" in text and "## Where latent actions do not help" in text
+    assert "## Decode overhead" in text and "ms (target: <= 1 ms on CPU" in text
     assert ("Latent actions do not help on:" in text) or ("Latent actions help on every task" in text)
     assert "3x target check" in stdout and "3x target met: " in stdout
 
