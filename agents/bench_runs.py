@@ -130,7 +130,8 @@ def prepare_stage1(config: BenchConfig, out: Path, runner: Runner, log: Callable
         if kind in needed and kind not in models:
             models[kind] = (stage / kind).resolve()
             if not _model_complete(models[kind]):
-                train = TrainConfig(model=kind, threads=1, seed=0)
+                progressive = config.vae_progressive if kind == "tcvlae" else 0
+                train = TrainConfig(model=kind, threads=1, seed=0, progressive=progressive)
                 if config.vae_epochs is not None:
                     train.epochs = config.vae_epochs
                 jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import positive_int
+from absaction.cli._args import non_negative_int, positive_int
 
 BENCH_DESCRIPTION = """\
 Packaged benchmarks. One sub-command so far:
@@ -136,6 +136,10 @@ def register(subparsers: Any) -> None:
     stage1.add_argument("--model", metavar="RUN_DIR", help="a trained TCVLAE instead of training one")
     stage1.add_argument("--demo-episodes", type=positive_int, metavar="N", help="expert episodes to collect")
     stage1.add_argument("--vae-epochs", type=positive_int, metavar="N", help="epochs of the stage-1 VAEs")
+    stage1.add_argument(
+        "--vae-progressive", type=non_negative_int, metavar="P", default=None,
+        help="progressive training of the stage-1 TCVLAE, epochs per ladder (default: 20; 0 = the paper's)",
+    )  # fmt: skip
     rl.add_argument("--workers", type=positive_int, default=2, help="parallel runs (one CPU core each)")
     rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
     rl.add_argument("--out", required=True, metavar="DIR", help="the bench folder")
@@ -169,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         model=args.model,
         demo_episodes=args.demo_episodes,
         vae_epochs=args.vae_epochs,
+        vae_progressive=args.vae_progressive,
         bootstrap_reps=args.bootstrap_reps,
     )
 
