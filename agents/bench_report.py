@@ -296,7 +296,7 @@ class TargetCheck:
         )
         if not lat.steps_exact:  # the latent IQM is itself censored: no ratio can be claimed
             return f"{head} -> the latent agent does not reach 80 % within the budget -> 3x target met: no"
-        ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.1f}x"
+        ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.2f}x"
         return (
             f"{head} -> {'>= ' if self.ratio_lower_bound else ''}{ratio} fewer steps, intervals overlap: "
             f"{'yes' if self.overlap else 'no'} -> 3x target met: {'yes' if self.met else 'no'}"

@@ -150,7 +150,7 @@ def test_target_check_by_hand():
     assert check is not None and check.target_task
     assert check.ratio == pytest.approx(budget / 1400) and check.ratio_lower_bound
     assert not check.overlap and check.met
-    assert "3x target met: yes" in check.line(budget) and ">= 35.7x" in check.line(budget)
+    assert "3x target met: yes" in check.line(budget) and ">= 35.71x" in check.line(budget)
 
     # a primitive agent at IQM 4000 steps: 4000 / 1400 = 2.9x < 3x, however narrow the intervals
     close = _cell("ppo-bc", "primitive", [3000, 3500, 4000, 4500, 5000], [0.95] * 5)
