@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
 
 from .bench_stats import (
     CONFIDENCE,
@@ -130,7 +130,7 @@ def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -
     evaluation episodes and in the same action interface (rebuilt from the saved config)."""
     from .config import AgentConfig
     from .environments import make_env
-    from .evaluation import EVAL_SEED_OFFSET, evaluate, random_policy
+    from .evaluation import evaluate_random_actions
     from .persistence import read_agent_json
 
     if record is None:
@@ -142,12 +142,7 @@ def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -
     config = AgentConfig.from_dict(record["config"])
     env = make_env(config)
     try:
-        result = evaluate(
-            random_policy(env.action_space, config.seed),
-            env,
-            config.eval_episodes,
-            config.seed + EVAL_SEED_OFFSET,
-        )
+        result = evaluate_random_actions(env, config.eval_episodes, config.seed)
     finally:
         env.close()
     return result.success_rate
@@ -495,7 +490,7 @@ def write_report(
     atomic_write_bytes(files["learning_curves.png"], plot_curves(config, cells, tasks))
     atomic_write_json(
         files["summary.json"],
-        _nan_to_none(
+        json_safe(
             {
                 "config": config.to_dict(),
                 "stage1": stage1.to_dict(),
@@ -733,14 +728,3 @@ def _csv(rows: Sequence[Sequence[Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def _nan_to_none(value: Any) -> Any:
-    """Strict JSON: NaN and infinities become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value

@@ -228,8 +228,6 @@ class CriticWarmupCallback(BaseCallback):
         self.clock = clock
         self.steps = int(steps)
         self._frozen: list[Any] = []
-        self.released_at: int | None = None
-        """primitive step at which the actor was released (None while frozen or never frozen)"""
 
     def _on_training_start(self) -> None:
         if self.steps > 0:
@@ -251,4 +249,3 @@ class CriticWarmupCallback(BaseCallback):
             for p in self._frozen:
                 p.requires_grad_(True)
             self._frozen = []
-            self.released_at = self.clock.primitive_steps

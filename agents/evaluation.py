@@ -83,6 +83,12 @@ def sb3_policy(agent: Any, obs_transform: Callable[[np.ndarray], np.ndarray] | N
     return act
 
 
+def evaluate_random_actions(env: gym.Env[Any, Any], n_episodes: int, seed: int) -> EvalResult:
+    """:func:`evaluate` of :func:`random_policy` on the evaluation episodes of a run with ``seed`` (the
+    same episodes as its policy evaluations): the success of the action interface before any learning."""
+    return evaluate(random_policy(env.action_space, seed), env, n_episodes, seed + EVAL_SEED_OFFSET)
+
+
 def random_policy(space: gym.Space[Any], seed: int) -> Policy:
     """Uniformly random actions in ``space`` (its own seeded generator): the agent's interface with no
     learning at all. For a latent agent that is a random z, which often succeeds already because the

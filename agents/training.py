@@ -22,7 +22,7 @@ from typing import Any
 
 from absaction import __version__
 from absaction.errors import AbsactionError
-from absaction.files import atomic_dir, atomic_write_json, check_new_output
+from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs
@@ -36,7 +36,7 @@ from .environments import (
     steps_per_decision,
     wrapper_settings,
 )
-from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, random_policy, sb3_policy
+from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, evaluate_random_actions, sb3_policy
 from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
 from .persistence import (
     AGENT_JSON,
@@ -196,12 +196,7 @@ def train_agent(
 
     # The same evaluation episodes under uniformly random agent actions: "success before learning" of
     # the interface itself (a random z often succeeds because the decoder carries the data prior).
-    random_result = evaluate(
-        random_policy(eval_env.action_space, config.seed),
-        eval_env,
-        config.eval_episodes,
-        config.seed + EVAL_SEED_OFFSET,
-    )
+    random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
 
     with atomic_dir(out_dir, force=force) as tmp:
         from stable_baselines3.common.logger import configure
@@ -240,7 +235,7 @@ def train_agent(
             agent=agent,
         )
         record = _agent_record(result, agent, venv, eval_env, action_model, settings)
-        atomic_write_json(tmp / AGENT_JSON, _nan_to_none(record))
+        atomic_write_json(tmp / AGENT_JSON, json_safe(record))
         atomic_write_json(tmp / "config.json", {"config": config.to_dict(), "hyperparams": hyperparams})
         if bc_result is not None:
             atomic_write_json(tmp / "bc.json", bc_result.to_dict())
@@ -285,17 +280,6 @@ def _decode_overhead_ms(venv: Any) -> float:
     envs = venv.envs if hasattr(venv, "envs") else venv.venv.envs
     wrapper = find_macro_wrapper(envs[0])
     return float(getattr(wrapper, "decode_overhead_ms", math.nan))
-
-
-def _nan_to_none(value: Any) -> Any:
-    """NaN (e.g. the success rate of an env without ``is_success``) -> null: strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value
 
 
 def _title(config: AgentConfig) -> str:

@@ -232,11 +232,13 @@ def _factor_table(report: dict[str, Any]) -> str:
 
 
 def _rl_table(rl_dir: Path, config: DemoConfig) -> str:
+    from absaction.agents.persistence import read_agent_json
+
     rows = ["| agent | success before learning | success of random actions | success after "
             f"{config.rl_steps} steps | final mean return |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for kind in ("primitive", "latent"):
         curve = _read_curve(rl_dir / kind)
-        random_actions = json.loads((rl_dir / kind / "agent.json").read_text()).get("random_actions") or {}
+        random_actions = read_agent_json(rl_dir / kind).get("random_actions") or {}
         rows.append(f"| PPO, {kind} actions | {_pct(curve['success_rate'][0])} | "
                     f"{_pct(random_actions.get('success_rate'))} | "
                     f"{_pct(curve['success_rate'][-1])} | {curve['mean_return'][-1]:.2f} |")  # fmt: skip

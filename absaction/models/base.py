@@ -170,9 +170,20 @@ class ActionVAE(nn.Module, ABC):
             the decoded (scaled) ones.
         """
         stats = self.encode_normalized(x_norm, lengths)
-        latents = [reparameterize(mean, logvar, generator) for mean, logvar in stats]
-        latents = scale_ladders(latents, ladder_scales)
+        latents = self.sample_latents(stats, generator, ladder_scales)
         return self.decode_normalized(latents, x_norm.shape[1]), stats, latents
+
+    @staticmethod
+    def sample_latents(
+        stats: list[tuple[Tensor, Tensor]],
+        generator: torch.Generator | None = None,
+        ladder_scales: Sequence[float] | None = None,
+    ) -> list[Tensor]:
+        """One reparameterised draw per ladder from its ``(mean, logvar)``, scaled by ``ladder_scales``
+        (see :meth:`forward_normalized`): the z every training pass decodes."""
+        return scale_ladders(
+            [reparameterize(mean, logvar, generator) for mean, logvar in stats], ladder_scales
+        )
 
     # ------------------------------------------------------------------ the public interface
     def encode(

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
-from absaction.models.base import ActionVAE, ModelConfig, reparameterize, scale_ladders
+from absaction.models.base import ActionVAE, ModelConfig
 from absaction.models.qrnn import POOLING_MODES, QRNN, QRNNLayer, padding_mask
 
 SEQ2SEQ_MERGES: tuple[str, ...] = ("input", "ladder")
@@ -237,8 +237,7 @@ class Seq2SeqVAE(ActionVAE):
         """Encode, sample every ladder (scaled by ``ladder_scales``, see the base class), decode with
         teacher forcing (0 at padded steps)."""
         stats = self.encode_normalized(x_norm, lengths)
-        latents = [reparameterize(mean, logvar, generator) for mean, logvar in stats]
-        latents = scale_ladders(latents, ladder_scales)
+        latents = self.sample_latents(stats, generator, ladder_scales)
         return self.decode_teacher_forced(latents, x_norm, lengths), stats, latents
 
     # ------------------------------------------------------------------------------------ checks
