@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from absaction.errors import AbsactionError
-from absaction.models import build_model, gaussian_nll, kl_normal, ladder_kl, make_capacity, parse_capacity
+from absaction.models import (
+    build_model,
+    gaussian_nll,
+    kl_normal,
+    ladder_kl,
+    make_capacity,
+    parse_capacity,
+    total_correlation,
+)
 from absaction.models.capacity import CAPACITY_MODES, AdaptiveCapacity, LinearCapacity, NoCapacity
 
 # ----------------------------------------------------------------------------------- gaussian_nll
@@ -86,6 +94,45 @@ def test_ladder_kl_sums_dimensions_and_averages_the_batch() -> None:
     assert kl_dims[0].tolist() == pytest.approx([(0.5 + 4.5) / 2, 0.0])
     assert kl_dims[1].tolist() == pytest.approx([1.0])
     assert kl_ladders.tolist() == pytest.approx([2.5, 1.0])
+
+
+def _correlated_posteriors(rho: float, n: int, std: float, seed: int) -> tuple[torch.Tensor, ...]:
+    """Posterior means drawn from N(0, [[1, rho], [rho, 1]]), every posterior N(mean, std^2 I), and one
+    draw from each: the aggregate posterior is then N(0, [[1 + std^2, rho], [rho, 1 + std^2]])."""
+    g = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(n, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64)
+    mean = torch.stack([a, rho * a + math.sqrt(1 - rho * rho) * b], dim=1)
+    logvar = torch.full_like(mean, 2 * math.log(std))
+    z = mean + std * torch.randn(mean.shape, generator=g, dtype=torch.float64)
+    return z, mean, logvar
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6, 0.9])
+def test_total_correlation_of_a_gaussian_aggregate_matches_its_closed_form(rho: float) -> None:
+    # TC of a 2-D Gaussian = -0.5 log(1 - r^2), r its correlation coefficient (here rho / (1 + std^2))
+    std, n = 0.5, 3000
+    z, mean, logvar = _correlated_posteriors(rho, n, std, seed=0)
+    r = rho / (1 + std * std)
+    expected = -0.5 * math.log(1 - r * r)
+    assert total_correlation(z, mean, logvar, n).item() == pytest.approx(expected, abs=0.03)
+
+
+def test_total_correlation_of_a_minibatch_is_unbiased_on_average() -> None:
+    # batches of 64 from a data set of 3000: the mean of the batch estimates approaches the full one
+    std, n, rho = 0.5, 3000, 0.9
+    z, mean, logvar = _correlated_posteriors(rho, n, std, seed=1)
+    full = total_correlation(z, mean, logvar, n).item()
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(2))
+    batches = [order[i : i + 64] for i in range(0, n - 63, 64)]
+    estimates = [total_correlation(z[idx], mean[idx], logvar[idx], n).item() for idx in batches]
+    assert sum(estimates) / len(estimates) == pytest.approx(full, abs=0.1)
+    assert full > 0.3  # the correlation is there to be found (closed form 0.36)
+
+
+def test_total_correlation_rejects_a_batch_larger_than_the_data() -> None:
+    z = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="batch size"):
+        total_correlation(z, z, z, dataset_size=3)
 
 
 # ------------------------------------------------------------------------------------ capacity

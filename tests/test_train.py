@@ -242,6 +242,18 @@ def test_progressive_training_holds_lower_ladders_at_the_prior(tmp_path: Path) -
     assert float(_rows(tmp_path / "plain")[-1]["kl_l1"]) > 1.0
 
 
+def test_total_correlation_term_lowers_the_logged_tc(tmp_path: Path) -> None:
+    # the metrics log the epoch's TC estimate when the loss has the term; a heavy weight on it leaves the
+    # latents less dependent on each other than the same run with a light one (means of the last 10
+    # epochs: the per-epoch estimate is noisy)
+    light = _fit(tmp_path / "light", _config(epochs=30, tc=0.01, lr=1e-2))
+    heavy = _fit(tmp_path / "heavy", _config(epochs=30, tc=500.0, lr=1e-2))
+    assert "tc" not in _fit(tmp_path / "none", _config(epochs=1)).metrics[0]
+    light_tc, heavy_tc = (np.mean([row["tc"] for row in run.metrics[-10:]]) for run in (light, heavy))
+    assert heavy_tc < 0.5 * light_tc
+    assert light_tc > 0.1  # the light run's latents do depend on each other
+
+
 def test_progressive_run_resumes_identically(tmp_path: Path) -> None:
     config = _config(epochs=6, checkpoint_every=2, progressive=2)
     _fit(tmp_path / "whole", config)

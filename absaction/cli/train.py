@@ -24,6 +24,7 @@ from absaction.errors import AbsactionError
 DEFAULTS: dict[str, Any] = {
     "model": "tcvlae",
     "beta": 100.0,
+    "tc": 0.0,
     "sigma": 0.1,
     "capacity": "adaptive:50",
     "epochs": 100,
@@ -129,6 +130,11 @@ def register(subparsers: Any) -> None:
     loss.add_argument(
         "--beta", type=non_negative_float, metavar="B", help=f"KL weight (default: {d['beta']:g})"
     )
+    loss.add_argument(
+        "--tc", type=non_negative_float, metavar="W",
+        help="extra weight on the latents' total correlation over the data (beta-TCVAE's term, a minibatch "
+        f"estimate) (default: {d['tc']:g} = the paper's loss)",
+    )  # fmt: skip
     loss.add_argument(
         "--sigma",
         type=positive_float,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE, ModelConfig, reparameterize
 from absaction.models.capacity import CAPACITY_MODES, Capacity, CapacitySpec, make_capacity, parse_capacity
 from absaction.models.io import load, read_config, save
-from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl
+from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
 from absaction.models.registry import MODELS, build_model, model_class
 from absaction.models.tcvlae import MERGES, TCVLAE, FlatTCVAE, TCVAEConfig, TCVLAEConfig
 
@@ -39,4 +39,5 @@ __all__ = [
     "read_config",
     "reparameterize",
     "save",
+    "total_correlation",
 ]

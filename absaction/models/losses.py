@@ -85,3 +85,42 @@ def ladder_kl(stats: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, list[Tensor]]
     kl_dims = [kl_normal(mean, logvar).mean(dim=0) for mean, logvar in stats]  # [(d_l,)]
     kl_ladders = torch.stack([k.sum() for k in kl_dims])  # (L,)
     return kl_ladders, kl_dims
+
+
+def total_correlation(z: Tensor, mean: Tensor, logvar: Tensor, dataset_size: int) -> Tensor:
+    """Minibatch estimate of the total correlation of the aggregate posterior, in nats.
+
+    ``TC = KL( q(z) || prod_d q(z_d) )`` with ``q(z) = mean over the data of q(z | x)``: zero when
+    the latent dimensions are independent over the data set, positive when one dimension's value tells
+    something about another's (the term beta-TCVAE weighs, Chen et al. 2018). The aggregate density at
+    each draw ``z_i`` (drawn from sequence ``i`` of the batch) is estimated from the batch's ``M``
+    posteriors with importance weights for a batch drawn uniformly from ``N`` sequences::
+
+        q(z_i) ~ q(z_i | x_i) / N + (N - 1) / (N (M - 1)) * sum_{j != i} q(z_i | x_j)
+
+    (unbiased for ``q(z_i)``; with ``M = N`` it is the mean over the whole data set), and likewise for
+    every dimension alone.
+
+    Args:
+        z: (M, D) one posterior draw per sequence (all ladders concatenated), M >= 2.
+        mean, logvar: (M, D) the posteriors the draws came from.
+        dataset_size: ``N``, the number of training sequences (>= M).
+
+    Returns:
+        A scalar tensor: the batch mean of ``log q(z_i) - sum_d log q(z_id)``.
+    """
+    m = z.shape[0]
+    if m < 2 or dataset_size < m:
+        raise ValueError(f"need 2 <= batch size <= dataset size, got {m} and {dataset_size}")
+    # log N(z_i,d ; mean_j,d, var_j,d) for every pair (i, j) and dimension d: (M, M, D)
+    diff = z.unsqueeze(1) - mean.unsqueeze(0)
+    log_q = -0.5 * (
+        diff.pow(2) * torch.exp(-logvar).unsqueeze(0) + logvar.unsqueeze(0) + math.log(2 * math.pi)
+    )
+    log_w = torch.full(
+        (m, m), math.log((dataset_size - 1) / (dataset_size * (m - 1))), dtype=z.dtype, device=z.device
+    )
+    log_w.fill_diagonal_(-math.log(dataset_size))
+    log_qz = torch.logsumexp(log_q.sum(dim=2) + log_w, dim=1)  # (M,)
+    log_qz_dims = torch.logsumexp(log_q + log_w.unsqueeze(-1), dim=1).sum(dim=1)  # (M,)
+    return (log_qz - log_qz_dims).mean()

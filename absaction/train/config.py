@@ -31,6 +31,9 @@ class TrainConfig:
     """weight of the KL term, in nats of likelihood per nat of KL (the paper's 100)"""
     sigma: float = 0.1
     """decoder standard deviation, in units of the training set's per-dimension std (sets beta's scale)"""
+    tc: float = 0.0
+    """extra weight on the total correlation of the latents over the data (beta-TCVAE's term, estimated
+    per batch: :func:`absaction.models.losses.total_correlation`); 0 = the paper's loss"""
     capacity: str = "adaptive:50"
     """capacity schedule spec: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
     epochs: int = 100
@@ -82,8 +85,8 @@ class TrainConfig:
                 raise AbsactionError(
                     f"{key} must be at least 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more"
                 )
-        for key, fvalue in {"beta": self.beta, "sigma": self.sigma, "lr": self.lr}.items():
-            if not fvalue >= 0 or (key != "beta" and fvalue == 0):
+        for key, fvalue in {"beta": self.beta, "tc": self.tc, "sigma": self.sigma, "lr": self.lr}.items():
+            if not fvalue >= 0 or (key not in ("beta", "tc") and fvalue == 0):
                 raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
         if self.normalize not in NORMALIZE_MODES:
             raise AbsactionError(

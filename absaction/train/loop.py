@@ -7,6 +7,7 @@ once per epoch. The loss of a batch is::
 
     loss = sum_{t,a} (x - x_hat)^2 / (2 sigma^2)   (mean over the batch)
          + capacity.penalty(KL per ladder, beta)   (e.g. beta * sum_l (KL_l - C_l))
+         + tc * TC(z)                              (only with TrainConfig.tc > 0: beta-TCVAE's term)
 
 The run folder is created atomically with an epoch-0 checkpoint, so it is always resumable, and
 rewritten (weights, config, resume state, metrics) every ``checkpoint_every`` epochs and at the end.
@@ -35,7 +36,7 @@ from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
 from absaction.models.base import ActionVAE
 from absaction.models.capacity import Capacity, make_capacity
-from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl
+from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
 from absaction.models.registry import build_model
 from absaction.seeding import seed_everything
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
@@ -145,7 +146,7 @@ def fit_arrays(
         model.to(device)
         generator = torch.Generator(device=device).manual_seed(config.seed)
         optimizer = Adam(model.parameters(), lr=config.lr)
-        columns = metric_columns(model.ladder_dims)
+        columns = metric_columns(model.ladder_dims, tc=config.tc > 0)
         train = _Windows.make(train_actions, train_lengths, normalizer, device)
         val = None if val_actions is None else _Windows.make(val_actions, val_lengths, normalizer, device)
         info = {
@@ -367,14 +368,20 @@ def _train_epoch(
     order = torch.randperm(n, generator=generator, device=device)
     loss_sum = torch.zeros((), device=device)
     recon_sum = torch.zeros((), device=device)
+    tc_sum = torch.zeros((), device=device)
     kl_dim_sums = [torch.zeros(d, device=device) for d in model.ladder_dims]
     c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
     for start in range(0, n, config.batch_size):
         batch, lengths, mask = data.take(order[start : start + config.batch_size])  # (b, T, A), (b,), (b, T)
-        x_hat, stats, _ = model.forward_normalized(batch, lengths, generator=generator, ladder_scales=scales)
+        x_hat, stats, latents = model.forward_normalized(
+            batch, lengths, generator=generator, ladder_scales=scales
+        )
         recon = gaussian_nll(batch, x_hat, config.sigma, mask=mask, include_constant=False)
         kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
         loss = recon + capacity.penalty(kl_ladders, config.beta)
+        tc = _batch_tc(stats, latents, scales, n) if config.tc > 0 else None
+        if tc is not None:
+            loss = loss + config.tc * tc
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -383,6 +390,8 @@ def _train_epoch(
             b = batch.shape[0]
             loss_sum += loss.detach() * b
             recon_sum += recon.detach() * b
+            if tc is not None:
+                tc_sum += tc.detach() * b
             for total, kl in zip(kl_dim_sums, kl_dims, strict=True):
                 total += kl.detach() * b
     kl_dim_means = [(total / n).tolist() for total in kl_dim_sums]
@@ -394,11 +403,28 @@ def _train_epoch(
         "kl": sum(kl_ladder_means),
         "c_total": c_total,
     }
+    if config.tc > 0:
+        row["tc"] = tc_sum.item() / n
     for ladder, dims in enumerate(kl_dim_means, start=1):
         row[f"kl_l{ladder}"] = kl_ladder_means[ladder - 1]
         row[f"c_l{ladder}"] = None if c_ladders is None else c_ladders[ladder - 1]
         row.update({f"kl_l{ladder}_d{d}": value for d, value in enumerate(dims)})
     return row
+
+
+def _batch_tc(
+    stats: list[tuple[Tensor, Tensor]], latents: list[Tensor], scales: list[float] | None, n: int
+) -> Tensor:
+    """Total correlation (:func:`total_correlation`) of the ladders being trained: a ladder that
+    progressive training still holds at the prior mean (scale 0) is left out, a fading one is
+    unscaled back to its posterior draw."""
+    keep = [i for i in range(len(stats)) if scales is None or scales[i] > 0]
+    if stats[0][0].shape[0] < 2:  # a last batch of one sequence has no pairs to compare
+        return torch.zeros((), device=stats[0][0].device)
+    z = torch.cat([latents[i] / (1.0 if scales is None else scales[i]) for i in keep], dim=1)
+    mean = torch.cat([stats[i][0] for i in keep], dim=1)
+    logvar = torch.cat([stats[i][1] for i in keep], dim=1)
+    return total_correlation(z, mean, logvar, n)
 
 
 @torch.no_grad()

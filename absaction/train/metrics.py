@@ -36,8 +36,9 @@ METRICS_FILE = "metrics.csv"
 TENSORBOARD_DIR = "tensorboard"
 
 
-def metric_columns(ladder_dims: list[int]) -> list[str]:
-    """The ``metrics.csv`` header for a model with these ladder sizes."""
+def metric_columns(ladder_dims: list[int], tc: bool = False) -> list[str]:
+    """The ``metrics.csv`` header for a model with these ladder sizes (``tc``: with the epoch's mean
+    total-correlation estimate, logged when the loss has a TC term)."""
     ladders = range(1, len(ladder_dims) + 1)
     return [
         "epoch",
@@ -49,6 +50,7 @@ def metric_columns(ladder_dims: list[int]) -> list[str]:
         *(f"kl_l{ladder}" for ladder in ladders),
         *(f"c_l{ladder}" for ladder in ladders),
         "c_total",
+        *(["tc"] if tc else []),
         *(f"kl_l{ladder}_d{d}" for ladder, dim in zip(ladders, ladder_dims, strict=True) for d in range(dim)),
         "seconds",
     ]
