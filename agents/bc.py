@@ -1,7 +1,8 @@
-"""Behaviour-cloning warm start for primitive-action agents (the fair baseline for latent agents).
+"""Behaviour-cloning warm start (the fair baseline for latent agents, and the same start for them).
 
 A latent agent's decoder has seen the demonstrations, so a primitive agent may see them too: before RL,
-its policy is fitted to the expert's (observation, action) pairs.
+its policy is fitted to the expert's (observation, action) pairs. A latent agent can be warm-started the
+same way on (observation, encoded z) pairs: :func:`latent_demonstration_pairs`.
 
 - PPO (``ActorCriticPolicy``): maximise the log-likelihood of the expert actions under the Gaussian
   policy (mean *and* log-std are fitted: maximum likelihood).
@@ -71,6 +72,40 @@ def demonstration_pairs(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
             "pass matching non-empty arrays",
         )
     return obs, actions
+
+
+def latent_demonstration_pairs(dataset: Any, wrapper: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(observations (N, obs_dim), agent actions (N, d))`` for a latent-action agent: at every point
+    where the agent would decide (each episode's start, then every ``wrapper.chunk_steps`` steps, as
+    long as a whole decoded chunk of demonstration follows), the observation and the latent action that
+    encodes the next chunk (:meth:`absaction.wrappers.LatentActionWrapper.encode_actions`).
+
+    The latent agent then starts from the demonstrated choices of z, like a BC-warm-started primitive
+    agent starts from the demonstrated actions.
+    """
+    if getattr(wrapper, "plan_phase", False):
+        raise AbsactionError(
+            "behaviour cloning in latent space does not support plan_phase (mid-plan decisions have no "
+            "demonstrated z)",
+            "drop --plan-phase or --bc",
+        )
+    obs, actions = demonstration_pairs(dataset)
+    episodes = getattr(dataset, "episodes", None)
+    lengths = [len(actions)] if episodes is None else [len(ep.actions) for ep in episodes]
+    window, stride = int(wrapper.decode_length), int(wrapper.chunk_steps)
+    starts = []
+    offset = 0
+    for length in lengths:
+        starts.extend(offset + t for t in range(0, length - window + 1, stride))
+        offset += length
+    if not starts:
+        raise AbsactionError(
+            f"no demonstration episode is as long as one decoded chunk ({window} steps)",
+            "collect longer episodes or use a model with a shorter chunk",
+        )
+    index = np.asarray(starts)
+    chunks = actions[index[:, None] + np.arange(window)[None, :]]  # (N, T, A)
+    return obs[index], wrapper.encode_actions(chunks)
 
 
 def _policy_of(agent: Any) -> Any:

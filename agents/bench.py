@@ -179,6 +179,15 @@ AGENTS: dict[str, BenchAgent] = {
             closed_loop=8,
             plan_phase=True,
         ),
+        BenchAgent(
+            "ppo-latent-bc",
+            "latent",
+            "PPO on TCVLAE latents, BC warm start on the encoded demonstrations",
+            "ppo",
+            "latent",
+            "tcvlae",
+            bc=True,
+        ),
         BenchAgent("sac-latent", "latent", "SAC on TCVLAE latents, all ladders", "sac", "latent", "tcvlae"),
         BenchAgent(
             "sac-latent-top",
@@ -216,7 +225,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # 2 CPU cores, well under an hour (estimate printed before the start): the PPO family, where
-    # primitive, BC-warm-started, latent (both ladder settings, open and closed loop) and every ablation
+    # primitive and latent agents (each also BC-warm-started; latent on both ladder settings, open and
+    # closed loop) and every ablation
     # share one algorithm. SAC is in --full only: primitive SAC costs ~7 ms per env step on one core, latent
     # SAC ~1.3 ms (8 gradient steps per decision); add it with --agents ... sac-latent.
     "default": Preset(
@@ -225,6 +235,7 @@ PRESETS: dict[str, Preset] = {
             "ppo",
             "ppo-bc",
             "ppo-latent",
+            "ppo-latent-bc",
             "ppo-latent-top",
             "ppo-latent-phase8",
             "ppo-flat",

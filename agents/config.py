@@ -52,7 +52,8 @@ class AgentConfig:
     eval_episodes: int = 10
     """episodes per evaluation, deterministic policy, the same episode seeds every time"""
     bc_dataset: str | None = None
-    """dataset (folder or Minari id) for a behaviour-cloning warm start (primitive actions only)"""
+    """dataset (folder or Minari id) for a behaviour-cloning warm start: of the actions (primitive agents)
+    or of the z that encodes each demonstrated chunk (latent agents)"""
     bc_epochs: int = 20
     """epochs of behaviour cloning over the dataset's (observation, action) pairs"""
     bc_critic_warmup: int | None = None
@@ -117,10 +118,10 @@ class AgentConfig:
         if not self.z_bound > 0:
             raise AbsactionError(f"z_bound must be > 0, got {self.z_bound}", "pass e.g. --z-bound 2")
         if self.bc_dataset is not None:
-            if self.actions != "primitive":
+            if self.actions == "repeat":
                 raise AbsactionError(
-                    "behaviour cloning warm-starts primitive-action agents only",
-                    "drop --bc or use --actions primitive (a latent agent's decoder saw the data already)",
+                    "behaviour cloning warm-starts primitive- and latent-action agents, not action repeat",
+                    "drop --bc or use --actions primitive or latent",
                 )
             if self.bc_epochs < 1:
                 raise AbsactionError(f"bc_epochs must be >= 1, got {self.bc_epochs}", "pass --bc-epochs 20")

@@ -25,7 +25,7 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 
-from .bc import BCResult, bc_pretrain, demonstration_pairs
+from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
 from .config import AgentConfig
 from .environments import (
@@ -179,13 +179,30 @@ def train_agent(
 
     bc_result: BCResult | None = None
     if demonstrations is not None:
-        _check_demonstration_space(demonstrations, eval_env.action_space, config)
+        macro = find_macro_wrapper(eval_env)
+        _check_demonstration_space(
+            demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
+        )
+        # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
+        pairs = (
+            demonstration_pairs(demonstrations)
+            if macro is None
+            else latent_demonstration_pairs(demonstrations, macro)
+        )
         transform = None
         if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
-            venv.obs_rms.update(demonstration_pairs(demonstrations)[0])
+            venv.obs_rms.update(pairs[0])
             transform = venv.normalize_obs
+        # one pair per decision: a latent agent has ~chunk times fewer pairs, so smaller batches keep the
+        # number of gradient steps per epoch comparable
+        batch_size = 256 if macro is None else 32
         bc_result = bc_pretrain(
-            agent, demonstrations, epochs=config.bc_epochs, seed=config.seed, obs_transform=transform
+            agent,
+            pairs,
+            epochs=config.bc_epochs,
+            batch_size=batch_size,
+            seed=config.seed,
+            obs_transform=transform,
         )
 
     def evaluate_now() -> Any:
@@ -213,7 +230,7 @@ def train_agent(
         )
         callbacks: list[Any] = [callback]
         if bc_result is not None:
-            warmup = critic_warmup_steps(config, hyperparams)
+            warmup = critic_warmup_steps(config, hyperparams, steps_per_decision(eval_env))
             callbacks.append(CriticWarmupCallback(callback, warmup))
         # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
         # budget and the callback is what stops training.
@@ -249,14 +266,17 @@ def train_agent(
     return result
 
 
-def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any]) -> int:
+def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any], steps_per_decision: int = 1) -> int:
     """Primitive env steps of the critic warm-up after a BC warm start (``config.bc_critic_warmup``, or
-    its default: one PPO rollout, or SAC/TD3's ``learning_starts`` + 5000)."""
+    its default: one PPO rollout, or SAC/TD3's ``learning_starts`` + 5000 decisions, each counted as
+    ``steps_per_decision`` primitive steps: a latent agent's decision lasts a chunk)."""
     if config.bc_critic_warmup is not None:
         return int(config.bc_critic_warmup)
     if config.algo == "ppo":
-        return int(hyperparams.get("n_steps", 2048)) * int(hyperparams.get("n_envs", 1))
-    return int(hyperparams.get("learning_starts", 100)) + 5000
+        decisions = int(hyperparams.get("n_steps", 2048)) * int(hyperparams.get("n_envs", 1))
+    else:
+        decisions = int(hyperparams.get("learning_starts", 100)) + 5000
+    return decisions * int(steps_per_decision)
 
 
 def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) -> None:

@@ -201,7 +201,10 @@ def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
         ({"chunk": 4}, "--chunk only applies to latent or repeat actions"),
         ({"model": "somewhere"}, "--model only applies to --actions latent"),
         ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
-        ({"actions": "repeat", "chunk": 4, "bc_dataset": "x"}, "behaviour cloning warm-starts primitive"),
+        (
+            {"actions": "repeat", "chunk": 4, "bc_dataset": "x"},
+            "behaviour cloning warm-starts primitive- and",
+        ),
         ({"actions": "latent", "model": "m", "plan_phase": True}, "--plan-phase needs latent actions and a"),
         ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "--plan-phase needs latent actions and a"),
     ],
@@ -646,3 +649,61 @@ def test_latent_agent_with_a_trained_tcvlae_on_reach2d(tmp_path: Path, expert_da
     assert 0 < record["decode_overhead_ms"] == result.decode_overhead_ms < 5  # target: <= 1 ms
     assert record["normalization"]["action_model"] is not None
     assert record["model"]["sha256"] == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_latent_bc_clones_the_encoded_demonstrations(tmp_path: Path, expert_dataset: Path):
+    from absaction.agents.bc import latent_demonstration_pairs
+    from absaction.agents.environments import find_macro_wrapper
+    from absaction.data import load_dataset
+
+    run = _fit_tiny_vae(expert_dataset, tmp_path / "vae", [8, 4, 2])
+    demos = load_dataset(expert_dataset)
+    hyperparams = {**TINY_BY_ALGO["ppo"], "policy_kwargs": "dict(net_arch=[64])"}
+    config = AgentConfig(
+        "absaction/Reach2DObstacle-v0", algo="ppo", actions="latent", model=str(run),
+        bc_dataset=str(expert_dataset), bc_epochs=200,
+        steps=64, eval_every=64, eval_episodes=2, hyperparams=hyperparams,
+    )  # fmt: skip
+    result = train_agent(config, tmp_path / "agent", progress=False, plot=False)
+    # one decision per 32-step demonstration: the z that encodes it is the target
+    assert result.bc is not None and result.bc.n_samples == len(demos.episodes)
+    assert result.bc.action_error_after < 0.9 * result.bc.action_error_before
+    assert result.bc.losses[-1] < result.bc.losses[0] - 1.0
+    # the pairs are the episodes' first observations and the encoder's means / z_bound
+    wrapper = find_macro_wrapper(result.agent.get_env().envs[0])
+    obs, z = latent_demonstration_pairs(demos, wrapper)
+    assert np.array_equal(obs, np.stack([ep.observations[0] for ep in demos.episodes]).astype(np.float32))
+    actions = np.stack([ep.actions for ep in demos.episodes]).astype(np.float32)
+    with torch.no_grad():
+        means = torch.cat([m for m, _ in wrapper.model.encode(torch.from_numpy(actions))], dim=1).numpy()
+    expected = np.clip(means[:, wrapper._exposed_index] / wrapper.z_bound, -1, 1)
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+    assert json.loads((tmp_path / "agent" / "agent.json").read_text())["bc"]["n_samples"] == len(
+        demos.episodes
+    )
+
+
+def test_latent_demonstration_pairs_take_a_window_at_every_decision(tiny_reach_wrapper: Any):
+    # one 48-step episode, 32-step decoded chunks, a decision every 8 steps: windows start at 0, 8 and 16
+    obs = np.arange(48 * 6, dtype=np.float32).reshape(48, 6)
+    actions = np.random.default_rng(0).uniform(-0.05, 0.05, (48, 2)).astype(np.float32)
+    from absaction.agents.bc import latent_demonstration_pairs
+
+    pair_obs, z = latent_demonstration_pairs((obs, actions), tiny_reach_wrapper)
+    assert np.array_equal(pair_obs, obs[[0, 8, 16]])
+    windows = np.stack([actions[t : t + 32] for t in (0, 8, 16)])
+    np.testing.assert_array_equal(z, tiny_reach_wrapper.encode_actions(windows))
+    with pytest.raises(AbsactionError, match="no demonstration episode is as long as one decoded chunk"):
+        latent_demonstration_pairs((obs[:20], actions[:20]), tiny_reach_wrapper)
+    with pytest.raises(AbsactionError, match=r"expected action sequences of shape \(N, 32, 2\)"):
+        tiny_reach_wrapper.encode_actions(actions[None, :20])
+
+
+@pytest.fixture
+def tiny_reach_wrapper() -> Any:
+    from absaction.models import build_model
+    from absaction.wrappers import LatentActionWrapper
+
+    torch.manual_seed(0)
+    model = build_model("tcvlae", 2, 32, {"channels": 4}, action_low=-np.ones(2), action_high=np.ones(2))
+    return LatentActionWrapper(gym.make("absaction/Reach2D-v0"), model, closed_loop_steps=8)

@@ -211,7 +211,7 @@ def test_estimate_is_linear_in_the_budget_and_the_default_fits_the_hour():
     assert bench.estimate_seconds(two, costs, True) == pytest.approx(40.0 + bench.WORKER_START_SECONDS)
     # the default sweep on 2 workers: well under an hour by the measured per-step costs
     text, seconds = bench.describe_sweep(two)
-    assert seconds < 45 * 60 and "200 runs of 50,000 primitive steps on 2 worker(s)" in text
+    assert seconds < 45 * 60 and "225 runs of 50,000 primitive steps on 2 worker(s)" in text
 
 
 def test_bc_demonstrations_fit_every_reach2d_task(expert_dataset: Path):

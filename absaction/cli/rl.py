@@ -127,8 +127,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="macro reward = plain sum of primitive rewards (default: sum of gamma**i * r_i)",
     )
-    bc = parser.add_argument_group("behaviour-cloning warm start (primitive actions)")
-    bc.add_argument("--bc", metavar="DATASET", help="dataset folder or Minari id with observations")
+    bc = parser.add_argument_group("behaviour-cloning warm start")
+    bc.add_argument(
+        "--bc", metavar="DATASET",
+        help="dataset folder or Minari id with observations; a primitive agent clones its actions, a latent "
+        "agent the z its model encodes for each demonstrated chunk",
+    )  # fmt: skip
     bc.add_argument("--bc-epochs", type=positive_int, default=20, help="epochs of behaviour cloning")
     bc.add_argument(
         "--bc-critic-warmup",

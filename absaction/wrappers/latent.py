@@ -289,6 +289,35 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         box = self.inner_action_space
         return np.clip(self._decode(), box.low, box.high).astype(box.dtype)
 
+    def encode_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Agent actions ``(N, d)`` for action sequences ``(N, T, A)`` in env units: the exposed latents'
+        posterior means, divided by ``z_bound`` and clipped to [-1, 1] (what an agent would have to choose
+        to replay them; behaviour cloning in latent space uses it).
+
+        ``T`` is the decoded chunk length; latents that are not exposed are dropped.
+        """
+        encode = getattr(self.model, "encode", None)
+        if encode is None:
+            raise AbsactionError(
+                f"{type(self.model).__name__} has no encoder, so demonstrations cannot be mapped to latents",
+                "pass an absaction action model (a run folder of absaction train)",
+            )
+        x = np.asarray(actions, dtype=np.float32)
+        expected = (self.decode_length, int(self.inner_action_space.shape[0]))
+        if x.ndim != 3 or x.shape[1:] != expected:
+            raise AbsactionError(
+                f"expected action sequences of shape (N, {expected[0]}, {expected[1]}), got {x.shape}",
+                f"cut the demonstrations into windows of {expected[0]} steps",
+            )
+        tensor = torch.from_numpy(x).to(self._device)
+        lengths = None
+        if self.model.seq_len is None:  # variable-length models take the true lengths
+            lengths = torch.full((len(x),), expected[0], dtype=torch.long, device=self._device)
+        with torch.inference_mode():
+            stats = encode(tensor) if lengths is None else encode(tensor, lengths)
+        means = np.concatenate([mean.detach().to("cpu", torch.float32).numpy() for mean, _ in stats], axis=1)
+        return np.clip(means[:, self._exposed_index] / self.z_bound, -1.0, 1.0).astype(np.float32)
+
     # -- gymnasium API ----------------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
