@@ -93,7 +93,7 @@ def latent_demonstration_pairs(dataset: Any, wrapper: Any) -> tuple[np.ndarray, 
     episodes = getattr(dataset, "episodes", None)
     lengths = [len(actions)] if episodes is None else [len(ep.actions) for ep in episodes]
     window, stride = int(wrapper.decode_length), int(wrapper.chunk_steps)
-    starts = []
+    starts: list[int] = []
     offset = 0
     for length in lengths:
         starts.extend(offset + t for t in range(0, length - window + 1, stride))
