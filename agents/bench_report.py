@@ -275,7 +275,8 @@ class TargetCheck:
     latent: CellStats
     primitive: CellStats
     ratio: float
-    """primitive IQM / latent IQM (inf when the latent agent was at 80 % before learning)"""
+    """primitive IQM / latent IQM (inf when only the latent agent was at 80 % before learning, 1 when
+    both were)"""
     ratio_lower_bound: bool
     """the primitive IQM includes censored runs, so the true ratio is at least ``ratio``"""
     overlap: bool
@@ -291,6 +292,8 @@ class TargetCheck:
         )
         if not lat.steps_exact:  # the latent IQM is itself censored: no ratio can be claimed
             return f"{head} -> the latent agent does not reach 80 % within the budget -> 3x target met: no"
+        if lat.steps_to_80.value == 0 and prim.steps_to_80.value == 0:
+            return f"{head} -> both are at 80 % before any RL -> 3x target met: no"
         ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.2f}x"
         return (
             f"{head} -> {'>= ' if self.ratio_lower_bound else ''}{ratio} fewer steps, intervals overlap: "
@@ -327,7 +330,10 @@ def target_check(task: str, cells: Sequence[CellStats]) -> TargetCheck | None:
     if not latent or not primitive:
         return None
     lat, prim = _best(latent, "steps"), _best(primitive, "steps")
-    ratio = math.inf if lat.steps_to_80.value == 0 else prim.steps_to_80.value / lat.steps_to_80.value
+    if lat.steps_to_80.value == 0:  # at 80 % before any RL: as fast as the primitive agent or infinitely
+        ratio = 1.0 if prim.steps_to_80.value == 0 else math.inf
+    else:
+        ratio = prim.steps_to_80.value / lat.steps_to_80.value
     overlap = lat.steps_to_80.overlaps(prim.steps_to_80)
     return TargetCheck(
         task=task,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -163,6 +164,15 @@ def test_target_check_by_hand():
     check = bench_report.target_check("obstacle", [weak, never])
     assert check is not None and not check.met
     assert "does not reach 80 % within the budget" in check.line(budget)
+
+    # both at 80 % before any RL (BC alone, the decoder alone): as fast, not infinitely faster
+    cloned = _cell("ppo-bc", "primitive", [0] * 5, [0.9] * 5)
+    decoded = _cell("ppo-latent-bc", "latent", [0] * 5, [0.5] * 5)
+    check = bench_report.target_check("dense", [decoded, cloned])
+    assert check is not None and check.ratio == 1.0 and not check.met
+    assert "both are at 80 % before any RL -> 3x target met: no" in check.line(budget)
+    alone = bench_report.target_check("dense", [decoded, never])
+    assert alone is not None and math.isinf(alone.ratio) and "inf fewer steps" in alone.line(budget)
 
 
 def test_help_verdicts_and_the_no_help_sentence():
