@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from absaction.errors import AbsactionError
+from absaction.files import json_safe
 
 from .config import AgentConfig
 
@@ -267,6 +268,7 @@ def run_finished(run: RunSpec) -> bool:
                 f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
                 "use another --out, or --force to start the sweep over",
             )
+    _check_resolved_hyperparams(run)
     for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
         if (saved.get(key) is None) != (expected[key] is None) or (
             saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
@@ -276,6 +278,26 @@ def run_finished(run: RunSpec) -> bool:
                 "use another --out, or --force to start the sweep over",
             )
     return True
+
+
+def _check_resolved_hyperparams(run: RunSpec) -> None:
+    """Refuse a finished run trained with other hyperparameters than the packaged YAML now gives (the
+    config only records the user's overrides, so an edited YAML would otherwise mix old and new runs)."""
+    from .hyperparams import resolve_hyperparams
+
+    record = run.out_dir / "agent.json"
+    if not record.is_file():
+        return
+    used = json.loads(record.read_text(encoding="utf-8")).get("hyperparams")
+    now = json.loads(json.dumps(json_safe(resolve_hyperparams(run.config))))  # as agent.json holds it
+    if used is None or used == now:
+        return
+    changed = sorted(k for k in set(used) | set(now) if used.get(k) != now.get(k))
+    detail = ", ".join(f"{k}={used.get(k)!r} (now {now.get(k)!r})" for k in changed)
+    raise AbsactionError(
+        f"{run.out_dir} was trained with other hyperparameters than the packaged ones give now: {detail}",
+        "use another --out, or --force to start the sweep over (or delete the runs to redo and --resume)",
+    )
 
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:

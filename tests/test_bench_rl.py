@@ -399,6 +399,28 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     assert (out / "bench.json").read_text() == before
 
 
+def test_resume_refuses_runs_trained_with_other_packaged_hyperparameters(
+    quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # as if the packaged YAML had changed since the run: its agent.json records the values it trained with
+    import shutil
+
+    out = tmp_path / "sweep"
+    shutil.copytree(quick_sweep[0], out)
+    run = sorted((out / "runs").glob("*/ppo-latent/seed0"))[0]
+    record = json.loads((run / "agent.json").read_text())
+    record["hyperparams"]["learning_rate"] = 0.5
+    (run / "agent.json").write_text(json.dumps(record))
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("eval.csv")}
+    assert main([*QUICK, "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the plan line
+    assert (
+        err.startswith("absaction bench: error: ") and f"{run} was trained with other hyperparameters" in err
+    )
+    assert "learning_rate=0.5 (now 0.001)" in err and "--force to start the sweep over" in err
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("eval.csv")} == stamps  # nothing rerun
+
+
 def test_ablations_use_the_given_data_and_model(quick_sweep: tuple[Path, str], tmp_path: Path):
     """--data and --model skip collecting and the TCVLAE; the flat VAE and the untrained copy are built."""
     from safetensors.numpy import load_file
