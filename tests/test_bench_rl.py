@@ -417,7 +417,7 @@ def test_resume_refuses_runs_trained_with_other_packaged_hyperparameters(
     assert (
         err.startswith("absaction bench: error: ") and f"{run} was trained with other hyperparameters" in err
     )
-    assert "learning_rate=0.5 (now 0.001)" in err and "--force to start the sweep over" in err
+    assert "learning_rate=0.5 (now " in err and "--force to start the sweep over" in err
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("eval.csv")} == stamps  # nothing rerun
 
 
