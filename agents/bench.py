@@ -224,11 +224,10 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # 2 CPU cores, well under an hour (estimate printed before the start): the PPO family, where
-    # primitive and latent agents (each also BC-warm-started; latent on both ladder settings, open and
-    # closed loop) and every ablation
-    # share one algorithm. SAC is in --full only: primitive SAC costs ~7 ms per env step on one core, latent
-    # SAC ~1.3 ms (8 gradient steps per decision); add it with --agents ... sac-latent.
+    # 2 CPU cores, well under an hour (estimate printed before the start): the PPO family, where primitive
+    # and latent agents (each also BC-warm-started; latent on both ladder settings, open and closed loop)
+    # and every ablation share one algorithm. SAC is in --full only: primitive SAC costs ~7 ms per env step
+    # on one core, latent SAC ~1.3 ms (8 gradient steps per decision); add it with --agents ... sac-latent.
     "default": Preset(
         tasks=tuple(TASKS),
         agents=(

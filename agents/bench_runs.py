@@ -248,7 +248,8 @@ def run_finished(run: RunSpec) -> bool:
             f"{run.out_dir} exists but is not a finished run",
             "delete that folder and pass --resume again (it will be rerun)",
         )
-    saved = json.loads(path.read_text(encoding="utf-8")).get("config", {})
+    record = json.loads(path.read_text(encoding="utf-8"))  # {"config": ..., "hyperparams": resolved}
+    saved = record.get("config", {})
     expected = run.config.to_dict()
     for key in (
         "env_id",
@@ -268,7 +269,7 @@ def run_finished(run: RunSpec) -> bool:
                 f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
                 "use another --out, or --force to start the sweep over",
             )
-    _check_resolved_hyperparams(run)
+    _check_resolved_hyperparams(run, record.get("hyperparams"))
     for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
         if (saved.get(key) is None) != (expected[key] is None) or (
             saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
@@ -280,16 +281,13 @@ def run_finished(run: RunSpec) -> bool:
     return True
 
 
-def _check_resolved_hyperparams(run: RunSpec) -> None:
-    """Refuse a finished run trained with other hyperparameters than the packaged YAML now gives (the
-    config only records the user's overrides, so an edited YAML would otherwise mix old and new runs)."""
+def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> None:
+    """Refuse a finished run whose ``config.json`` records other resolved hyperparameters (``used``)
+    than the packaged YAML gives now (the config itself holds only the user's overrides, so an edited
+    YAML would otherwise mix old and new runs)."""
     from .hyperparams import resolve_hyperparams
 
-    record = run.out_dir / "agent.json"
-    if not record.is_file():
-        return
-    used = json.loads(record.read_text(encoding="utf-8")).get("hyperparams")
-    now = json.loads(json.dumps(json_safe(resolve_hyperparams(run.config))))  # as agent.json holds it
+    now = json.loads(json.dumps(json_safe(resolve_hyperparams(run.config))))  # as the JSON file holds it
     if used is None or used == now:
         return
     changed = sorted(k for k in set(used) | set(now) if used.get(k) != now.get(k))

@@ -266,17 +266,17 @@ def train_agent(
     return result
 
 
-def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any], steps_per_decision: int = 1) -> int:
+def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any], decision_steps: int = 1) -> int:
     """Primitive env steps of the critic warm-up after a BC warm start (``config.bc_critic_warmup``, or
     its default: one PPO rollout, or SAC/TD3's ``learning_starts`` + 5000 decisions, each counted as
-    ``steps_per_decision`` primitive steps: a latent agent's decision lasts a chunk)."""
+    ``decision_steps`` primitive steps: a latent agent's decision lasts a chunk)."""
     if config.bc_critic_warmup is not None:
         return int(config.bc_critic_warmup)
     if config.algo == "ppo":
         decisions = int(hyperparams.get("n_steps", 2048)) * int(hyperparams.get("n_envs", 1))
     else:
         decisions = int(hyperparams.get("learning_starts", 100)) + 5000
-    return decisions * int(steps_per_decision)
+    return decisions * int(decision_steps)
 
 
 def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) -> None:

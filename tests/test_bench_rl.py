@@ -402,15 +402,15 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
 def test_resume_refuses_runs_trained_with_other_packaged_hyperparameters(
     quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    # as if the packaged YAML had changed since the run: its agent.json records the values it trained with
+    # as if the packaged YAML had changed since the run: its config.json records the values it trained with
     import shutil
 
     out = tmp_path / "sweep"
     shutil.copytree(quick_sweep[0], out)
     run = sorted((out / "runs").glob("*/ppo-latent/seed0"))[0]
-    record = json.loads((run / "agent.json").read_text())
+    record = json.loads((run / "config.json").read_text())
     record["hyperparams"]["learning_rate"] = 0.5
-    (run / "agent.json").write_text(json.dumps(record))
+    (run / "config.json").write_text(json.dumps(record))
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("eval.csv")}
     assert main([*QUICK, "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the plan line

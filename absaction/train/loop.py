@@ -418,9 +418,9 @@ def _batch_tc(
     """Total correlation (:func:`total_correlation`) of the ladders being trained: a ladder that
     progressive training still holds at the prior mean (scale 0) is left out, a fading one is
     unscaled back to its posterior draw."""
-    keep = [i for i in range(len(stats)) if scales is None or scales[i] > 0]
     if stats[0][0].shape[0] < 2:  # a last batch of one sequence has no pairs to compare
         return torch.zeros((), device=stats[0][0].device)
+    keep = [i for i in range(len(stats)) if scales is None or scales[i] > 0]
     z = torch.cat([latents[i] / (1.0 if scales is None else scales[i]) for i in keep], dim=1)
     mean = torch.cat([stats[i][0] for i in keep], dim=1)
     logvar = torch.cat([stats[i][1] for i in keep], dim=1)
