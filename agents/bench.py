@@ -304,6 +304,9 @@ class BenchConfig:
     agents control the abstract factors instead of depending on the seed"""
     bootstrap_reps: int = 2000
     """bootstrap replicates per confidence interval"""
+    lookahead: int = 256
+    """candidate actions per decision of the lookahead ceiling of every macro agent (what its action
+    space can express, see ``bench_report.lookahead_ceilings``); 0 skips it"""
     preset: str = "default"
     """the preset the sizes came from (a record; flags may have overridden fields)"""
 
@@ -359,6 +362,10 @@ class BenchConfig:
                 raise AbsactionError(
                     f"{key} must be >= 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more"
                 )
+        if self.lookahead < 0:
+            raise AbsactionError(
+                f"lookahead must be >= 0, got {self.lookahead}", "pass --lookahead 256, or 0 to skip it"
+            )
         if self.steps < self.eval_points:
             raise AbsactionError(
                 f"{self.steps} steps cannot hold {self.eval_points} evaluation points",
@@ -428,6 +435,9 @@ COLLECT_SECONDS_PER_EPISODE = 0.005
 """Collecting one scripted demonstration."""
 VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
 """Training a stage-1 VAE, per demonstration and epoch (the two VAEs train in parallel)."""
+LOOKAHEAD_MS_PER_CANDIDATE_STEP = 0.0125
+"""The lookahead ceiling, per candidate and primitive step of an evaluation episode (copy the env, run
+the candidate's chunk): 0.4 ms per candidate of a 32-step decision, measured on the Reach2D tasks."""
 
 
 def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
@@ -446,13 +456,31 @@ def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) ->
     return RUN_SETUP_SECONDS + train_seconds + eval_seconds + bc_seconds
 
 
+def estimate_lookahead_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
+    """Predicted seconds of one (task, agent) lookahead ceiling (0 for agents that get none)."""
+    import gymnasium as gym
+
+    if config.lookahead < 1 or not (
+        agent.actions == "repeat" or (agent.actions == "latent" and not agent.plan_phase)
+    ):
+        return 0.0
+    try:
+        horizon = int(gym.spec(env_id).max_episode_steps or 200)
+    except gym.error.Error:
+        horizon = 200
+    return config.eval_episodes * horizon * config.lookahead * LOOKAHEAD_MS_PER_CANDIDATE_STEP / 1000
+
+
 WORKER_START_SECONDS = 6.0
 """Starting a worker process (a fresh interpreter importing torch and SB3); the workers start together."""
 
 
-def estimate_seconds(config: BenchConfig, costs: Sequence[float], stage1_cached: bool) -> float:
-    """Predicted wall-clock seconds: stage 1 + the runs spread over the workers (at least the longest)."""
-    runs = max(sum(costs) / config.workers, max(costs, default=0.0))
+def estimate_seconds(
+    config: BenchConfig, costs: Sequence[float], stage1_cached: bool, report_seconds: float = 0.0
+) -> float:
+    """Predicted wall-clock seconds: stage 1 + the runs spread over the workers (at least the longest)
+    + ``report_seconds`` (the lookahead ceilings, computed one after another)."""
+    runs = max(sum(costs) / config.workers, max(costs, default=0.0)) + report_seconds
     stage1 = 0.0
     if not stage1_cached:
         from absaction.train import TrainConfig
@@ -470,8 +498,12 @@ def describe_sweep(config: BenchConfig, out: Path | None = None) -> tuple[str, f
     counted in the estimate.
     """
     costs: list[float] = []
+    lookahead = 0.0
+    cached = _cached_lookahead(out)
     for task in config.tasks:
         for agent in config.agent_table():
+            if f"{task_name(task)}/{agent.name}" not in cached:
+                lookahead += estimate_lookahead_seconds(agent, task, config)
             cost = estimate_run_seconds(agent, task, config)
             for seed in range(config.seeds):
                 if out is None or not (out / "runs" / task_name(task) / agent.name / f"seed{seed}").exists():
@@ -479,7 +511,7 @@ def describe_sweep(config: BenchConfig, out: Path | None = None) -> tuple[str, f
     stage1_cached = (out is not None and (out / "stage1").exists()) or (
         config.data is not None and config.model is not None
     )
-    expected = estimate_seconds(config, costs, stage1_cached)
+    expected = estimate_seconds(config, costs, stage1_cached, lookahead)
     runs = len(config.tasks) * len(config.agents) * config.seeds
     text = (
         f"bench rl: {len(config.tasks)} task(s) x {len(config.agents)} agent(s) x {config.seeds} seed(s)"
@@ -622,8 +654,22 @@ def run_bench(
         "runs_trained": len(todo),
         "runs_skipped": skipped,
     }
-    report = bench_report.write_report(config, stage1, runs, out, timing)
+    report = bench_report.write_report(config, stage1, runs, out, timing, say)
+    seconds = time.perf_counter() - started  # with the report (lookahead ceilings included)
     return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report)
+
+
+def _cached_lookahead(out: Path | None) -> set[str]:
+    """``task/agent`` keys of the lookahead ceilings a previous report left in ``out``."""
+    from .bench_report import LOOKAHEAD_FILE
+
+    path = None if out is None else out / LOOKAHEAD_FILE
+    if path is None or not path.is_file():
+        return set()
+    try:
+        return set(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return set()
 
 
 def _load_average() -> float | None:

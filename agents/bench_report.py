@@ -18,8 +18,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ from .callbacks import read_eval_csv
 if TYPE_CHECKING:
     from .bench import BenchConfig
     from .bench_runs import RunSpec, Stage1
+    from .config import AgentConfig
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
@@ -436,6 +439,110 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------------------- lookahead ceiling
+LOOKAHEAD_FILE = "lookahead.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ceiling:
+    """What one (task, agent) macro action space can express: the success of a greedy one-decision
+    lookahead planner (:func:`~absaction.agents.evaluation.lookahead_policy`) on the evaluation episodes
+    of the agent's first seed, next to random actions on the same episodes."""
+
+    task: str
+    agent: str
+    seed: int
+    episodes: int
+    candidates: int
+    """candidate actions tried per decision"""
+    success_rate: float
+    mean_return: float
+    random_success_rate: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def lookahead_applies(config: AgentConfig) -> bool:
+    """Macro agents whose chunk is a function of the action alone (no sampled latents, no plan phase)."""
+    return config.actions == "repeat" or (
+        config.actions == "latent" and config.fixed == "zero" and not config.plan_phase
+    )
+
+
+def lookahead_ceilings(
+    runs: Sequence[RunSpec], out: Path, candidates: int, log: Callable[[str], None] | None = None
+) -> list[Ceiling]:
+    """:class:`Ceiling` of every (task, agent) with a previewable macro action space, on its first
+    seed. Results are kept in ``out/lookahead.json`` keyed by the run's config and reused when the
+    config and ``candidates`` are unchanged (a resumed or re-reported sweep does not pay again)."""
+    from .bench import task_name
+    from .environments import make_env
+    from .evaluation import evaluate_lookahead, evaluate_random_actions
+
+    if candidates < 1:
+        return []
+    path = out / LOOKAHEAD_FILE
+    cache: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    first: dict[tuple[str, str], RunSpec] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        if lookahead_applies(run.config):
+            first.setdefault((run.task, run.agent.name), run)
+    found: list[Ceiling] = []
+    fresh: dict[str, Any] = {}
+    for (task, agent), run in sorted(first.items()):
+        key = f"{task_name(task)}/{agent}"
+        settings = {"config": run.config.to_dict(), "candidates": candidates}
+        entry = cache.get(key)
+        if entry is None or entry.get("settings") != settings:
+            if log is not None:
+                log(f"bench rl: lookahead ceiling of {key} ({candidates} candidates per decision)")
+            started = time.perf_counter()
+            env = make_env(run.config)
+            try:
+                plan = evaluate_lookahead(env, run.config.eval_episodes, run.config.seed, candidates)
+                rand = evaluate_random_actions(env, run.config.eval_episodes, run.config.seed)
+            finally:
+                env.close()
+            entry = {
+                "settings": settings,
+                "ceiling": Ceiling(
+                    task_name(task),
+                    agent,
+                    run.config.seed,
+                    run.config.eval_episodes,
+                    candidates,
+                    plan.success_rate,
+                    plan.mean_return,
+                    rand.success_rate,
+                    time.perf_counter() - started,
+                ).to_dict(),
+            }
+        fresh[key] = entry
+        found.append(Ceiling(**entry["ceiling"]))
+    atomic_write_json(path, json_safe(fresh))
+    return found
+
+
+def ceiling_lines(ceilings: Sequence[Ceiling], tasks: Sequence[str], agents: Sequence[str]) -> list[str]:
+    """The markdown table of :func:`lookahead_ceilings`: one row per agent that has one (in the order of
+    ``agents``), ``random / lookahead`` per task."""
+    if not ceilings:
+        return []
+    agents = [agent for agent in agents if any(c.agent == agent for c in ceilings)]
+    by_key = {(c.task, c.agent): c for c in ceilings}
+    header = ["agent", *[f"{task}: random / lookahead" for task in tasks]]
+    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for agent in agents:
+        cells = []
+        for task in tasks:
+            c = by_key.get((task, agent))
+            cells.append("n/a" if c is None else f"{c.random_success_rate:.2f} / {c.success_rate:.2f}")
+        rows.append(f"| `{agent}` | " + " | ".join(cells) + " |")
+    return rows
+
+
 # ------------------------------------------------------------------------------------------- report
 @dataclasses.dataclass
 class Report:
@@ -450,15 +557,23 @@ class Report:
     ablations: list[str]
     """best latent agent vs each ablation, by AUC, one line per task and ablation"""
     files: dict[str, Path]
+    ceilings: list[Ceiling] = dataclasses.field(default_factory=list)
+    """what each macro action space can express (:func:`lookahead_ceilings`)"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
 
 
 def write_report(
-    config: BenchConfig, stage1: Stage1, runs: Sequence[RunSpec], out: Path, timing: dict[str, Any]
+    config: BenchConfig,
+    stage1: Stage1,
+    runs: Sequence[RunSpec],
+    out: Path,
+    timing: dict[str, Any],
+    log: Callable[[str], None] | None = None,
 ) -> Report:
-    """Read every run of the sweep, compute the statistics and write the report files into ``out``."""
+    """Read every run of the sweep, compute the statistics (and the lookahead ceilings, see
+    :func:`lookahead_ceilings`) and write the report files into ``out``."""
     from .bench import AGENTS, task_name
 
     results = [
@@ -484,7 +599,8 @@ def write_report(
     bc_agents = {name for name in config.agents if AGENTS[name].bc}
     verdicts = [v for v in (help_verdict(task, by_task[task], bc_agents) for task in tasks) if v is not None]
     ablations = [line for task in tasks for line in ablation_lines(task, by_task[task])]
-    report = Report(results, cells, targets, verdicts, no_help_line(verdicts), ablations, {})
+    ceilings = lookahead_ceilings(runs, out, config.lookahead, log)
+    report = Report(results, cells, targets, verdicts, no_help_line(verdicts), ablations, {}, ceilings)
 
     files = {
         name: out / name
@@ -510,6 +626,7 @@ def write_report(
                 "verdicts": [v.to_dict() for v in verdicts],
                 "no_help": report.no_help,
                 "ablations": ablations,
+                "lookahead": [c.to_dict() for c in ceilings],
             }
         ),
     )
@@ -631,6 +748,21 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
             "## Ablations: the trained decoder, or just temporal extension? (AUC)",
             "",
             *[f"- {line}" for line in report.ablations],
+            "",
+        ]
+    if report.ceilings:
+        lines += [
+            "## What each macro action space can express: random actions / a one-decision lookahead",
+            "",
+            f"Success rate on the first seed's {config.eval_episodes} evaluation episodes. **lookahead** "
+            f"tries {config.lookahead} candidate actions at every decision on a copy of the env and takes "
+            "one that ends on success, else the best macro reward: not an agent (it reads the simulator) "
+            "but a ceiling for one decision at a time. Where it fails, no policy over those actions "
+            "solves the task that way; where it succeeds and the agents do not, learning is the "
+            "bottleneck, not the action space. Finitely many candidates can miss a small goal region: a 0 "
+            "says that none of them succeeded, not that no action could.",
+            "",
+            *ceiling_lines(report.ceilings, tasks, config.agents),
             "",
         ]
     lines += [

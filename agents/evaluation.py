@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from absaction.errors import AbsactionError
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episode ``i`` of a run with seed ``s`` is reset with seed ``s + EVAL_SEED_OFFSET + i``: the
@@ -102,3 +105,87 @@ def random_policy(space: gym.Space[Any], seed: int) -> Policy:
         return rng.uniform(low, high).astype(np.float32)
 
     return act
+
+
+def candidate_actions(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndarray:
+    """At most ``n`` actions ``(M, d)`` spread over a bounded Box: a full grid of ``floor(n ** (1/d))``
+    evenly spaced values per dimension (corners included) when that is at least 3 values, else ``n``
+    uniform draws (seeded). The grid makes small searches exhaustive and reproducible; random draws keep
+    the count bounded for many dimensions."""
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise AbsactionError(f"candidate actions need a 1-D Box action space, got {space}", "use a Box")
+    if n < 1:
+        raise AbsactionError(f"the number of candidates must be >= 1, got {n}", "pass e.g. 256")
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise AbsactionError(f"candidate actions need finite bounds, got {space}", "rescale the action space")
+    dims = space.shape[0]
+    per_dim = int(np.floor(n ** (1.0 / dims) + 1e-9))  # at most n grid points
+    if per_dim >= 3:
+        axes = [np.linspace(lo, hi, per_dim) for lo, hi in zip(low, high, strict=True)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dims)  # (per_dim**d, d)
+        return grid.astype(space.dtype)
+    rng = np.random.default_rng([int(seed), 0xCA7D])
+    return rng.uniform(low, high, size=(n, dims)).astype(space.dtype)
+
+
+def lookahead_policy(env: gym.Env[Any, Any], candidates: np.ndarray) -> Policy:
+    """A greedy one-decision planner for a macro-action env: at every decision it simulates each
+    candidate action's chunk on a copy of the inner env and returns the best: a chunk that ends on
+    ``info["is_success"]`` first, then the largest macro reward, then the first candidate. Success comes
+    first because a reward can prefer other paths (Reach2D's dense reward pays for being close early,
+    not for ending on the goal). It ignores the observation and needs the env to be deep-copyable.
+
+    Not an agent (it reads the simulator): it measures what a macro action space *can* express. Where it
+    fails, no policy over the same actions can succeed one decision at a time; where it succeeds and a
+    learning agent does not, the bottleneck is learning, not the decoder.
+    """
+    from .environments import find_macro_wrapper  # torch is only needed once a macro env exists
+
+    macro = find_macro_wrapper(env)
+    if macro is None:
+        raise AbsactionError(
+            "the lookahead planner needs a macro-action env (LatentActionWrapper or ActionRepeatWrapper)",
+            "wrap the env first",
+        )
+    options = np.asarray(candidates, dtype=np.float32)
+    shape = tuple(env.action_space.shape or ())
+    if options.ndim != 2 or options.shape[1:] != shape:
+        raise AbsactionError(
+            f"candidates must be (M, {', '.join(map(str, shape))}) actions, got {options.shape}",
+            "build them with candidate_actions(env.action_space, n)",
+        )
+    chunks = [macro.preview_chunk(option) for option in options]  # (k, A) each; fixed per candidate
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        scores = [_simulate(macro, chunk) for chunk in chunks]
+        best = max(range(len(scores)), key=lambda i: scores[i])  # max keeps the first of equal scores
+        return options[best]
+
+    return act
+
+
+def _simulate(macro: Any, chunk: np.ndarray) -> tuple[bool, float]:
+    """(ended on success, macro reward) of ``chunk`` (k, A) run on a deep copy of ``macro``'s inner env
+    (the real one is untouched)."""
+    sim = copy.deepcopy(macro.env)
+    rewards: list[float] = []
+    info: dict[str, Any] = {}
+    for primitive_action in chunk:
+        _, reward, terminated, truncated, info = sim.step(primitive_action)
+        rewards.append(float(reward))
+        if terminated or truncated:
+            break
+    return bool(info.get("is_success", False)), float(macro.chunk_return(np.asarray(rewards)))
+
+
+def evaluate_lookahead(
+    env: gym.Env[Any, Any], n_episodes: int, seed: int, n_candidates: int = 256
+) -> EvalResult:
+    """:func:`evaluate` of :func:`lookahead_policy` over :func:`candidate_actions` on the evaluation
+    episodes of a run with ``seed``: the success a macro action space allows one decision at a time."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box):
+        raise AbsactionError(f"the lookahead needs a Box action space, got {space}", "wrap the env first")
+    policy = lookahead_policy(env, candidate_actions(space, n_candidates, seed))
+    return evaluate(policy, env, n_episodes, seed + EVAL_SEED_OFFSET)

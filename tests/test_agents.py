@@ -707,3 +707,105 @@ def tiny_reach_wrapper() -> Any:
     torch.manual_seed(0)
     model = build_model("tcvlae", 2, 32, {"channels": 4}, action_low=-np.ones(2), action_high=np.ones(2))
     return LatentActionWrapper(gym.make("absaction/Reach2D-v0"), model, closed_loop_steps=8)
+
+
+# -- the lookahead ceiling ------------------------------------------------------------------------
+class _SlideEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A point on a line starting at 0 moves by ``0.1 * a`` per step for 4 steps; the episode succeeds
+    (reward 1, else 0) when it ends within 0.05 of 0.3. Only ``a`` in (0.625, 0.875) held for all four
+    steps gets there."""
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's class attribute
+
+    def __init__(self) -> None:
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, (2,), np.float32)
+        self.pos, self.t = 0.0, 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.pos, self.t], np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.pos, self.t = 0.0, 0
+        return self._obs(), {"is_success": False}
+
+    def step(self, action: np.ndarray):
+        self.pos += 0.1 * float(np.asarray(action).reshape(-1)[0])
+        self.t += 1
+        done = self.t >= 4
+        success = done and abs(self.pos - 0.3) < 0.05
+        return self._obs(), float(success), done, False, {"is_success": success}
+
+
+def test_candidate_actions_are_a_grid_or_bounded_random_draws():
+    from absaction.agents.evaluation import candidate_actions
+
+    grid = candidate_actions(gym.spaces.Box(-1.0, 2.0, (2,), np.float32), 256)
+    assert grid.shape == (256, 2) and grid.dtype == np.float32
+    np.testing.assert_allclose(np.unique(grid[:, 0]), np.linspace(-1, 2, 16), atol=1e-6)  # corners too
+    assert len({tuple(row) for row in grid}) == 256  # every combination once
+    assert candidate_actions(gym.spaces.Box(-1.0, 1.0, (3,), np.float32), 256).shape == (216, 3)  # 6^3
+    draws = candidate_actions(gym.spaces.Box(-1.0, 1.0, (6,), np.float32), 256, seed=3)
+    assert draws.shape == (256, 6) and draws.min() >= -1 and draws.max() <= 1 and draws.std() > 0.5
+    np.testing.assert_array_equal(draws, candidate_actions(gym.spaces.Box(-1.0, 1.0, (6,)), 256, seed=3))
+    with pytest.raises(AbsactionError, match="finite bounds"):
+        candidate_actions(gym.spaces.Box(-np.inf, np.inf, (2,), np.float32), 16)
+
+
+def test_lookahead_finds_the_one_good_action_and_leaves_the_real_env_alone():
+    from absaction.agents.evaluation import candidate_actions, evaluate_lookahead, lookahead_policy
+    from absaction.wrappers import ActionRepeatWrapper
+
+    env = ActionRepeatWrapper(_SlideEnv(), repeat=4, gamma=0.9)
+    candidates = candidate_actions(env.action_space, 9)  # -1, -0.75, ..., 1: only 0.75 succeeds
+    policy = lookahead_policy(env, candidates)
+    obs, _ = env.reset(seed=0)
+    chosen = policy(obs)
+    assert chosen.tolist() == [0.75]
+    assert env.unwrapped.t == 0 and env.unwrapped.pos == 0.0  # the simulations ran on copies
+    _, reward, terminated, _, info = env.step(chosen)
+    assert terminated and info["is_success"] and reward == pytest.approx(0.9**3)  # reward 1 on step 4
+    result = evaluate_lookahead(env, n_episodes=3, seed=0, n_candidates=9)
+    assert result.success_rate == 1.0 and result.mean_decisions == 1.0
+    # a grid that skips the good interval finds nothing (the ceiling is one of the candidates)
+    assert evaluate_lookahead(env, n_episodes=2, seed=0, n_candidates=5).success_rate == 0.0
+
+    with pytest.raises(AbsactionError, match="needs a macro-action env"):
+        lookahead_policy(_SlideEnv(), candidates)
+    with pytest.raises(AbsactionError, match=r"candidates must be \(M, 1\) actions"):
+        lookahead_policy(env, np.zeros((4, 2), np.float32))
+
+
+def test_lookahead_prefers_success_over_a_larger_macro_reward():
+    from absaction.agents.evaluation import lookahead_policy
+    from absaction.wrappers import ActionRepeatWrapper
+
+    class ShapedSlide(_SlideEnv):
+        """Pays 1 per step spent beyond 0.5, never on success: the reward prefers overshooting."""
+
+        def step(self, action: np.ndarray):
+            obs, _, done, truncated, info = super().step(action)
+            return obs, float(self.pos > 0.5), done, truncated, info
+
+    env = ActionRepeatWrapper(ShapedSlide(), repeat=4, gamma=1.0)
+    obs, _ = env.reset(seed=0)
+    candidates = np.array([[1.0], [0.75], [-1.0]], np.float32)
+    assert lookahead_policy(env, candidates)(obs).tolist() == [0.75]  # 1.0 would pay 3, 0.75 pays 0
+    assert lookahead_policy(env, candidates[[0, 2]])(obs).tolist() == [1.0]  # no success: best reward
+
+
+def test_latent_preview_chunk_is_what_step_executes(stub_model: Path):
+    config = tiny_config("ppo", "latent", model=str(stub_model))
+    wrapper = make_env(config)
+    assert isinstance(wrapper, latent_module.LatentActionWrapper)
+    wrapper.reset(seed=0)
+    action = np.linspace(0.5, -0.25, wrapper.action_space.shape[0]).astype(np.float32)
+    preview = wrapper.preview_chunk(action)
+    assert wrapper.decode_calls == 0  # a preview is not a decision: the overhead statistic ignores it
+    _, _, _, _, info = wrapper.step(action)
+    assert wrapper.decode_calls == 1
+    np.testing.assert_array_equal(info["executed_actions"], preview[: info["primitive_steps"]])
+    sampled = make_env(config.replace(fixed="sample"))
+    with pytest.raises(AbsactionError, match='fixed="sample"'):
+        sampled.preview_chunk(action)

@@ -363,6 +363,19 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert all(lo <= v <= hi for v, lo, hi in zip(curve["iqm"], curve["low"], curve["high"], strict=True))
     assert data["target_check"][0]["task"] == "dense" and data["target_check"][0]["met"] in (True, False)
 
+    # the lookahead ceiling: for the macro agent only, on seed 0's evaluation episodes; its random-action
+    # column is the run's own record (same function, same episodes)
+    assert "## What each macro action space can express" in text
+    assert "| agent | dense: random / lookahead |" in text and "| `ppo-latent` |" in text
+    (ceiling,) = data["lookahead"]
+    assert (ceiling["task"], ceiling["agent"], ceiling["seed"]) == ("dense", "ppo-latent", 0)
+    assert ceiling["candidates"] == 256 and 0.0 <= ceiling["success_rate"] <= 1.0
+    seed0 = json.loads((out / "runs" / "dense" / "ppo-latent" / "seed0" / "agent.json").read_text())
+    assert ceiling["random_success_rate"] == seed0["random_actions"]["success_rate"]
+    assert ceiling["episodes"] == seed0["random_actions"]["episodes"]
+    cached = json.loads((out / bench_report.LOOKAHEAD_FILE).read_text())
+    assert cached["dense/ppo-latent"]["ceiling"] == ceiling
+
 
 def test_resume_skips_finished_runs_and_checks_the_settings(
     quick_sweep: tuple[Path, str], capsys: pytest.CaptureFixture[str]
@@ -377,6 +390,7 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     captured = capsys.readouterr()
     assert "1 run(s) trained, 3 reused" in captured.out
     assert f"{len(runs) - 1} finished run(s) found" in captured.err
+    assert "lookahead ceiling of" not in captured.err  # seed 0 of ppo-latent was kept: reused, not rerun
     assert (runs[0] / "eval.csv").is_file()
     for run in runs[1:]:
         assert (run / "eval.csv").stat().st_mtime_ns == stamps[run]  # not rerun

@@ -142,6 +142,11 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     rl.add_argument("--workers", type=positive_int, default=2, help="parallel runs (one CPU core each)")
     rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
+    rl.add_argument(
+        "--lookahead", type=non_negative_int, default=256, metavar="N",
+        help="candidate actions per decision of each macro agent's lookahead ceiling: what its action "
+        "space can express one decision at a time (0 skips it)",
+    )  # fmt: skip
     rl.add_argument("--out", required=True, metavar="DIR", help="the bench folder")
     rl.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, skipping finished runs"
@@ -175,6 +180,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         vae_epochs=args.vae_epochs,
         vae_progressive=args.vae_progressive,
         bootstrap_reps=args.bootstrap_reps,
+        lookahead=args.lookahead,
     )
 
 

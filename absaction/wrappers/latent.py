@@ -289,6 +289,24 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         box = self.inner_action_space
         return np.clip(self._decode(), box.low, box.high).astype(box.dtype)
 
+    def preview_chunk(self, action: np.ndarray) -> np.ndarray:
+        """The clipped primitive actions ``(k, A)`` that ``step(action)`` would execute now, without
+        executing them or counting towards :attr:`decode_overhead_ms`.
+
+        Only defined when the chunk is a function of the action alone: ``fixed="sample"`` draws new
+        hidden latents at every decision and ``plan_phase`` depends on the position in the plan, so a
+        previewed chunk would not be the executed one; both raise :class:`AbsactionError`.
+        """
+        if self.fixed == "sample" or self.plan_phase:
+            setting = 'fixed="sample"' if self.fixed == "sample" else "plan_phase=True"
+            raise AbsactionError(
+                f"a chunk cannot be previewed with {setting}: the executed chunk would differ",
+                'use fixed="zero" and open-loop or plain closed-loop decisions to plan with the wrapper',
+            )
+        self._set_latents(np.asarray(action, dtype=np.float32))
+        box = self.inner_action_space
+        return np.clip(self._decode()[: self.chunk_steps], box.low, box.high).astype(box.dtype)
+
     def encode_actions(self, actions: np.ndarray) -> np.ndarray:
         """Agent actions ``(N, d)`` for action sequences ``(N, T, A)`` in env units: the exposed latents'
         posterior means, divided by ``z_bound`` and clipped to [-1, 1] (what an agent would have to choose

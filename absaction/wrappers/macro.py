@@ -88,6 +88,17 @@ class MacroActionWrapper(gym.Wrapper[Any, np.ndarray, Any, np.ndarray]):
         """Agent action -> primitive actions ``(k, A)`` (float32, within the inner bounds)."""
         raise NotImplementedError
 
+    def preview_chunk(self, action: np.ndarray) -> np.ndarray:
+        """The primitive actions ``(k, A)`` that ``step(action)`` would execute now (a copy), without
+        executing them: what a planner that simulates candidate actions needs. Subclasses whose chunk
+        depends on hidden state (sampled latents, a plan phase) override it."""
+        return self._chunk(np.asarray(action)).copy()
+
+    def chunk_return(self, rewards: np.ndarray) -> float:
+        """The macro reward of primitive rewards ``(n,)``, ``n <= k``, as :meth:`step` sums them."""
+        n = len(rewards)
+        return float(np.dot(self._weights[:n], np.asarray(rewards, dtype=np.float64)))
+
     # -- gymnasium API ----------------------------------------------------------------------------
     def step(self, action: np.ndarray) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         chunk = self._chunk(np.asarray(action))  # (k, A)
@@ -104,7 +115,7 @@ class MacroActionWrapper(gym.Wrapper[Any, np.ndarray, Any, np.ndarray]):
             self._rewards[n - 1] = float(reward)
             if terminated or truncated:
                 break
-        macro_reward = float(np.dot(self._weights[:n], self._rewards[:n]))
+        macro_reward = self.chunk_return(self._rewards[:n])
         info = dict(info)  # never mutate the inner env's dict
         info["primitive_steps"] = n
         info["executed_actions"] = chunk[:n].copy()
