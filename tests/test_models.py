@@ -181,6 +181,19 @@ def test_reconstruct_decodes_the_posterior_means() -> None:
     assert torch.allclose(model.reconstruct(x.numpy()), model.decode(means))  # numpy input too
 
 
+def test_posterior_is_encode_batched_into_numpy_and_split_ladders_inverts_it() -> None:
+    model = _scaled_model()
+    x = (torch.randn(7, 16, 2) * 2 + 10).numpy()
+    means, logvars = model.posterior(x, batch_size=3)  # batches of 3, 3 and 1
+    assert means.shape == logvars.shape == (7, 3) and means.dtype == np.float32
+    stats = model.encode(torch.as_tensor(x))
+    np.testing.assert_allclose(means, torch.cat([m for m, _ in stats], 1).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(logvars, torch.cat([lv for _, lv in stats], 1).detach().numpy(), atol=1e-6)
+    latents = model.split_ladders(means)
+    assert [tuple(z.shape) for z in latents] == [(7, 2), (7, 1)]
+    assert torch.allclose(model.decode(latents), model.reconstruct(x), atol=1e-6)
+
+
 def test_sample_uses_the_given_generator() -> None:
     model = _scaled_model()
     a = model.sample(5, generator=torch.Generator().manual_seed(3))

@@ -166,17 +166,14 @@ def encode_means(
     """
     import torch
 
-    means, logvars, recons = [], [], []
+    means, logvars = model.posterior(actions, lengths, batch_size)  # (N, D) float32 each
+    length = int(np.shape(actions)[1])
+    recons = []
     with torch.no_grad():
-        for start in range(0, len(actions), batch_size):
-            x = torch.as_tensor(actions[start : start + batch_size], dtype=torch.float32)
-            lens = None if lengths is None else torch.as_tensor(lengths[start : start + batch_size])
-            stats = model.encode(x, lens)  # [(B, d_l), (B, d_l)] per ladder
-            mu = [m for m, _ in stats]
-            means.append(torch.cat(mu, dim=1).double().cpu().numpy())
-            logvars.append(torch.cat([lv for _, lv in stats], dim=1).double().cpu().numpy())
-            recons.append(model.decode(mu, x.shape[1]).float().cpu().numpy())
-    return np.concatenate(means), np.concatenate(logvars), np.concatenate(recons)
+        for start in range(0, len(means), batch_size):
+            latents = model.split_ladders(means[start : start + batch_size])
+            recons.append(model.decode(latents, length).float().cpu().numpy())
+    return means.astype(np.float64), logvars.astype(np.float64), np.concatenate(recons)
 
 
 # --------------------------------------------------------------------------------------------------

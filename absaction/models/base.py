@@ -194,6 +194,38 @@ class ActionVAE(nn.Module, ABC):
         x = self._check_actions(actions)
         return self.encode_normalized(self.normalizer.transform(x), lengths)
 
+    def posterior(
+        self, actions: np.ndarray, lengths: np.ndarray | None = None, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-variances of many sequences as numpy: ``(N, D)`` float32 each, the
+        ladders concatenated in order (ladder 1 first, D = ``sum(ladder_dims)``).
+
+        Args:
+            actions: (N, T, A) in environment units.
+            lengths: (N,) true lengths for a variable-length model, else None.
+            batch_size: sequences per forward pass (no gradients; the model's own device).
+        """
+        device = next(self.parameters()).device
+        means: list[np.ndarray] = []
+        logvars: list[np.ndarray] = []
+        with torch.no_grad():
+            for start in range(0, len(actions), batch_size):
+                x = torch.as_tensor(actions[start : start + batch_size], dtype=torch.float32, device=device)
+                lens = None
+                if lengths is not None:
+                    lens = torch.as_tensor(lengths[start : start + batch_size], device=device)
+                stats = self.encode(x, lens)  # [((B, d_l), (B, d_l)) per ladder]
+                means.append(torch.cat([m for m, _ in stats], dim=1).float().cpu().numpy())
+                logvars.append(torch.cat([lv for _, lv in stats], dim=1).float().cpu().numpy())
+        return np.concatenate(means), np.concatenate(logvars)
+
+    def split_ladders(self, flat: np.ndarray | Tensor) -> list[Tensor]:
+        """``(N, D)`` latents with the ladders concatenated -> one float32 tensor ``(N, d_l)`` per ladder
+        (the model's device), the input of :meth:`decode`."""
+        device = next(self.parameters()).device
+        tensor = torch.as_tensor(flat, dtype=torch.float32, device=device)
+        return list(torch.split(tensor, self.ladder_dims, dim=1))
+
     def decode(self, latents: list[Tensor], length: int | None = None) -> Tensor:
         """Action sequences (B, T, A) in environment units from one latent (B, d_l) per ladder.
 

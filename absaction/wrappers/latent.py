@@ -314,8 +314,8 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
 
         ``T`` is the decoded chunk length; latents that are not exposed are dropped.
         """
-        encode = getattr(self.model, "encode", None)
-        if encode is None:
+        posterior = getattr(self.model, "posterior", None)
+        if posterior is None:
             raise AbsactionError(
                 f"{type(self.model).__name__} has no encoder, so demonstrations cannot be mapped to latents",
                 "pass an absaction action model (a run folder of absaction train)",
@@ -327,13 +327,9 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
                 f"expected action sequences of shape (N, {expected[0]}, {expected[1]}), got {x.shape}",
                 f"cut the demonstrations into windows of {expected[0]} steps",
             )
-        tensor = torch.from_numpy(x).to(self._device)
-        lengths = None
-        if self.model.seq_len is None:  # variable-length models take the true lengths
-            lengths = torch.full((len(x),), expected[0], dtype=torch.long, device=self._device)
-        with torch.inference_mode():
-            stats = encode(tensor) if lengths is None else encode(tensor, lengths)
-        means = np.concatenate([mean.detach().to("cpu", torch.float32).numpy() for mean, _ in stats], axis=1)
+        # variable-length models take the true lengths: every window is whole
+        lengths = None if self.model.seq_len is not None else np.full(len(x), expected[0], dtype=np.int64)
+        means, _ = posterior(x, lengths)  # (N, D) float32, ladders concatenated
         return np.clip(means[:, self._exposed_index] / self.z_bound, -1.0, 1.0).astype(np.float32)
 
     # -- gymnasium API ----------------------------------------------------------------------------
