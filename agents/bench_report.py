@@ -757,10 +757,10 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
             f"Success rate on the first seed's {config.eval_episodes} evaluation episodes. **lookahead** "
             f"tries {config.lookahead} candidate actions at every decision on a copy of the env and takes "
             "one that ends on success, else the best macro reward: not an agent (it reads the simulator) "
-            "but a ceiling for one decision at a time. Where it fails, no policy over those actions "
-            "solves the task that way; where it succeeds and the agents do not, learning is the "
-            "bottleneck, not the action space. Finitely many candidates can miss a small goal region: a 0 "
-            "says that none of them succeeded, not that no action could.",
+            "but what the action space allows one decision at a time. Where it succeeds and the agents "
+            "do not, learning is the bottleneck, not the action space; where it fails on a task of one "
+            "decision per episode, none of the candidates solves it. Finitely many candidates can "
+            "miss a small goal region: a 0 says that none of them succeeded, not that no action could.",
             "",
             *ceiling_lines(report.ceilings, tasks, config.agents),
             "",

@@ -137,8 +137,9 @@ def lookahead_policy(env: gym.Env[Any, Any], candidates: np.ndarray) -> Policy:
     not for ending on the goal). It ignores the observation and needs the env to be deep-copyable.
 
     Not an agent (it reads the simulator): it measures what a macro action space *can* express. Where it
-    fails, no policy over the same actions can succeed one decision at a time; where it succeeds and a
-    learning agent does not, the bottleneck is learning, not the decoder.
+    succeeds and a learning agent does not, the bottleneck is learning, not the decoder. Where it fails
+    on a task that takes one decision per episode, no candidate solves it; with several decisions, a
+    plan that looks further ahead than one chunk might still.
     """
     from .environments import find_macro_wrapper  # torch is only needed once a macro env exists
 
