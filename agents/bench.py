@@ -541,6 +541,8 @@ class BenchResult:
     """wall-clock seconds of this call"""
     report: Any
     """the :class:`~absaction.agents.bench_report.Report` (statistics, target check, files)"""
+    runs_shared: int = 0
+    """runs of agents identical to another agent of the sweep, read from that agent's folders"""
 
     @property
     def summary_md(self) -> Path:
@@ -624,16 +626,21 @@ def run_bench(
     with bench_runs.Runner(config.workers) as runner:
         stage1 = bench_runs.prepare_stage1(config, out, runner, say)
         runs = bench_runs.plan_runs(config, stage1, out)
-        bench_runs.preflight(runs, stage1)
+        signatures = bench_runs.preflight(runs, stage1)
+        runs = bench_runs.share_identical_runs(runs, signatures, config.agents)
+        shared = sorted({(task_name(r.task), r.agent.name, r.shared_with) for r in runs if r.shared_with})
+        for task, agent, same in shared:
+            say(f"bench rl: {task}/{agent} is the same agent as {task}/{same} (same latents): runs shared")
         todo = [run for run in runs if not bench_runs.run_finished(run)]
-        skipped = len(runs) - len(todo)
+        n_shared = sum(1 for run in runs if run.shared_with)
+        skipped = len(runs) - len(todo) - n_shared
         if skipped:
             say(f"bench rl: {skipped} finished run(s) found in {out}, {len(todo)} to go")
         jobs = [
             {"config": run.config.to_dict(), "out_dir": str(run.out_dir), "label": run.label} for run in todo
         ]
         bar = tqdm(
-            total=len(runs),
+            total=len(runs) - n_shared,
             initial=skipped,
             desc="bench rl",
             unit="run",
@@ -653,10 +660,11 @@ def run_bench(
         "seconds": seconds,
         "runs_trained": len(todo),
         "runs_skipped": skipped,
+        "runs_shared": n_shared,
     }
     report = bench_report.write_report(config, stage1, runs, out, timing, say)
     seconds = time.perf_counter() - started  # with the report (lookahead ceilings included)
-    return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report)
+    return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report, n_shared)
 
 
 def _cached_lookahead(out: Path | None) -> set[str]:

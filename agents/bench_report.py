@@ -491,8 +491,16 @@ def lookahead_ceilings(
             first.setdefault((run.task, run.agent.name), run)
     found: list[Ceiling] = []
     fresh: dict[str, Any] = {}
-    for (task, agent), run in sorted(first.items()):
+    # agents that share another's runs come last and copy its ceiling (the same action space)
+    for (task, agent), run in sorted(
+        first.items(), key=lambda item: (item[1].shared_with is not None, item[0])
+    ):
         key = f"{task_name(task)}/{agent}"
+        if run.shared_with is not None and f"{task_name(task)}/{run.shared_with}" in fresh:
+            same = fresh[f"{task_name(task)}/{run.shared_with}"]
+            fresh[key] = {**same, "ceiling": {**same["ceiling"], "agent": agent}}
+            found.append(Ceiling(**fresh[key]["ceiling"]))
+            continue
         settings = {"config": run.config.to_dict(), "candidates": candidates}
         entry = cache.get(key)
         if entry is None or entry.get("settings") != settings:
@@ -559,6 +567,8 @@ class Report:
     files: dict[str, Path]
     ceilings: list[Ceiling] = dataclasses.field(default_factory=list)
     """what each macro action space can express (:func:`lookahead_ceilings`)"""
+    shared: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
+    """(agent, the agent whose runs it shares) -> the tasks where the two are identical"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
@@ -600,7 +610,15 @@ def write_report(
     verdicts = [v for v in (help_verdict(task, by_task[task], bc_agents) for task in tasks) if v is not None]
     ablations = [line for task in tasks for line in ablation_lines(task, by_task[task])]
     ceilings = lookahead_ceilings(runs, out, config.lookahead, log)
-    report = Report(results, cells, targets, verdicts, no_help_line(verdicts), ablations, {}, ceilings)
+    shared: dict[tuple[str, str], list[str]] = {}
+    for task in config.tasks:  # in the sweep's task order
+        for agent in config.agents:
+            same = next((r.shared_with for r in runs if r.task == task and r.agent.name == agent), None)
+            if same is not None:
+                shared.setdefault((agent, same), []).append(task_name(task))
+    report = Report(
+        results, cells, targets, verdicts, no_help_line(verdicts), ablations, {}, ceilings, shared
+    )
 
     files = {
         name: out / name
@@ -627,6 +645,10 @@ def write_report(
                 "no_help": report.no_help,
                 "ablations": ablations,
                 "lookahead": [c.to_dict() for c in ceilings],
+                "shared": [
+                    {"agent": agent, "same_as": same, "tasks": tasks_}
+                    for (agent, same), tasks_ in shared.items()
+                ],
             }
         ),
     )
@@ -733,7 +755,8 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
     else:
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
-    decode = [r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)]
+    # one value per run folder: an agent sharing another's runs (see "Identical agents") adds nothing
+    decode = list({r.out_dir: r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)}.values())
     if decode:
         lines += [
             "## Decode overhead",
@@ -763,6 +786,17 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
             "miss a small goal region: a 0 says that none of them succeeded, not that no action could.",
             "",
             *ceiling_lines(report.ceilings, tasks, config.agents),
+            "",
+        ]
+    if report.shared:
+        lines += [
+            "## Identical agents",
+            "",
+            *[
+                f"- `{agent}` is `{same}` on {', '.join(tasks_)}: the same latents exposed and every other "
+                f"setting equal, so its rows are `{same}`'s runs (not trained twice)."
+                for (agent, same), tasks_ in report.shared.items()
+            ],
             "",
         ]
     lines += [

@@ -175,6 +175,10 @@ class RunSpec:
     out_dir: Path
     cost: float
     """estimated seconds on one core"""
+    shared_with: str | None = None
+    """another agent of the sweep whose run this one *is* (same action space, same everything else:
+    e.g. ``ppo-latent-top`` when every active unit is in the top ladder); ``out_dir`` is then that
+    agent's folder and nothing is trained for this one (see :func:`share_identical_runs`)"""
 
     @property
     def label(self) -> str:
@@ -201,17 +205,21 @@ def plan_runs(config: BenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
     return sorted(runs, key=lambda r: -r.cost)
 
 
-def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> None:
+def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], str]:
     """Build every (task, agent) env once and check the BC demonstrations against it, so that a bad
-    combination fails in seconds rather than after an hour of other runs."""
-    from .environments import make_env
+    combination fails in seconds rather than after an hour of other runs.
+
+    Returns the *signature* of every (task, agent name): its run config without seed, ladder and dim
+    choices, plus the wrapper's resolved settings (the latents it really exposes). Two agents with
+    the same signature on a task train the same agent, bit for bit.
+    """
+    from .environments import find_macro_wrapper, make_env
 
     demos: Any = None
-    seen: set[tuple[str, str]] = set()
+    signatures: dict[tuple[str, str], str] = {}
     for run in runs:
-        if (run.task, run.agent.name) in seen:
+        if (run.task, run.agent.name) in signatures:
             continue
-        seen.add((run.task, run.agent.name))
         env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
         try:
             if run.agent.bc:
@@ -221,8 +229,36 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> None:
                     assert stage1.data is not None
                     demos = load_dataset(stage1.data)
                 check_bc_applicable(demos, env, run.task)
+            macro = find_macro_wrapper(env)
+            fields = {k: v for k, v in run.config.to_dict().items() if k not in ("seed", "ladders", "dims")}
+            fields["wrapper"] = None if macro is None else macro.macro_settings()
+            signatures[(run.task, run.agent.name)] = json.dumps(json_safe(fields), sort_keys=True)
         finally:
             env.close()
+    return signatures
+
+
+def share_identical_runs(
+    runs: Sequence[RunSpec], signatures: dict[tuple[str, str], str], agent_order: Sequence[str]
+) -> list[RunSpec]:
+    """``runs`` where an agent identical to an earlier one of ``agent_order`` on the same task (same
+    signature, see :func:`preflight`) points at that agent's run folders instead of training its own:
+    ``shared_with`` names it. The report lists both agents, with the same numbers, and says so."""
+    first: dict[tuple[str, str], str] = {}  # (task, signature) -> the first agent that has it
+    owner: dict[tuple[str, str], str] = {}  # (task, agent) -> the agent whose runs it uses
+    for agent in agent_order:
+        for (task, name), signature in signatures.items():
+            if name == agent:
+                owner[(task, name)] = first.setdefault((task, signature), name)
+    shared = []
+    for run in runs:
+        same = owner.get((run.task, run.agent.name), run.agent.name)
+        if same != run.agent.name:
+            run = dataclasses.replace(
+                run, shared_with=same, out_dir=run.out_dir.parents[1] / same / run.out_dir.name
+            )
+        shared.append(run)
+    return shared
 
 
 def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
@@ -239,7 +275,10 @@ def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
 
 
 def run_finished(run: RunSpec) -> bool:
-    """Whether ``run`` already has its folder; refuses one written with other settings."""
+    """Whether ``run`` already has its folder; refuses one written with other settings. A run shared
+    with another agent's (``shared_with``) is that agent's business: it counts as finished here."""
+    if run.shared_with is not None:
+        return True
     if not run.out_dir.exists():
         return False
     path = run.out_dir / "config.json"

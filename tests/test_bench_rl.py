@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from absaction.agents import bench, bench_report, bench_runs
+from absaction.agents import AgentConfig, bench, bench_report, bench_runs
 from absaction.agents.bench_stats import (
     Estimate,
     bootstrap_ci,
@@ -373,6 +373,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     seed0 = json.loads((out / "runs" / "dense" / "ppo-latent" / "seed0" / "agent.json").read_text())
     assert ceiling["random_success_rate"] == seed0["random_actions"]["success_rate"]
     assert ceiling["episodes"] == seed0["random_actions"]["episodes"]
+    assert data["shared"] == []  # the two agents differ: nothing is shared
     cached = json.loads((out / bench_report.LOOKAHEAD_FILE).read_text())
     assert cached["dense/ppo-latent"]["ceiling"] == ceiling
 
@@ -575,3 +576,44 @@ def test_help_lists_rl_and_points_to_the_scripts(capsys: pytest.CaptureFixture[s
     for name in bench.AGENTS:
         assert name in text
     assert "--quick" in text and "--full" in text and "--resume" in text and "--workers" in text
+
+
+def test_identical_agents_share_runs_instead_of_training_twice(tmp_path: Path):
+    agents = [bench.AGENTS[name] for name in ("ppo-bc", "ppo-latent", "ppo-latent-top", "ppo-flat")]
+    runs = [
+        bench_runs.RunSpec(
+            task,
+            agent,
+            seed,
+            AgentConfig(task, seed=seed),
+            tmp_path / "runs" / bench.task_name(task) / agent.name / f"seed{seed}",
+            1.0,
+        )
+        for task in ("absaction/Reach2D-v0", "absaction/Reach2DChain-v0")
+        for agent in agents
+        for seed in (0, 1)
+    ]
+    # top == all on dense only; on chain the top ladder exposes fewer latents; the flat VAE differs
+    signatures = {
+        ("absaction/Reach2D-v0", "ppo-bc"): "primitive",
+        ("absaction/Reach2D-v0", "ppo-latent"): "latent dims 3:[0, 1]",
+        ("absaction/Reach2D-v0", "ppo-latent-top"): "latent dims 3:[0, 1]",
+        ("absaction/Reach2D-v0", "ppo-flat"): "flat dims 1:[0, 1]",
+        ("absaction/Reach2DChain-v0", "ppo-bc"): "primitive",
+        ("absaction/Reach2DChain-v0", "ppo-latent"): "latent dims 1:[2], 3:[0, 1]",
+        ("absaction/Reach2DChain-v0", "ppo-latent-top"): "latent dims 3:[0, 1]",
+        ("absaction/Reach2DChain-v0", "ppo-flat"): "flat dims 1:[0, 1]",
+    }
+    order = [agent.name for agent in agents]
+    shared = bench_runs.share_identical_runs(runs, signatures, order)
+    moved = [(r.task, r.agent.name, r.seed, r.shared_with) for r in shared if r.shared_with]
+    assert moved == [
+        ("absaction/Reach2D-v0", "ppo-latent-top", 0, "ppo-latent"),
+        ("absaction/Reach2D-v0", "ppo-latent-top", 1, "ppo-latent"),
+    ]
+    top = next(r for r in shared if r.shared_with and r.seed == 1)
+    assert top.out_dir == tmp_path / "runs" / "dense" / "ppo-latent" / "seed1"
+    assert bench_runs.run_finished(top)  # nothing to train, although no folder exists yet
+    # the order decides which of two identical agents trains: the first listed
+    reverse = bench_runs.share_identical_runs(runs, signatures, order[::-1])
+    assert {r.agent.name for r in reverse if r.shared_with} == {"ppo-latent"}

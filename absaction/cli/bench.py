@@ -220,8 +220,9 @@ def _print_summary(result: Any) -> None:
     if not report.targets:
         console.print("  not checked: the sweep needs at least one latent and one primitive agent")
     console.print(report.no_help)
-    trained = result.runs_total - result.runs_skipped
+    trained = result.runs_total - result.runs_skipped - result.runs_shared
+    shared = f", {result.runs_shared} shared by identical agents" if result.runs_shared else ""
     console.print(
-        f"{trained} run(s) trained, {result.runs_skipped} reused, in {duration(result.seconds)} "
+        f"{trained} run(s) trained, {result.runs_skipped} reused{shared}, in {duration(result.seconds)} "
         f"(estimated {duration(result.estimate_seconds)}); table: {result.summary_md}"
     )
