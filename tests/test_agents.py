@@ -6,6 +6,7 @@ place of ``absaction.models.load``, with tiny networks (``net_arch=[8]``) and a 
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import itertools
@@ -568,6 +569,23 @@ def test_pendulum_recipe_collect_train_wrap_ppo(tmp_path: Path, pendulum_dataset
     loaded = load_agent(tmp_path / "agent")
     assert loaded.env.action_space.shape == (3,) and loaded.record["steps_per_decision"] == 16
     assert loaded.evaluate(1).mean_return == pytest.approx(result.final.mean_return)
+
+    # "can these latents do the task?" on an env that is not ours: the lookahead's choice earns, in the
+    # real env, exactly the best macro reward its simulations on copies predicted (no success signal
+    # here, so the reward decides)
+    from absaction.agents.evaluation import candidate_actions, lookahead_policy
+
+    env = make_env(config)
+    obs, _ = env.reset(seed=3)
+    candidates = candidate_actions(env.action_space, 27)  # a 3 x 3 x 3 grid
+    predicted = []
+    for candidate in candidates:
+        twin = copy.deepcopy(env)
+        predicted.append(twin.step(candidate)[1])
+    chosen = lookahead_policy(env, candidates)(obs)
+    assert len(set(predicted)) == len(candidates)  # every candidate does something else
+    np.testing.assert_array_equal(chosen, candidates[int(np.argmax(predicted))])
+    assert env.step(chosen)[1] == pytest.approx(max(predicted))
 
 
 def test_bc_on_expert_demonstrations(tmp_path: Path, expert_dataset: Path):

@@ -148,6 +148,19 @@ def test_decoded_actions_are_mapped_and_clipped():
     np.testing.assert_allclose(env.decode_action(np.array([3.0, 0.0, 0.0])), stub_actions([2.0, 0.0], 0.0))
 
 
+def test_a_deep_copy_decodes_its_own_latents():
+    import copy
+
+    env = LatentActionWrapper(ScriptedEnv(), StubDecoder(), z_bound=2.0)
+    env.reset(seed=0)
+    twin = copy.deepcopy(env)  # what a planner does to try an action without taking it
+    _, _, _, _, info = twin.step(np.array([0.25, -0.25, 0.1], np.float32))  # z1 = (0.5, -0.5), z2 = 0.2
+    np.testing.assert_allclose(info["executed_actions"], stub_actions([0.5, -0.5], 0.2), rtol=1e-6)
+    assert env.unwrapped.t == 0 and env.decode_calls == 0  # the original is untouched
+    _, _, _, _, info = env.step(np.array([0.5, 0.0, 0.0], np.float32))
+    np.testing.assert_allclose(info["executed_actions"], stub_actions([1.0, 0.0], 0.0), rtol=1e-6)
+
+
 def test_bounds_of_the_inner_env_are_used_for_clipping():
     inner = ScriptedEnv(low=-0.5)
     env = LatentActionWrapper(inner, StubDecoder(low=-0.5), z_bound=2.0)

@@ -209,14 +209,14 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self.z_bound = float(z_bound)
         self.exposed = _resolve_exposed(model, ladders, dims, active_threshold)  # {ladder: [dims]}
 
-        # One flat float32 buffer holds every latent; the per-ladder tensors are views of it, so filling
-        # the numpy buffer updates what the decoder sees without allocating per step.
+        # One flat float32 buffer holds every latent; each decode views it per ladder without copying.
+        # The views are made per call, not stored: a stored torch view would not follow the numpy buffer
+        # through copy.deepcopy (a copied wrapper would then always decode the z of its creation).
         ladder_dims = [int(d) for d in model.ladder_dims]
         offsets = np.concatenate([[0], np.cumsum(ladder_dims)]).astype(int)
         self._z = np.zeros(int(offsets[-1]), dtype=np.float32)  # (sum d_l,)
-        z_torch = torch.from_numpy(self._z)
+        self._ladder_slices = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(ladder_dims))]
         device = _model_device(model)
-        self._z_ladders = [z_torch[offsets[i] : offsets[i + 1]].view(1, d) for i, d in enumerate(ladder_dims)]
         self._device = device
         self._exposed_index = np.array(
             [offsets[ladder - 1] + i for ladder, idx in self.exposed.items() for i in idx], dtype=np.int64
@@ -250,7 +250,8 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
 
     def _decode(self) -> np.ndarray:
         """Decode the current latent buffer -> actions ``(T, A)`` (float32, env units, unclipped)."""
-        latents = self._z_ladders
+        z = torch.from_numpy(self._z)  # shares memory with the buffer
+        latents = [z[start:stop].view(1, stop - start) for start, stop in self._ladder_slices]
         if self._device.type != "cpu":
             latents = [z.to(self._device) for z in latents]
         length = None if self.model.seq_len is not None else self.decode_length
