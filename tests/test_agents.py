@@ -588,6 +588,37 @@ def test_pendulum_recipe_collect_train_wrap_ppo(tmp_path: Path, pendulum_dataset
     assert env.step(chosen)[1] == pytest.approx(max(predicted))
 
 
+def test_rl_cli_on_a_variable_length_seq2seq_model(
+    tmp_path: Path, expert_dataset: Path, capsys: pytest.CaptureFixture[str]
+):
+    """``absaction rl --chunk K`` with a QRNN seq2seq run folder: a variable-length decoder draws K-step
+    chunks (K = the executed steps; nothing else fixes a length)."""
+    from absaction.train import TrainConfig, fit
+
+    config = TrainConfig(
+        model="seq2seq", model_options={"ladder_dims": [2, 1, 1], "hidden_size": 8}, epochs=1, threads=1
+    )
+    fit(expert_dataset, config, tmp_path / "s2s", progress=False)
+    out = tmp_path / "agent"
+    argv = ["rl", "--env", "absaction/Reach2D-v0", "--actions", "latent", "--model", str(tmp_path / "s2s"),
+            "--dims", "1:0,1", "--chunk", "16", "--steps", "64", "--eval-every", "64",
+            "--eval-episodes", "1", "--set", "n_steps=2", "--set", "batch_size=2", "--set", "n_epochs=1",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    record = json.loads((out / "agent.json").read_text())
+    assert record["wrapper"]["chunk"] == 16 and record["wrapper"]["closed_loop_steps"] == 16
+    assert record["steps_per_decision"] == 16
+    rows = read_eval_csv(out / "eval.csv")
+    assert rows[-1].primitive_steps == 64 and rows[-1].mean_decisions == 2  # 32-step episodes, 2 chunks
+    # without --chunk the variable-length model has no length: one line, exit 2, nothing written
+    at = argv.index("--chunk")
+    no_chunk = [*argv[:at], *argv[at + 2 : -1], str(tmp_path / "no-chunk")]
+    capsys.readouterr()
+    assert main(no_chunk) == 2 and not (tmp_path / "no-chunk").exists()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "variable-length sequences and no chunk length was given" in lines[0]
+
+
 def test_bc_on_expert_demonstrations(tmp_path: Path, expert_dataset: Path):
     from absaction.data import load_dataset
 

@@ -397,3 +397,40 @@ def test_decode_overhead_is_measured_and_small():
     for _ in range(20):
         env.step(np.zeros(3, np.float32))
     assert env.decode_calls == 20 and 0 < env.decode_overhead_ms < 5.0  # the issue's target is 1 ms
+
+
+def test_a_variable_length_seq2seq_model_drives_the_wrapper():
+    """The QRNN seq2seq model (``seq_len=None``) as an action space: the chunk length is chosen by the
+    wrapper, encode/decode go through the true lengths, and both checkers pass."""
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    from absaction.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(
+        "seq2seq", 2, None, {"ladder_dims": [3, 2, 1], "hidden_size": 16},
+        action_low=-np.ones(2), action_high=np.ones(2),
+    )  # fmt: skip
+    model.eval()
+    with pytest.raises(AbsactionError, match="no chunk length was given"):
+        LatentActionWrapper(gym.make("absaction/Reach2D-v0"), model)
+    env = LatentActionWrapper(gym.make("absaction/Reach2D-v0"), model, chunk=16, dims={3: [0]})
+    assert env.action_space.shape == (1,) and env.chunk_steps == 16
+    env.reset(seed=0)
+    action = np.array([0.5], np.float32)
+    _, _, _, _, info = env.step(action)
+    z = [torch.zeros(1, 3), torch.zeros(1, 2), torch.tensor([[1.0]])]  # z_bound 2 x 0.5 on ladder 3
+    with torch.no_grad():
+        expected = np.clip(model.decode(z, length=16)[0].numpy(), -1, 1)
+    np.testing.assert_allclose(info["executed_actions"], expected, rtol=1e-5, atol=1e-6)
+    # demonstrations of the chunk length encode through the true lengths
+    chunks = np.clip(np.random.default_rng(0).normal(0, 0.3, (5, 16, 2)), -1, 1).astype(np.float32)
+    means, _ = model.posterior(chunks, np.full(5, 16))
+    np.testing.assert_allclose(env.encode_actions(chunks)[:, 0], np.clip(means[:, 5] / 2.0, -1, 1), rtol=1e-5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for checker, options in ((sb3_check_env, {"warn": True}), (check_env, {"skip_render_check": True})):
+            checker(LatentActionWrapper(gym.make("absaction/Reach2D-v0"), model, chunk=8), **options)
+    # the only acceptable note is gymnasium's generic "this env is wrapped" remark
+    assert [str(w.message) for w in caught if "unwrapped version" not in str(w.message)] == []
