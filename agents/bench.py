@@ -440,15 +440,20 @@ LOOKAHEAD_MS_PER_CANDIDATE_STEP = 0.0125
 the candidate's chunk): 0.4 ms per candidate of a 32-step decision, measured on the Reach2D tasks."""
 
 
-def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
-    """Predicted seconds (one core) of one run: set-up + training + all evaluations (+ BC)."""
+def _horizon(env_id: str) -> int:
+    """The env's time limit in primitive steps (200 when it has none or is unknown)."""
     import gymnasium as gym
 
-    kind = "primitive" if agent.actions == "primitive" else "macro"
     try:
-        horizon = int(gym.spec(env_id).max_episode_steps or 200)
+        return int(gym.spec(env_id).max_episode_steps or 200)
     except gym.error.Error:
-        horizon = 200
+        return 200
+
+
+def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
+    """Predicted seconds (one core) of one run: set-up + training + all evaluations (+ BC)."""
+    kind = "primitive" if agent.actions == "primitive" else "macro"
+    horizon = _horizon(env_id)
     evaluations = config.eval_points + 1
     eval_seconds = evaluations * config.eval_episodes * horizon * EVAL_MS_PER_STEP[kind] / 1000
     train_seconds = config.steps * TRAIN_MS_PER_STEP[(agent.algo, kind)] / 1000
@@ -458,17 +463,12 @@ def estimate_run_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) ->
 
 def estimate_lookahead_seconds(agent: BenchAgent, env_id: str, config: BenchConfig) -> float:
     """Predicted seconds of one (task, agent) lookahead ceiling (0 for agents that get none)."""
-    import gymnasium as gym
+    from .bench_report import lookahead_applies
 
-    if config.lookahead < 1 or not (
-        agent.actions == "repeat" or (agent.actions == "latent" and not agent.plan_phase)
-    ):
+    if config.lookahead < 1 or not lookahead_applies(agent.actions, agent.plan_phase):
         return 0.0
-    try:
-        horizon = int(gym.spec(env_id).max_episode_steps or 200)
-    except gym.error.Error:
-        horizon = 200
-    return config.eval_episodes * horizon * config.lookahead * LOOKAHEAD_MS_PER_CANDIDATE_STEP / 1000
+    steps = config.eval_episodes * _horizon(env_id)
+    return steps * config.lookahead * LOOKAHEAD_MS_PER_CANDIDATE_STEP / 1000
 
 
 WORKER_START_SECONDS = 6.0
@@ -498,8 +498,10 @@ def describe_sweep(config: BenchConfig, out: Path | None = None) -> tuple[str, f
     counted in the estimate.
     """
     costs: list[float] = []
+    from .bench_report import read_lookahead_cache
+
     lookahead = 0.0
-    cached = _cached_lookahead(out)
+    cached = {} if out is None else read_lookahead_cache(out)
     for task in config.tasks:
         for agent in config.agent_table():
             if f"{task_name(task)}/{agent.name}" not in cached:
@@ -665,19 +667,6 @@ def run_bench(
     report = bench_report.write_report(config, stage1, runs, out, timing, say)
     seconds = time.perf_counter() - started  # with the report (lookahead ceilings included)
     return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report, n_shared)
-
-
-def _cached_lookahead(out: Path | None) -> set[str]:
-    """``task/agent`` keys of the lookahead ceilings a previous report left in ``out``."""
-    from .bench_report import LOOKAHEAD_FILE
-
-    path = None if out is None else out / LOOKAHEAD_FILE
-    if path is None or not path.is_file():
-        return set()
-    try:
-        return set(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return set()
 
 
 def _load_average() -> float | None:

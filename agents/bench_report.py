@@ -45,7 +45,6 @@ from .callbacks import read_eval_csv
 if TYPE_CHECKING:
     from .bench import BenchConfig
     from .bench_runs import RunSpec, Stage1
-    from .config import AgentConfig
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
@@ -464,11 +463,21 @@ class Ceiling:
         return dataclasses.asdict(self)
 
 
-def lookahead_applies(config: AgentConfig) -> bool:
-    """Macro agents whose chunk is a function of the action alone (no sampled latents, no plan phase)."""
-    return config.actions == "repeat" or (
-        config.actions == "latent" and config.fixed == "zero" and not config.plan_phase
-    )
+def lookahead_applies(actions: str, plan_phase: bool = False, fixed: str = "zero") -> bool:
+    """Macro agents whose chunk is a function of the action alone (no sampled latents, no plan phase:
+    what ``preview_chunk`` of their wrapper accepts)."""
+    return actions == "repeat" or (actions == "latent" and fixed == "zero" and not plan_phase)
+
+
+def read_lookahead_cache(out: Path) -> dict[str, Any]:
+    """``out/lookahead.json`` (``{"task/agent": {"settings": ..., "ceiling": ...}}``), or ``{}`` when
+    it is missing or unreadable: it is a cache, recomputed rather than trusted."""
+    path = out / LOOKAHEAD_FILE
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
 
 def lookahead_ceilings(
@@ -483,11 +492,10 @@ def lookahead_ceilings(
 
     if candidates < 1:
         return []
-    path = out / LOOKAHEAD_FILE
-    cache: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    cache = read_lookahead_cache(out)
     first: dict[tuple[str, str], RunSpec] = {}
     for run in sorted(runs, key=lambda r: r.seed):
-        if lookahead_applies(run.config):
+        if lookahead_applies(run.config.actions, run.config.plan_phase, run.config.fixed):
             first.setdefault((run.task, run.agent.name), run)
     found: list[Ceiling] = []
     fresh: dict[str, Any] = {}
@@ -529,7 +537,7 @@ def lookahead_ceilings(
             }
         fresh[key] = entry
         found.append(Ceiling(**entry["ceiling"]))
-    atomic_write_json(path, json_safe(fresh))
+    atomic_write_json(out / LOOKAHEAD_FILE, json_safe(fresh))
     return found
 
 

@@ -107,7 +107,7 @@ def random_policy(space: gym.Space[Any], seed: int) -> Policy:
     return act
 
 
-def candidate_actions(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndarray:
+def candidate_actions(space: gym.Space[Any], n: int, seed: int = 0) -> np.ndarray:
     """At most ``n`` actions ``(M, d)`` spread over a bounded Box: a full grid of ``floor(n ** (1/d))``
     evenly spaced values per dimension (corners included) when that is at least 3 values, else ``n``
     uniform draws (seeded). The grid makes small searches exhaustive and reproducible; random draws keep
@@ -185,8 +185,5 @@ def evaluate_lookahead(
 ) -> EvalResult:
     """:func:`evaluate` of :func:`lookahead_policy` over :func:`candidate_actions` on the evaluation
     episodes of a run with ``seed``: the success a macro action space allows one decision at a time."""
-    space = env.action_space
-    if not isinstance(space, gym.spaces.Box):
-        raise AbsactionError(f"the lookahead needs a Box action space, got {space}", "wrap the env first")
-    policy = lookahead_policy(env, candidate_actions(space, n_candidates, seed))
+    policy = lookahead_policy(env, candidate_actions(env.action_space, n_candidates, seed))
     return evaluate(policy, env, n_episodes, seed + EVAL_SEED_OFFSET)

@@ -399,6 +399,15 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     config = bench.BenchConfig.from_preset("quick")
     assert f"({len(runs)} finished)" in bench.describe_sweep(config, out)[0]  # the estimate skips them
 
+    # a damaged lookahead cache is recomputed, not a crash
+    cache = out / bench_report.LOOKAHEAD_FILE
+    kept = json.loads(cache.read_text())
+    cache.write_text("{ not json")
+    assert main([*QUICK, "--out", str(out), "--resume"]) == 0
+    assert "lookahead ceiling of dense/ppo-latent" in capsys.readouterr().err
+    redone = json.loads(cache.read_text())["dense/ppo-latent"]
+    assert redone["settings"] == kept["dense/ppo-latent"]["settings"]
+
     # the same folder without --resume, or with other settings, is refused (and left as it was)
     before = (out / "bench.json").read_text()
     assert main([*QUICK, "--out", str(out)]) == 2

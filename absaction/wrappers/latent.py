@@ -304,9 +304,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
                 f"a chunk cannot be previewed with {setting}: the executed chunk would differ",
                 'use fixed="zero" and open-loop or plain closed-loop decisions to plan with the wrapper',
             )
-        self._set_latents(np.asarray(action, dtype=np.float32))
-        box = self.inner_action_space
-        return np.clip(self._decode()[: self.chunk_steps], box.low, box.high).astype(box.dtype)
+        return self.decode_action(action)[: self.chunk_steps]
 
     def encode_actions(self, actions: np.ndarray) -> np.ndarray:
         """Agent actions ``(N, d)`` for action sequences ``(N, T, A)`` in env units: the exposed latents'
