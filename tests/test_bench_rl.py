@@ -626,3 +626,40 @@ def test_identical_agents_share_runs_instead_of_training_twice(tmp_path: Path):
     # the order decides which of two identical agents trains: the first listed
     reverse = bench_runs.share_identical_runs(runs, signatures, order[::-1])
     assert {r.agent.name for r in reverse if r.shared_with} == {"ppo-latent"}
+
+
+def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
+    """benchmarks/bench_decoder_reach.py on a tiny TCVLAE: its figures agree with a direct decode, and bad
+    input is one line and exit 2."""
+    import gymnasium as gym
+
+    from absaction.agents.evaluation import candidate_actions
+    from absaction.train import TrainConfig, fit
+    from absaction.wrappers import LatentActionWrapper
+
+    run = tmp_path / "vae"
+    fit(expert_dataset, TrainConfig(model_options={"channels": 4}, epochs=2, threads=1), run, progress=False)
+    script = REPO / "benchmarks" / "bench_decoder_reach.py"
+    out = tmp_path / "reach.json"
+    argv = [sys.executable, str(script), "--model", str(run), "--data", str(expert_dataset), "--points", "9"]
+    proc = subprocess.run([*argv, "--episodes", "2", "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["chain_mean_z_success"][1] == 2 and 0 <= report["chain_mean_z_success"][0] <= 2
+    assert sorted(report["per_target"]) == ["0", "1"]
+    # the box's end points, recomputed by decoding the same points here
+    wrapper = LatentActionWrapper(gym.make("absaction/Reach2DNewGoals-v0"), str(run))
+    points = candidate_actions(wrapper.action_space, 9)
+    ends = np.array([0.1 * wrapper.decode_action(a).sum(axis=0) for a in points])
+    box = report["box"]
+    assert box["grid_points"] == len(points) <= 9
+    assert box["x_range"] == pytest.approx([ends[:, 0].min(), ends[:, 0].max()], abs=1e-6)
+    assert box["y_range"] == pytest.approx([ends[:, 1].min(), ends[:, 1].max()], abs=1e-6)
+    nearest = np.linalg.norm(ends[:, None] - np.array(box["new_goals"])[None], axis=-1).min(axis=0)
+    assert box["nearest_end_to_each_new_goal"] == pytest.approx(nearest.tolist(), abs=1e-6)
+    # an existing output is refused and kept; a missing dataset is one line
+    before = out.read_text()
+    again = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True)
+    assert again.returncode == 2 and "already exists" in again.stderr and out.read_text() == before
+    missing = subprocess.run([*argv[:5], str(tmp_path / "nope")], capture_output=True, text=True)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
