@@ -192,6 +192,10 @@ def make_env(env_id: str, max_steps: int | None = None) -> gym.Env:
     return env
 
 
+PATHS_PREFIX = "paths:"
+"""``--expert paths:FILE.npz``: track the recorded paths of FILE (:class:`absaction.envs.PathSetExpert`)."""
+
+
 def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     """Resolve the ``--expert`` argument for ``env``: returns the expert and its ``algorithm_name``."""
     if spec == "scripted":
@@ -206,13 +210,19 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
         return expert, f"scripted:{type(expert).__name__}"
     if spec == "random":
         return RandomExpert(env.action_space), "random"  # type: ignore[arg-type]
+    if spec.startswith(PATHS_PREFIX):
+        from absaction.envs import PathSetExpert, load_recorded_paths
+
+        file = Path(spec[len(PATHS_PREFIX) :]).expanduser()
+        return PathSetExpert(env, load_recorded_paths(file)), f"paths:{file.name}"
     path = Path(spec).expanduser()
     if not path.is_file() and Path(f"{path}.zip").is_file():
         path = Path(f"{path}.zip")  # SB3 itself saves "name" as "name.zip"
     if not path.is_file():
         if path.suffix != ".zip":
             raise AbsactionError(
-                f"unknown expert {spec!r}", "use scripted, random, or the path of a stable-baselines3 .zip"
+                f"unknown expert {spec!r}",
+                "use scripted, random, paths:FILE.npz or the path of a stable-baselines3 .zip",
             )
         raise AbsactionError(
             f"expert policy {path} not found", "check the path of the stable-baselines3 .zip"
@@ -311,7 +321,12 @@ def collect(config: CollectConfig) -> CollectSummary:
     env = make_env(config.env_id, config.max_steps)
     try:
         expert, algorithm_name = resolve_expert(config.expert, env)
-        label = algorithm_name.split(":")[1].lower() if algorithm_name.startswith("sb3:") else config.expert
+        if algorithm_name.startswith("sb3:"):
+            label = algorithm_name.split(":")[1].lower()  # e.g. reach2d-ppo-v0
+        elif algorithm_name.startswith(PATHS_PREFIX):
+            label = f"paths-{Path(algorithm_name[len(PATHS_PREFIX) :]).stem}"  # reach2d-paths-<file>-v0
+        else:
+            label = config.expert
         dataset_id = config.dataset_id or default_dataset_id(config.env_id, label)
         _check_dataset_id(dataset_id)
         return _collect(config, out, env, expert, algorithm_name, dataset_id)

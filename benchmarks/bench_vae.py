@@ -8,7 +8,11 @@ What it does, top to bottom:
    under ``OUT/work/data`` (re-collected only when their settings change): ``reach2d``
    (``absaction/Reach2D-v0``, the paper's world, 32-step episodes) and ``wavy``
    (``absaction/WavyReach2D-v0``, five goals and wavy paths, 64 steps), 400 episodes each, seed 0, with
-   a little action noise (``--noise 0.05``; see :class:`BenchConfig` for why not none).
+   a little action noise (``--noise 0.05``; see :class:`BenchConfig` for why not none). With
+   ``--paths FILE.npz`` also ``paths``: recorded way-points (e.g. the public FAVAE "2D Reaching"
+   ``reaching_100.npz``, which is not part of this repository) tracked in ``absaction/Reach2D-v0`` by
+   :class:`absaction.envs.PathSetExpert` (``--reach-episodes`` episodes, resampled to 32 steps), scored
+   like ``reach2d``.
 2. **Runs.** Every model variant of :data:`VARIANTS` x every dataset x ``--seeds`` seeds, each trained
    with :func:`absaction.train.fit` (the library entry point ``absaction train`` uses) on 2 torch threads.
    Every variant uses the library's defaults (``TrainConfig``: beta, sigma, epochs, learning rate, ...;
@@ -38,7 +42,7 @@ What it does, top to bottom:
 Outputs (in ``--out``, default ``benchmarks/results/vae``): ``results.csv`` (one row per run),
 ``capacity_curves.csv`` (one row per run and epoch), ``summary.json`` (configuration, machine, means with
 95 % t-intervals over seeds, claims, findings), ``summary.md`` (tables ready for the README),
-``capacity_<dataset>.png``, ``traversals/reach2d_<model>.png`` (``absaction traverse --all`` style grid of
+``capacity_<dataset>.png``, ``traversals/<dataset>_<model>.png`` (``absaction traverse --all`` style grid of
 the first seed of every model). ``OUT/work`` holds the datasets and run folders (ignored by git).
 
 Usage::
@@ -46,6 +50,7 @@ Usage::
     python benchmarks/bench_vae.py                                # 6 models x 2 datasets x 5 seeds
     python benchmarks/bench_vae.py --quick --out /tmp/bench_vae   # smoke test: 1 seed, 3 epochs, tiny data
     python benchmarks/bench_vae.py --datasets reach2d --models tcvlae,tcvae --seeds 3
+    python benchmarks/bench_vae.py --datasets paths --paths reaching_100.npz --noise 0.02
     python benchmarks/bench_vae.py --resume                       # reuse the runs a broken call finished
 
 Existing results are refused unless ``--force`` (recompute everything) or ``--resume`` (reuse finished
@@ -140,6 +145,8 @@ class DatasetSpec:
     env_id: str
     labellings: dict[str, tuple[str, ...] | None]
     """name -> the factor columns scored together (None: all the dataset's factors)"""
+    reaching: bool = False
+    """target + bulge data: scored for the disentanglement target and the paper's claims"""
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -147,9 +154,19 @@ DATASETS: dict[str, DatasetSpec] = {
         "reach2d",
         "absaction/Reach2D-v0",
         {lab: ("target", lab, "curvature") for lab in BULGE_LABELLINGS},
+        reaching=True,
     ),
     "wavy": DatasetSpec("wavy", "absaction/WavyReach2D-v0", {"all": None}),
+    # the recorded paths of --paths FILE (e.g. the public FAVAE "2D Reaching" reaching_100.npz), tracked
+    # in the paper's world by absaction.envs.PathSetExpert, which measures the same factors as reach2d's
+    "paths": DatasetSpec(
+        "paths",
+        "absaction/Reach2D-v0",
+        {lab: ("target", lab, "curvature") for lab in BULGE_LABELLINGS},
+        reaching=True,
+    ),
 }
+DEFAULT_DATASETS: tuple[str, ...] = ("reach2d", "wavy")
 
 
 @dataclasses.dataclass
@@ -160,14 +177,17 @@ class BenchConfig:
     """output folder"""
     seeds: int = 5
     """training seeds per dataset and model (seeds 0 .. seeds-1)"""
-    datasets: tuple[str, ...] = tuple(DATASETS)
-    """datasets to run (keys of DATASETS)"""
+    datasets: tuple[str, ...] = DEFAULT_DATASETS
+    """datasets to run (keys of DATASETS; ``paths`` needs ``paths_file``)"""
+    paths_file: Path | None = None
+    """the ``.npz`` of recorded way-points the ``paths`` dataset tracks (``--paths``; e.g. the public
+    FAVAE "2D Reaching" ``reaching_100.npz``: 20 paths, one per target x bulge side x curvature)"""
     models: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.default)
     """model variants to run (names of VARIANTS; the seq2seq ones only when named)"""
     epochs: int | None = None
     """training epochs; None keeps the library default (TrainConfig.epochs)"""
     reach_episodes: int = 400
-    """episodes of the reach2d dataset (32 steps each)"""
+    """episodes of the reach2d and paths datasets (32 steps each)"""
     wavy_episodes: int = 400
     """episodes of the wavy dataset (64 steps each)"""
     data_seed: int = 0
@@ -242,7 +262,7 @@ def mean_interval(values: Iterable[float | None]) -> dict[str, float | int]:
 
 
 def dataset_episodes(config: BenchConfig, key: str) -> int:
-    return config.reach_episodes if key == "reach2d" else config.wavy_episodes
+    return config.wavy_episodes if key == "wavy" else config.reach_episodes
 
 
 def ensure_dataset(config: BenchConfig, key: str) -> Path:
@@ -252,8 +272,13 @@ def ensure_dataset(config: BenchConfig, key: str) -> Path:
     spec = DATASETS[key]
     path = config.out / "work" / "data" / key
     episodes = dataset_episodes(config, key)
+    expert = "scripted"
+    if key == "paths":
+        if config.paths_file is None:
+            raise AbsactionError("the paths dataset needs a file of recorded paths", "pass --paths FILE.npz")
+        expert = f"paths:{Path(config.paths_file).expanduser().resolve()}"
     wanted = {"env_id": spec.env_id, "episodes": episodes, "seed": config.data_seed,
-              "noise": config.noise, "expert": "scripted", "max_steps": None}  # fmt: skip
+              "noise": config.noise, "expert": expert, "max_steps": None}  # fmt: skip
     saved = read_collect_json(path) if path.is_dir() else None
     if saved is not None and all(saved["config"].get(k) == v for k, v in wanted.items()):
         return path
@@ -262,6 +287,7 @@ def ensure_dataset(config: BenchConfig, key: str) -> Path:
         CollectConfig(
             env_id=spec.env_id,
             out=path,
+            expert=expert,
             episodes=episodes,
             seed=config.data_seed,
             noise=config.noise,
@@ -370,7 +396,7 @@ def score_model(model: Any, dataset: Any, key: str, sigma: float | None, seed: i
     if per_factor and data.factors is not None:
         for name, value in zip(data.factor_names, sampled_mig(model, data, seed), strict=True):
             row[f"mig_sampled_{name}"] = value
-    if key == "reach2d" and per_factor:
+    if DATASETS[key].reaching and per_factor:
         ok, lab = is_disentangled(row)
         row["disentangled"] = int(ok)
         row["bulge_labelling"] = lab
@@ -485,7 +511,7 @@ def run_one(
 
     tracker = (
         _Tracker(run_dir, dataset, config.track_every, seed)
-        if config.track_every and key == "reach2d"
+        if config.track_every and DATASETS[key].reaching
         else None
     )
     started = time.perf_counter()
@@ -669,10 +695,12 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def paper_claims(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The two claims of issue 6 on reach2d, each with a verdict and the numbers behind it."""
-    ladder = [r for r in rows if r["dataset"] == "reach2d" and r["model"] == "tcvlae"]
-    flat = [r for r in rows if r["dataset"] == "reach2d" and r["model"] == "tcvae"]
+def paper_claims(rows: Sequence[dict[str, Any]], dataset: str = "reach2d") -> list[dict[str, Any]]:
+    """The two claims of issue 6 on a reaching ``dataset``, each with a verdict and the numbers behind
+    it (the claim names the dataset unless it is reach2d)."""
+    ladder = [r for r in rows if r["dataset"] == dataset and r["model"] == "tcvlae"]
+    flat = [r for r in rows if r["dataset"] == dataset and r["model"] == "tcvae"]
+    on = "" if dataset == "reach2d" else f" [{dataset} data]"
     claims: list[dict[str, Any]] = []
     if ladder:
         separated, where = 0, Counter[str]()
@@ -686,7 +714,7 @@ def paper_claims(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         verdict = "holds" if separated == n else ("partly holds" if separated else "does not hold")
         claims.append(
             {
-                "claim": "(1) the ladder TCVLAE puts the target and the bulge in different ladders",
+                "claim": "(1) the ladder TCVLAE puts the target and the bulge in different ladders" + on,
                 "verdict": verdict,
                 "evidence": f"{separated}/{n} seeds have both factors in one active latent each "
                 f"(active MIG >= {MIG_TARGET}) in different ladders"
@@ -711,7 +739,7 @@ def paper_claims(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         claims.append(
             {
-                "claim": "(2) without ladders (flat TCVAE) the bulge is not captured cleanly",
+                "claim": "(2) without ladders (flat TCVAE) the bulge is not captured cleanly" + on,
                 "verdict": verdict,
                 "evidence": f"bulge active-unit MIG (better labelling): flat {_fmt_ci(flat_b)} vs ladder "
                 f"{_fmt_ci(ladder_b)}; seeds with bulge MIG >= {MIG_TARGET}: flat {clean_flat}/{len(flat)}, "
@@ -916,7 +944,7 @@ def table_rows(summary: dict[str, dict[str, Any]], dataset: str) -> tuple[list[s
     header += [f"MIG active ({lab})" for lab in labs] + [f"SAP ({lab})" for lab in labs[:1]]
     header += [f"DCI D ({lab})" for lab in labs[:1]]
     header += [f"{f}: MIG active (ladder)" for f in factors]
-    if dataset == "reach2d":
+    if DATASETS[dataset].reaching:
         header.append("disentangled")
     body = []
     for model, stats in groups:
@@ -940,7 +968,7 @@ def table_rows(summary: dict[str, dict[str, Any]], dataset: str) -> tuple[list[s
                 continue
             sampled = _fmt(info["mig_sampled"]["mean"], 2)
             cells.append(f"{_fmt_ci(info['mig_active'])} [s {sampled}] ({_ladders(stats, f)})")
-        if dataset == "reach2d":
+        if DATASETS[dataset].reaching:
             d = get("disentangled")
             cells.append(f"{round(d['mean'] * d['n'])}/{d['n']}" if d["n"] else "n/a")
         body.append(cells)
@@ -1126,14 +1154,14 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             bar.set_postfix_str(f"{key} {variant.name} seed {seed}", refresh=True)
             figure_dir = (
                 config.out / "traversals"
-                if config.figures and key == "reach2d" and seed == seeds[0]
+                if config.figures and DATASETS[key].reaching and seed == seeds[0]
                 else None
             )
             row, run_curves = run_one(config, key, data_dirs[key], datasets[key], variant, seed, figure_dir)
             rows.append(row)
             curves.extend(run_curves)
             if figure_dir is not None:
-                traversals[variant.name] = f"traversals/{key}_{variant.name}.png"
+                traversals[f"{key}_{variant.name}"] = f"traversals/{key}_{variant.name}.png"
             bar.update(1)
         for seed in speed_seeds:
             bar.set_postfix_str(f"absaction train seed {seed}", refresh=True)
@@ -1174,7 +1202,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             for key in config.datasets
         },
         "summary": summarise(rows),
-        "claims": paper_claims(rows),
+        "claims": [c for key in config.datasets if DATASETS[key].reaching for c in paper_claims(rows, key)],
         "capacity_findings": findings,
         "speed_check": speed,
         "speed_summary": {
@@ -1249,8 +1277,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds", type=_positive, default=defaults.seeds, help="training seeds per model and dataset"
     )
-    parser.add_argument("--datasets", type=_name_list(tuple(DATASETS), "dataset"), default=defaults.datasets,
-                        help=f"comma-separated, from {', '.join(DATASETS)}")  # fmt: skip
+    parser.add_argument("--datasets", type=_name_list(tuple(DATASETS), "dataset"), default=None,
+                        help=f"comma-separated, from {', '.join(DATASETS)} (default: "
+                        f"{','.join(defaults.datasets)}, plus paths when --paths is given)")  # fmt: skip
+    parser.add_argument("--paths", type=Path, default=None, metavar="FILE.npz",
+                        help="recorded way-points (N, P, 2) for the paths dataset, e.g. the public FAVAE "
+                        "2D Reaching reaching_100.npz (tracked in absaction/Reach2D-v0)")  # fmt: skip
     parser.add_argument("--models", type=_name_list(tuple(VARIANT_BY_NAME), "model"), default=defaults.models,
                         help=f"comma-separated, from {', '.join(VARIANT_BY_NAME)}")  # fmt: skip
     parser.add_argument(
@@ -1282,11 +1314,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    datasets = args.datasets or (DEFAULT_DATASETS + (("paths",) if args.paths else ()))
+    if "paths" in datasets and args.paths is None:
+        parser.error("the paths dataset needs --paths FILE.npz (e.g. the FAVAE 2D Reaching reaching_100.npz)")
     config = BenchConfig(
         out=args.out,
         seeds=args.seeds,
-        datasets=args.datasets,
+        datasets=datasets,
+        paths_file=args.paths,
         models=args.models,
         epochs=args.epochs,
         reach_episodes=args.reach_episodes,

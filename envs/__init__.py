@@ -40,9 +40,11 @@ from .experts import (
     EXPERT_FAMILIES,
     WAVE_AMPLITUDES,
     PathExpert,
+    PathSetExpert,
     ReachExpert,
     ScriptedExpert,
     WavyExpert,
+    load_recorded_paths,
     make_expert,
 )
 from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
@@ -83,6 +85,7 @@ __all__ = [
     "VARIANTS",
     "WAVE_AMPLITUDES",
     "PathExpert",
+    "PathSetExpert",
     "Reach2DChainEnv",
     "Reach2DConfig",
     "Reach2DEnv",
@@ -93,6 +96,7 @@ __all__ = [
     "ScriptedExpert",
     "WavyExpert",
     "WavyReach2DEnv",
+    "load_recorded_paths",
     "make_expert",
     "register_envs",
 ]

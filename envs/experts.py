@@ -15,6 +15,9 @@ Two families:
   Obstacle (only the outward bulges that pass beside the wall).
 - :class:`WavyExpert` (FAVAE "2D Wavy Reaching"): two halves, each with one of 4 wave shapes and 2
   amplitudes. Factors ``target``, ``shape_1``, ``degree_1``, ``shape_2``, ``degree_2``.
+- :class:`PathSetExpert` tracks recorded paths from a file (e.g. the public FAVAE "2D Reaching"
+  ``.npz``; :func:`load_recorded_paths`) with the same factors as :class:`ReachExpert`, measured from
+  each path's geometry.
 
 :func:`make_expert` picks the family that fits an environment.
 """
@@ -23,7 +26,9 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -31,7 +36,7 @@ import numpy as np
 
 from absaction.errors import AbsactionError
 
-from .paths import WAVE_SHAPES, bulge_path, crossings_at_y, wavy_path
+from .paths import WAVE_SHAPES, bulge_path, chord_offsets, crossings_at_y, wavy_path
 from .reach2d import Point, Reach2DEnv
 from .variants import WavyReach2DEnv
 
@@ -259,8 +264,8 @@ class PathExpert:
                 goal = (start[0] + cfg.goals[index][0], start[1] + cfg.goals[index][1])
                 values[f"target{suffix}"].add(index)
                 for choice in self._clear_choices(start, goal):
-                    for name, value in choice.items():
-                        values[f"{name}{suffix}"].add(value)
+                    for name in self.leg_factor_names:
+                        values[f"{name}{suffix}"].add(choice[name])
                 start = goal
         return {name: tuple(sorted(v)) for name, v in values.items()}
 
@@ -378,6 +383,130 @@ class WavyExpert(PathExpert):
         shapes = (choice["shape_1"], choice["shape_2"])
         amplitudes = (self.amplitudes[choice["degree_1"]], self.amplitudes[choice["degree_2"]])
         return wavy_path(start, goal, shapes, amplitudes, self.n_steps)
+
+
+class PathSetExpert(PathExpert):
+    """Tracks recorded paths instead of drawing its own: e.g. the public FAVAE "2D Reaching" paths.
+
+    ``paths`` are way-points ``(N, P, 2)`` in env units, each taken relative to its own first point.
+    For every leg, the candidates are the paths whose end lies within the env's success radius of the
+    leg's goal displacement; one is drawn per episode, resampled (linear interpolation in time) to
+    ``n_steps`` steps and tracked like every scripted path, so ``absaction collect --noise`` makes
+    noisy copies of it.
+
+    The factors are measured from each path's geometry, so the datasets it writes score exactly like
+    :class:`ReachExpert`'s (whatever labels the file carries):
+        ``target``: the env's goal index;
+        ``bulge_right``: 1 when the way-point farthest from the chord lies to its right (+x for upward
+            reaches), else 0;
+        ``bulge_out``: 1 when that side points away from the vertical through the leg's start (as
+            :class:`ReachExpert` defines it);
+        ``curvature``: the rank of the path's largest chord offset among the file's distinct values
+            (rounded to 1e-4 env units), 0 = the smallest.
+
+    Args:
+        env: a Reach2D environment whose goal displacements the paths reach.
+        paths: way-points ``(N, P, 2)``, P >= 2, env units (see :func:`load_recorded_paths`).
+        n_steps: steps per leg; default: the env's episode length divided by its number of legs.
+        noise: standard deviation of Gaussian noise added to every move, env units (default 0).
+        wall_margin: least horizontal clearance between a path and a wall's ends, env units.
+    """
+
+    leg_factor_names: ClassVar[tuple[str, ...]] = ("bulge_out", "bulge_right", "curvature")
+
+    def __init__(
+        self,
+        env: gym.Env,
+        paths: np.ndarray,
+        n_steps: int | None = None,
+        noise: float = 0.0,
+        wall_margin: float = 0.03,
+    ) -> None:
+        cfg = _reach2d(env, type(self).__name__).config
+        recorded = _check_paths(paths)
+        steps = cfg.max_steps // cfg.n_legs if n_steps is None else int(n_steps)
+        if steps < 1:
+            raise AbsactionError(f"n_steps must be >= 1, got {steps}", "pass n_steps=32")
+        old = np.linspace(0.0, 1.0, recorded.shape[1])
+        new = np.linspace(0.0, 1.0, steps + 1)
+        relative = recorded - recorded[:, :1]  # (N, P, 2): every path from its own start
+        self.paths = np.stack(
+            [np.stack([np.interp(new, old, p[:, axis]) for axis in (0, 1)], axis=1) for p in relative]
+        )  # (N, steps + 1, 2)
+        ends = self.paths[:, -1]  # (N, 2)
+        offsets = np.array([chord_offsets(p, p[0], p[-1]) for p in self.paths])  # (N, steps + 1)
+        largest = offsets[np.arange(len(offsets)), np.abs(offsets).argmax(axis=1)]  # (N,) signed
+        levels = np.unique(np.round(np.abs(largest), 4))
+        self._bulge_right = (largest > 0).astype(int)
+        self._curvature = np.searchsorted(levels, np.round(np.abs(largest), 4))
+        self._ends = ends
+        super().__init__(env, steps, noise, wall_margin)
+
+    def _leg_choices(self, start: Point, goal: Point) -> list[dict[str, int]]:
+        wanted = np.array([goal[0] - start[0], goal[1] - start[1]])
+        radius = self.env.config.success_radius
+        near = np.flatnonzero(np.linalg.norm(self._ends - wanted, axis=1) <= radius)
+        if near.size == 0:
+            closest = float(np.linalg.norm(self._ends - wanted, axis=1).min())
+            raise AbsactionError(
+                f"none of the {len(self._ends)} recorded paths ends within {radius} of the goal displacement "
+                f"({wanted[0]:.3f}, {wanted[1]:.3f}) (the closest is {closest:.3f} away)",
+                "record paths that reach this env's goals, or use an env whose goals they reach "
+                "(the FAVAE 2D Reaching paths fit absaction/Reach2D-v0)",
+            )
+        goal_right = goal[0] >= start[0]
+        return [
+            {
+                "bulge_out": int(bool(self._bulge_right[i]) == goal_right),
+                "bulge_right": int(self._bulge_right[i]),
+                "curvature": int(self._curvature[i]),
+                "path": int(i),
+            }
+            for i in near
+        ]
+
+    def _leg_path(self, start: Point, goal: Point, choice: Mapping[str, int]) -> np.ndarray:
+        path: np.ndarray = self.paths[choice["path"]] + np.asarray(start, dtype=np.float64)
+        return path
+
+
+def load_recorded_paths(file: str | os.PathLike[str]) -> np.ndarray:
+    """Way-points ``(N, P, 2)`` float64 from a ``.npz`` file: its ``positions`` array (the FAVAE
+    "2D Reaching" files' layout), or its only array. Raises :class:`AbsactionError` (one line) for a
+    missing or unreadable file and for arrays that are not finite ``(N, P, 2)`` paths."""
+    path = Path(file).expanduser()
+    if not path.is_file():
+        raise AbsactionError(f"paths file {path} not found", "pass the .npz file of recorded paths")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = list(data.files)
+            key = "positions" if "positions" in names else (names[0] if len(names) == 1 else None)
+            if key is None:
+                raise AbsactionError(
+                    f"{path} holds {', '.join(names) or 'no arrays'} but no 'positions' array",
+                    "save the way-points as positions=(N, P, 2)",
+                )
+            array = np.asarray(data[key], dtype=np.float64)
+    except AbsactionError:
+        raise
+    except Exception as err:  # not a zip / npz, truncated file, object arrays
+        raise AbsactionError(
+            f"cannot read {path} as a .npz of paths ({type(err).__name__})",
+            "save the way-points with numpy.savez(file, positions=paths)",
+        ) from None
+    return _check_paths(array, str(path))
+
+
+def _check_paths(paths: np.ndarray, where: str = "paths") -> np.ndarray:
+    array = np.asarray(paths, dtype=np.float64)
+    if array.ndim != 3 or array.shape[2] != 2 or array.shape[1] < 2 or array.shape[0] < 1:
+        raise AbsactionError(
+            f"{where} must be way-points of shape (N, P, 2) with P >= 2, got {array.shape}",
+            "give one (x, y) row per time step for every path",
+        )
+    if not np.all(np.isfinite(array)):
+        raise AbsactionError(f"{where} contain NaN or infinite way-points", "drop or repair those paths")
+    return array
 
 
 EXPERT_FAMILIES: dict[str, type[PathExpert]] = {"reach": ReachExpert, "wavy": WavyExpert}

@@ -178,3 +178,35 @@ def test_existing_results_are_refused_and_resume_reuses_runs(
         again = {r["model"]: r for r in csv.DictReader(handle)}
     first = {r["model"]: r for r in csv.DictReader(before.decode().splitlines()) if r["dataset"] == "reach2d"}
     assert {m: again[m]["train_wall_s"] for m in MODELS} == {m: first[m]["train_wall_s"] for m in MODELS}
+
+
+@pytest.mark.slow
+def test_recorded_paths_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--paths FILE.npz`` adds the ``paths`` dataset (tracked in Reach2D-v0, scored like reach2d:
+    both bulge labellings, the disentanglement verdict, the claims named after it); ``--datasets paths``
+    without a file is refused before anything runs."""
+    import numpy as np
+
+    from absaction.envs.paths import bulge_path
+
+    sizes = (-0.02, -0.01, 0.01, 0.02)
+    paths = np.array([bulge_path((0, 0), (g, 0.99), s, 99) for g in (-0.1, 0.1) for s in sizes])
+    np.savez(tmp_path / "paths.npz", positions=paths)
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--quick", "--datasets", "paths", "--out", str(tmp_path / "none")])
+    assert stop.value.code == 2 and "needs --paths FILE.npz" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+    out = tmp_path / "results"
+    argv = ["--quick", "--out", str(out), "--models", "tcvlae,tcvae", "--paths", str(tmp_path / "paths.npz"),
+            "--datasets", "paths", "--threads", "1", "--no-progress", "--no-figures"]  # fmt: skip
+    assert bench.main(argv) == 0
+    with (out / "results.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["dataset"], r["model"]) for r in rows} == {("paths", "tcvlae"), ("paths", "tcvae")}
+    assert all(r["disentangled"] in ("0", "1") and r["bulge_labelling"] for r in rows)
+    assert {"mig_active_bulge_out", "mig_active_bulge_right", "mig_active_target"} <= set(rows[0])
+    summary = json.loads((out / "summary.json").read_text())
+    assert [c["claim"].endswith("[paths data]") for c in summary["claims"]] == [True, True]
+    assert summary["data"]["paths"]["env_id"] == "absaction/Reach2D-v0"
+    assert summary["config"]["paths_file"] == str(tmp_path / "paths.npz")

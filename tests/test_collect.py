@@ -536,3 +536,31 @@ def test_negative_seed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(AbsactionError, match="seed must be >= 0"):
         collect(CollectConfig("Pendulum-v1", tmp_path / "o", "random", seed=-1))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recorded_paths_expert_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--expert paths:FILE.npz` records noisy copies of the file's paths (resampled to the episode
+    length) with the scripted expert's factors; a file whose paths miss the env's goals is refused."""
+    from absaction.envs.paths import bulge_path
+
+    paths = np.array([bulge_path((0, 0), (g, 0.99), s, 99) for g in (-0.1, 0.1) for s in (-0.02, 0.02)])
+    np.savez(tmp_path / "paths.npz", positions=paths, factors=np.zeros((4, 3)))
+    argv = ["collect", "--env", "absaction/Reach2D-v0", "--expert", f"paths:{tmp_path / 'paths.npz'}"]
+    status, _ = run_cli(capsys, *argv, "--episodes", "12", "--noise", "0.02", "--out", str(tmp_path / "d"))
+    assert status == 0
+    ds = load_dataset(tmp_path / "d")
+    assert ds.dataset_id == "reach2d-paths-paths-v0"
+    assert ds.factor_names == ("target", "bulge_out", "bulge_right", "curvature")
+    assert all(ep.success and len(ep.actions) == 32 for ep in ds.episodes)
+    for ep in ds.episodes:  # the end point and the side of the bulge are those of the drawn path
+        assert ep.factors["curvature"] == 0  # both sizes are 0.02
+        end = ep.observations[-1, :2]
+        assert abs(end[0] - (0.1 if ep.factors["target"] else -0.1)) < 0.02 and abs(end[1] - 0.99) < 0.02
+        middle = ep.observations[16, 0] - end[0] / 2
+        assert (middle > 0) == bool(ep.factors["bulge_right"])
+    assert {ep.factors["target"] for ep in ds.episodes} == {0, 1}
+
+    argv[2] = "absaction/Reach2DNewGoals-v0"
+    status, err = run_cli(capsys, *argv, "--out", str(tmp_path / "x"))
+    assert status == 2 and "none of the 4 recorded paths ends within 0.05" in error_line(err)
+    assert not (tmp_path / "x").exists()

@@ -328,3 +328,75 @@ def test_wavy_path_halves_and_crossings() -> None:
     np.testing.assert_allclose(
         crossings_at_y(np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 0.0]]), 0.5), [0.5, 2.0]
     )
+
+
+# --------------------------------------------------------------------------------------- recorded paths
+def arc_paths(points: int = 101) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """FAVAE-like recorded paths: for both paper goals, circular-ish bulges of 3 sizes to either side
+    (bulge_path with P = ``points`` way-points), plus their (target, bulge_right, |offset|) labels."""
+    paths, labels = [], []
+    for target, goal in enumerate(((-0.1, 1.0), (0.1, 1.0))):
+        for right in (0, 1):
+            for size in (0.012, 0.018, 0.025):
+                paths.append(bulge_path((0, 0), goal, size if right else -size, points - 1))
+                labels.append((target, right, size))
+    return np.array(paths), labels
+
+
+def test_path_set_expert_tracks_each_recorded_path_with_geometric_factors() -> None:
+    """Without noise the episode follows the recorded path, resampled to the env's 32 steps, and ends
+    on its goal; the factors are the path's own target, side (both labellings) and size rank."""
+    from absaction.envs import PathSetExpert
+
+    recorded, labels = arc_paths()
+    shifted = recorded + np.array([3.0, -2.0])  # only the shape counts: each path from its own start
+    env = gym.make("absaction/Reach2D-v0")
+    expert = PathSetExpert(env, shifted)
+    assert expert.factor_names == REACH_FACTORS
+    assert expert.factor_values == {
+        "target": (0, 1), "bulge_out": (0, 1), "bulge_right": (0, 1), "curvature": (0, 1, 2)
+    }  # fmt: skip
+    seen = set()
+    for seed in range(100):
+        episode = rollout(env, expert, seed=seed)
+        f = episode["factors"]
+        size = (0.012, 0.018, 0.025)[f["curvature"]]
+        index = labels.index((f["target"], f["bulge_right"], size))  # the one path with these factors
+        expected = np.stack(
+            [np.interp(np.linspace(0, 1, 33), np.linspace(0, 1, 101), recorded[index, :, a]) for a in (0, 1)],
+            axis=1,
+        )  # (33, 2): the recorded path resampled to the env's 32 steps
+        np.testing.assert_allclose(episode["positions"], expected, atol=1e-6)
+        assert len(episode["actions"]) == 32 and episode["info"]["is_success"]
+        goal_right = f["target"] == 1
+        assert f["bulge_out"] == int(bool(f["bulge_right"]) == goal_right)
+        seen.add((f["target"], f["bulge_right"], f["curvature"]))
+    assert len(seen) == 12  # every recorded path was drawn
+
+
+def test_path_set_expert_refuses_paths_that_miss_the_goals(tmp_path) -> None:
+    from absaction.envs import PathSetExpert, load_recorded_paths
+
+    recorded, _ = arc_paths()
+    with pytest.raises(
+        AbsactionError, match=r"none of the 12 recorded paths ends within 0.05 of the goal .*-0\.300"
+    ):
+        PathSetExpert(gym.make("absaction/Reach2DNewGoals-v0"), recorded)
+    with pytest.raises(AbsactionError, match=r"shape \(N, P, 2\)"):
+        PathSetExpert(gym.make("absaction/Reach2D-v0"), recorded[..., :1])
+    broken = recorded.copy()
+    broken[0, 5, 0] = np.nan
+    with pytest.raises(AbsactionError, match="NaN or infinite"):
+        PathSetExpert(gym.make("absaction/Reach2D-v0"), broken)
+    with pytest.raises(AbsactionError, match="needs a Reach2D environment"):
+        PathSetExpert(gym.make("Pendulum-v1"), recorded)
+    with pytest.raises(AbsactionError, match="not found"):
+        load_recorded_paths(tmp_path / "missing.npz")
+    np.savez(tmp_path / "two.npz", a=recorded, b=recorded)
+    with pytest.raises(AbsactionError, match="no 'positions' array"):
+        load_recorded_paths(tmp_path / "two.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(AbsactionError, match=r"cannot read .* as a \.npz of paths"):
+        load_recorded_paths(tmp_path / "junk.npz")
+    np.savez(tmp_path / "one.npz", anything=recorded)  # a single array needs no name
+    np.testing.assert_array_equal(load_recorded_paths(tmp_path / "one.npz"), recorded)

@@ -12,11 +12,17 @@ EPILOG = """\
 experts:
   scripted   the env's scripted expert (absaction/Reach2D-v0 and its variants); records factors
   random     uniform random actions; any env with a Box action space
+  paths:FILE.npz
+             track recorded way-points (N, P, 2) from FILE, e.g. the public FAVAE "2D Reaching"
+             paths: each episode draws a path that ends on the env's goal, resampled to the
+             episode length; records the same factors as scripted (measured from the paths)
   PATH.zip   a saved stable-baselines3 policy (PPO, SAC, TD3, A2C or DDPG), deterministic actions
 
 examples:
   absaction collect --env absaction/Reach2D-v0 --episodes 200 --seed 0 --out data/reach2d
   absaction collect --env Pendulum-v1 --expert random --episodes 20 --out data/pendulum
+  absaction collect --env absaction/Reach2D-v0 --expert paths:reaching_100.npz --noise 0.02 \
+      --episodes 400 --out data/favae
   absaction collect --env Pendulum-v1 --expert sac_pendulum.zip --episodes 50 --out data/pendulum-sac
 
 The output folder is a Minari dataset (data/main_data.hdf5, data/metadata.json) plus collect.json.
@@ -37,7 +43,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--expert",
         default="scripted",
-        metavar="scripted|random|PATH.zip",
+        metavar="scripted|random|paths:FILE.npz|PATH.zip",
         help="who acts, see below (default: %(default)s)",
     )
     parser.add_argument(
