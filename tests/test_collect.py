@@ -564,3 +564,25 @@ def test_recorded_paths_expert_end_to_end(tmp_path: Path, capsys: pytest.Capture
     status, err = run_cli(capsys, *argv, "--out", str(tmp_path / "x"))
     assert status == 2 and "none of the 4 recorded paths ends within 0.05" in error_line(err)
     assert not (tmp_path / "x").exists()
+
+
+def test_max_steps_lengthens_reach2d_episodes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Reach2D world truncates by its own clock too, so --max-steps must reach it: 64-step episodes
+    (the scripted reach takes 32, then holds at the goal), and recorded paths resampled to 64 steps."""
+    from absaction.envs.paths import bulge_path
+
+    status, _ = run_cli(capsys, "collect", "--env", "absaction/Reach2D-v0", "--max-steps", "64",
+                        "--episodes", "2", "--out", str(tmp_path / "s"))  # fmt: skip
+    assert status == 0
+    assert [len(ep.actions) for ep in load_dataset(tmp_path / "s").episodes] == [64, 64]
+    np.savez(
+        tmp_path / "p.npz", positions=np.array([bulge_path((0, 0), (g, 1.0), 0.02, 99) for g in (-0.1, 0.1)])
+    )
+    expert = f"paths:{tmp_path / 'p.npz'}"
+    status, _ = run_cli(capsys, "collect", "--env", "absaction/Reach2D-v0", "--max-steps", "96", "--expert",
+                        expert, "--episodes", "2", "--out", str(tmp_path / "p"))  # fmt: skip
+    assert status == 0
+    episodes = load_dataset(tmp_path / "p").episodes
+    assert [len(ep.actions) for ep in episodes] == [96, 96]
+    steps = np.linalg.norm(np.diff(episodes[0].observations[:, :2], axis=0), axis=1)
+    assert steps.min() > 0.005  # the path is spread over all 96 steps, not finished early
