@@ -433,13 +433,12 @@ class PathSetExpert(PathExpert):
         self.paths = np.stack(
             [np.stack([np.interp(new, old, p[:, axis]) for axis in (0, 1)], axis=1) for p in relative]
         )  # (N, steps + 1, 2)
-        ends = self.paths[:, -1]  # (N, 2)
         offsets = np.array([chord_offsets(p, p[0], p[-1]) for p in self.paths])  # (N, steps + 1)
         largest = offsets[np.arange(len(offsets)), np.abs(offsets).argmax(axis=1)]  # (N,) signed
         levels = np.unique(np.round(np.abs(largest), 4))
         self._bulge_right = (largest > 0).astype(int)
         self._curvature = np.searchsorted(levels, np.round(np.abs(largest), 4))
-        self._ends = ends
+        self._ends = self.paths[:, -1]  # (N, 2)
         super().__init__(env, steps, noise, wall_margin)
 
     def _leg_choices(self, start: Point, goal: Point) -> list[dict[str, int]]:
@@ -506,6 +505,12 @@ def _check_paths(paths: np.ndarray, where: str = "paths") -> np.ndarray:
         )
     if not np.all(np.isfinite(array)):
         raise AbsactionError(f"{where} contain NaN or infinite way-points", "drop or repair those paths")
+    closed = np.flatnonzero(np.linalg.norm(array[:, -1] - array[:, 0], axis=1) == 0)
+    if closed.size:
+        raise AbsactionError(
+            f"{where}: path {int(closed[0])} ends where it starts, so it reaches no goal",
+            "keep only paths that move from their start to a goal",
+        )
     return array
 
 

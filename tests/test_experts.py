@@ -388,6 +388,10 @@ def test_path_set_expert_refuses_paths_that_miss_the_goals(tmp_path) -> None:
     broken[0, 5, 0] = np.nan
     with pytest.raises(AbsactionError, match="NaN or infinite"):
         PathSetExpert(gym.make("absaction/Reach2D-v0"), broken)
+    loop = recorded.copy()
+    loop[3, -1] = loop[3, 0]
+    with pytest.raises(AbsactionError, match="path 3 ends where it starts"):
+        PathSetExpert(gym.make("absaction/Reach2D-v0"), loop)
     with pytest.raises(AbsactionError, match="needs a Reach2D environment"):
         PathSetExpert(gym.make("Pendulum-v1"), recorded)
     with pytest.raises(AbsactionError, match="not found"):

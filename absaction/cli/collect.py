@@ -21,8 +21,7 @@ experts:
 examples:
   absaction collect --env absaction/Reach2D-v0 --episodes 200 --seed 0 --out data/reach2d
   absaction collect --env Pendulum-v1 --expert random --episodes 20 --out data/pendulum
-  absaction collect --env absaction/Reach2D-v0 --expert paths:reaching_100.npz --noise 0.02 \
-      --episodes 400 --out data/favae
+  absaction collect --env absaction/Reach2D-v0 --expert paths:reaching_100.npz --noise 0.02 --out data/favae
   absaction collect --env Pendulum-v1 --expert sac_pendulum.zip --episodes 50 --out data/pendulum-sac
 
 The output folder is a Minari dataset (data/main_data.hdf5, data/metadata.json) plus collect.json.
