@@ -78,6 +78,8 @@ class CollectConfig:
     """Minari dataset id ``[namespace/]name-vN``; None derives one, e.g. ``reach2d-scripted-v0``."""
     progress: bool = True
     """show a progress bar (on stderr)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """keyword arguments for ``gymnasium.make`` (``--env-kwarg KEY=VALUE``), e.g. a Reach2D option."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def _is_reach2d_id(env_id: str) -> bool:
     return env_id in ENV_IDS
 
 
-def make_env(env_id: str, max_steps: int | None = None) -> gym.Env:
+def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with a clear error for unknown ids (suggesting close ones), envs that
     fail to build, non-Box action spaces and envs without a time limit."""
     if env_id not in gym.registry:
@@ -175,17 +177,23 @@ def make_env(env_id: str, max_steps: int | None = None) -> gym.Env:
             else "list the ids with `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
         )
         raise AbsactionError(f"unknown environment id {env_id!r}", fix)
-    kwargs: dict[str, Any] = {} if max_steps is None else {"max_episode_steps": max_steps}
+    kwargs: dict[str, Any] = dict(env_kwargs or {})
+    if max_steps is not None:
+        kwargs["max_episode_steps"] = max_steps
     if max_steps is not None and _is_reach2d_id(env_id):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             env = gym.make(env_id, **kwargs)
+    except AbsactionError:
+        raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
         raise AbsactionError(
             f"cannot create environment {env_id} ({type(err).__name__}: {_one_line(err)})",
-            "install what the environment needs or choose another one",
+            "check the --env-kwarg values"
+            if env_kwargs
+            else "install what the environment needs or choose another one",
         ) from None
     space = env.action_space
     if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
@@ -326,7 +334,7 @@ def collect(config: CollectConfig) -> CollectSummary:
     if config.dataset_id is not None:
         _check_dataset_id(config.dataset_id)
 
-    env = make_env(config.env_id, config.max_steps)
+    env = make_env(config.env_id, config.max_steps, config.env_kwargs)
     try:
         expert, algorithm_name = resolve_expert(config.expert, env)
         if algorithm_name.startswith("sb3:"):

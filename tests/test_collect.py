@@ -586,3 +586,28 @@ def test_max_steps_lengthens_reach2d_episodes(tmp_path: Path, capsys: pytest.Cap
     assert [len(ep.actions) for ep in episodes] == [96, 96]
     steps = np.linalg.norm(np.diff(episodes[0].observations[:, :2], axis=0), axis=1)
     assert steps.min() > 0.005  # the path is spread over all 96 steps, not finished early
+
+
+def test_env_kwargs_configure_the_world_and_are_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--env-kwarg reaches gymnasium.make (the scripted expert then reaches the moved goals), is kept in
+    collect.json and in the dataset's env spec; an option the env does not take is one line, exit 2."""
+    argv = ["collect", "--env", "absaction/Reach2D-v0", "--episodes", "4",
+            "--env-kwarg", "goals=[[-0.3, 0.9]]", "--env-kwarg", "success_radius=0.02"]  # fmt: skip
+    status, _ = run_cli(capsys, *argv, "--out", str(tmp_path / "d"))
+    assert status == 0
+    ds = load_dataset(tmp_path / "d")
+    for ep in ds.episodes:
+        assert ep.success and np.allclose(ep.observations[-1, :2], (-0.3, 0.9), atol=0.02)
+    record = json.loads((tmp_path / "d" / "collect.json").read_text())
+    assert record["config"]["env_kwargs"] == {"goals": [[-0.3, 0.9]], "success_radius": 0.02}
+    spec = json.loads((tmp_path / "d" / "data" / "metadata.json").read_text())["env_spec"]
+    assert json.loads(spec)["kwargs"] == {"goals": [[-0.3, 0.9]], "success_radius": 0.02}
+
+    status, err = run_cli(capsys, *argv[:5], "--env-kwarg", "colour=3", "--out", str(tmp_path / "x"))
+    assert status == 2 and "unknown Reach2D option(s) colour" in error_line(err)
+    assert not (tmp_path / "x").exists()
+    status, err = run_cli(capsys, "collect", "--env", "Pendulum-v1", "--expert", "random",
+                          "--env-kwarg", "colour=3", "--out", str(tmp_path / "y"))  # fmt: skip
+    assert status == 2 and error_line(err).endswith("check the --env-kwarg values")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -74,3 +75,27 @@ def int_list(text: str) -> list[int]:
 
 def add_force(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace the output if it already exists")
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``"n_steps=64"`` -> ``("n_steps", 64)`` (the value is read as YAML: numbers, booleans, strings)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as learning_rate=1e-3, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    if isinstance(parsed, str) and _is_float(parsed):  # YAML 1.1 reads "1e-3" as a string
+        parsed = float(parsed)
+    return key.strip(), parsed
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

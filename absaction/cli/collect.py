@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import add_force, non_negative_float, non_negative_int, positive_int
+from absaction.cli._args import add_force, key_value, non_negative_float, non_negative_int, positive_int
 
 EPILOG = """\
 experts:
@@ -71,6 +71,11 @@ def register(subparsers: Any) -> None:
         "(default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
+        "--env-kwarg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02 (recorded with the dataset; "
+        "pass the same to absaction rl)",
+    )  # fmt: skip
+    parser.add_argument(
         "--dataset-id", default=None, metavar="NAME",
         help="Minari dataset id [namespace/]name-vN (default: derived, e.g. reach2d-scripted-v0)",
     )  # fmt: skip
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         noise=args.noise,
         dataset_id=args.dataset_id,
+        env_kwargs=dict(args.env_kwarg),
     )
     print_summary(collect(config))
     return 0

@@ -6,7 +6,14 @@ import argparse
 import math
 from typing import Any
 
-from absaction.cli._args import add_force, int_list, non_negative_int, positive_float, positive_int
+from absaction.cli._args import (
+    add_force,
+    int_list,
+    key_value,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 EPILOG = """\
 Budgets (--steps, --eval-every) count PRIMITIVE env steps for every kind of agent: a latent agent that
@@ -42,30 +49,6 @@ def dims_spec(text: str) -> tuple[int, list[int]]:
     if parsed[0] < 1 or not parsed[1] or any(d < 0 for d in parsed[1]):
         raise argparse.ArgumentTypeError(f"expected a ladder >= 1 and dims >= 0 such as 3:0,1, got {text!r}")
     return parsed
-
-
-def key_value(text: str) -> tuple[str, Any]:
-    """``"n_steps=64"`` -> ``("n_steps", 64)`` (the value is read as YAML: numbers, booleans, strings)."""
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as learning_rate=1e-3, got {text!r}")
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        parsed = value
-    if isinstance(parsed, str) and _is_float(parsed):  # YAML 1.1 reads "1e-3" as a string
-        parsed = float(parsed)
-    return key.strip(), parsed
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def register(subparsers: Any) -> None:
