@@ -8,6 +8,8 @@ For a Reach2D action model (a ``absaction train`` run folder) and the demonstrat
    ``--points``, see ``candidate_actions``), decoded and clipped as ``LatentActionWrapper`` does; the
    end point of each path from the start (the sum of the per-step displacements). Reported: the box the
    end points span and the distance from each ``Reach2DNewGoals-v0`` goal to the nearest end point.
+   For closed-loop agents that re-decide every 8 or 16 steps (``closed_loop_steps``), the box one
+   decision's first k actions span, and the farthest y such decisions can reach within the episode.
 2. **Precision at the demonstrated targets.** Each demonstration's own encoded z, and the mean z of each
    target, decoded: the end point's distance to the demonstrated goal.
 3. **Chain with the mean z.** ``Reach2DChain-v0`` episodes where every decision takes the mean z of the
@@ -38,6 +40,7 @@ from absaction.files import atomic_write_json, check_new_output
 
 NEW_GOALS_ID = "absaction/Reach2DNewGoals-v0"
 CHAIN_ID = "absaction/Reach2DChain-v0"
+CLOSED_LOOP_STEPS = (8, 16)
 
 
 def _world(env: gym.Env[Any, Any]) -> Any:
@@ -50,10 +53,11 @@ def _world(env: gym.Env[Any, Any]) -> Any:
     return world
 
 
-def end_points(wrapper: Any, actions: np.ndarray) -> np.ndarray:
-    """End point ``(N, 2)`` of the path each agent action ``(N, d)`` decodes to, from the start."""
+def end_points(wrapper: Any, actions: np.ndarray, steps: int | None = None) -> np.ndarray:
+    """End point ``(N, 2)`` of the path each agent action ``(N, d)`` decodes to, from the start (after
+    its first ``steps`` decoded actions only, when given: one closed-loop decision)."""
     step = float(_world(wrapper).config.step_size)
-    return np.array([step * wrapper.decode_action(a).sum(axis=0) for a in actions])
+    return np.array([step * wrapper.decode_action(a)[:steps].sum(axis=0) for a in actions])
 
 
 def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
@@ -66,6 +70,15 @@ def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
     ends = end_points(wrapper, grid)
     goals = np.asarray(NEW_GOALS)
     nearest = np.linalg.norm(ends[:, None, :] - goals[None], axis=-1).min(axis=0)  # (goals,)
+    horizon = int(_world(wrapper).config.max_steps)
+    closed_loop = {}
+    for k in CLOSED_LOOP_STEPS:  # re-deciding every k steps, each decision runs a plan's first k actions
+        first = end_points(wrapper, grid, k)
+        closed_loop[str(k)] = {
+            "x_range": [float(first[:, 0].min()), float(first[:, 0].max())],
+            "y_range": [float(first[:, 1].min()), float(first[:, 1].max())],
+            "y_max_in_episode": float(first[:, 1].max()) * horizon / k,
+        }
     return {
         "grid_points": len(grid),
         "x_range": [float(ends[:, 0].min()), float(ends[:, 0].max())],
@@ -73,6 +86,7 @@ def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
         "new_goals": goals.tolist(),
         "nearest_end_to_each_new_goal": nearest.tolist(),
         "success_radius": float(_world(wrapper).config.success_radius),
+        "closed_loop": closed_loop,
     }
 
 
@@ -146,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{d:.3f}" for d in box["nearest_end_to_each_new_goal"])
         + f" (success radius {box['success_radius']})"
     )
+    for k, reach in box["closed_loop"].items():
+        print(
+            f"re-deciding every {k} steps: one decision moves x in [{reach['x_range'][0]:.3f}, "
+            f"{reach['x_range'][1]:.3f}], y in [{reach['y_range'][0]:.3f}, {reach['y_range'][1]:.3f}]; "
+            f"at most y = {reach['y_max_in_episode']:.3f} within the episode"
+        )
     for side, errors in report["per_target"].items():
         own, mean = errors["own_z_median"], errors["mean_z"]
         print(f"target {side}: own z ends {own:.3f} from the goal (median), mean z {mean:.3f}")

@@ -657,6 +657,11 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
     assert box["y_range"] == pytest.approx([ends[:, 1].min(), ends[:, 1].max()], abs=1e-6)
     nearest = np.linalg.norm(ends[:, None] - np.array(box["new_goals"])[None], axis=-1).min(axis=0)
     assert box["nearest_end_to_each_new_goal"] == pytest.approx(nearest.tolist(), abs=1e-6)
+    # one closed-loop decision: the first 8 decoded actions; 32 / 8 of them bound the episode's reach in y
+    first = np.array([0.1 * wrapper.decode_action(a)[:8].sum(axis=0) for a in points])
+    eight = box["closed_loop"]["8"]
+    assert eight["x_range"] == pytest.approx([first[:, 0].min(), first[:, 0].max()], abs=1e-6)
+    assert eight["y_max_in_episode"] == pytest.approx(4 * first[:, 1].max(), abs=1e-5)
     # an existing output is refused and kept; a missing dataset is one line
     before = out.read_text()
     again = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True)
