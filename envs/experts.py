@@ -87,6 +87,8 @@ class PathExpert:
     """
 
     leg_factor_names: ClassVar[tuple[str, ...]] = ()
+    wall_fix: ClassVar[str] = "allow larger curvatures or a smaller wall_margin"
+    """the fix named when no path of a leg keeps clear of the walls"""
 
     def __init__(self, env: gym.Env, n_steps: int, noise: float = 0.0, wall_margin: float = 0.03) -> None:
         base = _reach2d(env, type(self).__name__)
@@ -218,7 +220,7 @@ class PathExpert:
             if not keep:
                 raise AbsactionError(
                     f"no expert path from {start} to {goal} keeps {self.wall_margin} clear of the walls",
-                    "allow larger curvatures or a smaller wall_margin",
+                    self.wall_fix,
                 )
             self._cache[key] = keep
         return self._cache[key]
@@ -413,6 +415,7 @@ class PathSetExpert(PathExpert):
     """
 
     leg_factor_names: ClassVar[tuple[str, ...]] = ("bulge_out", "bulge_right", "curvature")
+    wall_fix: ClassVar[str] = "record paths that pass beside the walls, or pass a smaller wall_margin"
 
     def __init__(
         self,

@@ -392,6 +392,8 @@ def test_path_set_expert_refuses_paths_that_miss_the_goals(tmp_path) -> None:
     loop[3, -1] = loop[3, 0]
     with pytest.raises(AbsactionError, match="path 3 ends where it starts"):
         PathSetExpert(gym.make("absaction/Reach2D-v0"), loop)
+    with pytest.raises(AbsactionError, match=r"clear of the walls; record paths that pass beside"):
+        PathSetExpert(gym.make("absaction/Reach2DObstacle-v0"), recorded)  # bulges too small for the wall
     with pytest.raises(AbsactionError, match="needs a Reach2D environment"):
         PathSetExpert(gym.make("Pendulum-v1"), recorded)
     with pytest.raises(AbsactionError, match="not found"):
