@@ -158,12 +158,6 @@ class SB3Expert:
         return np.asarray(action)
 
 
-def _is_reach2d_id(env_id: str) -> bool:
-    from absaction.envs import ENV_IDS
-
-    return env_id in ENV_IDS
-
-
 def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with a clear error for unknown ids (suggesting close ones), envs that
     fail to build, non-Box action spaces and envs without a time limit."""
@@ -180,7 +174,9 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
     kwargs: dict[str, Any] = dict(env_kwargs or {})
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    if max_steps is not None and _is_reach2d_id(env_id):
+    from absaction.analysis.paths import is_reach2d
+
+    if max_steps is not None and is_reach2d(env_id):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:
         with warnings.catch_warnings():

@@ -53,11 +53,16 @@ def _world(env: gym.Env[Any, Any]) -> Any:
     return world
 
 
-def end_points(wrapper: Any, actions: np.ndarray, steps: int | None = None) -> np.ndarray:
-    """End point ``(N, 2)`` of the path each agent action ``(N, d)`` decodes to, from the start (after
-    its first ``steps`` decoded actions only, when given: one closed-loop decision)."""
+def displacements(wrapper: Any, actions: np.ndarray) -> np.ndarray:
+    """Per-step displacements ``(N, T, 2)``, env units, of the chunk each agent action ``(N, d)``
+    decodes to (clipped as the wrapper executes it)."""
     step = float(_world(wrapper).config.step_size)
-    return np.array([step * wrapper.decode_action(a)[:steps].sum(axis=0) for a in actions])
+    return step * np.array([wrapper.decode_action(a) for a in actions])
+
+
+def end_points(wrapper: Any, actions: np.ndarray) -> np.ndarray:
+    """End point ``(N, 2)`` of the path each agent action ``(N, d)`` decodes to, from the start."""
+    return displacements(wrapper, actions).sum(axis=1)
 
 
 def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
@@ -67,13 +72,14 @@ def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
 
     wrapper = LatentActionWrapper(gym.make(NEW_GOALS_ID), model)
     grid = candidate_actions(wrapper.action_space, points)  # a full grid, or random draws in many dims
-    ends = end_points(wrapper, grid)
+    moves = displacements(wrapper, grid)  # (N, T, 2): decoded once, summed over whole and partial chunks
+    ends = moves.sum(axis=1)
     goals = np.asarray(NEW_GOALS)
     nearest = np.linalg.norm(ends[:, None, :] - goals[None], axis=-1).min(axis=0)  # (goals,)
     horizon = int(_world(wrapper).config.max_steps)
     closed_loop = {}
     for k in CLOSED_LOOP_STEPS:  # re-deciding every k steps, each decision runs a plan's first k actions
-        first = end_points(wrapper, grid, k)
+        first = moves[:, :k].sum(axis=1)
         closed_loop[str(k)] = {
             "x_range": [float(first[:, 0].min()), float(first[:, 0].max())],
             "y_range": [float(first[:, 1].min()), float(first[:, 1].max())],
