@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from absaction.agents import AgentConfig, bench, bench_report, bench_runs
-from absaction.agents.bench_stats import (
+from absaction.bench.stats import (
     Estimate,
     bootstrap_ci,
     bootstrap_resample,

@@ -1,4 +1,4 @@
-"""The wheel ships `envs/` and `agents/` as `absaction.envs` / `absaction.agents`.
+"""The wheel ships `absaction.envs` and `absaction.agents` (real folders of the package).
 
 Builds a wheel from this checkout, installs it (without dependencies) into a fresh virtual
 environment, and imports from there with the current environment's third-party packages on the path,

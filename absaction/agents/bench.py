@@ -3,7 +3,7 @@
 
 One sweep = stage 1 (demonstrations and action models, built once and cached in the output folder) +
 many independent RL runs (agent x task x seed, each one :func:`~absaction.agents.train_agent` call) in
-parallel worker processes (:mod:`.bench_runs`) + the statistics (:mod:`.bench_stats`) and the report
+parallel worker processes (:mod:`.bench_runs`) + the statistics (:mod:`absaction.bench.stats`) and the report
 (:mod:`.bench_report`). This module holds what a sweep runs: the tasks, the agent table, the presets,
 the configuration and the duration estimate, and :func:`run_bench`, which ties the stages together.
 

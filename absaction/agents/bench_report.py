@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
-
-from .bench_stats import (
+from absaction.bench.stats import (
     CONFIDENCE,
     SUCCESS_THRESHOLD,
     Estimate,
@@ -40,6 +38,8 @@ from .bench_stats import (
     normalised_auc,
     steps_to_threshold,
 )
+from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
+
 from .callbacks import read_eval_csv
 
 if TYPE_CHECKING:
