@@ -1,6 +1,6 @@
 """Primitive vs latent actions: the RL sample-efficiency benchmark (issue 5, section 3).
 
-A thin wrapper around ``absaction bench rl`` (the sweep itself is :mod:`absaction.agents.bench`), so
+A thin wrapper around ``absaction bench rl`` (the sweep itself is :mod:`absaction.bench.sweep`), so
 the benchmark can be run like the other scripts in this folder. Every flag is the sub-command's.
 
 Usage::

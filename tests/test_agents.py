@@ -282,8 +282,8 @@ def test_tiny_runs_count_primitive_steps(
 
 
 def test_random_action_success_is_recorded_and_recomputable(tmp_path: Path, stub_model: Path):
-    from absaction.agents.bench_report import random_action_success
     from absaction.agents.evaluation import random_policy
+    from absaction.bench.results import random_action_success
 
     space = gym.spaces.Box(-2.0, 2.0, (3,), np.float32)
     policy = random_policy(space, 7)

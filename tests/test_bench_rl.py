@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from absaction.agents import AgentConfig, bench, bench_report, bench_runs
+from absaction.agents import AgentConfig
+from absaction.bench import catalogue, lookahead, sweep
+from absaction.bench import estimate as bench_estimate
+from absaction.bench import report as bench_report
+from absaction.bench import results as bench_results
+from absaction.bench import runs as bench_runs
 from absaction.bench.stats import (
     Estimate,
     bootstrap_ci,
@@ -111,7 +116,7 @@ def test_curve_at_reads_the_evaluation_made_when_the_grid_point_was_crossed():
 # ------------------------------------------------------------------------------- verdict logic
 def _runs(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int) -> list[Any]:
     return [
-        bench_report.RunResult(
+        bench_results.RunResult(
             task="obstacle",
             agent=agent,
             family=family,
@@ -136,7 +141,7 @@ def _runs(agent: str, family: str, steps_to_80: list[float], auc: list[float], b
 
 def _cell(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int = 50_000) -> Any:
     runs = _runs(agent, family, steps_to_80, auc, budget)
-    return bench_report.cell_stats("obstacle", agent, family, [runs], np.array([0, budget]), reps=400)
+    return bench_results.cell_stats("obstacle", agent, family, [runs], np.array([0, budget]), reps=400)
 
 
 def test_target_check_by_hand():
@@ -193,34 +198,35 @@ def test_help_verdicts_and_the_no_help_sentence():
 
 # ------------------------------------------------------------------------------ plan and estimate
 def test_agent_table_and_presets_are_consistent():
-    families = {a.family for a in bench.AGENTS.values()}
-    assert families == set(bench.FAMILIES)
-    for preset in bench.PRESETS.values():
-        assert set(preset.agents) <= set(bench.AGENTS) and set(preset.tasks) <= set(bench.TASKS)
-    default = bench.PRESETS["default"]
-    assert default.seeds >= 5 and set(default.tasks) == set(bench.TASKS)
-    for family in bench.FAMILIES:  # primitive (incl. BC), latent and ablations all in the default
-        assert any(bench.AGENTS[a].family == family for a in default.agents)
-    assert any(bench.AGENTS[a].bc for a in default.agents)
+    families = {a.family for a in catalogue.AGENTS.values()}
+    assert families == set(catalogue.FAMILIES)
+    for preset in catalogue.PRESETS.values():
+        assert set(preset.agents) <= set(catalogue.AGENTS) and set(preset.tasks) <= set(catalogue.TASKS)
+    default = catalogue.PRESETS["default"]
+    assert default.seeds >= 5 and set(default.tasks) == set(catalogue.TASKS)
+    for family in catalogue.FAMILIES:  # primitive (incl. BC), latent and ablations all in the default
+        assert any(catalogue.AGENTS[a].family == family for a in default.agents)
+    assert any(catalogue.AGENTS[a].bc for a in default.agents)
     assert {"ppo-flat", "ppo-untrained", "ppo-repeat"} <= set(default.agents)
-    assert set(bench.PRESETS["full"].agents) == set(bench.AGENTS)
+    assert set(catalogue.PRESETS["full"].agents) == set(catalogue.AGENTS)
 
 
 def test_estimate_is_linear_in_the_budget_and_the_default_fits_the_hour():
-    agent = bench.AGENTS["ppo"]
-    short = bench.BenchConfig.from_preset("default", steps=10_000)
-    long = bench.BenchConfig.from_preset("default", steps=20_000)
-    delta = bench.estimate_run_seconds(agent, "absaction/Reach2D-v0", long) - bench.estimate_run_seconds(
-        agent, "absaction/Reach2D-v0", short
-    )
-    assert delta == pytest.approx(10_000 * bench.TRAIN_MS_PER_STEP[("ppo", "primitive")] / 1000)
-    one = bench.BenchConfig.from_preset("default", workers=1)
-    two = bench.BenchConfig.from_preset("default", workers=2)
+    agent = catalogue.AGENTS["ppo"]
+    short = catalogue.RLBenchConfig.from_preset("default", steps=10_000)
+    long = catalogue.RLBenchConfig.from_preset("default", steps=20_000)
+    run_seconds = bench_estimate.estimate_run_seconds
+    env_id = "absaction/Reach2D-v0"
+    delta = run_seconds(agent, env_id, long) - run_seconds(agent, env_id, short)
+    assert delta == pytest.approx(10_000 * bench_estimate.TRAIN_MS_PER_STEP[("ppo", "primitive")] / 1000)
+    one = catalogue.RLBenchConfig.from_preset("default", workers=1)
+    two = catalogue.RLBenchConfig.from_preset("default", workers=2)
     costs = [10.0] * 8
-    assert bench.estimate_seconds(one, costs, True) == pytest.approx(80.0)
-    assert bench.estimate_seconds(two, costs, True) == pytest.approx(40.0 + bench.WORKER_START_SECONDS)
+    assert bench_estimate.estimate_seconds(one, costs, True) == pytest.approx(80.0)
+    start = bench_estimate.WORKER_START_SECONDS
+    assert bench_estimate.estimate_seconds(two, costs, True) == pytest.approx(40.0 + start)
     # the default sweep on 2 workers: well under an hour by the measured per-step costs
-    text, seconds = bench.describe_sweep(two)
+    text, seconds = sweep.describe_sweep(two)
     assert seconds < 45 * 60 and "225 runs of 50,000 primitive steps on 2 worker(s)" in text
 
 
@@ -230,8 +236,8 @@ def test_bc_demonstrations_fit_every_reach2d_task(expert_dataset: Path):
     from absaction.data import load_dataset
 
     demos = load_dataset(expert_dataset)
-    assert demos.env_id == bench.DEMO_ENV
-    for env_id in bench.TASKS.values():
+    assert demos.env_id == catalogue.DEMO_ENV
+    for env_id in catalogue.TASKS.values():
         env = gym.make(env_id)
         bench_runs.check_bc_applicable(demos, env, env_id)  # same observation layout and actions: no error
         env.close()
@@ -284,7 +290,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     out, stdout = quick_sweep
-    preset = bench.PRESETS["quick"]
+    preset = catalogue.PRESETS["quick"]
     budget = preset.steps
     for name in (
         "bench.json",
@@ -302,10 +308,12 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert [(r["task"], r["agent"], r["seed"]) for r in results] == [
         ("dense", agent, str(seed)) for agent in sorted(preset.agents) for seed in range(preset.seeds)
     ]
-    assert list(results[0]) == list(bench_report.RESULT_COLUMNS)
+    assert list(results[0]) == list(bench_results.RESULT_COLUMNS)
     for row in results:
         run_dir = out / "runs" / row["task"] / row["agent"] / f"seed{row['seed']}"
-        assert row["run_dir"] == str(run_dir) and (run_dir / "agent.zip").is_file()
+        # stored relative to the results folder, so a moved or committed sweep still finds its runs
+        assert row["run_dir"] == f"runs/{row['task']}/{row['agent']}/seed{row['seed']}"
+        assert (run_dir / "agent.zip").is_file()
         for key in ("success_before", "success_random", "success_final", "auc"):
             assert 0.0 <= float(row[key]) <= 1.0
         record = json.loads((run_dir / "agent.json").read_text())
@@ -326,11 +334,13 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
         success = [float(e["success_rate"]) for e in evals]
         assert steps[0] == 0 and float(row["success_before"]) == success[0]
         assert float(row["auc"]) == pytest.approx(normalised_auc(steps, success, budget), abs=1e-6)
+    resolved = bench_results.read_results_csv(out)  # the reader resolves them against the folder
+    assert [Path(r["run_dir"]) for r in resolved] == [out / r["run_dir"] for r in results]
     # the BC warm start makes the primitive agent succeed before any RL on the dense task
     assert all(float(r["success_before"]) >= 0.5 for r in results if r["agent"] == "ppo-bc")
 
     summary = _read_csv(out / "summary.csv")
-    assert list(summary[0]) == list(bench_report.SUMMARY_COLUMNS)
+    assert list(summary[0]) == list(bench_results.SUMMARY_COLUMNS)
     assert [(s["task"], s["agent"]) for s in summary] == [("dense", a) for a in preset.agents]
     for s in summary:
         runs = [r for r in results if r["agent"] == s["agent"]]
@@ -374,7 +384,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert ceiling["random_success_rate"] == seed0["random_actions"]["success_rate"]
     assert ceiling["episodes"] == seed0["random_actions"]["episodes"]
     assert data["shared"] == []  # the two agents differ: nothing is shared
-    cached = json.loads((out / bench_report.LOOKAHEAD_FILE).read_text())
+    cached = json.loads((out / lookahead.LOOKAHEAD_FILE).read_text())
     assert cached["dense/ppo-latent"]["ceiling"] == ceiling
 
 
@@ -396,11 +406,11 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     for run in runs[1:]:
         assert (run / "eval.csv").stat().st_mtime_ns == stamps[run]  # not rerun
     assert len(_read_csv(out / "results.csv")) == len(runs)
-    config = bench.BenchConfig.from_preset("quick")
-    assert f"({len(runs)} finished)" in bench.describe_sweep(config, out)[0]  # the estimate skips them
+    config = catalogue.RLBenchConfig.from_preset("quick")
+    assert f"({len(runs)} finished)" in sweep.describe_sweep(config, out)[0]  # the estimate skips them
 
     # a damaged lookahead cache is recomputed, not a crash
-    cache = out / bench_report.LOOKAHEAD_FILE
+    cache = out / lookahead.LOOKAHEAD_FILE
     kept = json.loads(cache.read_text())
     cache.write_text("{ not json")
     assert main([*QUICK, "--out", str(out), "--resume"]) == 0
@@ -553,7 +563,7 @@ def test_subprocess_error_and_script_dry_run(tmp_path: Path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "absaction bench: error: unknown agent 'nope'; choose from " + ", ".join(bench.AGENTS)
+        "absaction bench: error: unknown agent 'nope'; choose from " + ", ".join(catalogue.AGENTS)
     ]
     # the script in benchmarks/ is the same command; --dry-run checks and plans without writing
     proc = subprocess.run(
@@ -582,20 +592,20 @@ def test_help_lists_rl_and_points_to_the_scripts(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["bench", "rl", "--help"])
     text = capsys.readouterr().out
-    for name in bench.AGENTS:
+    for name in catalogue.AGENTS:
         assert name in text
     assert "--quick" in text and "--full" in text and "--resume" in text and "--workers" in text
 
 
 def test_identical_agents_share_runs_instead_of_training_twice(tmp_path: Path):
-    agents = [bench.AGENTS[name] for name in ("ppo-bc", "ppo-latent", "ppo-latent-top", "ppo-flat")]
+    agents = [catalogue.AGENTS[name] for name in ("ppo-bc", "ppo-latent", "ppo-latent-top", "ppo-flat")]
     runs = [
         bench_runs.RunSpec(
             task,
             agent,
             seed,
             AgentConfig(task, seed=seed),
-            tmp_path / "runs" / bench.task_name(task) / agent.name / f"seed{seed}",
+            tmp_path / "runs" / catalogue.task_name(task) / agent.name / f"seed{seed}",
             1.0,
         )
         for task in ("absaction/Reach2D-v0", "absaction/Reach2DChain-v0")
@@ -668,3 +678,54 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
     assert again.returncode == 2 and "already exists" in again.stderr and out.read_text() == before
     missing = subprocess.run([*argv[:5], str(tmp_path / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------ layout
+BENCH_ORDER = ("stats", "catalogue", "estimate", "runs", "lookahead", "results", "report", "sweep")
+
+
+def test_bench_modules_import_only_downward():
+    """Each module of the RL benchmark imports only modules before it in BENCH_ORDER (no cycle), and
+    nothing below the bench (agents) imports the bench."""
+    import ast
+
+    package = Path(bench_results.__file__).parent
+    for position, name in enumerate(BENCH_ORDER):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {
+            node.module.rsplit(".", 1)[-1] if node.level == 0 else (node.module or "")
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+            and (node.level == 1 or node.module.startswith("absaction.bench."))
+        }  # fmt: skip
+        assert imported <= set(BENCH_ORDER[:position]), (name, imported - set(BENCH_ORDER[:position]))
+    for path in (package.parent / "agents").glob("*.py"):
+        assert "absaction.bench" not in path.read_text(), path
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, absaction.agents; print('absaction.bench' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == "False"
+
+
+def test_results_csv_stores_run_folders_relative_and_reads_them_back(tmp_path: Path):
+    folder = tmp_path / "sweep"
+    run = _runs("ppo", "primitive", [1000.0], [0.5], 2000)[0]
+    run.out_dir = str(folder / "runs" / "dense" / "ppo" / "seed0")
+    text = bench_results.results_csv([run], folder)
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows[0]["run_dir"] == "runs/dense/ppo/seed0"
+    assert bench_results.relative_run_dir(tmp_path / "elsewhere" / "seed1", folder) == "../elsewhere/seed1"
+    folder.mkdir()
+    header, row = text.splitlines()
+    old_row = row.replace("runs/dense/ppo/seed0", "/old/machine/runs/dense/ppo/seed0")
+    (folder / "results.csv").write_text("\n".join([header, row, old_row]) + "\n")
+    read = bench_results.read_results_csv(folder)
+    assert [r["run_dir"] for r in read] == [
+        str(folder / "runs" / "dense" / "ppo" / "seed0"),
+        "/old/machine/runs/dense/ppo/seed0",  # an absolute path of an older table is kept as written
+    ]
+    with pytest.raises(AbsactionError, match="cannot read"):
+        bench_results.read_results_csv(tmp_path / "missing")

@@ -1,14 +1,23 @@
-"""``absaction bench``: the packaged benchmarks. ``absaction bench rl`` is the primitive-vs-latent RL
-comparison (:mod:`absaction.agents.bench`); the other benchmarks are scripts in ``benchmarks/``."""
+"""``absaction bench``: the packaged benchmarks, one sub-command each. ``absaction bench rl`` is the
+primitive-vs-latent RL comparison (:mod:`absaction.bench.sweep`); the other benchmarks are scripts in
+``benchmarks/``.
+
+This module imports no benchmark code at start-up: the benchmark modules pull in torch and SB3, which
+``absaction --help`` must not wait for, so they are imported inside the functions that run them."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from absaction.cli._args import non_negative_int, positive_int
+
+if TYPE_CHECKING:  # annotations only: importing them at start-up would load torch and SB3
+    from absaction.bench.catalogue import RLBenchConfig
+    from absaction.bench.sweep import BenchResult
 
 BENCH_DESCRIPTION = """\
 Packaged benchmarks. One sub-command so far:
@@ -68,7 +77,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def _preset_text(name: str) -> str:
-    from absaction.agents.bench import PRESETS
+    from absaction.bench.catalogue import PRESETS  # lazy: imports torch and SB3 (see the module doc)
 
     p = PRESETS[name]
     return (
@@ -78,17 +87,22 @@ def _preset_text(name: str) -> str:
 
 
 class _LazyEpilogParser(argparse.ArgumentParser):
-    """Fills its epilog from the agent table only when help is printed: importing ``absaction.agents``
-    pulls in torch and SB3, which ``absaction --help`` must not wait for."""
+    """A parser that can fill its epilog only when help is printed (``lazy_epilog``): the agent table
+    of ``bench rl`` comes from benchmark code that imports torch and SB3, which ``absaction --help``
+    must not wait for. Without ``lazy_epilog`` it is a plain :class:`argparse.ArgumentParser`."""
+
+    def __init__(self, *args: Any, lazy_epilog: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy_epilog = lazy_epilog
 
     def format_help(self) -> str:
-        if self.epilog is None:
-            self.epilog = _rl_epilog()
+        if self.epilog is None and self._lazy_epilog is not None:
+            self.epilog = self._lazy_epilog()
         return super().format_help()
 
 
 def _rl_epilog() -> str:
-    from absaction.agents.bench import AGENTS, TASKS
+    from absaction.bench.catalogue import AGENTS, TASKS  # lazy: imports torch and SB3
 
     agents = "\n".join(f"  {a.name:<15} {a.description} ({a.family})" for a in AGENTS.values())
     return RL_EPILOG.format(
@@ -110,11 +124,17 @@ def register(subparsers: Any) -> None:
     benches = parser.add_subparsers(
         dest="benchmark", metavar="BENCHMARK", required=True, parser_class=_LazyEpilogParser
     )
+    register_rl(benches)
+
+
+def register_rl(benches: Any) -> None:
+    """Add ``rl`` to the sub-commands of ``absaction bench`` (``benches``)."""
     rl = benches.add_parser(
         "rl",
         help="primitive vs latent actions: RL sample efficiency on the Reach2D family",
         description=RL_DESCRIPTION,
         formatter_class=_Formatter,
+        lazy_epilog=_rl_epilog,
     )
     what = rl.add_argument_group("what to compare")
     what.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks (default: the preset's)")
@@ -161,11 +181,12 @@ def register(subparsers: Any) -> None:
     rl.set_defaults(func=run_rl)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    from absaction.agents.bench import BenchConfig
+def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
+    """The sweep ``absaction bench rl`` was asked for: the preset's sizes, overridden by given flags."""
+    from absaction.bench.catalogue import RLBenchConfig  # lazy: imports torch and SB3
 
     name = "quick" if args.quick else "full" if args.full else "default"
-    return BenchConfig.from_preset(
+    return RLBenchConfig.from_preset(
         name,
         tasks=args.tasks,
         agents=args.agents,
@@ -185,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run_rl(args: argparse.Namespace) -> int:
-    from absaction.agents.bench import describe_sweep, run_bench
+    from absaction.bench.sweep import describe_sweep, run_bench  # lazy: imports torch and SB3
 
     config = config_from_args(args)
     if args.dry_run:
@@ -207,10 +228,10 @@ def run_rl(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(result: Any) -> None:
-    from rich.console import Console
+def _print_summary(result: BenchResult) -> None:
+    from rich.console import Console  # lazy: only needed once a sweep has finished
 
-    from absaction.agents.bench import duration
+    from absaction.bench.estimate import duration  # lazy: imports torch and SB3
 
     console = Console(soft_wrap=True)
     report = result.report

@@ -1,11 +1,12 @@
-"""How a benchmark sweep runs (:mod:`absaction.agents.bench` says *what* it runs): the stage-1
-artefacts, the plan of runs and its cache, and the worker processes.
+"""How a sweep of the RL benchmark runs (:mod:`.catalogue` says *what* it runs): the stage-1
+artefacts, the plan of runs, one run, and the worker processes.
 
 - :func:`prepare_stage1`: demonstrations, the ladder TCVLAE, the flat TCVAE and the untrained copy,
   each built once into ``OUT/stage1`` and reused by a resumed sweep;
 - :func:`plan_runs` / :func:`preflight` / :func:`run_finished`: every (task, agent, seed) run as an
   :class:`~absaction.agents.AgentConfig`, checked before the first one starts, skipped when its folder
   exists (a run folder is written atomically, so an existing one is finished);
+- :func:`train_job`: one run in a worker;
 - :class:`Runner`: ``--workers`` spawned processes with one torch thread each (or this process), with
   Ctrl-C handled so that interrupted runs leave nothing half-written.
 """
@@ -21,38 +22,26 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
+
+from absaction.agents.config import AgentConfig
+from absaction.agents.environments import find_macro_wrapper, make_env
+from absaction.agents.hyperparams import resolve_hyperparams
+from absaction.agents.training import train_agent
+from absaction.collect import CollectConfig, collect
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.files import json_safe
+from absaction.models import load, read_config, save
+from absaction.models.io import model_from_config
+from absaction.train import TrainConfig, fit, resume
 
-from .config import AgentConfig
-
-if TYPE_CHECKING:
-    from .bench import BenchAgent, BenchConfig
-
+from .catalogue import DEMO_ENV, BenchAgent, RLBenchConfig, Stage1, task_name
+from .estimate import estimate_run_seconds
 
 # ----------------------------------------------------------------------------------------- stage 1
-@dataclasses.dataclass
-class Stage1:
-    """The shared artefacts every run builds on."""
-
-    data: str | None
-    """the demonstrations (BC and VAE training data): an absolute folder or a Minari id"""
-    models: dict[str, Path]
-    """model kind (:data:`~absaction.agents.bench.MODEL_KINDS`) -> run folder"""
-    top_ladder: dict[str, int]
-    """model kind -> 1-based index of its most abstract ladder with active units"""
-    chunk: int | None
-    """the TCVLAE's decoded length (primitive steps per latent decision, and the repeat count)"""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data,
-            "models": {k: str(v) for k, v in self.models.items()},
-            "top_ladder": self.top_ladder,
-            "chunk": self.chunk,
-        }
 
 
 def _model_complete(run_dir: Path) -> bool:
@@ -67,8 +56,6 @@ def _model_complete(run_dir: Path) -> bool:
 
 def fit_job(job: dict[str, Any]) -> str:
     """Worker: train (or finish) one stage-1 VAE; returns its run folder."""
-    from absaction.train import TrainConfig, fit, resume
-
     run_dir = Path(job["run_dir"])
     if run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
         resume(run_dir, progress=False)
@@ -77,24 +64,18 @@ def fit_job(job: dict[str, Any]) -> str:
     return str(run_dir)
 
 
-def _resolve_data(config: BenchConfig, stage: Path) -> str:
+def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
     """The demonstrations: --data, else the --model run's own training data (the same demonstrations
     its decoder saw), else scripted Reach2D-v0 experts collected into ``stage/demos``."""
     if config.data is not None:
         given = Path(config.data).expanduser()
         return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
     if config.model is not None:
-        from absaction.models import read_config
-
         recorded = (read_config(Path(config.model).expanduser()).get("data") or {}).get("path")
         if recorded and Path(recorded).exists():
             return str(Path(recorded).resolve())
     demos = stage / "demos"
     if not demos.exists():  # collect writes atomically: an existing folder is complete
-        from absaction.collect import CollectConfig, collect
-
-        from .bench import DEMO_ENV
-
         collect(
             CollectConfig(
                 env_id=DEMO_ENV,
@@ -108,15 +89,9 @@ def _resolve_data(config: BenchConfig, stage: Path) -> str:
     return str(demos.resolve())
 
 
-def prepare_stage1(config: BenchConfig, out: Path, runner: Runner, log: Callable[[str], None]) -> Stage1:
+def prepare_stage1(config: RLBenchConfig, out: Path, runner: Runner, log: Callable[[str], None]) -> Stage1:
     """Collect the demonstrations and train/build the action models the selected agents need (each
     skipped when it is already in ``out/stage1``)."""
-    import torch
-
-    from absaction.models import load, read_config, save
-    from absaction.models.io import model_from_config
-    from absaction.train import TrainConfig
-
     stage = out / "stage1"
     needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
     if "untrained" in needed:
@@ -182,16 +157,12 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        from .bench import task_name
-
         return f"{task_name(self.task)}/{self.agent.name}/seed{self.seed}"
 
 
-def plan_runs(config: BenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
+def plan_runs(config: RLBenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
     """Every (task, agent, seed) run, most expensive first (so the slowest runs do not end the sweep
     alone on one worker)."""
-    from .bench import estimate_run_seconds, task_name
-
     runs = []
     for task in config.tasks:
         for agent in config.agent_table():
@@ -213,8 +184,6 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], 
     choices, plus the wrapper's resolved settings (the latents it really exposes). Two agents with
     the same signature on a task train the same agent, bit for bit.
     """
-    from .environments import find_macro_wrapper, make_env
-
     demos: Any = None
     signatures: dict[tuple[str, str], str] = {}
     for run in runs:
@@ -224,8 +193,6 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], 
         try:
             if run.agent.bc:
                 if demos is None:
-                    from absaction.data import load_dataset
-
                     assert stage1.data is not None
                     demos = load_dataset(stage1.data)
                 check_bc_applicable(demos, env, run.task)
@@ -324,8 +291,6 @@ def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> No
     """Refuse a finished run whose ``config.json`` records other resolved hyperparameters (``used``)
     than the packaged YAML gives now (the config itself holds only the user's overrides, so an edited
     YAML would otherwise mix old and new runs)."""
-    from .hyperparams import resolve_hyperparams
-
     now = json.loads(json.dumps(json_safe(resolve_hyperparams(run.config))))  # as the JSON file holds it
     if used is None or used == now:
         return
@@ -339,8 +304,6 @@ def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> No
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: one train_agent run; returns its summary. Interrupted (Ctrl-C), it leaves no folder."""
-    from .training import train_agent
-
     config = AgentConfig.from_dict(job["config"])
     return train_agent(config, job["out_dir"], progress=False, plot=False).summary()
 
@@ -355,8 +318,6 @@ def _worker_init(stop: Any) -> None:
     _STOP = stop
     # Idle workers ignore Ctrl-C (the parent decides what happens); a running job re-enables it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch
-
     torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
     warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
 
@@ -391,8 +352,6 @@ class Runner:
                 self.workers, mp_context=context, initializer=_worker_init, initargs=(self._stop,)
             )
         else:
-            import torch
-
             torch.set_num_threads(1)
         return self
 

@@ -1,9 +1,10 @@
-"""The RL benchmark's report: per-run results, IQM tables with bootstrap intervals, the 3x target
-check, the "where latent actions do not help" verdicts, learning curves and one JSON with everything.
+"""The RL benchmark's report: the 3x target check, the "where latent actions do not help" verdicts,
+the ablation lines, learning curves and one JSON with everything.
 
 Files (in the bench folder):
 
-- ``results.csv``: one row per run (task, agent, seed, success before/after, steps to 80 %, AUC, ...);
+- ``results.csv``: one row per run (task, agent, seed, success before/after, steps to 80 %, AUC, ...,
+  the run folder relative to the bench folder), see :mod:`.results`;
 - ``summary.csv``: one row per agent and task (and task ``all``: every task pooled, bootstrap
   stratified over tasks), each statistic as IQM, low, high;
 - ``summary.md``: the table (rows = agents; per task: success before learning, steps to 80 % and AUC,
@@ -15,255 +16,34 @@ Files (in the bench folder):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
-import json
 import math
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from absaction.bench.stats import (
-    CONFIDENCE,
-    SUCCESS_THRESHOLD,
-    Estimate,
-    bootstrap_ci,
-    curve_at,
-    estimate,
-    iqm,
-    normalised_auc,
-    steps_to_threshold,
-)
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
 
-from .callbacks import read_eval_csv
-
-if TYPE_CHECKING:
-    from .bench import BenchConfig
-    from .bench_runs import RunSpec, Stage1
+from .catalogue import AGENTS, TARGET_TASKS, TASKS, RLBenchConfig, Stage1, task_name
+from .lookahead import Ceiling, ceiling_lines, lookahead_ceilings
+from .results import (
+    ALL_TASKS,
+    CellStats,
+    RunResult,
+    cell_stats,
+    grid_of,
+    read_run,
+    results_csv,
+    summary_csv,
+)
+from .runs import RunSpec
+from .stats import CONFIDENCE, SUCCESS_THRESHOLD, Estimate
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
-ALL_TASKS = "all"
-"""The task name of the pooled rows (every task, stratified bootstrap)."""
-
-
-# ------------------------------------------------------------------------------------------ per run
-@dataclasses.dataclass
-class RunResult:
-    """One finished run, read back from its folder."""
-
-    task: str
-    """short task name"""
-    agent: str
-    family: str
-    seed: int
-    out_dir: str
-    steps: list[int]
-    """primitive env steps of every evaluation (the first is 0: before learning)"""
-    success: list[float]
-    """success rate at every evaluation"""
-    returns: list[float]
-    """mean primitive return at every evaluation"""
-    decisions: int
-    success_before: float
-    success_random: float
-    """success rate of uniformly random agent actions on the evaluation episodes (random z for a latent
-    agent): what the action interface gives with no learning"""
-    success_final: float
-    final_return: float
-    steps_to_80: float
-    """primitive env steps of the first evaluation with success >= 0.8 (the budget when censored)"""
-    censored: bool
-    """True: the run never reached 80 % success (``steps_to_80`` is the budget, a lower bound)"""
-    auc: float
-    """area under the success curve over the budget, divided by the budget, in [0, 1]"""
-    train_seconds: float
-    """wall-clock seconds of training (evaluations excluded)"""
-    decode_ms: float = math.nan
-    """mean milliseconds per decision the latent wrapper spent decoding (NaN for other agents)"""
-
-    @property
-    def primitive_steps(self) -> int:
-        return self.steps[-1]
-
-
-def read_run(run: RunSpec, budget: int) -> RunResult:
-    """Read ``run``'s ``eval.csv`` and reduce its learning curve."""
-    from .bench import task_name
-    from .persistence import read_agent_json
-
-    rows = read_eval_csv(run.out_dir / "eval.csv")
-    record = read_agent_json(run.out_dir)
-    steps = np.array([r.primitive_steps for r in rows])
-    success = np.array([r.success_rate for r in rows])
-    to_80, censored = steps_to_threshold(steps, success, budget)
-    return RunResult(
-        task=task_name(run.task),
-        agent=run.agent.name,
-        family=run.agent.family,
-        seed=run.seed,
-        out_dir=str(run.out_dir),
-        steps=[int(s) for s in steps],
-        success=[float(s) for s in success],
-        returns=[r.mean_return for r in rows],
-        decisions=rows[-1].decisions,
-        success_before=float(success[0]),
-        success_random=random_action_success(run.out_dir, record),
-        success_final=float(success[-1]),
-        final_return=rows[-1].mean_return,
-        steps_to_80=to_80,
-        censored=censored,
-        auc=normalised_auc(steps, success, budget),
-        train_seconds=rows[-1].seconds,
-        decode_ms=math.nan
-        if record.get("decode_overhead_ms") is None
-        else float(record["decode_overhead_ms"]),
-    )
-
-
-def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -> float:
-    """Success rate of uniformly random agent actions, from the run's ``agent.json`` (written by
-    ``train_agent``). A run folder from before that record existed is evaluated here once, on the same
-    evaluation episodes and in the same action interface (rebuilt from the saved config)."""
-    from .config import AgentConfig
-    from .environments import make_env
-    from .evaluation import evaluate_random_actions
-    from .persistence import read_agent_json
-
-    if record is None:
-        record = read_agent_json(Path(run_dir))
-    stored = record.get("random_actions")
-    if stored is not None:
-        value = stored.get("success_rate")
-        return math.nan if value is None else float(value)
-    config = AgentConfig.from_dict(record["config"])
-    env = make_env(config)
-    try:
-        result = evaluate_random_actions(env, config.eval_episodes, config.seed)
-    finally:
-        env.close()
-    return result.success_rate
-
-
-RESULT_COLUMNS: tuple[str, ...] = (
-    "task",
-    "agent",
-    "family",
-    "seed",
-    "primitive_steps",
-    "decisions",
-    "success_before",
-    "success_random",
-    "success_final",
-    "final_return",
-    "steps_to_80",
-    "reached_80",
-    "auc",
-    "train_seconds",
-    "decode_ms",
-    "run_dir",
-)
-
-
-def _result_row(r: RunResult) -> list[Any]:
-    return [
-        r.task,
-        r.agent,
-        r.family,
-        r.seed,
-        r.primitive_steps,
-        r.decisions,
-        _g(r.success_before),
-        _g(r.success_random),
-        _g(r.success_final),
-        _g(r.final_return),
-        "" if r.censored else int(r.steps_to_80),
-        int(not r.censored),
-        _g(r.auc),
-        f"{r.train_seconds:.2f}",
-        _g(r.decode_ms),
-        r.out_dir,
-    ]
-
-
-# ----------------------------------------------------------------------------------- per agent x task
-@dataclasses.dataclass
-class CellStats:
-    """One agent on one task (or on all tasks pooled): IQM over seeds with 95 % bootstrap intervals."""
-
-    task: str
-    agent: str
-    family: str
-    runs: int
-    before: Estimate
-    """success rate before learning (after a BC warm start)"""
-    random: Estimate
-    """success rate of uniformly random agent actions (random z for latent agents)"""
-    steps_to_80: Estimate
-    """primitive env steps to 80 % success; censored runs count as the budget"""
-    censored: int
-    """runs that never reached 80 % (their value is the budget)"""
-    auc: Estimate
-    """normalised area under the success curve"""
-    final: Estimate
-    """success rate at the end of the budget"""
-    curve_steps: list[int]
-    curve: list[Estimate]
-    """success rate on the common grid of primitive env steps"""
-
-    @property
-    def steps_exact(self) -> bool:
-        """Whether the steps-to-80 % IQM is exact: every censored run is among the trimmed top quarter
-        (censored values are the largest, so their true size cannot move the interquartile mean)."""
-        return self.censored <= self.runs // 4
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("curve", "curve_steps")}
-        data["steps_to_80_exact"] = self.steps_exact
-        data["curve"] = {
-            "steps": self.curve_steps,
-            "iqm": [e.value for e in self.curve],
-            "low": [e.low for e in self.curve],
-            "high": [e.high for e in self.curve],
-        }
-        return data
-
-
-def grid_of(config: BenchConfig) -> np.ndarray:
-    """The common x axis (primitive env steps): 0, every ``eval_every`` steps, and the budget."""
-    return np.unique(np.r_[np.arange(0, config.steps, config.eval_every), config.steps])
-
-
-def cell_stats(
-    task: str, agent: str, family: str, strata: Sequence[Sequence[RunResult]], grid: np.ndarray, reps: int
-) -> CellStats:
-    """Statistics of the runs of one agent, grouped by task (one group: per-task statistics over seeds;
-    several: pooled over tasks, bootstrap stratified by task)."""
-
-    def scores(field: str) -> list[np.ndarray]:
-        return [np.array([getattr(r, field) for r in group], dtype=np.float64) for group in strata]
-
-    curves = [np.array([curve_at(r.steps, r.success, grid) for r in group]) for group in strata]  # (n_s, P)
-    value, low, high = bootstrap_ci(curves, iqm, reps=reps)
-    return CellStats(
-        task=task,
-        agent=agent,
-        family=family,
-        runs=sum(len(g) for g in strata),
-        before=estimate(scores("success_before"), reps=reps),
-        random=estimate(scores("success_random"), reps=reps),
-        steps_to_80=estimate(scores("steps_to_80"), reps=reps),
-        censored=sum(int(r.censored) for g in strata for r in g),
-        auc=estimate(scores("auc"), reps=reps),
-        final=estimate(scores("success_final"), reps=reps),
-        curve_steps=[int(g) for g in grid],
-        curve=[Estimate(float(v), float(lo), float(hi)) for v, lo, hi in zip(value, low, high, strict=True)],
-    )
 
 
 # -------------------------------------------------------------------------------------- verdicts
@@ -325,8 +105,6 @@ def _best(cells: Sequence[CellStats], by: str) -> CellStats:
 
 def target_check(task: str, cells: Sequence[CellStats]) -> TargetCheck | None:
     """The 3x check on one task, or None without both a latent and a primitive agent."""
-    from .bench import TARGET_TASKS
-
     latent = [c for c in cells if c.family == "latent"]
     primitive = [c for c in cells if c.family == "primitive"]
     if not latent or not primitive:
@@ -438,127 +216,6 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     ]
 
 
-# ------------------------------------------------------------------------------- lookahead ceiling
-LOOKAHEAD_FILE = "lookahead.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class Ceiling:
-    """What one (task, agent) macro action space can express: the success of a greedy one-decision
-    lookahead planner (:func:`~absaction.agents.evaluation.lookahead_policy`) on the evaluation episodes
-    of the agent's first seed, next to random actions on the same episodes."""
-
-    task: str
-    agent: str
-    seed: int
-    episodes: int
-    candidates: int
-    """candidate actions tried per decision"""
-    success_rate: float
-    mean_return: float
-    random_success_rate: float
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def lookahead_applies(actions: str, plan_phase: bool = False, fixed: str = "zero") -> bool:
-    """Macro agents whose chunk is a function of the action alone (no sampled latents, no plan phase:
-    what ``preview_chunk`` of their wrapper accepts)."""
-    return actions == "repeat" or (actions == "latent" and fixed == "zero" and not plan_phase)
-
-
-def read_lookahead_cache(out: Path) -> dict[str, Any]:
-    """``out/lookahead.json`` (``{"task/agent": {"settings": ..., "ceiling": ...}}``), or ``{}`` when
-    it is missing or unreadable: it is a cache, recomputed rather than trusted."""
-    path = out / LOOKAHEAD_FILE
-    try:
-        cache = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return cache if isinstance(cache, dict) else {}
-
-
-def lookahead_ceilings(
-    runs: Sequence[RunSpec], out: Path, candidates: int, log: Callable[[str], None] | None = None
-) -> list[Ceiling]:
-    """:class:`Ceiling` of every (task, agent) with a previewable macro action space, on its first
-    seed. Results are kept in ``out/lookahead.json`` keyed by the run's config and reused when the
-    config and ``candidates`` are unchanged (a resumed or re-reported sweep does not pay again)."""
-    from .bench import task_name
-    from .environments import make_env
-    from .evaluation import evaluate_lookahead, evaluate_random_actions
-
-    if candidates < 1:
-        return []
-    cache = read_lookahead_cache(out)
-    first: dict[tuple[str, str], RunSpec] = {}
-    for run in sorted(runs, key=lambda r: r.seed):
-        if lookahead_applies(run.config.actions, run.config.plan_phase, run.config.fixed):
-            first.setdefault((run.task, run.agent.name), run)
-    found: list[Ceiling] = []
-    fresh: dict[str, Any] = {}
-    # agents that share another's runs come last and copy its ceiling (the same action space)
-    for (task, agent), run in sorted(
-        first.items(), key=lambda item: (item[1].shared_with is not None, item[0])
-    ):
-        key = f"{task_name(task)}/{agent}"
-        if run.shared_with is not None and f"{task_name(task)}/{run.shared_with}" in fresh:
-            same = fresh[f"{task_name(task)}/{run.shared_with}"]
-            fresh[key] = {**same, "ceiling": {**same["ceiling"], "agent": agent}}
-            found.append(Ceiling(**fresh[key]["ceiling"]))
-            continue
-        settings = {"config": run.config.to_dict(), "candidates": candidates}
-        entry = cache.get(key)
-        if entry is None or entry.get("settings") != settings:
-            if log is not None:
-                log(f"bench rl: lookahead ceiling of {key} ({candidates} candidates per decision)")
-            started = time.perf_counter()
-            env = make_env(run.config)
-            try:
-                plan = evaluate_lookahead(env, run.config.eval_episodes, run.config.seed, candidates)
-                rand = evaluate_random_actions(env, run.config.eval_episodes, run.config.seed)
-            finally:
-                env.close()
-            entry = {
-                "settings": settings,
-                "ceiling": Ceiling(
-                    task_name(task),
-                    agent,
-                    run.config.seed,
-                    run.config.eval_episodes,
-                    candidates,
-                    plan.success_rate,
-                    plan.mean_return,
-                    rand.success_rate,
-                    time.perf_counter() - started,
-                ).to_dict(),
-            }
-        fresh[key] = entry
-        found.append(Ceiling(**entry["ceiling"]))
-    atomic_write_json(out / LOOKAHEAD_FILE, json_safe(fresh))
-    return found
-
-
-def ceiling_lines(ceilings: Sequence[Ceiling], tasks: Sequence[str], agents: Sequence[str]) -> list[str]:
-    """The markdown table of :func:`lookahead_ceilings`: one row per agent that has one (in the order of
-    ``agents``), ``random / lookahead`` per task."""
-    if not ceilings:
-        return []
-    agents = [agent for agent in agents if any(c.agent == agent for c in ceilings)]
-    by_key = {(c.task, c.agent): c for c in ceilings}
-    header = ["agent", *[f"{task}: random / lookahead" for task in tasks]]
-    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for agent in agents:
-        cells = []
-        for task in tasks:
-            c = by_key.get((task, agent))
-            cells.append("n/a" if c is None else f"{c.random_success_rate:.2f} / {c.success_rate:.2f}")
-        rows.append(f"| `{agent}` | " + " | ".join(cells) + " |")
-    return rows
-
-
 # ------------------------------------------------------------------------------------------- report
 @dataclasses.dataclass
 class Report:
@@ -582,21 +239,20 @@ class Report:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
 
 
-def write_report(
-    config: BenchConfig,
-    stage1: Stage1,
-    runs: Sequence[RunSpec],
-    out: Path,
-    timing: dict[str, Any],
-    log: Callable[[str], None] | None = None,
+def build_report(
+    config: RLBenchConfig,
+    results: Sequence[RunResult],
+    ceilings: Sequence[Ceiling] = (),
+    shared: dict[tuple[str, str], list[str]] | None = None,
 ) -> Report:
-    """Read every run of the sweep, compute the statistics (and the lookahead ceilings, see
-    :func:`lookahead_ceilings`) and write the report files into ``out``."""
-    from .bench import AGENTS, task_name
+    """The statistics, the target check, the verdicts and the ablation lines of a sweep's runs.
 
-    results = [
-        read_run(run, config.steps) for run in sorted(runs, key=lambda r: (r.task, r.agent.name, r.seed))
-    ]
+    Args:
+        config: the sweep.
+        results: every run, ordered by (task env id, agent, seed) (the bootstrap resamples in this order).
+        ceilings: the lookahead ceilings (:func:`~.lookahead.lookahead_ceilings`).
+        shared: (agent, the agent whose runs it shares) -> the tasks where the two are identical.
+    """
     grid = grid_of(config)
     tasks = [task_name(t) for t in config.tasks]
     cells: list[CellStats] = []
@@ -617,6 +273,32 @@ def write_report(
     bc_agents = {name for name in config.agents if AGENTS[name].bc}
     verdicts = [v for v in (help_verdict(task, by_task[task], bc_agents) for task in tasks) if v is not None]
     ablations = [line for task in tasks for line in ablation_lines(task, by_task[task])]
+    return Report(
+        list(results),
+        cells,
+        targets,
+        verdicts,
+        no_help_line(verdicts),
+        ablations,
+        {},
+        list(ceilings),
+        dict(shared or {}),
+    )
+
+
+def write_report(
+    config: RLBenchConfig,
+    stage1: Stage1,
+    runs: Sequence[RunSpec],
+    out: Path,
+    timing: dict[str, Any],
+    log: Callable[[str], None] | None = None,
+) -> Report:
+    """Read every run of the sweep, compute the statistics (and the lookahead ceilings, see
+    :func:`lookahead_ceilings`) and write the report files into ``out``."""
+    results = [
+        read_run(run, config.steps) for run in sorted(runs, key=lambda r: (r.task, r.agent.name, r.seed))
+    ]
     ceilings = lookahead_ceilings(runs, out, config.lookahead, log)
     shared: dict[tuple[str, str], list[str]] = {}
     for task in config.tasks:  # in the sweep's task order
@@ -624,16 +306,16 @@ def write_report(
             same = next((r.shared_with for r in runs if r.task == task and r.agent.name == agent), None)
             if same is not None:
                 shared.setdefault((agent, same), []).append(task_name(task))
-    report = Report(
-        results, cells, targets, verdicts, no_help_line(verdicts), ablations, {}, ceilings, shared
-    )
+    report = build_report(config, results, ceilings, shared)
+    tasks = [task_name(t) for t in config.tasks]
+    cells, targets, verdicts, ablations = report.cells, report.targets, report.verdicts, report.ablations
 
     files = {
         name: out / name
         for name in ("results.csv", "summary.csv", "summary.md", "summary.json", "learning_curves.png")
     }
-    atomic_write_text(files["results.csv"], _csv([RESULT_COLUMNS, *(_result_row(r) for r in results)]))
-    atomic_write_text(files["summary.csv"], _summary_csv(cells))
+    atomic_write_text(files["results.csv"], results_csv(results, out))
+    atomic_write_text(files["summary.csv"], summary_csv(cells))
     atomic_write_text(files["summary.md"], summary_markdown(config, report, tasks))
     atomic_write_bytes(files["learning_curves.png"], plot_curves(config, cells, tasks))
     atomic_write_json(
@@ -664,48 +346,8 @@ def write_report(
     return report
 
 
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "task",
-    "agent",
-    "family",
-    "runs",
-    "before_iqm",
-    "before_low",
-    "before_high",
-    "random_iqm",
-    "random_low",
-    "random_high",
-    "steps_to_80_iqm",
-    "steps_to_80_low",
-    "steps_to_80_high",
-    "steps_to_80_censored",
-    "steps_to_80_exact",
-    "auc_iqm",
-    "auc_low",
-    "auc_high",
-    "final_iqm",
-    "final_low",
-    "final_high",
-)
-
-
-def _summary_csv(cells: Sequence[CellStats]) -> str:
-    rows: list[Sequence[Any]] = [SUMMARY_COLUMNS]
-    for c in cells:
-        row: list[Any] = [c.task, c.agent, c.family, c.runs]
-        for est in (c.before, c.random, c.steps_to_80):
-            row += [_g(est.value), _g(est.low), _g(est.high)]
-        row += [c.censored, int(c.steps_exact)]
-        for est in (c.auc, c.final):
-            row += [_g(est.value), _g(est.low), _g(est.high)]
-        rows.append(row)
-    return _csv(rows)
-
-
-def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) -> str:
+def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]) -> str:
     """``summary.md``: settings, the table, the 3x target check and where latent actions do not help."""
-    from .bench import AGENTS, TASKS
-
     budget = config.steps
     lines = [
         "# absaction bench rl: primitive vs latent actions",
@@ -822,7 +464,7 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
         "is elapsed steps / the task's horizon (32 in the demonstrations, 64 on sparse and obstacle, 128 on "
         "chain), and chain goals beyond the first lie outside the demonstrated positions.",
         "- Target tasks (the demonstrations do not show their solution): "
-        + ", ".join(t for t in TASKS if t in ("obstacle", "chain", "newgoals"))
+        + ", ".join(t for t in TASKS if t in TARGET_TASKS)
         + ".",
         "",
         "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
@@ -835,8 +477,9 @@ def summary_markdown(config: BenchConfig, report: Report, tasks: Sequence[str]) 
 _FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
 
 
-def plot_curves(config: BenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
+def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
     """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
+    # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -897,14 +540,3 @@ def _steps_cell(cell: CellStats, budget: int) -> str:
     prefix = "" if cell.steps_exact else ">= "
     never = f" ({cell.censored}/{cell.runs} never)" if cell.censored else ""
     return f"{prefix}{_k(est.value)} [{_k(est.low)}, {_k(est.high)}]{never}"
-
-
-def _g(value: float) -> str:
-    return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
-
-
-def _csv(rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -1,0 +1,103 @@
+"""How long a sweep of the RL benchmark takes: a cost model of one run, of one lookahead ceiling and
+of stage 1, measured on the development machine, so that ``absaction bench rl`` prints its estimate
+before it starts (and ``--dry-run`` prints only that).
+
+Example::
+
+    >>> from absaction.bench.catalogue import AGENTS, RLBenchConfig
+    >>> config = RLBenchConfig.from_preset("default", steps=10_000)
+    >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # 9 s train, 5.4 s eval
+    14.9
+    >>> duration(5400.0)
+    '1.5 h'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import gymnasium as gym
+
+from absaction.train import TrainConfig
+
+from .catalogue import BenchAgent, RLBenchConfig, lookahead_applies
+
+# Measured with train_agent on one core of the 2-core development machine (other jobs running):
+# milliseconds of training per PRIMITIVE env step. Macro agents (latent, repeat) decide every ~32 steps,
+# so their networks see ~32x fewer samples per env step.
+TRAIN_MS_PER_STEP: dict[tuple[str, str], float] = {
+    ("ppo", "primitive"): 0.9,
+    ("ppo", "macro"): 0.12,
+    ("sac", "primitive"): 6.6,
+    ("sac", "macro"): 1.3,
+    ("td3", "primitive"): 5.0,
+    ("td3", "macro"): 0.15,
+}
+EVAL_MS_PER_STEP: dict[str, float] = {"primitive": 0.4, "macro": 0.03}
+"""Milliseconds per primitive env step of evaluation (a deterministic policy, one observation at a time)."""
+RUN_SETUP_SECONDS = 0.5
+"""Building the env, the agent and the output folder of one run."""
+BC_SECONDS_PER_EPISODE = 0.0075
+"""A behaviour-cloning warm start (20 epochs), per demonstration episode (3 s for 400)."""
+COLLECT_SECONDS_PER_EPISODE = 0.005
+"""Collecting one scripted demonstration."""
+VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
+"""Training a stage-1 VAE, per demonstration and epoch (the two VAEs train in parallel)."""
+LOOKAHEAD_MS_PER_CANDIDATE_STEP = 0.0125
+"""The lookahead ceiling, per candidate and primitive step of an evaluation episode (copy the env, run
+the candidate's chunk): 0.4 ms per candidate of a 32-step decision, measured on the Reach2D tasks."""
+
+
+def _horizon(env_id: str) -> int:
+    """The env's time limit in primitive steps (200 when it has none or is unknown)."""
+    try:
+        return int(gym.spec(env_id).max_episode_steps or 200)
+    except gym.error.Error:
+        return 200
+
+
+def estimate_run_seconds(agent: BenchAgent, env_id: str, config: RLBenchConfig) -> float:
+    """Predicted seconds (one core) of one run: set-up + training + all evaluations (+ BC)."""
+    kind = "primitive" if agent.actions == "primitive" else "macro"
+    horizon = _horizon(env_id)
+    evaluations = config.eval_points + 1
+    eval_seconds = evaluations * config.eval_episodes * horizon * EVAL_MS_PER_STEP[kind] / 1000
+    train_seconds = config.steps * TRAIN_MS_PER_STEP[(agent.algo, kind)] / 1000
+    bc_seconds = config.demo_episodes * BC_SECONDS_PER_EPISODE if agent.bc else 0.0
+    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + bc_seconds
+
+
+def estimate_lookahead_seconds(agent: BenchAgent, env_id: str, config: RLBenchConfig) -> float:
+    """Predicted seconds of one (task, agent) lookahead ceiling (0 for agents that get none)."""
+    if config.lookahead < 1 or not lookahead_applies(agent.actions, agent.plan_phase):
+        return 0.0
+    steps = config.eval_episodes * _horizon(env_id)
+    return steps * config.lookahead * LOOKAHEAD_MS_PER_CANDIDATE_STEP / 1000
+
+
+WORKER_START_SECONDS = 6.0
+"""Starting a worker process (a fresh interpreter importing torch and SB3); the workers start together."""
+
+
+def estimate_seconds(
+    config: RLBenchConfig, costs: Sequence[float], stage1_cached: bool, report_seconds: float = 0.0
+) -> float:
+    """Predicted wall-clock seconds: stage 1 + the runs spread over the workers (at least the longest)
+    + ``report_seconds`` (the lookahead ceilings, computed one after another)."""
+    runs = max(sum(costs) / config.workers, max(costs, default=0.0)) + report_seconds
+    stage1 = 0.0
+    if not stage1_cached:
+        epochs = config.vae_epochs or TrainConfig().epochs
+        per_episode = COLLECT_SECONDS_PER_EPISODE + epochs * VAE_SECONDS_PER_EPISODE_EPOCH
+        stage1 = config.demo_episodes * per_episode
+    return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a short human duration: ``45 s``, ``30 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
