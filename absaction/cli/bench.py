@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from absaction.cli import bench_vae
 from absaction.cli._args import non_negative_int, positive_int
 
 BENCH_DESCRIPTION = """\
@@ -159,6 +160,7 @@ def register(subparsers: Any) -> None:
     )
     rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rl.set_defaults(func=run_rl)
+    bench_vae.register(benches)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
