@@ -1,4 +1,5 @@
-"""benchmarks/bench_vae.py: the statistics it reports, and one smoke run of the real script on a tiny budget.
+"""absaction.bench.vae (``absaction bench vae``): the statistics it reports, its command line, and one smoke
+run of the real command on a tiny budget.
 
 The smoke run (``--quick``: 1 seed, 3 epochs, 24-episode datasets, three of the six models) checks that
 every output is written with the promised columns and finite numbers, and one measured fact that holds
@@ -9,30 +10,32 @@ plain beta-VAE with the same seed.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_vae.py"
+from absaction.bench.stats import mean_interval, t_critical_975
+from absaction.bench.vae.catalogue import QUICK_SIZES, VAEBenchConfig
+from absaction.bench.vae.runs import linear_capacity
+from absaction.bench.vae.scoring import is_disentangled
+from absaction.cli import build_parser
+from absaction.cli import main as cli_main
+from absaction.cli.bench_vae import config_from_args
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "bench_vae.py"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_vae", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_vae"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_script()
+def bench_vae(argv: list[str]) -> int:
+    """``absaction bench vae ARGV`` in this process; its exit status."""
+    return cli_main(["bench", "vae", *argv])
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -40,22 +43,22 @@ bench = _load_script()
 
 def test_t_interval_matches_hand_computation() -> None:
     # mean 3, sample std sqrt(2.5), n 5: half-width t_{0.975,4} * sqrt(2.5 / 5) = 2.776 * 0.70711
-    stat = bench.mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    stat = mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
     assert stat["mean"] == 3.0 and stat["n"] == 5
     assert stat["half"] == pytest.approx(2.776 * math.sqrt(0.5), rel=1e-9)
     assert (stat["lo"], stat["hi"]) == pytest.approx((3.0 - stat["half"], 3.0 + stat["half"]))
 
 
 def test_t_interval_ignores_missing_and_needs_two_values() -> None:
-    stat = bench.mean_interval([None, 2.0, float("nan")])
+    stat = mean_interval([None, 2.0, float("nan")])
     assert stat["mean"] == 2.0 and stat["n"] == 1 and math.isnan(stat["half"])
-    assert bench.mean_interval([])["n"] == 0
+    assert mean_interval([])["n"] == 0
 
 
 @pytest.mark.parametrize(("df", "expected"), [(1, 12.706), (30, 2.042), (40, 2.0211), (120, 1.9799)])
 def test_t_critical_values(df: int, expected: float) -> None:
     # beyond the table the Cornish-Fisher expansion is within 1e-3 of the exact quantile
-    assert bench.t_critical_975(df) == pytest.approx(expected, abs=1e-3)
+    assert t_critical_975(df) == pytest.approx(expected, abs=1e-3)
 
 
 def _row(target: float, bulge_out: float, bulge_right: float, lt: str, lo: str, lr: str) -> dict[str, Any]:
@@ -71,16 +74,75 @@ def _row(target: float, bulge_out: float, bulge_right: float, lt: str, lo: str, 
 
 def test_disentangled_needs_two_distinct_latents_above_threshold() -> None:
     # the bulge scored as left/right (the better labelling) in another latent: passes
-    assert bench.is_disentangled(_row(0.97, 0.2, 0.93, "l3z0", "l2z1", "l2z1")) == (True, "bulge_right")
+    assert is_disentangled(_row(0.97, 0.2, 0.93, "l3z0", "l2z1", "l2z1")) == (True, "bulge_right")
     # one latent carrying both factors (four clusters) is not disentangled
-    assert bench.is_disentangled(_row(0.97, 0.95, 0.2, "l3z0", "l3z0", "l1z2"))[0] is False
+    assert is_disentangled(_row(0.97, 0.95, 0.2, "l3z0", "l3z0", "l1z2"))[0] is False
     # below the 0.9 threshold
-    assert bench.is_disentangled(_row(0.89, 0.95, 0.2, "l3z0", "l2z0", "l1z2"))[0] is False
+    assert is_disentangled(_row(0.89, 0.95, 0.2, "l3z0", "l2z0", "l1z2"))[0] is False
 
 
 def test_linear_capacity_ramps_over_half_the_steps() -> None:
     # 100 epochs x ceil(360 / 32) = 12 steps per epoch -> 1200 steps, ramp over 600
-    assert bench.linear_capacity(6.0, 100, 360, 32) == "linear:6,600"
+    assert linear_capacity(6.0, 100, 360, 32) == "linear:6,600"
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+def _run_python(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, env=env, cwd=ROOT
+    )
+
+
+def test_help_explains_reads_the_config_defaults_and_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from absaction.cli import main\n"
+        "try:\n    main(['bench', 'vae', '--help'])\n"
+        "except SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'minari', 'stable_baselines3') if m in sys.modules))\n"
+    )
+    proc = _run_python("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
+    text = " ".join(proc.stdout.split())  # argparse wraps the help to the terminal width
+    defaults = VAEBenchConfig()
+    assert f"training seeds per model and dataset (seeds 0..N-1) (default: {defaults.seeds})" in text
+    assert f"torch threads per run (default: {defaults.threads})" in text
+    assert f"(default: {defaults.out})" in text and f"(default: {defaults.noise})" in text
+    assert f"default: {','.join(defaults.models)}" in text  # the models table, opt-in seq2seq marked
+    assert "seq2seq-ladder" in text and "(only when named)" in text
+    assert "--quick sets seeds 1, epochs 3, reach-episodes 24" in text
+    assert "(default: True)" not in text  # switches show no default
+
+
+def test_bench_help_lists_vae_and_the_thin_script_runs_the_same_command() -> None:
+    proc = _run_python(str(SCRIPT), "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: absaction bench vae")
+    listing = _run_python("-m", "absaction", "bench", "--help")
+    assert listing.returncode == 0 and re.search(r"^\s+vae\s+VAE quality", listing.stdout, re.MULTILINE)
+
+
+def test_quick_replaces_the_sizes_and_keeps_the_other_flags() -> None:
+    argv = ["bench", "vae", "--quick", "--seeds", "4", "--noise", "0.02", "--set", "beta=50"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.quick and {k: getattr(config, k) for k in QUICK_SIZES} == QUICK_SIZES
+    assert config.noise == 0.02 and config.overrides == {"beta": 50}
+    assert config.datasets == ("reach2d", "wavy") and config.models == VAEBenchConfig().models
+
+
+def test_unknown_training_setting_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    for setting in ("bogus=1", "seed=3"):  # not a field; a field the benchmark sets per run
+        assert bench_vae(["--quick", "--set", setting, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and setting.split("=")[0] in err and "use one of" in err
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------------------ smoke run
@@ -101,7 +163,7 @@ MODELS = ("tcvlae", "beta-vae", "tcvae")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("bench_vae") / "results"
     argv = ["--quick", "--out", str(out), "--models", ",".join(MODELS), "--threads", "1", "--no-progress"]
-    return out, bench.main(argv)
+    return out, bench_vae(argv)
 
 
 @pytest.mark.slow
@@ -168,12 +230,12 @@ def test_existing_results_are_refused_and_resume_reuses_runs(
     out, _ = quick_run
     before = (out / "results.csv").read_bytes()
     argv = ["--quick", "--out", str(out), "--models", ",".join(MODELS), "--threads", "1", "--no-progress"]
-    assert bench.main(argv) == 2
+    assert bench_vae(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already exist" in err and "--force" in err
     assert (out / "results.csv").read_bytes() == before
     # --resume takes every finished run from its record: the same numbers, timings included
-    assert bench.main([*argv, "--resume", "--no-speed-check", "--no-figures", "--datasets", "reach2d"]) == 0
+    assert bench_vae([*argv, "--resume", "--no-speed-check", "--no-figures", "--datasets", "reach2d"]) == 0
     with (out / "results.csv").open(newline="") as handle:
         again = {r["model"]: r for r in csv.DictReader(handle)}
     first = {r["model"]: r for r in csv.DictReader(before.decode().splitlines()) if r["dataset"] == "reach2d"}
@@ -192,15 +254,15 @@ def test_recorded_paths_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[st
     sizes = (-0.02, -0.01, 0.01, 0.02)
     paths = np.array([bulge_path((0, 0), (g, 0.99), s, 99) for g in (-0.1, 0.1) for s in sizes])
     np.savez(tmp_path / "paths.npz", positions=paths)
-    with pytest.raises(SystemExit) as stop:
-        bench.main(["--quick", "--datasets", "paths", "--out", str(tmp_path / "none")])
-    assert stop.value.code == 2 and "needs --paths FILE.npz" in capsys.readouterr().err
+    assert bench_vae(["--quick", "--datasets", "paths", "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "needs --paths FILE.npz" in err and err.count("\n") == 0
     assert not (tmp_path / "none").exists()
 
     out = tmp_path / "results"
     argv = ["--quick", "--out", str(out), "--models", "tcvlae,tcvae", "--paths", str(tmp_path / "paths.npz"),
             "--datasets", "paths", "--threads", "1", "--no-progress", "--no-figures"]  # fmt: skip
-    assert bench.main(argv) == 0
+    assert bench_vae(argv) == 0
     with (out / "results.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {(r["dataset"], r["model"]) for r in rows} == {("paths", "tcvlae"), ("paths", "tcvae")}

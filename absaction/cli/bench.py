@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from absaction.cli import bench_vae
 from absaction.cli._args import non_negative_int, positive_int
 
 if TYPE_CHECKING:  # annotations only: importing them at start-up would load torch and SB3
@@ -179,6 +180,7 @@ def register_rl(benches: Any) -> None:
     )
     rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rl.set_defaults(func=run_rl)
+    bench_vae.register(benches)
 
 
 def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
