@@ -11,6 +11,10 @@ Each benchmark is split by stage, and each module imports only the ones above it
 - :mod:`.report`: the 3x target check, verdicts, ``summary.md``, figures, ``summary.json``;
 - :mod:`.sweep`: :func:`~.sweep.run_bench`, the whole sweep.
 
+The VAE benchmark (``absaction bench vae``, the TCVLAE against its ablations) is the package
+:mod:`absaction.bench.vae`, split the same way: catalogue -> cells -> scoring -> figures -> runs ->
+findings -> tables -> sweep.
+
 :mod:`absaction.bench.stats` serves both benchmarks (RL: IQM and bootstrap intervals; VAE: t-intervals
 over seeds).
 """

@@ -1,4 +1,4 @@
-"""Statistics of the RL benchmark, on plain numpy (no scipy, no rliable).
+"""Statistics of both benchmarks, on plain numpy (no scipy, no rliable).
 
 Across-seed summaries follow Agarwal et al. (2021, "Deep RL at the edge of the statistical precipice"):
 

@@ -1,6 +1,6 @@
 """``absaction bench``: the packaged benchmarks, one sub-command each. ``absaction bench rl`` is the
-primitive-vs-latent RL comparison (:mod:`absaction.bench.sweep`); the other benchmarks are scripts in
-``benchmarks/``.
+primitive-vs-latent RL comparison (:mod:`absaction.bench.sweep`), ``absaction bench vae`` the action-VAE
+comparison (:mod:`absaction.cli.bench_vae`).
 
 This module imports no benchmark code at start-up: the benchmark modules pull in torch and SB3, which
 ``absaction --help`` must not wait for, so they are imported inside the functions that run them."""
@@ -21,13 +21,15 @@ if TYPE_CHECKING:  # annotations only: importing them at start-up would load tor
     from absaction.bench.sweep import BenchResult
 
 BENCH_DESCRIPTION = """\
-Packaged benchmarks. One sub-command so far:
+Packaged benchmarks:
 
   rl    primitive vs latent actions: sample efficiency of SB3 agents on the Reach2D family
+  vae   action VAEs: disentanglement, reconstruction and speed of the TCVLAE against its ablations
 
-The other benchmarks are scripts in the repository's benchmarks/ folder (python benchmarks/NAME.py
---help): bench_vae.py (VAE quality and speed), bench_env_speed.py (env throughput), bench_qrnn.py
-(QRNN speed); benchmarks/bench_rl.py is the same as `absaction bench rl`."""
+The smaller measurements are scripts in the repository's benchmarks/ folder (python
+benchmarks/NAME.py --help): bench_env_speed.py (env throughput), bench_qrnn.py (QRNN speed),
+bench_decoder_reach.py (where a decoder's paths can end); benchmarks/bench_rl.py and bench_vae.py are
+the same as `absaction bench rl` and `absaction bench vae`."""
 
 RL_DESCRIPTION = """\
 Compare agents that act in primitive actions with agents that act in the latents of a TCVLAE
@@ -118,7 +120,7 @@ def _rl_epilog() -> str:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks: `bench rl` (primitive vs latent RL); the others are scripts in benchmarks/",
+        help="benchmarks: `bench rl` (primitive vs latent RL), `bench vae` (action VAE quality)",
         description=BENCH_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -126,6 +128,7 @@ def register(subparsers: Any) -> None:
         dest="benchmark", metavar="BENCHMARK", required=True, parser_class=_LazyEpilogParser
     )
     register_rl(benches)
+    bench_vae.register(benches)
 
 
 def register_rl(benches: Any) -> None:
@@ -180,7 +183,6 @@ def register_rl(benches: Any) -> None:
     )
     rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rl.set_defaults(func=run_rl)
-    bench_vae.register(benches)
 
 
 def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
