@@ -4,8 +4,7 @@
 - ``collect_dataset``: session-scoped factory; ``collect_dataset(env_id, expert, episodes, seed, **kw)``
   runs :func:`absaction.collect.collect` once per distinct argument set and returns the dataset folder.
 - ``pendulum_dataset``: 4 random-action episodes of ``Pendulum-v1``, 16 steps each, seed 0 (no factors).
-- ``expert_dataset``: 8 scripted-expert episodes of ``absaction/Reach2D-v0``, seed 0 (with factors);
-  skipped while ``absaction.envs.make_expert`` does not exist.
+- ``expert_dataset``: 8 scripted-expert episodes of ``absaction/Reach2D-v0``, seed 0 (with factors).
 - ``write_minari_dataset``: writes a hand-made Minari dataset from arrays (any action space, optional
   infos and extra metadata), for loader tests and bad-input cases (NaN actions, Discrete actions, ...).
 """
@@ -80,10 +79,6 @@ def pendulum_dataset(collect_dataset: Callable[..., Path]) -> Path:
 @pytest.fixture(scope="session")
 def expert_dataset(collect_dataset: Callable[..., Path]) -> Path:
     """8 scripted-expert episodes of absaction/Reach2D-v0 (seed 0), with ground-truth factors."""
-    from absaction import envs
-
-    if not hasattr(envs, "make_expert"):
-        pytest.skip("absaction.envs.make_expert is not available yet")
     return collect_dataset("absaction/Reach2D-v0", "scripted", episodes=8, seed=0)
 
 

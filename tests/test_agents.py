@@ -23,6 +23,7 @@ import pytest
 import torch
 from torch import nn
 
+from absaction import models
 from absaction.agents import (
     AgentConfig,
     bc_pretrain,
@@ -460,7 +461,6 @@ def test_cli_rl_end_to_end(tmp_path: Path, stub_model: Path, capsys: pytest.Capt
 
 
 def _real_model(tmp_path: Path, action_dim: int = 2, low: float = -1.0) -> Path:
-    models = pytest.importorskip("absaction.models")
     model = models.build_model(
         "tcvlae",
         action_dim,

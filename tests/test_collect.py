@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import absaction.collect as collect_module
+from absaction import envs
 from absaction.cli import main
 from absaction.collect import CollectConfig, RandomExpert, collect, default_dataset_id
 from absaction.data import load_dataset
@@ -137,9 +138,6 @@ def test_scripted_round_trip(expert_dataset: Path) -> None:
 
 
 def test_every_reach2d_world_has_a_working_scripted_expert(collect_dataset: Callable[..., Path]) -> None:
-    envs = pytest.importorskip("absaction.envs")
-    if not hasattr(envs, "make_expert"):
-        pytest.skip("absaction.envs.make_expert is not available yet")
     for env_id in envs.ENV_IDS:
         ds = load_dataset(collect_dataset(env_id, "scripted", episodes=2, seed=1))
         expert = envs.make_expert(gym.make(env_id))
@@ -150,10 +148,6 @@ def test_every_reach2d_world_has_a_working_scripted_expert(collect_dataset: Call
 
 
 def test_noise_is_added_and_clipped(tmp_path: Path, collect_dataset: Callable[..., Path]) -> None:
-    from absaction import envs
-
-    if not hasattr(envs, "make_expert"):
-        pytest.skip("absaction.envs.make_expert is not available yet")
     clean = load_dataset(collect_dataset("absaction/Reach2D-v0", "scripted", episodes=2, seed=3))
     noisy = load_dataset(collect_dataset("absaction/Reach2D-v0", "scripted", episodes=2, seed=3, noise=0.05))
     diff = noisy.episodes[0].actions - clean.episodes[0].actions

@@ -9,6 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from absaction.data import (
     ActionWindows,
@@ -129,7 +130,6 @@ def test_normalizer_hand_computed_and_constant_dimension() -> None:
 
 
 def test_normalizer_torch_round_trip() -> None:
-    torch = pytest.importorskip("torch")
     norm = Normalizer(mean=[1.0, -2.0], std=[2.0, 0.5])
     x = torch.tensor([[3.0, -1.0], [1.0, -2.0]], dtype=torch.float32)
     z = norm.transform(x)

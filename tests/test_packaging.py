@@ -1,4 +1,4 @@
-"""The wheel ships `absaction.envs` and `absaction.agents` (real folders of the package).
+"""The wheel ships `absaction.envs` and `absaction.agents` (real folders of the package), and no test files.
 
 Builds a wheel from this checkout, installs it (without dependencies) into a fresh virtual
 environment, and imports from there with the current environment's third-party packages on the path,
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,19 @@ def test_wheel_installs_envs_and_agents(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     (wheel,) = wheel_dir.glob("absaction-*.whl")
+    # the test-only files (the doctests' ./conftest.py, tests/) stay out of the wheel
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.namelist()
+    assert not [name for name in shipped if name.endswith("conftest.py") or name.startswith("tests/")]
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    # without PYTHONPATH: a checkout on it (with the egg-info the wheel build leaves) would count as installed
+    bare = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, env=bare
+    )
 
     # Third-party dependencies come from the running interpreter's site-packages; absaction must not.
     env = dict(os.environ, PYTHONPATH=sysconfig.get_paths()["purelib"])

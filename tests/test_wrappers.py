@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+from absaction import models
 from absaction.errors import AbsactionError
 from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper
 from absaction.wrappers.latent import _LATENT_STREAM
@@ -321,7 +322,6 @@ def test_missing_run_folder_and_non_box_env(tmp_path: Path):
 
 # -- a real (untrained) TCVLAE from its run folder ----------------------------------------------------
 def test_real_model_from_run_folder(tmp_path: Path):
-    models = pytest.importorskip("absaction.models")
     model = models.build_model(
         "tcvlae", 2, 8, {"ladder_dims": [2, 1], "channels": 4}, action_low=-np.ones(2), action_high=np.ones(2)
     )
@@ -351,7 +351,6 @@ REACH_IDS = [
 
 @pytest.fixture(scope="module")
 def tiny_tcvlae() -> Any:
-    models = pytest.importorskip("absaction.models")
     torch.manual_seed(0)
     return models.build_model(
         "tcvlae", 2, 32, {"channels": 4}, action_low=-np.ones(2), action_high=np.ones(2)

@@ -8,9 +8,14 @@ Example::
 
     >>> from absaction.agents import AgentConfig, train_agent
     >>> config = AgentConfig("absaction/Reach2D-v0", algo="ppo", actions="latent", model="runs/tcvlae",
-    ...                      ladders=[3], steps=50_000, seed=0)
-    >>> result = train_agent(config, "runs/ppo-latent")             # doctest: +SKIP
-    >>> result.before_learning.success_rate, result.final.success_rate  # doctest: +SKIP
+    ...                      ladders=[3], steps=256, eval_episodes=2, seed=0)  # a real run: 50_000 steps
+    >>> result = train_agent(config, "runs/ppo-latent", progress=False)
+    >>> result.before_learning.primitive_steps, result.final.primitive_steps, result.final.mean_length
+    (0, 256, 32.0)
+    >>> 0.0 <= result.final.success_rate <= 1.0
+    True
+    >>> sorted(path.name for path in result.out_dir.iterdir())
+    ['agent.json', 'agent.zip', 'config.json', 'eval.csv', 'learning_curve.png', 'sb3']
 
 The modules, in the order a run uses them: :mod:`.config`, :mod:`.hyperparams`, :mod:`.environments`,
 :mod:`.bc`, :mod:`.callbacks`, :mod:`.evaluation`, :mod:`.training`, :mod:`.persistence`, :mod:`.plots`.

@@ -13,10 +13,15 @@ Figures are built on a bare :class:`matplotlib.figure.Figure` with the Agg canva
 so nothing here touches a display or global matplotlib state.
 
 Example:
-    >>> from absaction.models import load                                        # doctest: +SKIP
-    >>> model = load("runs/tcvlae")                                               # doctest: +SKIP
-    >>> fig = traversal_figure(model, actions, [[(3, 0)]], np.linspace(-2, 2, 9))  # doctest: +SKIP
-    >>> save_figure(fig, "fig4.png", force=False)                                 # doctest: +SKIP
+    >>> import numpy as np
+    >>> from absaction.analysis.traversal import save_figure, traversal_figure
+    >>> from absaction.data import load_dataset
+    >>> from absaction.models import load
+    >>> model = load("runs/tcvlae")
+    >>> actions = load_dataset("data/reach2d").episodes[0].actions               # (T, A)
+    >>> fig = traversal_figure(model, actions, [[(3, 0)]], np.linspace(-2, 2, 9))  # ladder 3, dim 0
+    >>> print(save_figure(fig, "fig4.png", force=False))                        # written atomically
+    fig4.png
 """
 
 from __future__ import annotations

@@ -2,10 +2,16 @@
 
 Example:
     >>> from absaction.data import load_dataset, Normalizer, train_val_split
-    >>> ds = load_dataset("data/reach2d")                      # doctest: +SKIP
+    >>> ds = load_dataset("data/reach2d")
     >>> windows = ds.action_windows()                           # whole episodes: (N, T, A)
+    >>> windows.actions.shape, windows.factor_names
+    ((16, 32, 2), ('target', 'bulge_out', 'bulge_right', 'curvature'))
     >>> train, val = windows.split_by_episode(0.1, seed=0)
+    >>> len(train.actions) + len(val.actions)
+    16
     >>> norm = Normalizer.fit(train.actions)                    # per action dimension
+    >>> norm.mean.shape
+    (2,)
 
 Importing this package needs numpy and gymnasium only; Minari is imported when a dataset is read.
 """

@@ -168,8 +168,12 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
             episode is empty or has NaN/infinite actions, or listed factors are missing.
 
     Example:
-        >>> ds = load_dataset("data/reach2d")                        # doctest: +SKIP
+        >>> ds = load_dataset("data/reach2d")
+        >>> ds.env_id, len(ds.episodes)
+        ('absaction/Reach2D-v0', 16)
         >>> windows = ds.action_windows()                             # whole episodes, (N, T, 2)
+        >>> windows.actions.shape
+        (16, 32, 2)
     """
     import minari  # heavy-ish (h5py); only needed here
 

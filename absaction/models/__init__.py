@@ -1,9 +1,15 @@
 """Action-sequence VAEs: the convolutional ladder model (TCVLAE), the flat baseline, their losses.
 
+>>> from absaction.data import load_dataset
 >>> from absaction.models import load
->>> model = load("runs/reach")                          # doctest: +SKIP
->>> stats = model.encode(actions)                       # [(mean, logvar) per ladder]   # doctest: +SKIP
->>> paths = model.decode([mean for mean, _ in stats])   # (B, T, A) in env units        # doctest: +SKIP
+>>> model = load("runs/tcvlae")
+>>> actions = load_dataset("data/reach2d").action_windows().actions[:4]   # (B, T, A) in env units
+>>> stats = model.encode(actions)                       # [(mean, logvar) per ladder]
+>>> [tuple(mean.shape) for mean, _ in stats]            # (B, d_l)
+[(4, 8), (4, 4), (4, 2)]
+>>> paths = model.decode([mean for mean, _ in stats])   # (B, T, A) in env units
+>>> tuple(paths.shape)
+(4, 32, 2)
 """
 
 from __future__ import annotations

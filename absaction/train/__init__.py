@@ -1,8 +1,13 @@
 """Training of the action VAEs: configuration, the loop, checkpoints and resume.
 
 >>> from absaction.train import TrainConfig, fit
->>> result = fit("data/reach2d", TrainConfig(epochs=150), "runs/reach")   # doctest: +SKIP
->>> result.model.active_dims()                                            # doctest: +SKIP
+>>> result = fit("data/reach2d", TrainConfig(epochs=2), "runs/reach", progress=False)  # a real run: 150
+>>> result.model.ladder_dims, len(result.metrics)                        # one metrics row per epoch
+([8, 4, 2], 2)
+>>> result.model.active_dims()                       # per ladder, the latent dims above 0.01 nats of KL
+[[...], [...], [...]]
+>>> sorted(path.name for path in result.run_dir.iterdir())
+['config.json', 'metrics.csv', 'model.safetensors', 'resume.safetensors']
 
 ``fit_arrays`` is the same loop on in-memory windows (N, T, A), for data that is not a dataset folder.
 """

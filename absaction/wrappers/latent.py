@@ -141,10 +141,10 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         >>> import gymnasium as gym, absaction
         >>> from absaction.wrappers import LatentActionWrapper
         >>> inner = gym.make("absaction/Reach2D-v0")
-        >>> env = LatentActionWrapper(inner, "runs/tcvlae", ladders=[3])  # doctest: +SKIP
-        >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
-        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())  # doctest: +SKIP
-        >>> info["primitive_steps"], info["executed_actions"].shape  # doctest: +SKIP
+        >>> env = LatentActionWrapper(inner, "runs/tcvlae", ladders=[3])
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> info["primitive_steps"], info["executed_actions"].shape
         (32, (32, 2))
     """
 
