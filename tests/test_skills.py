@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-import absaction  # noqa: F401 - registers the envs
+import absaction  # registers the envs
 from absaction.analysis.skills import prior_rollouts, reconstruction
 from absaction.data.skill_windows import flatten_dict_observations, make_skill_windows
 from absaction.envs import NEW_GOAL_MARGIN, make_expert
@@ -38,9 +38,13 @@ def test_windows_select_columns_and_stride() -> None:
 
 
 def test_dict_observations_are_flattened_with_a_layout() -> None:
-    flat, layout = flatten_dict_observations({"pos": np.zeros((4, 2)), "goal": np.ones((4, 2)), "t": np.ones(4)})
+    flat, layout = flatten_dict_observations(
+        {"pos": np.zeros((4, 2)), "goal": np.ones((4, 2)), "t": np.ones(4)}
+    )
     assert flat.shape == (4, 5) and layout.keys == {"goal": (0, 2), "pos": (2, 4), "t": (4, 5)}
-    w = make_skill_windows([{"pos": np.full((4, 2), 3.0), "goal": np.ones((4, 2))}], [np.zeros((3, 2))], 2, skill_obs=["pos"])
+    w = make_skill_windows(
+        [{"pos": np.full((4, 2), 3.0), "goal": np.ones((4, 2))}], [np.zeros((3, 2))], 2, skill_obs=["pos"]
+    )
     assert w.skill_indices == (2, 3) and np.all(w.observations == 3.0)
 
 
@@ -86,7 +90,9 @@ def test_play_world_is_diverse_and_avoids_new_goals() -> None:
 @pytest.mark.parametrize("encoder", ["gru", "mlp"])
 @pytest.mark.parametrize("decoder", ["closed", "open"])
 def test_shapes_of_every_option(encoder: str, decoder: str) -> None:
-    model = SkillModel(SkillConfig(action_dim=2, seq_len=6, obs_dim=3, ladder_dims=[5], encoder=encoder, decoder=decoder))
+    model = SkillModel(
+        SkillConfig(action_dim=2, seq_len=6, obs_dim=3, ladder_dims=[5], encoder=encoder, decoder=decoder)
+    )
     obs, act = torch.randn(4, 6, 3), torch.randn(4, 6, 2)
     mean, logvar = model.encode_windows(obs, act)
     prior_mean, prior_sigma = model.prior(obs[:, 0])
@@ -103,7 +109,12 @@ def test_shapes_of_every_option(encoder: str, decoder: str) -> None:
 
 
 def test_prior_kl_matches_the_closed_form() -> None:
-    mq, lq, mp, lp = torch.tensor([[0.3]]), torch.tensor([[np.log(0.25)]]), torch.tensor([[-0.2]]), torch.tensor([[0.0]])
+    mq, lq, mp, lp = (
+        torch.tensor([[0.3]]),
+        torch.tensor([[np.log(0.25)]]),
+        torch.tensor([[-0.2]]),
+        torch.tensor([[0.0]]),
+    )
     # KL(N(0.3, 0.5^2) || N(-0.2, 1)) = log(1 / 0.5) + (0.25 + 0.25) / 2 - 0.5
     expected = np.log(2.0) + 0.5 / 2 - 0.5
     assert kl_gaussians(mq, lq, mp, lp).item() == pytest.approx(expected, rel=1e-6)
@@ -146,7 +157,15 @@ def test_closed_loop_decoder_reproduces_training_actions() -> None:
     model.eval()
     from absaction.data.skill_windows import ObservationLayout, SkillWindows
 
-    windows = SkillWindows(obs, act, np.zeros(64, np.int64), np.zeros(64, np.int64), ("a", "b"), (0, 1), ObservationLayout(("a", "b")))
+    windows = SkillWindows(
+        obs,
+        act,
+        np.zeros(64, np.int64),
+        np.zeros(64, np.int64),
+        ("a", "b"),
+        (0, 1),
+        ObservationLayout(("a", "b")),
+    )
     result = reconstruction(model, windows)
     assert result["rmse"] < 0.05, result  # actions have std ~0.35: under 15 % of it
 
@@ -171,7 +190,9 @@ def test_resume_is_bit_identical(play_data: Path, tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         fit_skills(play_data, config, tmp_path / "resumed", epoch_callback=stop)
     resumed = fit_skills(play_data, config, tmp_path / "resumed", resume=True)
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert [r["loss"] for r in straight.metrics] == [r["loss"] for r in resumed.metrics]
     loaded = load(tmp_path / "resumed")
@@ -180,7 +201,9 @@ def test_resume_is_bit_identical(play_data: Path, tmp_path: Path) -> None:
 
 
 def test_prior_rollouts_are_reproducible_by_seed(play_data: Path, tmp_path: Path) -> None:
-    model = fit_skills(play_data, SkillTrainConfig(epochs=1, batch_size=64, hidden_size=16), tmp_path / "run").model
+    model = fit_skills(
+        play_data, SkillTrainConfig(epochs=1, batch_size=64, hidden_size=16), tmp_path / "run"
+    ).model
     first = prior_rollouts(model, episodes=3, seed=5)
     again = prior_rollouts(model, episodes=3, seed=5)
     other = prior_rollouts(model, episodes=3, seed=6)
@@ -194,18 +217,45 @@ def test_cli_collect_train_evaluate(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(absaction.__file__).parent.parent)}
 
     def cli(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "absaction", *argv], cwd=tmp_path, env=env, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "absaction", *argv], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
 
-    assert cli("collect", "--env", "absaction/Reach2DPlay-v0", "--episodes", "8", "--out", "play").returncode == 0
-    done = cli("train", "--model", "skill", "--data", "play", "--out", "run", "--epochs", "2", "--horizon", "8", "--z-dim", "4")
+    assert (
+        cli("collect", "--env", "absaction/Reach2DPlay-v0", "--episodes", "8", "--out", "play").returncode
+        == 0
+    )
+    done = cli(
+        "train",
+        "--model",
+        "skill",
+        "--data",
+        "play",
+        "--out",
+        "run",
+        "--epochs",
+        "2",
+        "--horizon",
+        "8",
+        "--z-dim",
+        "4",
+    )
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["model"] == "skill" and config["model_config"]["seq_len"] == 8 and config["epochs_completed"] == 2
+    assert (
+        config["model"] == "skill"
+        and config["model_config"]["seq_len"] == 8
+        and config["epochs_completed"] == 2
+    )
     bad = cli("train", "--model", "skill", "--data", "play", "--out", "bad", "--skill-obs", "speed")
-    assert bad.returncode == 2 and "no column or key 'speed'" in bad.stderr and not (tmp_path / "bad").exists()
+    assert (
+        bad.returncode == 2 and "no column or key 'speed'" in bad.stderr and not (tmp_path / "bad").exists()
+    )
     assert cli("train", "--resume", "run", "--epochs", "3").returncode == 0
     report = cli("evaluate", "--model", "run", "--out", "report")
     assert report.returncode == 0, report.stderr
     data = json.loads((tmp_path / "report" / "report.json").read_text())
     assert data["reconstruction"]["rmse"] >= 0 and "success_rate" in data["prior_rollouts"]
-    assert (tmp_path / "report" / "prior_rollouts.png").is_file() and (tmp_path / "report" / "traversal.png").is_file()
+    assert (tmp_path / "report" / "prior_rollouts.png").is_file() and (
+        tmp_path / "report" / "traversal.png"
+    ).is_file()

@@ -41,7 +41,9 @@ def prior_nll(model: SkillModel, windows: SkillWindows) -> float:
     """Mean NLL (nats) of every window's posterior mean under the prior at its first skill observation."""
     mean, _ = model.encode_windows(windows.observations, windows.actions)
     prior_mean, prior_sigma = model.prior(windows.observations[:, 0])
-    nll = 0.5 * ((mean - prior_mean) / prior_sigma) ** 2 + torch.log(prior_sigma) + 0.5 * math.log(2 * math.pi)
+    nll = (
+        0.5 * ((mean - prior_mean) / prior_sigma) ** 2 + torch.log(prior_sigma) + 0.5 * math.log(2 * math.pi)
+    )
     return float(nll.sum(dim=1).mean())
 
 
@@ -196,7 +198,9 @@ def evaluate_skill_run(
         report["reconstruction"] = reconstruction(model, windows)
         report["prior_nll"] = prior_nll(model, windows)
     report["kl_per_dim"] = model.kl_per_dim
-    rollouts = prior_rollouts(model, episodes=episodes, seed=seed) if model.config.decoder == "closed" else None
+    rollouts = (
+        prior_rollouts(model, episodes=episodes, seed=seed) if model.config.decoder == "closed" else None
+    )
     if rollouts is not None:
         report["prior_rollouts"] = {k: v for k, v in rollouts.items() if k != "paths"}
     with atomic_dir(out, force, "report folder") as tmp:

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         rollouts = report.get("prior_rollouts") or {}
         print(
             f"skill model {args.model}: reconstruction {report.get('reconstruction')}, prior NLL "
-            f"{report.get('prior_nll')}, prior-rollout success {rollouts.get('success_rate')}; wrote {args.out}"
+            f"{report.get('prior_nll')}, prior-rollout success {rollouts.get('success_rate')}; "
+            f"wrote {args.out}"
         )
         return 0
     factors = None

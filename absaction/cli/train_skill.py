@@ -31,13 +31,17 @@ def run_skill(given: dict[str, Any]) -> int:
         result = resume_skills(resume_dir, given, data=data)
     else:
         if data is None or out is None:
-            raise AbsactionError("missing --data or --out", "pass --data DIR --out RUN_DIR (or --resume RUN_DIR)")
+            raise AbsactionError(
+                "missing --data or --out", "pass --data DIR --out RUN_DIR (or --resume RUN_DIR)"
+            )
         result = fit_skills(data, SkillTrainConfig.from_dict(given), out, force=force)
     if not quiet:
         last = result.metrics[-1] if result.metrics else {}
         print(
-            f"trained skill model in {result.run_dir}: {last.get('epoch', 0)} epochs, recon {last.get('recon', 0):.3f}, "
-            f"KL {last.get('kl', 0):.2f}, prior KL {last.get('prior_kl', 0):.2f}, val RMSE {last.get('val_rmse')}, "
+            f"trained skill model in {result.run_dir}: {last.get('epoch', 0)} epochs, "
+            f"recon {last.get('recon', 0):.3f}, "
+            f"KL {last.get('kl', 0):.2f}, prior KL {last.get('prior_kl', 0):.2f}, "
+            f"val RMSE {last.get('val_rmse')}, "
             f"{result.seconds:.1f} s",
             file=sys.stderr,
         )

@@ -50,7 +50,9 @@ class ObservationLayout:
         if selection is None:
             return list(range(len(self.names)))
         if len(selection) == 0:
-            raise AbsactionError("the skill observation selects no columns", "pass at least one name or index")
+            raise AbsactionError(
+                "the skill observation selects no columns", "pass at least one name or index"
+            )
         columns: list[int] = []
         for item in selection:
             if isinstance(item, (int, np.integer)) or (isinstance(item, str) and item.lstrip("-").isdigit()):
@@ -69,11 +71,11 @@ class ObservationLayout:
                 columns.append(self.names.index(item))
             else:
                 known = ", ".join([*self.keys, *[n for n in self.names if n not in self.keys]])
-                raise AbsactionError(
-                    f"the observation has no column or key {item!r}", f"choose from {known}"
-                )
+                raise AbsactionError(f"the observation has no column or key {item!r}", f"choose from {known}")
         if len(set(columns)) != len(columns):
-            raise AbsactionError(f"the skill observation {list(selection)} names a column twice", "list each once")
+            raise AbsactionError(
+                f"the skill observation {list(selection)} names a column twice", "list each once"
+            )
         return columns
 
 
@@ -94,7 +96,9 @@ def flatten_dict_observations(observations: Mapping[str, Any]) -> tuple[np.ndarr
     """
     if not observations:
         raise AbsactionError("the Dict observation has no keys", "record observations with at least one key")
-    parts, names, keys = [], [], {}
+    parts: list[np.ndarray] = []
+    names: list[str] = []
+    keys: dict[str, tuple[int, int]] = {}
     steps: int | None = None
     for key in sorted(observations):
         value = observations[key]
@@ -104,7 +108,8 @@ def flatten_dict_observations(observations: Mapping[str, Any]) -> tuple[np.ndarr
         array = array.reshape(len(array), -1)  # (T, d)
         if steps is not None and len(array) != steps:
             raise AbsactionError(
-                f"observation key {key!r} has {len(array)} steps, the others {steps}", "re-collect the dataset"
+                f"observation key {key!r} has {len(array)} steps, the others {steps}",
+                "re-collect the dataset",
             )
         steps = len(array)
         start = sum(p.shape[1] for p in parts)
@@ -153,7 +158,7 @@ class SkillWindows:
     def split_by_episode(self, val_fraction: float, seed: int) -> tuple[SkillWindows, SkillWindows]:
         """Train and validation windows from disjoint episodes (no window straddles the split)."""
         n_episodes = int(self.episodes.max()) + 1 if len(self) else 0
-        train_eps, val_eps = train_val_split(max(n_episodes, 1), val_fraction, seed)
+        _, val_eps = train_val_split(max(n_episodes, 1), val_fraction, seed)
         in_val = np.isin(self.episodes, val_eps)
         return self.subset(np.flatnonzero(~in_val)), self.subset(np.flatnonzero(in_val))
 
@@ -182,7 +187,9 @@ def make_skill_windows(
             unknown skill-observation names or indices.
     """
     if horizon < 1 or stride < 1:
-        raise AbsactionError(f"horizon and stride must be >= 1, got {horizon} and {stride}", "pass e.g. 10 and 1")
+        raise AbsactionError(
+            f"horizon and stride must be >= 1, got {horizon} and {stride}", "pass e.g. 10 and 1"
+        )
     if len(observations) != len(actions) or not actions:
         raise AbsactionError("there are no episodes with observations and actions", "collect a dataset first")
     flats: list[np.ndarray] = []
@@ -197,7 +204,11 @@ def make_skill_windows(
             flat, episode_layout = flatten_dict_observations(obs)
         else:
             flat = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
-            names = tuple(field_names) if field_names is not None else tuple(f"obs_{i}" for i in range(flat.shape[1]))
+            names = (
+                tuple(field_names)
+                if field_names is not None
+                else tuple(f"obs_{i}" for i in range(flat.shape[1]))
+            )
             if len(names) != flat.shape[1]:
                 raise AbsactionError(
                     f"{len(names)} observation names for {flat.shape[1]} columns", "pass one name per column"
@@ -223,7 +234,8 @@ def make_skill_windows(
     lengths = [len(a) for a in actions]
     if horizon > max(lengths):
         raise AbsactionError(
-            f"a skill horizon of {horizon} steps is longer than every episode (the longest has {max(lengths)})",
+            f"a skill horizon of {horizon} steps is longer than every episode "
+            f"(the longest has {max(lengths)})",
             f"pass --horizon {max(lengths)} or less",
         )
     obs_windows, act_windows, episode_ids, starts = [], [], [], []

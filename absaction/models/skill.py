@@ -32,6 +32,7 @@ environment units.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import numpy as np
@@ -72,18 +73,26 @@ class SkillConfig(ModelConfig):
     def validate(self) -> None:
         super().validate()
         if self.seq_len is None or self.seq_len < 1:
-            raise AbsactionError(f"a skill model needs a horizon >= 1, got {self.seq_len}", "pass --horizon 10")
+            raise AbsactionError(
+                f"a skill model needs a horizon >= 1, got {self.seq_len}", "pass --horizon 10"
+            )
         if len(self.ladder_dims) != 1:
             raise AbsactionError(
                 f"a skill model has one latent group, got ladder sizes {self.ladder_dims}", "pass --z-dim 8"
             )
         if self.encoder not in SKILL_ENCODERS:
-            raise AbsactionError(f"unknown skill encoder {self.encoder!r}", f"choose {' | '.join(SKILL_ENCODERS)}")
+            raise AbsactionError(
+                f"unknown skill encoder {self.encoder!r}", f"choose {' | '.join(SKILL_ENCODERS)}"
+            )
         if self.decoder not in SKILL_DECODERS:
-            raise AbsactionError(f"unknown skill decoder {self.decoder!r}", f"choose {' | '.join(SKILL_DECODERS)}")
+            raise AbsactionError(
+                f"unknown skill decoder {self.decoder!r}", f"choose {' | '.join(SKILL_DECODERS)}"
+            )
         for name in ("obs_dim", "hidden_size", "prior_layers"):
             if getattr(self, name) < 1:
-                raise AbsactionError(f"{name} must be >= 1, got {getattr(self, name)}", f"pass {name}=1 or more")
+                raise AbsactionError(
+                    f"{name} must be >= 1, got {getattr(self, name)}", f"pass {name}=1 or more"
+                )
         if self.skill_indices and len(self.skill_indices) != self.obs_dim:
             raise AbsactionError(
                 f"{len(self.skill_indices)} skill indices for obs_dim {self.obs_dim}", "retrain the model"
@@ -93,7 +102,7 @@ class SkillConfig(ModelConfig):
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers of ``sizes`` with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for index, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if index < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -106,6 +115,8 @@ class SkillModel(ActionVAE):
     name = "skill"
     config_class = SkillConfig
     config: SkillConfig
+    obs_mean: Tensor
+    obs_std: Tensor
 
     def __init__(self, config: SkillConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -146,7 +157,11 @@ class SkillModel(ActionVAE):
         """``{"names": skill columns, "indices": their indices in the full observation, "obs_fields": the
         full observation's columns}``: what an env's observation must match."""
         indices = self.config.skill_indices or list(range(self.obs_dim))
-        return {"names": list(self.config.skill_obs), "indices": indices, "obs_fields": list(self.config.obs_fields)}
+        return {
+            "names": list(self.config.skill_obs),
+            "indices": indices,
+            "obs_fields": list(self.config.obs_fields),
+        }
 
     def set_obs_normalizer(self, mean: np.ndarray, std: np.ndarray) -> None:
         """Skill-observation statistics ``(O,)`` (a std near 0 becomes 1: that column is only centred)."""
@@ -189,13 +204,15 @@ class SkillModel(ActionVAE):
     # ActionVAE's action-only interface: a skill needs the states, so these say which methods to use
     def encode_normalized(self, x_norm: Tensor, lengths: Tensor | None = None) -> list[tuple[Tensor, Tensor]]:
         raise AbsactionError(
-            "a skill model encodes windows of (observation, action)", "call encode_windows(observations, actions)"
+            "a skill model encodes windows of (observation, action)",
+            "call encode_windows(observations, actions)",
         )
 
     def decode_normalized(self, latents: list[Tensor], length: int | None = None) -> Tensor:
         if self.config.decoder == "closed":
             raise AbsactionError(
-                "a closed-loop skill decodes one step at a time from the state", "call decode_step(skill_obs, z)"
+                "a closed-loop skill decodes one step at a time from the state",
+                "call decode_step(skill_obs, z)",
             )
         return self.decode_window_normalized(torch.empty(0), latents[0])
 
@@ -233,7 +250,11 @@ class SkillModel(ActionVAE):
         (B, H, A), environment units."""
         act = self._tensor(actions)
         obs_n = self.normalize_obs(observations)
-        if act.ndim != 3 or act.shape[1:] != (self.horizon, self.action_dim) or obs_n.shape[:2] != act.shape[:2]:
+        if (
+            act.ndim != 3
+            or act.shape[1:] != (self.horizon, self.action_dim)
+            or obs_n.shape[:2] != act.shape[:2]
+        ):
             raise AbsactionError(
                 f"skill windows must be (B, {self.horizon}, {self.obs_dim}) and (B, {self.horizon}, "
                 f"{self.action_dim}), got {tuple(obs_n.shape)} and {tuple(act.shape)}",

@@ -80,11 +80,15 @@ class SkillTrainConfig:
     def validate(self) -> None:
         for key in ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every"):
             if getattr(self, key) < 1:
-                raise AbsactionError(f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1")
+                raise AbsactionError(
+                    f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
+                )
         for key in ("beta", "prior_weight", "sigma", "lr"):
             value = getattr(self, key)
             if not value >= 0 or (key in ("sigma", "lr") and value == 0):
-                raise AbsactionError(f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}")
+                raise AbsactionError(
+                    f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
+                )
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
 
@@ -97,7 +101,8 @@ class SkillTrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise AbsactionError(
-                f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} do not apply to skill models",
+                f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
+                "do not apply to skill models",
                 f"skill models take {', '.join('--' + n.replace('_', '-') for n in sorted(names))}",
             )
         return cls(**data)
@@ -182,14 +187,21 @@ def fit_skills(
             "skill_obs": list(windows.skill_obs),
         }
         columns = ["epoch", "loss", "recon", "kl", "prior_kl"]
-        columns += [f"kl_d{d}" for d in range(config.z_dim)] + ["val_recon", "val_rmse", "val_prior_nll", "seconds"]
-        epoch, elapsed, metrics = 0, 0.0, []
+        columns += [f"kl_d{d}" for d in range(config.z_dim)] + [
+            "val_recon",
+            "val_rmse",
+            "val_prior_nll",
+            "seconds",
+        ]
+        epoch, elapsed = 0, 0.0
+        metrics: list[dict[str, Any]] = []
 
         def checkpoint(folder: Path) -> None:
             model.kl_per_dim = [_kl_per_dim(model, obs_t, act_t)]
             torch_rng, numpy_rng = ResumeState.capture_global_rng()
             state = ResumeState(
-                epoch, optimizer.step_count, model.state_dict(), optimizer.state_tensors(), generator.get_state(),
+                epoch, optimizer.step_count, model.state_dict(), optimizer.state_tensors(),
+                generator.get_state(),
                 torch_rng, numpy_rng, {}, metrics, elapsed, sha256,
             )  # fmt: skip
             save_resume_state(folder / RESUME_FILE, state)
@@ -213,7 +225,7 @@ def fit_skills(
         else:
             with atomic_dir(run_dir, force, "run folder") as tmp:
                 checkpoint(tmp)
-        for epoch in range(epoch + 1, config.epochs + 1):
+        for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
             started = time.perf_counter()
             row = _train_epoch(model, optimizer, obs_t, act_t, config, generator)
             row.update(_validate(model, val_t, config.sigma))
@@ -233,7 +245,9 @@ def fit_skills(
         torch.set_num_threads(before)
 
 
-def resume_skills(run_dir: str | Path, overrides: dict[str, Any], data: str | Path | None = None) -> FitResult:
+def resume_skills(
+    run_dir: str | Path, overrides: dict[str, Any], data: str | Path | None = None
+) -> FitResult:
     """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``)."""
     saved = model_io.read_config(Path(run_dir))
     config = SkillTrainConfig.from_dict({**saved["train"], **overrides})
@@ -243,16 +257,22 @@ def resume_skills(run_dir: str | Path, overrides: dict[str, Any], data: str | Pa
 def _restore_state(run_dir: Path, config: SkillTrainConfig, sha256: str) -> ResumeState:
     saved = model_io.read_config(run_dir)
     if saved.get("model") != "skill":
-        raise AbsactionError(f"{run_dir} holds a {saved.get('model')} model, not skills", "resume it without --model skill")
+        raise AbsactionError(
+            f"{run_dir} holds a {saved.get('model')} model, not skills", "resume it without --model skill"
+        )
     old = SkillTrainConfig.from_dict(saved["train"]).to_dict()
-    conflicts = [(k, old[k], v) for k, v in config.to_dict().items() if k not in SKILL_RUN_CONTROL and old[k] != v]
+    conflicts = [
+        (k, old[k], v) for k, v in config.to_dict().items() if k not in SKILL_RUN_CONTROL and old[k] != v
+    ]
     state = load_resume_state(run_dir / RESUME_FILE)
     if state.data_sha256 != sha256:
         conflicts.append(("data", saved["data"]["path"], "other windows"))
     if conflicts:
         raise resume_conflict(run_dir, conflicts)
     if config.epochs < state.epoch:
-        raise AbsactionError(f"--epochs {config.epochs} is less than the run's {state.epoch}", f"pass --epochs {state.epoch}")
+        raise AbsactionError(
+            f"--epochs {config.epochs} is less than the run's {state.epoch}", f"pass --epochs {state.epoch}"
+        )
     return state
 
 
@@ -277,7 +297,9 @@ def _train_epoch(
     kl_sum = torch.zeros(config.z_dim)
     for start in range(0, n, config.batch_size):
         index = order[start : start + config.batch_size]
-        terms = skill_loss(model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator)
+        terms = skill_loss(
+            model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator
+        )
         optimizer.zero_grad()
         terms.loss.backward()
         optimizer.step()
@@ -293,7 +315,9 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def _validate(model: SkillModel, val: tuple[torch.Tensor, torch.Tensor] | None, sigma: float) -> dict[str, Any]:
+def _validate(
+    model: SkillModel, val: tuple[torch.Tensor, torch.Tensor] | None, sigma: float
+) -> dict[str, Any]:
     """Reconstruction (posterior mean, closed loop on the recorded states) and the prior's NLL of it."""
     if val is None:
         return {"val_recon": None, "val_rmse": None, "val_prior_nll": None}
