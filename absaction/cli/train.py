@@ -196,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
         from absaction.cli.train_skill import run_skill
 
         return run_skill(given)
+    skill_only = [k for k in ("horizon", "z_dim", "skill_obs", "prior_weight") if k in given]
+    if skill_only:
+        flags = ", ".join("--" + k.replace("_", "-") for k in skill_only)
+        raise AbsactionError(f"{flags} apply only to skill models", "add --model skill or drop them")
     progress = not given.pop("quiet", False)
     resume_dir: Path | None = given.pop("resume", None)
     out: Path | None = given.pop("out", None)
