@@ -87,6 +87,17 @@ def run(args: argparse.Namespace) -> int:
     from absaction.models import load, read_config
 
     check_new_output(args.out, args.force, "report folder")
+    if read_config(args.model).get("model") == "skill":  # skill models have their own measures
+        from absaction.analysis.skills import evaluate_skill_run
+
+        report = evaluate_skill_run(args.model, args.data, args.out, args.force, seed=args.seed)
+        rollouts = report.get("prior_rollouts") or {}
+        print(
+            f"skill model {args.model}: reconstruction {report.get('reconstruction')}, prior NLL "
+            f"{report.get('prior_nll')}, prior-rollout success {rollouts.get('success_rate')}; "
+            f"wrote {args.out}"
+        )
+        return 0
     factors = None
     if args.factors is not None:
         factors = [f.strip() for f in args.factors.split(",") if f.strip()]

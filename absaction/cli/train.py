@@ -121,6 +121,16 @@ def register(subparsers: Any) -> None:
         "--layers-per-ladder", type=positive_int, metavar="K",
         help="convolutions per ladder (default: 1; tcvae: 4)",
     )  # fmt: skip
+    skill = parser.add_argument_group("skill models (--model skill; see absaction.train.skill_loop)")
+    skill.add_argument("--horizon", type=positive_int, metavar="H", help="steps per skill (default: 10)")
+    skill.add_argument("--z-dim", type=positive_int, metavar="Z", help="skill latent size (default: 8)")
+    skill.add_argument(
+        "--skill-obs", type=_name_list, metavar="A,B",
+        help="skill-observation columns by name or index (default: x,y on Reach2D, else all)",
+    )  # fmt: skip
+    skill.add_argument(
+        "--prior-weight", type=non_negative_float, metavar="W", help="weight of the prior's KL (default: 1)"
+    )
     model.add_argument(
         "--model-option", action="append", type=_key_value, metavar="KEY=VALUE",
         help="any other field of the model's configuration, e.g. hidden_size=64 (seq2seq); repeatable",
@@ -182,6 +192,14 @@ def run(args: argparse.Namespace) -> int:
     from absaction.train import TrainConfig, fit, resume
 
     given = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+    if given.get("model") == "skill" or _is_skill_run(given.get("resume")):
+        from absaction.cli.train_skill import run_skill
+
+        return run_skill(given)
+    skill_only = [k for k in ("horizon", "z_dim", "skill_obs", "prior_weight") if k in given]
+    if skill_only:
+        flags = ", ".join("--" + k.replace("_", "-") for k in skill_only)
+        raise AbsactionError(f"{flags} apply only to skill models", "add --model skill or drop them")
     progress = not given.pop("quiet", False)
     resume_dir: Path | None = given.pop("resume", None)
     out: Path | None = given.pop("out", None)
@@ -253,6 +271,21 @@ def _print_summary(result: Any) -> None:
         table.add_row(f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}")
     table.add_row("training time", f"{result.seconds:.1f} s")
     Console(stderr=True).print(table)
+
+
+def _name_list(text: str) -> list[str]:
+    """``x,y`` -> ``["x", "y"]``."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _is_skill_run(run_dir: Path | None) -> bool:
+    """Whether ``run_dir`` holds a skill model's run (its own resume path)."""
+    if run_dir is None or not (run_dir / "config.json").is_file():
+        return False
+    try:
+        return json.loads((run_dir / "config.json").read_text()).get("model") == "skill"
+    except (OSError, ValueError):
+        return False  # the ordinary resume path reports the damaged file
 
 
 def _key_value(text: str) -> tuple[str, Any]:

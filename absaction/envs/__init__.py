@@ -13,6 +13,9 @@ id                                    task                                      
 ``absaction/WavyReach2D-v0``          five goals on an arc, wavy expert paths                 64
 ====================================  =====================================================  ========
 
+and ``absaction/Reach2DPlay-v0`` (:mod:`absaction.envs.play`), play data for skill models: varied
+starts, random goals over the workspace (not a benchmark task, so not in :data:`ENV_IDS`).
+
 Example (record one expert episode with its ground-truth factors):
     >>> import gymnasium as gym, numpy as np
     >>> import absaction.envs as envs
@@ -47,6 +50,7 @@ from .experts import (
     load_recorded_paths,
     make_expert,
 )
+from .play import NEW_GOAL_MARGIN, PLAY_VARIANTS, Reach2DPlayEnv
 from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
 from .variants import (
     VARIANTS,
@@ -63,7 +67,7 @@ ENV_IDS: tuple[str, ...] = tuple(VARIANTS)
 
 def register_envs() -> None:
     """Register every id of :data:`ENV_IDS` with gymnasium; calling it again changes nothing."""
-    for env_id, cls in VARIANTS.items():
+    for env_id, cls in {**VARIANTS, **PLAY_VARIANTS}.items():
         if env_id in gym.registry:
             continue
         gym.register(
@@ -81,7 +85,9 @@ __all__ = [
     "DEFAULT_WAVY_STEPS",
     "ENV_IDS",
     "EXPERT_FAMILIES",
+    "NEW_GOAL_MARGIN",
     "OBS_FIELDS",
+    "PLAY_VARIANTS",
     "VARIANTS",
     "WAVE_AMPLITUDES",
     "PathExpert",
@@ -91,6 +97,7 @@ __all__ = [
     "Reach2DEnv",
     "Reach2DNewGoalsEnv",
     "Reach2DObstacleEnv",
+    "Reach2DPlayEnv",
     "Reach2DSparseEnv",
     "ReachExpert",
     "ScriptedExpert",

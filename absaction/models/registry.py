@@ -18,6 +18,7 @@ MODELS: dict[str, str] = {
     "tcvlae": "absaction.models.tcvlae:TCVLAE",
     "tcvae": "absaction.models.tcvlae:FlatTCVAE",
     "seq2seq": "absaction.models.seq2seq:Seq2SeqVAE",
+    "skill": "absaction.models.skill:SkillModel",
 }
 
 

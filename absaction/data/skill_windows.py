@@ -1,0 +1,272 @@
+"""Windows of (observation, action) for skill models: H steps of the *skill observation* and the actions.
+
+A skill model learns short behaviours conditioned on the state, so each training item is a window of H
+consecutive steps of one episode: the observations ``s_t .. s_{t+H-1}`` (the state each action was taken
+in) and the actions ``a_t .. a_{t+H-1}``. The skill observation is a chosen part of the full observation,
+e.g. Reach2D's position without the goal, so that skills stay goal-agnostic while an agent sees the goal.
+
+Columns are chosen by name or by index into the flat observation:
+
+- a 1-D Box observation has one name per column: Reach2D's :data:`absaction.envs.OBS_FIELDS`
+  (``x, y, goal_x, goal_y, time, progress``), any other env ``obs_0, obs_1, ...``;
+- a Dict observation is flattened key by key (sorted, as gymnasium does) with a recorded layout
+  (key -> column slice); a key's name selects all its columns, ``key[i]`` one of them.
+
+>>> import numpy as np
+>>> obs = [np.arange(14, dtype=np.float32).reshape(7, 2)]      # one episode: T + 1 = 7 observations
+>>> act = [np.ones((6, 1), np.float32)]
+>>> w = make_skill_windows(obs, act, horizon=4, stride=2, field_names=("x", "y"), skill_obs=["y"])
+>>> w.observations.shape, w.actions.shape, w.starts.tolist()
+((2, 4, 1), (2, 4, 1), [0, 2])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from absaction.data.split import train_val_split
+from absaction.errors import AbsactionError
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservationLayout:
+    """Names of the columns of a flat observation and, for a flattened Dict, which columns each key has."""
+
+    names: tuple[str, ...]
+    """one name per column of the flat observation"""
+    keys: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    """Dict observations: key -> (start, stop) columns; empty for a Box observation"""
+
+    def resolve(self, selection: Sequence[str | int] | None) -> list[int]:
+        """Column indices of ``selection`` (names, Dict keys, or integer indices); all columns for None.
+
+        Raises:
+            AbsactionError: a name or index the observation does not have.
+        """
+        if selection is None:
+            return list(range(len(self.names)))
+        if len(selection) == 0:
+            raise AbsactionError(
+                "the skill observation selects no columns", "pass at least one name or index"
+            )
+        columns: list[int] = []
+        for item in selection:
+            if isinstance(item, (int, np.integer)) or (isinstance(item, str) and item.lstrip("-").isdigit()):
+                index = int(item)
+                if not 0 <= index < len(self.names):
+                    raise AbsactionError(
+                        f"skill observation index {index} is outside the observation's {len(self.names)} "
+                        "columns",
+                        f"use indices 0..{len(self.names) - 1}",
+                    )
+                columns.append(index)
+            elif item in self.keys:
+                start, stop = self.keys[item]
+                columns.extend(range(start, stop))
+            elif item in self.names:
+                columns.append(self.names.index(item))
+            else:
+                known = ", ".join([*self.keys, *[n for n in self.names if n not in self.keys]])
+                raise AbsactionError(f"the observation has no column or key {item!r}", f"choose from {known}")
+        if len(set(columns)) != len(columns):
+            raise AbsactionError(
+                f"the skill observation {list(selection)} names a column twice", "list each once"
+            )
+        return columns
+
+
+def box_layout(obs_dim: int, env_id: str | None = None) -> ObservationLayout:
+    """Column names of a 1-D Box observation: Reach2D's field names, else ``obs_0 .. obs_{D-1}``."""
+    from absaction.envs import OBS_FIELDS  # the world's own layout (envs sits below data)
+
+    if env_id is not None and env_id.startswith("absaction/") and obs_dim == len(OBS_FIELDS):
+        return ObservationLayout(tuple(OBS_FIELDS))
+    return ObservationLayout(tuple(f"obs_{i}" for i in range(obs_dim)))
+
+
+def flatten_dict_observations(observations: Mapping[str, Any]) -> tuple[np.ndarray, ObservationLayout]:
+    """``{key: (T, d_key) or (T,)}`` -> ``((T, sum d), layout)``, keys in sorted order (gymnasium's).
+
+    Raises:
+        AbsactionError: the keys disagree on the number of steps, or a value is nested.
+    """
+    if not observations:
+        raise AbsactionError("the Dict observation has no keys", "record observations with at least one key")
+    parts: list[np.ndarray] = []
+    names: list[str] = []
+    keys: dict[str, tuple[int, int]] = {}
+    steps: int | None = None
+    for key in sorted(observations):
+        value = observations[key]
+        if isinstance(value, Mapping):
+            raise AbsactionError(f"observation key {key!r} is itself a Dict", "flatten nested Dicts first")
+        array = np.asarray(value, dtype=np.float32)
+        array = array.reshape(len(array), -1)  # (T, d)
+        if steps is not None and len(array) != steps:
+            raise AbsactionError(
+                f"observation key {key!r} has {len(array)} steps, the others {steps}",
+                "re-collect the dataset",
+            )
+        steps = len(array)
+        start = sum(p.shape[1] for p in parts)
+        keys[key] = (start, start + array.shape[1])
+        names += [key] if array.shape[1] == 1 else [f"{key}[{i}]" for i in range(array.shape[1])]
+        parts.append(array)
+    return np.concatenate(parts, axis=1), ObservationLayout(tuple(names), keys)
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillWindows:
+    """Windows of H steps of skill observations and actions, with where each came from."""
+
+    observations: np.ndarray
+    """(N, H, O) float32 skill observations, the state before each action"""
+    actions: np.ndarray
+    """(N, H, A) float32 actions, environment units"""
+    episodes: np.ndarray
+    """(N,) int64 index of the episode each window comes from"""
+    starts: np.ndarray
+    """(N,) int64 step of the episode at which each window starts"""
+    skill_obs: tuple[str, ...]
+    """names of the O skill-observation columns"""
+    skill_indices: tuple[int, ...]
+    """their indices in the flat full observation"""
+    layout: ObservationLayout
+    """the full observation's layout"""
+
+    def __len__(self) -> int:
+        return int(self.observations.shape[0])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.observations.shape[1])
+
+    def subset(self, indices: np.ndarray) -> SkillWindows:
+        """The windows at ``indices``."""
+        return dataclasses.replace(
+            self,
+            observations=self.observations[indices],
+            actions=self.actions[indices],
+            episodes=self.episodes[indices],
+            starts=self.starts[indices],
+        )
+
+    def split_by_episode(self, val_fraction: float, seed: int) -> tuple[SkillWindows, SkillWindows]:
+        """Train and validation windows from disjoint episodes (no window straddles the split)."""
+        n_episodes = int(self.episodes.max()) + 1 if len(self) else 0
+        _, val_eps = train_val_split(max(n_episodes, 1), val_fraction, seed)
+        in_val = np.isin(self.episodes, val_eps)
+        return self.subset(np.flatnonzero(~in_val)), self.subset(np.flatnonzero(in_val))
+
+
+def make_skill_windows(
+    observations: Sequence[np.ndarray | Mapping[str, Any] | None],
+    actions: Sequence[np.ndarray],
+    horizon: int,
+    stride: int = 1,
+    skill_obs: Sequence[str | int] | None = None,
+    field_names: Sequence[str] | None = None,
+) -> SkillWindows:
+    """Cut every episode into windows of ``horizon`` steps, one every ``stride`` steps.
+
+    Args:
+        observations: per episode ``(T + 1, D)`` (or ``(T, D)``) flat observations, or a Dict of arrays;
+            None for an episode without observations (an error).
+        actions: per episode ``(T, A)`` actions.
+        horizon: steps H per window.
+        stride: steps between window starts.
+        skill_obs: the skill observation's columns, by name or index (None = every column).
+        field_names: names of the flat observation's columns (default ``obs_0 ..``); ignored for Dicts.
+
+    Raises:
+        AbsactionError: no observations; NaN or infinite states; a horizon longer than every episode;
+            unknown skill-observation names or indices.
+    """
+    if horizon < 1 or stride < 1:
+        raise AbsactionError(
+            f"horizon and stride must be >= 1, got {horizon} and {stride}", "pass e.g. 10 and 1"
+        )
+    if len(observations) != len(actions) or not actions:
+        raise AbsactionError("there are no episodes with observations and actions", "collect a dataset first")
+    flats: list[np.ndarray] = []
+    layout: ObservationLayout | None = None
+    for index, obs in enumerate(observations):
+        if obs is None:
+            raise AbsactionError(
+                f"episode {index} has no observations (its observation space is not a 1-D Box or Dict)",
+                "collect the dataset with observations (absaction collect records them)",
+            )
+        if isinstance(obs, Mapping):
+            flat, episode_layout = flatten_dict_observations(obs)
+        else:
+            flat = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
+            names = (
+                tuple(field_names)
+                if field_names is not None
+                else tuple(f"obs_{i}" for i in range(flat.shape[1]))
+            )
+            if len(names) != flat.shape[1]:
+                raise AbsactionError(
+                    f"{len(names)} observation names for {flat.shape[1]} columns", "pass one name per column"
+                )
+            episode_layout = ObservationLayout(names)
+        if layout is not None and episode_layout != layout:
+            raise AbsactionError(f"episode {index} has another observation layout", "re-collect the dataset")
+        layout = episode_layout
+        if not np.isfinite(flat).all():
+            step = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
+            raise AbsactionError(
+                f"episode {index} has NaN or infinite observations (first at step {step})",
+                "remove that episode or re-collect the dataset",
+            )
+        if len(flat) < len(actions[index]):
+            raise AbsactionError(
+                f"episode {index} has {len(flat)} observations for {len(actions[index])} actions",
+                "record the observation before every action",
+            )
+        flats.append(flat)
+    assert layout is not None
+    columns = layout.resolve(skill_obs)
+    lengths = [len(a) for a in actions]
+    if horizon > max(lengths):
+        raise AbsactionError(
+            f"a skill horizon of {horizon} steps is longer than every episode "
+            f"(the longest has {max(lengths)})",
+            f"pass --horizon {max(lengths)} or less",
+        )
+    obs_windows, act_windows, episode_ids, starts = [], [], [], []
+    for index, (flat, acts) in enumerate(zip(flats, actions, strict=True)):
+        acts = np.asarray(acts, dtype=np.float32).reshape(len(acts), -1)
+        for start in range(0, len(acts) - horizon + 1, stride):
+            obs_windows.append(flat[start : start + horizon, columns])  # (H, O)
+            act_windows.append(acts[start : start + horizon])  # (H, A)
+            episode_ids.append(index)
+            starts.append(start)
+    return SkillWindows(
+        observations=np.stack(obs_windows).astype(np.float32),
+        actions=np.stack(act_windows).astype(np.float32),
+        episodes=np.asarray(episode_ids, dtype=np.int64),
+        starts=np.asarray(starts, dtype=np.int64),
+        skill_obs=tuple(layout.names[c] for c in columns),
+        skill_indices=tuple(columns),
+        layout=layout,
+    )
+
+
+def dataset_skill_windows(
+    dataset: Any, horizon: int, stride: int = 1, skill_obs: Sequence[str | int] | None = None
+) -> SkillWindows:
+    """:func:`make_skill_windows` over an :class:`~absaction.data.ActionDataset` (Reach2D columns by name)."""
+    observations: list[Any] = [
+        ep.observations if ep.observations is not None else getattr(ep, "observation_dict", None)
+        for ep in dataset.episodes
+    ]
+    first = next((o for o in observations if o is not None and not isinstance(o, Mapping)), None)
+    names = None if first is None else box_layout(np.asarray(first).shape[-1], dataset.env_id).names
+    return make_skill_windows(
+        observations, [ep.actions for ep in dataset.episodes], horizon, stride, skill_obs, names
+    )

@@ -1,0 +1,343 @@
+"""Training of skill models (``absaction train --model skill``): windows of (s, a) in, a resumable run out.
+
+One epoch is one pass over the training windows in a seeded random order, in mini-batches; the loss is
+:func:`absaction.models.skill.skill_loss`. The run folder has the same files as an action VAE's
+(``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created atomically
+with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume`` continues a
+killed run bit-identically (weights, optimiser moments, the generator and the global RNGs are saved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from absaction import __version__
+from absaction.data import Normalizer, load_dataset
+from absaction.data.skill_windows import SkillWindows, dataset_skill_windows
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, check_new_output
+from absaction.models import io as model_io
+from absaction.models.registry import build_model
+from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
+from absaction.seeding import seed_everything
+from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
+from absaction.train.loop import FitResult, resume_conflict
+from absaction.train.metrics import METRICS_FILE, write_metrics_csv
+from absaction.train.optim import Adam
+
+SKILL_RUN_CONTROL: frozenset[str] = frozenset({"epochs", "checkpoint_every", "threads"})
+"""Keys a resume may change (they steer the run, not its numbers)."""
+
+
+@dataclasses.dataclass
+class SkillTrainConfig:
+    """Everything that decides a skill run's numbers, plus how it is run."""
+
+    horizon: int = 10
+    """steps H per skill (SPiRL, OPAL and ReSkill use 10)"""
+    stride: int = 1
+    """steps between window starts"""
+    skill_obs: list[str] | None = None
+    """skill-observation columns by name or index; None = x, y on Reach2D (no goal), else every column"""
+    z_dim: int = 8
+    """size of the skill latent"""
+    encoder: str = "gru"
+    """posterior network: gru | mlp"""
+    decoder: str = "closed"
+    """closed (pi(a | s, z) every step) | open (z -> H actions)"""
+    hidden_size: int = 128
+    """units per hidden layer"""
+    beta: float = 0.01
+    """weight of KL(q || N(0, I)) (SPiRL's 1e-2)"""
+    prior_weight: float = 1.0
+    """weight of the prior's KL(sg(q) || p(z | s))"""
+    sigma: float = 1.0
+    """decoder std in units of the normalised actions (recon = sum (a - a_hat)^2 / (2 sigma^2))"""
+    epochs: int = 30
+    """passes over the training windows"""
+    batch_size: int = 256
+    """windows per optimiser step"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    val_fraction: float = 0.1
+    """share of episodes held out for validation"""
+    seed: int = 0
+    """seed of the weights, split, shuffling and sampling noise"""
+    checkpoint_every: int = 10
+    """write the run folder every this many epochs, and at the end"""
+    threads: int = 1
+    """torch intra-op threads (0 = torch's default)"""
+
+    def validate(self) -> None:
+        for key in ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every"):
+            if getattr(self, key) < 1:
+                raise AbsactionError(
+                    f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
+                )
+        for key in ("beta", "prior_weight", "sigma", "lr"):
+            value = getattr(self, key)
+            if not value >= 0 or (key in ("sigma", "lr") and value == 0):
+                raise AbsactionError(
+                    f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
+                )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SkillTrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise AbsactionError(
+                f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
+                "do not apply to skill models",
+                f"skill models take {', '.join('--' + n.replace('_', '-') for n in sorted(names))}",
+            )
+        return cls(**data)
+
+
+def skill_windows_for(dataset: Any, config: SkillTrainConfig) -> SkillWindows:
+    """The run's windows of ``dataset`` (the default skill observation is Reach2D's position)."""
+    skill_obs: list[str | int] | None = list(config.skill_obs) if config.skill_obs is not None else None
+    if skill_obs is None and (dataset.env_id or "").startswith("absaction/"):
+        skill_obs = ["x", "y"]
+    return dataset_skill_windows(dataset, config.horizon, config.stride, skill_obs)
+
+
+def fit_skills(
+    data: str | Path,
+    config: SkillTrainConfig,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    resume: bool = False,
+    epoch_callback: Callable[[int, dict[str, Any]], None] | None = None,
+) -> FitResult:
+    """Train a skill model on the dataset ``data`` (a folder or Minari id) and write ``run_dir``.
+
+    Args:
+        data: dataset written by ``absaction collect`` (observations are needed).
+        config: the run's configuration.
+        run_dir: the run folder; created (``force`` replaces one this command wrote), or continued with
+            ``resume`` (then ``config`` may differ only in :data:`SKILL_RUN_CONTROL` keys).
+        epoch_callback: called after every epoch with ``(epoch, metric_row)`` (tests interrupt runs with it).
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    dataset = load_dataset(data)
+    windows = skill_windows_for(dataset, config)
+    train, val = windows.split_by_episode(config.val_fraction, config.seed)
+    if len(train) == 0:
+        raise AbsactionError("no training windows", "use a dataset with more episodes or a smaller --horizon")
+    digest = hashlib.sha256()
+    for part in (train.observations, train.actions, val.observations, val.actions):
+        digest.update(repr(part.shape).encode() + np.ascontiguousarray(part).tobytes())
+    sha256 = digest.hexdigest()
+    if not resume:
+        check_new_output(run_dir, force, "run folder")
+    before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        seed_everything(config.seed)
+        model = build_model(
+            "skill",
+            action_dim=train.actions.shape[2],
+            seq_len=config.horizon,
+            options={
+                "ladder_dims": [config.z_dim],
+                "obs_dim": train.observations.shape[2],
+                "skill_obs": list(windows.skill_obs),
+                "skill_indices": list(windows.skill_indices),
+                "obs_fields": list(windows.layout.names),
+                "encoder": config.encoder,
+                "decoder": config.decoder,
+                "hidden_size": config.hidden_size,
+            },
+            normalizer=Normalizer.fit(train.actions),
+            env_id=dataset.env_id,
+            action_low=np.asarray(dataset.action_space.low, np.float32),
+            action_high=np.asarray(dataset.action_space.high, np.float32),
+        )
+        assert isinstance(model, SkillModel)
+        model.set_obs_normalizer(train.observations.mean(axis=(0, 1)), train.observations.std(axis=(0, 1)))
+        generator = torch.Generator().manual_seed(config.seed)
+        optimizer = Adam(model.parameters(), lr=config.lr)
+        obs_t, act_t = _normalized(model, train)
+        val_t = _normalized(model, val) if len(val) else None
+        info = {
+            "path": str(dataset.path.resolve()),
+            "sha256": sha256,
+            "n_train": len(train),
+            "n_val": len(val),
+            "horizon": config.horizon,
+            "stride": config.stride,
+            "skill_obs": list(windows.skill_obs),
+        }
+        columns = ["epoch", "loss", "recon", "kl", "prior_kl"]
+        columns += [f"kl_d{d}" for d in range(config.z_dim)] + [
+            "val_recon",
+            "val_rmse",
+            "val_prior_nll",
+            "seconds",
+        ]
+        epoch, elapsed = 0, 0.0
+        metrics: list[dict[str, Any]] = []
+
+        def checkpoint(folder: Path) -> None:
+            model.kl_per_dim = [_kl_per_dim(model, obs_t, act_t)]
+            torch_rng, numpy_rng = ResumeState.capture_global_rng()
+            state = ResumeState(
+                epoch, optimizer.step_count, model.state_dict(), optimizer.state_tensors(),
+                generator.get_state(),
+                torch_rng, numpy_rng, {}, metrics, elapsed, sha256,
+            )  # fmt: skip
+            save_resume_state(folder / RESUME_FILE, state)
+            extra = {
+                "train": config.to_dict(),
+                "data": info,
+                "absaction_version": __version__,
+                "epochs_completed": epoch,
+                "complete": epoch >= config.epochs,
+            }
+            model_io.save(model, folder, extra=extra, force=True)
+            write_metrics_csv(folder / METRICS_FILE, columns, metrics)
+
+        if resume:
+            state = _restore_state(run_dir, config, sha256)
+            model.load_state_dict(state.model_state)
+            optimizer.load_state(state.optimizer_state, state.step)
+            generator.set_state(state.generator_state)
+            state.restore_global_rng()
+            epoch, elapsed, metrics = state.epoch, state.elapsed, state.metrics
+        else:
+            with atomic_dir(run_dir, force, "run folder") as tmp:
+                checkpoint(tmp)
+        for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
+            started = time.perf_counter()
+            row = _train_epoch(model, optimizer, obs_t, act_t, config, generator)
+            row.update(_validate(model, val_t, config.sigma))
+            row["epoch"], row["seconds"] = epoch, time.perf_counter() - started
+            if not math.isfinite(row["loss"]):
+                raise AbsactionError(f"training diverged in epoch {epoch}", "lower --lr or raise --sigma")
+            elapsed += row["seconds"]
+            metrics.append(row)
+            if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                checkpoint(run_dir)
+            if epoch_callback is not None:
+                epoch_callback(epoch, row)
+        if model.kl_per_dim is None:
+            model.kl_per_dim = [_kl_per_dim(model, obs_t, act_t)]
+        return FitResult(model.eval(), run_dir, metrics, elapsed)
+    finally:
+        torch.set_num_threads(before)
+
+
+def resume_skills(
+    run_dir: str | Path, overrides: dict[str, Any], data: str | Path | None = None
+) -> FitResult:
+    """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``)."""
+    saved = model_io.read_config(Path(run_dir))
+    config = SkillTrainConfig.from_dict({**saved["train"], **overrides})
+    return fit_skills(data or saved["data"]["path"], config, run_dir, resume=True)
+
+
+def _restore_state(run_dir: Path, config: SkillTrainConfig, sha256: str) -> ResumeState:
+    saved = model_io.read_config(run_dir)
+    if saved.get("model") != "skill":
+        raise AbsactionError(
+            f"{run_dir} holds a {saved.get('model')} model, not skills", "resume it without --model skill"
+        )
+    old = SkillTrainConfig.from_dict(saved["train"]).to_dict()
+    conflicts = [
+        (k, old[k], v) for k, v in config.to_dict().items() if k not in SKILL_RUN_CONTROL and old[k] != v
+    ]
+    state = load_resume_state(run_dir / RESUME_FILE)
+    if state.data_sha256 != sha256:
+        conflicts.append(("data", saved["data"]["path"], "other windows"))
+    if conflicts:
+        raise resume_conflict(run_dir, conflicts)
+    if config.epochs < state.epoch:
+        raise AbsactionError(
+            f"--epochs {config.epochs} is less than the run's {state.epoch}", f"pass --epochs {state.epoch}"
+        )
+    return state
+
+
+def _normalized(model: SkillModel, windows: SkillWindows) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        obs = model.normalize_obs(windows.observations)  # (N, H, O)
+    return obs, torch.from_numpy(model.normalizer.transform(windows.actions)).float()  # (N, H, A)
+
+
+def _train_epoch(
+    model: SkillModel,
+    optimizer: Adam,
+    obs: torch.Tensor,
+    act: torch.Tensor,
+    config: SkillTrainConfig,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    model.train()
+    n = obs.shape[0]
+    order = torch.randperm(n, generator=generator)
+    sums = torch.zeros(3)  # loss, recon, prior_kl (window-weighted)
+    kl_sum = torch.zeros(config.z_dim)
+    for start in range(0, n, config.batch_size):
+        index = order[start : start + config.batch_size]
+        terms = skill_loss(
+            model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator
+        )
+        optimizer.zero_grad()
+        terms.loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            b = len(index)
+            sums += torch.stack([terms.loss, terms.recon, terms.prior_kl]).detach() * b
+            kl_sum += terms.kl_dims.detach() * b
+    loss, recon, prior_kl = (sums / n).tolist()
+    kl_dims = (kl_sum / n).tolist()
+    row: dict[str, Any] = {"loss": loss, "recon": recon, "kl": sum(kl_dims), "prior_kl": prior_kl}
+    row.update({f"kl_d{d}": value for d, value in enumerate(kl_dims)})
+    return row
+
+
+@torch.no_grad()
+def _validate(
+    model: SkillModel, val: tuple[torch.Tensor, torch.Tensor] | None, sigma: float
+) -> dict[str, Any]:
+    """Reconstruction (posterior mean, closed loop on the recorded states) and the prior's NLL of it."""
+    if val is None:
+        return {"val_recon": None, "val_rmse": None, "val_prior_nll": None}
+    model.eval()
+    obs, act = val
+    mean, _ = model.posterior_normalized(obs, act)
+    act_hat = model.decode_window_normalized(obs, mean)
+    std = torch.as_tensor(model.normalizer.std, dtype=torch.float32)
+    recon = float(((act_hat - act) ** 2).sum(dim=(1, 2)).mean()) / (2 * sigma**2)
+    rmse = float((((act_hat - act) * std) ** 2).mean().sqrt())
+    prior_mean, prior_logvar = model.prior_normalized(obs[:, 0])
+    nll = 0.5 * (((mean - prior_mean) ** 2) / prior_logvar.exp() + prior_logvar + math.log(2 * math.pi))
+    return {"val_recon": recon, "val_rmse": rmse, "val_prior_nll": float(nll.sum(dim=1).mean())}
+
+
+@torch.no_grad()
+def _kl_per_dim(model: SkillModel, obs: torch.Tensor, act: torch.Tensor) -> list[float]:
+    was = model.training
+    model.eval()
+    mean, logvar = model.posterior_normalized(obs, act)
+    zeros = torch.zeros_like(mean)
+    model.train(was)
+    return kl_gaussians(mean, logvar, zeros, zeros).mean(dim=0).double().tolist()

@@ -1,0 +1,261 @@
+"""Skill models: windows, the play world, the model's options, its loss terms, training, rollouts, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import absaction  # registers the envs
+from absaction.analysis.skills import prior_rollouts, reconstruction
+from absaction.data.skill_windows import flatten_dict_observations, make_skill_windows
+from absaction.envs import NEW_GOAL_MARGIN, make_expert
+from absaction.envs.variants import NEW_GOALS
+from absaction.errors import AbsactionError
+from absaction.models import load
+from absaction.models.skill import SkillConfig, SkillModel, kl_gaussians, skill_loss
+from absaction.train.optim import Adam
+from absaction.train.skill_loop import SkillTrainConfig, fit_skills
+
+
+def test_windows_select_columns_and_stride() -> None:
+    obs = [np.arange(12, dtype=np.float32).reshape(6, 2) * [1, 10]]  # (T + 1 = 6, 2)
+    act = [np.arange(5, dtype=np.float32).reshape(5, 1)]
+    w = make_skill_windows(obs, act, horizon=3, stride=1, field_names=("x", "y"), skill_obs=["y"])
+    assert w.observations.shape == (3, 3, 1) and w.actions.shape == (3, 3, 1)
+    assert w.observations[1, :, 0].tolist() == [30.0, 50.0, 70.0]  # y of steps 1..3
+    assert w.actions[2, :, 0].tolist() == [2.0, 3.0, 4.0]
+    assert w.skill_obs == ("y",) and w.skill_indices == (1,)
+    by_index = make_skill_windows(obs, act, horizon=3, stride=2, skill_obs=[1])
+    assert by_index.starts.tolist() == [0, 2] and by_index.skill_obs == ("obs_1",)
+
+
+def test_dict_observations_are_flattened_with_a_layout() -> None:
+    flat, layout = flatten_dict_observations(
+        {"pos": np.zeros((4, 2)), "goal": np.ones((4, 2)), "t": np.ones(4)}
+    )
+    assert flat.shape == (4, 5) and layout.keys == {"goal": (0, 2), "pos": (2, 4), "t": (4, 5)}
+    w = make_skill_windows(
+        [{"pos": np.full((4, 2), 3.0), "goal": np.ones((4, 2))}], [np.zeros((3, 2))], 2, skill_obs=["pos"]
+    )
+    assert w.skill_indices == (2, 3) and np.all(w.observations == 3.0)
+
+
+@pytest.mark.parametrize(
+    ("obs", "horizon", "skill_obs", "message"),
+    [
+        ([np.zeros((5, 2))], 9, None, "longer than every episode"),
+        ([np.zeros((5, 2))], 2, ["goal"], "no column or key 'goal'"),
+        ([np.zeros((5, 2))], 2, [7], "index 7"),
+        ([None], 2, None, "no observations"),
+        ([np.full((5, 2), np.nan)], 2, None, "NaN"),
+    ],
+)
+def test_window_errors_are_one_line(obs: list, horizon: int, skill_obs: list | None, message: str) -> None:
+    with pytest.raises(AbsactionError, match=message) as info:
+        make_skill_windows(obs, [np.zeros((4, 2))], horizon, skill_obs=skill_obs)
+    assert "\n" not in str(info.value)
+
+
+def test_play_world_is_diverse_and_avoids_new_goals() -> None:
+    env = gym.make("absaction/Reach2DPlay-v0")
+    expert = make_expert(env)
+    starts, goals, successes = [], [], []
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        expert.reset(obs, info, np.random.default_rng([seed, 1]))
+        starts.append(obs[:2].copy())
+        goals.append(obs[2:4].copy())
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(expert.act(obs))
+            done = terminated or truncated
+        successes.append(info["is_success"])
+    goals_arr = np.array(goals)
+    assert all(successes)
+    assert np.std(np.array(starts), axis=0).min() > 0.3  # varied starts
+    distances = np.linalg.norm(goals_arr[:, None] - np.array(NEW_GOALS)[None], axis=2)
+    assert distances.min() >= NEW_GOAL_MARGIN - 1e-6
+    again = gym.make("absaction/Reach2DPlay-v0").reset(seed=3)[0]
+    assert np.array_equal(again, gym.make("absaction/Reach2DPlay-v0").reset(seed=3)[0])
+
+
+@pytest.mark.parametrize("encoder", ["gru", "mlp"])
+@pytest.mark.parametrize("decoder", ["closed", "open"])
+def test_shapes_of_every_option(encoder: str, decoder: str) -> None:
+    model = SkillModel(
+        SkillConfig(action_dim=2, seq_len=6, obs_dim=3, ladder_dims=[5], encoder=encoder, decoder=decoder)
+    )
+    obs, act = torch.randn(4, 6, 3), torch.randn(4, 6, 2)
+    mean, logvar = model.encode_windows(obs, act)
+    prior_mean, prior_sigma = model.prior(obs[:, 0])
+    assert mean.shape == logvar.shape == prior_mean.shape == prior_sigma.shape == (4, 5)
+    assert model.decode_window(obs, mean).shape == (4, 6, 2)
+    assert (model.horizon, model.z_dim) == (6, 5)
+    if decoder == "closed":
+        assert model.decode_step(obs[:, 0], mean).shape == (4, 2)
+    else:
+        with pytest.raises(AbsactionError, match="decode_window"):
+            model.decode_step(obs[:, 0], mean)
+    with pytest.raises(AbsactionError, match="columns"):
+        model.prior(torch.randn(4, 7))
+
+
+def test_prior_kl_matches_the_closed_form() -> None:
+    mq, lq, mp, lp = (
+        torch.tensor([[0.3]]),
+        torch.tensor([[np.log(0.25)]]),
+        torch.tensor([[-0.2]]),
+        torch.tensor([[0.0]]),
+    )
+    # KL(N(0.3, 0.5^2) || N(-0.2, 1)) = log(1 / 0.5) + (0.25 + 0.25) / 2 - 0.5
+    expected = np.log(2.0) + 0.5 / 2 - 0.5
+    assert kl_gaussians(mq, lq, mp, lp).item() == pytest.approx(expected, rel=1e-6)
+    samples = torch.distributions.Normal(0.3, 0.5)
+    reference = torch.distributions.kl_divergence(samples, torch.distributions.Normal(-0.2, 1.0))
+    assert kl_gaussians(mq, lq, mp, lp).item() == pytest.approx(reference.item(), rel=1e-6)
+
+
+def test_stop_gradient_prior_step_leaves_the_encoder_unchanged() -> None:
+    torch.manual_seed(0)
+    model = SkillModel(SkillConfig(action_dim=2, seq_len=5, obs_dim=2, ladder_dims=[3]))
+    obs, act = torch.randn(8, 5, 2), torch.randn(8, 5, 2)
+    terms = skill_loss(model, obs, act, beta=0.0, sigma=1.0, prior_weight=1.0)
+    terms.prior_kl.backward()  # only the prior's term
+    encoder = [p for n, p in model.named_parameters() if n.startswith("encoder")]
+    prior = [p for n, p in model.named_parameters() if n.startswith("prior")]
+    assert all(p.grad is None or torch.all(p.grad == 0) for p in encoder)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in prior)
+    before = [p.detach().clone() for p in encoder]
+    optimizer = Adam(prior, lr=0.1)
+    optimizer.step()
+    assert all(torch.equal(a, p) for a, p in zip(before, encoder, strict=True))
+
+
+def test_closed_loop_decoder_reproduces_training_actions() -> None:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    # 64 windows of 5 steps: the action is a fixed function of the state and a per-window direction
+    obs = rng.uniform(-1, 1, (64, 5, 2)).astype(np.float32)
+    direction = rng.uniform(-1, 1, (64, 1, 2)).astype(np.float32)
+    act = (0.5 * direction - 0.3 * obs).astype(np.float32)
+    model = SkillModel(SkillConfig(action_dim=2, seq_len=5, obs_dim=2, ladder_dims=[4], hidden_size=64))
+    optimizer = Adam(model.parameters(), lr=3e-3)
+    x, a = torch.from_numpy(obs), torch.from_numpy(act)
+    for _ in range(600):
+        terms = skill_loss(model, x, a, beta=1e-4, sigma=1.0)
+        optimizer.zero_grad()
+        terms.loss.backward()
+        optimizer.step()
+    model.eval()
+    from absaction.data.skill_windows import ObservationLayout, SkillWindows
+
+    windows = SkillWindows(
+        obs,
+        act,
+        np.zeros(64, np.int64),
+        np.zeros(64, np.int64),
+        ("a", "b"),
+        (0, 1),
+        ObservationLayout(("a", "b")),
+    )
+    result = reconstruction(model, windows)
+    assert result["rmse"] < 0.05, result  # actions have std ~0.35: under 15 % of it
+
+
+@pytest.fixture(scope="module")
+def play_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("play") / "play"
+    from absaction.collect import CollectConfig, collect
+
+    collect(CollectConfig(env_id="absaction/Reach2DPlay-v0", episodes=12, out=out, progress=False))
+    return out
+
+
+def test_resume_is_bit_identical(play_data: Path, tmp_path: Path) -> None:
+    config = SkillTrainConfig(epochs=4, checkpoint_every=2, batch_size=32, hidden_size=32)
+    straight = fit_skills(play_data, config, tmp_path / "straight")
+
+    def stop(epoch: int, row: dict) -> None:
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_skills(play_data, config, tmp_path / "resumed", epoch_callback=stop)
+    resumed = fit_skills(play_data, config, tmp_path / "resumed", resume=True)
+    for (name, a), (_, b) in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert [r["loss"] for r in straight.metrics] == [r["loss"] for r in resumed.metrics]
+    loaded = load(tmp_path / "resumed")
+    assert isinstance(loaded, SkillModel) and loaded.skill_obs_layout["names"] == ["x", "y"]
+    assert torch.equal(loaded.obs_std, resumed.model.obs_std)
+
+
+def test_prior_rollouts_are_reproducible_by_seed(play_data: Path, tmp_path: Path) -> None:
+    model = fit_skills(
+        play_data, SkillTrainConfig(epochs=1, batch_size=64, hidden_size=16), tmp_path / "run"
+    ).model
+    first = prior_rollouts(model, episodes=3, seed=5)
+    again = prior_rollouts(model, episodes=3, seed=5)
+    other = prior_rollouts(model, episodes=3, seed=6)
+    assert first["final_positions"] == again["final_positions"]
+    assert first["final_positions"] != other["final_positions"]
+    assert len(first["paths"][0]) == 33 and 0.0 <= first["success_rate"] <= 1.0
+
+
+@pytest.mark.slow
+def test_cli_collect_train_evaluate(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(absaction.__file__).parent.parent)}
+
+    def cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "absaction", *argv], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    assert (
+        cli("collect", "--env", "absaction/Reach2DPlay-v0", "--episodes", "8", "--out", "play").returncode
+        == 0
+    )
+    done = cli(
+        "train",
+        "--model",
+        "skill",
+        "--data",
+        "play",
+        "--out",
+        "run",
+        "--epochs",
+        "2",
+        "--horizon",
+        "8",
+        "--z-dim",
+        "4",
+    )
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (
+        config["model"] == "skill"
+        and config["model_config"]["seq_len"] == 8
+        and config["epochs_completed"] == 2
+    )
+    bad = cli("train", "--model", "skill", "--data", "play", "--out", "bad", "--skill-obs", "speed")
+    assert (
+        bad.returncode == 2 and "no column or key 'speed'" in bad.stderr and not (tmp_path / "bad").exists()
+    )
+    assert cli("train", "--resume", "run", "--epochs", "3").returncode == 0
+    report = cli("evaluate", "--model", "run", "--out", "report")
+    assert report.returncode == 0, report.stderr
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert data["reconstruction"]["rmse"] >= 0 and "success_rate" in data["prior_rollouts"]
+    assert (tmp_path / "report" / "prior_rollouts.png").is_file() and (
+        tmp_path / "report" / "traversal.png"
+    ).is_file()
