@@ -78,7 +78,7 @@ BAD_OUTPUTS: list[tuple[list[str], str]] = [
     (
         ["rl", "--env", "Pendulum-v1", "--actions", "latent", "--model", "model", "--out", "model/agent"],
         "lies inside the input model",
-    ),  # fmt: skip
+    ),
     ([*RL, "--bc", "ds", "--out", ".", "--force"], "names a folder"),
     # ... nor the current folder or one above it
     ([*COLLECT, "--out", ".", "--force"], "names a folder"),
@@ -98,7 +98,7 @@ BAD_OUTPUTS: list[tuple[list[str], str]] = [
     (
         ["rl", "--env", "Pendulum-v1", "--actions", "latent", "--model", "ds", "--out", "agent"],
         "is not a trained model",
-    ),  # fmt: skip
+    ),
 ]
 
 
