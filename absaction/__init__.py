@@ -7,9 +7,9 @@ imported by the sub-modules that need them, so ``import absaction`` stays fast.
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # first: the modules imported below read it
+
 from absaction import envs as envs  # registers the environments
 from absaction.errors import AbsactionError
-
-__version__ = "0.1.0"
 
 __all__ = ["AbsactionError", "__version__", "envs"]

@@ -208,6 +208,13 @@ PATHS_PREFIX = "paths:"
 """``--expert paths:FILE.npz``: track the recorded paths of FILE (:class:`absaction.envs.PathSetExpert`)."""
 
 
+def expert_input(spec: str) -> str | None:
+    """The file an ``--expert`` spec reads (a recorded-paths file or an SB3 .zip), or None."""
+    if spec in ("scripted", "random"):
+        return None
+    return spec[len(PATHS_PREFIX) :] if spec.startswith(PATHS_PREFIX) else spec
+
+
 def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     """Resolve the ``--expert`` argument for ``env``: returns the expert and its ``algorithm_name``."""
     if spec == "scripted":
@@ -326,7 +333,9 @@ def collect(config: CollectConfig) -> CollectSummary:
         raise AbsactionError(
             f"noise must be a finite number >= 0, got {config.noise}", "pass e.g. --noise 0.01"
         )
-    out = check_new_output(config.out, config.force, "output folder")
+    out = check_new_output(
+        config.out, config.force, "output folder", command="collect", inputs=[expert_input(config.expert)]
+    )
     if config.dataset_id is not None:
         _check_dataset_id(config.dataset_id)
 
@@ -371,7 +380,7 @@ def _collect(
             else "No ground-truth factors."
         )
     )
-    with atomic_dir(out, config.force, "output folder") as tmp:
+    with atomic_dir(out, config.force, "output folder", command="collect") as tmp:
         # absolute: Minari 0.5 computes the dataset size wrongly under a relative MINARI_DATASETS_PATH
         staging = (tmp / ".minari").resolve()
         dataset: Any = None

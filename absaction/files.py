@@ -13,51 +13,59 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from absaction.errors import AbsactionError
+from absaction.outputs import check_output, write_record
 
 
-def check_new_output(path: str | os.PathLike[str], force: bool, what: str = "output folder") -> Path:
-    """Validate that ``path`` may be written: refuse an existing one without ``force``, and an
-    unwritable parent. Nothing is created or removed here."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise AbsactionError(
-            f"{what} {path} already exists", "pass --force to replace it or choose another path"
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    probe = parent
-    while not probe.exists():  # the nearest existing ancestor decides whether we can create it
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise AbsactionError(
-            f"cannot write {what} {path}: {probe} is not writable", "choose a writable location"
-        )
-    return path
+def check_new_output(
+    path: str | os.PathLike[str],
+    force: bool,
+    what: str = "output folder",
+    *,
+    command: str | None = None,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    figure: bool = False,
+    exists_fix: str | None = None,
+) -> Path:
+    """Validate that ``path`` may be written (see :func:`absaction.outputs.check_output` for the rules:
+    ``force`` replaces only ``command``'s own output, never an input or the current folder). Nothing is
+    created or removed here."""
+    return check_output(
+        path, force, what, command=command, inputs=inputs, figure=figure, exists_fix=exists_fix
+    )
 
 
 @contextlib.contextmanager
 def atomic_dir(
-    path: str | os.PathLike[str], force: bool = False, what: str = "output folder"
+    path: str | os.PathLike[str],
+    force: bool = False,
+    what: str = "output folder",
+    *,
+    command: str | None = None,
 ) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
 
-    On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and ``path`` is
-    left exactly as it was.
+    ``command`` (``"train"``, ``"collect"``, ...) is recorded in the folder, which is what lets a later
+    ``force`` of the same command replace it. On any exception (``KeyboardInterrupt`` included), in the
+    block or while moving the folder into place, the temporary folder is removed and ``path`` is left
+    exactly as it was.
     """
-    final = check_new_output(path, force, what)
+    final = check_new_output(path, force, what, command=command)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the user's usual mode
     try:
         yield tmp
+        if command is not None:
+            write_record(tmp, command)
+        replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    replace_dir(tmp, final)
 
 
 def replace_dir(src: Path, dst: Path) -> None:
@@ -130,7 +138,11 @@ def _json_default(obj: Any) -> Any:
 
 @contextlib.contextmanager
 def staged_dir(
-    path: str | os.PathLike[str], force: bool = False, what: str = "output folder"
+    path: str | os.PathLike[str],
+    force: bool = False,
+    what: str = "output folder",
+    *,
+    command: str | None = None,
 ) -> Iterator[Path]:
     """Build a folder *in place* at ``path`` and keep it only if the block completes.
 
@@ -139,7 +151,7 @@ def staged_dir(
     (allowed with ``force``) is moved aside first and restored if the block fails; on failure or
     Ctrl-C the partial folder is removed.
     """
-    final = check_new_output(path, force, what)
+    final = check_new_output(path, force, what, command=command)
     final.parent.mkdir(parents=True, exist_ok=True)
     aside: Path | None = None
     if final.exists():
@@ -148,6 +160,8 @@ def staged_dir(
     final.mkdir()
     try:
         yield final
+        if command is not None:
+            write_record(final, command)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         if aside is not None:

@@ -37,6 +37,7 @@ from absaction.agents import (
 from absaction.agents.hyperparams import HYPERPARAMS_DIR, PrimitiveProgress, algorithm_kwargs, check_keys
 from absaction.cli import main
 from absaction.errors import AbsactionError
+from absaction.outputs import RECORD_FILE
 from absaction.wrappers import latent as latent_module
 
 LINE_ID = "absaction_tests/Line-v0"
@@ -433,6 +434,7 @@ def test_cli_rl_end_to_end(tmp_path: Path, stub_model: Path, capsys: pytest.Capt
     printed = capsys.readouterr().out
     assert "success before learning" in printed and "primitive env steps" in printed
     assert sorted(p.name for p in out.iterdir()) == [
+        RECORD_FILE,
         "agent.json", "agent.zip", "config.json", "eval.csv", "learning_curve.png", "sb3"
     ]  # fmt: skip
     with open(out / "eval.csv") as fh:

@@ -26,6 +26,7 @@ from absaction.analysis import traversal
 from absaction.cli import main
 from absaction.errors import AbsactionError
 from absaction.models import ActionVAE, ModelConfig, build_model, kl_normal, save
+from absaction.outputs import RECORD_FILE
 
 T = 16
 BOX2 = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -350,8 +351,13 @@ def test_cli_traverse_refuses_existing_output_and_missing_model(
     out.write_bytes(b"mine")
     code, _, err = run_cli(["traverse", "--model", str(run_dir), "--all", "--out", str(out)], capsys)
     assert code == 2 and "already exists" in err and out.read_bytes() == b"mine"
-    code, _, _ = run_cli(["traverse", "--model", str(run_dir), "--all", "--out", str(out), "--force"], capsys)
-    assert code == 0 and out.read_bytes().startswith(PNG_MAGIC)
+    # --force replaces only a figure: "mine" is not a PNG
+    forced = ["traverse", "--model", str(run_dir), "--all", "--out", str(out), "--force"]
+    code, _, err = run_cli(forced, capsys)
+    assert code == 2 and "is not a figure" in err and out.read_bytes() == b"mine"
+    out.write_bytes(PNG_MAGIC + b"an earlier figure")
+    code, _, _ = run_cli(forced, capsys)
+    assert code == 0 and out.read_bytes().startswith(PNG_MAGIC) and b"earlier" not in out.read_bytes()
     code, _, err = run_cli(
         ["traverse", "--model", str(tmp_path / "nope"), "--all", "--out", str(tmp_path / "y.png")], capsys
     )
@@ -366,7 +372,12 @@ def test_cli_evaluate_end_to_end(
         ["evaluate", "--model", str(run_dir), "--data", str(reach_data), "--out", str(out)], capsys
     )
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["mi_heatmap.png", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        RECORD_FILE,
+        "mi_heatmap.png",
+        "report.json",
+        "report.md",
+    ]
     report = json.loads((out / "report.json").read_text())
     assert report["sequences"] == 16 and report["data"]["episodes"] == 16
     assert report["model"]["ladder_dims"] == [2, 2, 1]
@@ -392,7 +403,12 @@ def test_cli_evaluate_end_to_end(
         ["evaluate", "--model", str(run_dir), "--data", str(reach_data), "--out", str(out)], capsys
     )
     assert code == 2 and "report folder" in err and "already exists" in err
-    assert sorted(p.name for p in out.iterdir()) == ["mi_heatmap.png", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        RECORD_FILE,
+        "mi_heatmap.png",
+        "report.json",
+        "report.md",
+    ]
 
 
 def test_cli_evaluate_without_factors_and_default_data(
@@ -408,7 +424,7 @@ def test_cli_evaluate_without_factors_and_default_data(
     report = json.loads((out / "report.json").read_text())
     assert report["metrics"] is None and report["sequences"] == 4
     assert any("no ground-truth factors" in note for note in report["notes"])
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "report.json", "report.md"]
     # without --data, the run's recorded training data is used
     code, _, _ = run_cli(["evaluate", "--model", str(run_dir), "--out", str(tmp_path / "default")], capsys)
     assert code == 0

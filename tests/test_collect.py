@@ -18,6 +18,7 @@ from absaction.cli import main
 from absaction.collect import CollectConfig, RandomExpert, collect, default_dataset_id
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError
+from absaction.outputs import RECORD_FILE
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -61,7 +62,7 @@ def test_random_pendulum_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtur
         "--seed", "5", "--max-steps", "12", "--out", str(out),
     )  # fmt: skip
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["collect.json", "data"]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "collect.json", "data"]
     assert sorted(p.name for p in (out / "data").iterdir()) == ["main_data.hdf5", "metadata.json"]
     ds = load_dataset(out)
     assert len(ds) == 3 and ds.env_id == "Pendulum-v1" and ds.factor_names == ()
@@ -202,7 +203,7 @@ def test_namespaced_dataset_id(tmp_path: Path) -> None:
     )
     assert summary.dataset_id == "tests/pend-v2"
     assert load_dataset(out).dataset_id == "tests/pend-v2"
-    assert sorted(p.name for p in out.iterdir()) == ["collect.json", "data"]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "collect.json", "data"]
 
 
 # ---------------------------------------------------------------------------------------- bad input
@@ -291,12 +292,21 @@ def test_existing_output_is_refused_and_untouched(tmp_path: Path, capsys: pytest
     assert "already exists; pass --force" in error_line(err)
     assert snapshot(tmp_path) == before
 
-    status, _ = run_cli(
+    # --force replaces only collect's own output: a folder of the user's files is refused, untouched
+    status, err = run_cli(
         capsys, *BASE, "--env", "Pendulum-v1", "--expert", "random", "--out", str(out), "--force"
     )
-    assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["collect.json", "data"]
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or backup folder left
+    assert status == 2
+    assert "holds files that absaction collect did not write (.hidden, precious.txt)" in error_line(err)
+    assert snapshot(tmp_path) == before
+    out = tmp_path / "ours"
+    for _ in range(2):  # the second run replaces the first one's output
+        status, _ = run_cli(
+            capsys, *BASE, "--env", "Pendulum-v1", "--expert", "random", "--out", str(out), "--force"
+        )
+        assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "collect.json", "data"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours", "out"]  # no temporary or backup folder left
 
 
 def test_unwritable_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

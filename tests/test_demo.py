@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from absaction.cli import main
+from absaction.outputs import RECORD_FILE, write_record
 
 
 @pytest.mark.slow
@@ -42,10 +43,16 @@ def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.Cap
     out = tmp_path / "demo"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
+    # --force never replaces a folder of the user's files
+    assert main(["demo", "--out", str(out), "--force"]) == 2
+    assert "did not write (mine.txt)" in capsys.readouterr().err
+    (out / "mine.txt").unlink()
+    write_record(out, "demo")  # an earlier demo's folder, which --force may replace
+    (out / "old.txt").write_text("from the earlier demo")
     # an unknown RL task fails the last stage, after the others have written into the folder
     status = main(["demo", "--out", str(out), "--episodes", "16", "--epochs", "1", "--rl-steps", "64",
                    "--rl-env", "absaction/NoSuchTask-v0", "--force"])  # fmt: skip
     assert status == 2
     assert "NoSuchTask" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]

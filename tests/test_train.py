@@ -22,6 +22,7 @@ import torch
 from absaction.cli import main
 from absaction.errors import AbsactionError
 from absaction.models import MODELS, ActionVAE, ModelConfig, load
+from absaction.outputs import RECORD_FILE
 from absaction.train import (
     RESUME_FILE,
     TrainConfig,
@@ -73,6 +74,7 @@ def test_fit_arrays_writes_a_complete_run_folder(tmp_path: Path) -> None:
     result = _fit(tmp_path / "run", _config(), env_id="absaction/Reach2D-v0", data_info={"path": "somewhere"})
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == [
+        RECORD_FILE,
         "config.json",
         "metrics.csv",
         "model.safetensors",
@@ -318,8 +320,15 @@ def test_an_existing_run_folder_is_refused_and_untouched(tmp_path: Path) -> None
     with pytest.raises(AbsactionError, match="already exists"):
         _fit(run, _config())
     assert [p.name for p in run.iterdir()] == ["keep.txt"]
-    _fit(run, _config(), force=True)
-    assert not (run / "keep.txt").exists() and (run / "model.safetensors").exists()
+    # force replaces only a run folder that training wrote, never a folder of the user's files
+    with pytest.raises(AbsactionError, match=r"holds files that absaction train did not write \(keep.txt\)"):
+        _fit(run, _config(), force=True)
+    assert [p.name for p in run.iterdir()] == ["keep.txt"]
+    (run / "keep.txt").unlink()
+    _fit(run, _config(), force=True)  # an empty folder holds nothing to lose
+    first = (run / "model.safetensors").read_bytes()
+    _fit(run, dataclasses.replace(_config(), seed=1), force=True)  # its own output: replaced
+    assert (run / "model.safetensors").read_bytes() != first
 
 
 @pytest.mark.parametrize(

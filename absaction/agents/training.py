@@ -159,7 +159,9 @@ def train_agent(
         plot: write ``learning_curve.png``.
     """
     started = time.perf_counter()
-    out_dir = check_new_output(out_dir, force)
+    out_dir = check_new_output(
+        out_dir, force, "run folder", command="rl", inputs=[config.model, config.bc_dataset]
+    )
     hyperparams = resolve_hyperparams(config)
     config = resolve_config(config, hyperparams)
     assert config.steps is not None and config.eval_every is not None
@@ -215,7 +217,7 @@ def train_agent(
     # the interface itself (a random z often succeeds because the decoder carries the data prior).
     random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
 
-    with atomic_dir(out_dir, force=force) as tmp:
+    with atomic_dir(out_dir, force, "run folder", command="rl") as tmp:
         from stable_baselines3.common.logger import configure
 
         agent.set_logger(configure(str(tmp / "sb3"), ["csv"]))

@@ -203,7 +203,7 @@ def evaluate_skill_run(
     )
     if rollouts is not None:
         report["prior_rollouts"] = {k: v for k, v in rollouts.items() if k != "paths"}
-    with atomic_dir(out, force, "report folder") as tmp:
+    with atomic_dir(out, force, "report folder", command="evaluate") as tmp:
         atomic_write_json(tmp / "report.json", report)
         if rollouts is not None:
             plot_prior_rollouts(rollouts, tmp / "prior_rollouts.png")

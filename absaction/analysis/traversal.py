@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,8 +259,11 @@ def traversal_figure(
     return fig
 
 
-def check_figure_path(path: str | os.PathLike[str], force: bool) -> tuple[Path, str]:
-    """Validate an output figure path before any work: known suffix, not existing unless ``force``.
+def check_figure_path(
+    path: str | os.PathLike[str], force: bool, inputs: Iterable[str | os.PathLike[str] | None] = ()
+) -> tuple[Path, str]:
+    """Validate an output figure path before any work: known suffix, not existing unless ``force`` (and
+    then only a figure), not inside any of ``inputs``.
 
     Returns ``(path, format)``.
     """
@@ -271,7 +274,7 @@ def check_figure_path(path: str | os.PathLike[str], force: bool) -> tuple[Path, 
             f"cannot tell the figure format of {path} (suffix {path.suffix or 'missing'})",
             f"end the file name with one of {', '.join('.' + f for f in FIGURE_FORMATS)}",
         )
-    return check_new_output(path, force, what="figure"), fmt
+    return check_new_output(path, force, what="figure", figure=True, inputs=inputs), fmt
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], force: bool, dpi: int = 150) -> Path:

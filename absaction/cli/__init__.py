@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 
 from absaction import __version__
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, cli_spelling
 
 # Order is the order `absaction --help` lists them in: the pipeline, left to right.
 COMMANDS: tuple[str, ...] = ("collect", "plot", "train", "traverse", "evaluate", "rl", "bench", "demo")
@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Library warnings (Minari's metadata nags, SB3's env checks) are for developers, not CLI users.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\..*")
     try:
-        status = args.func(args)
+        with cli_spelling():
+            status = args.func(args)
     except AbsactionError as err:
         print(f"absaction {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -102,7 +102,7 @@ def run_demo(config: DemoConfig, force: bool = False) -> Path:
     from absaction.files import atomic_write_json, atomic_write_text, staged_dir
 
     console = Console(stderr=True)
-    with staged_dir(config.out, force, "demo folder") as out:
+    with staged_dir(config.out, force, "demo folder", command="demo") as out:
         stages = _stages(config, out)
         for number, (name, stage) in enumerate(stages, start=1):
             console.rule(f"[bold]demo {number}/{len(stages)}: {name}")

@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from absaction.files import atomic_dir, check_new_output
     from absaction.models import load, read_config
 
-    check_new_output(args.out, args.force, "report folder")
+    check_new_output(
+        args.out, args.force, "report folder", command="evaluate", inputs=[args.model, args.data]
+    )
     if read_config(args.model).get("model") == "skill":  # skill models have their own measures
         from absaction.analysis.skills import evaluate_skill_run
 
@@ -108,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     data_path = args.data or training_data_path(config)
     if data_path is None:
         raise AbsactionError(f"the run {args.model} does not record its training data", "pass --data DIR")
+    check_new_output(args.out, args.force, "report folder", command="evaluate", inputs=[data_path])
     dataset = load_dataset(data_path)
     data = evaluation_data(model, dataset)
     step_size = env_step_size(model.env_id or dataset.env_id)
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         report["notes"].append(
             f"the model was trained on {model.env_id}, the data comes from {dataset.env_id}"
         )
-    with atomic_dir(args.out, args.force, "report folder") as tmp:
+    with atomic_dir(args.out, args.force, "report folder", command="evaluate") as tmp:
         write_report(report, tmp, model.ladder_dims)
 
     table = Table(title=f"absaction evaluate: {args.model} on {dataset.path.name}")

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from absaction.errors import AbsactionError
     from absaction.files import check_new_output
 
-    out = check_new_output(args.out, args.force, "figure")
+    out = check_new_output(args.out, args.force, "figure", figure=True, inputs=[args.data])
     if out.suffix.lower() != ".png":
         raise AbsactionError(f"the figure {out} must be a .png file", "pass --out NAME.png")
     dataset = load_dataset(args.data)

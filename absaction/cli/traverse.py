@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise AbsactionError(
             f"--range {low:g} {high:g} is not an increasing interval", "pass e.g. --range -2 2"
         )
-    check_figure_path(args.out, args.force)
+    check_figure_path(args.out, args.force, inputs=[args.model])
 
     model = load(args.model)
     if not args.all:

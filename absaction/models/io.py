@@ -97,7 +97,7 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise AbsactionError(
             f"{run_dir} has no {CONFIG_FILE}, so it is not a trained model",
-            f"train one with absaction train --out {run_dir}",
+            "pass the folder of an absaction train run (absaction train --data DATA --out RUN writes one)",
         )
     what = "an absaction model configuration"
     config = read_versioned_json(path, FORMAT, FORMAT_VERSION, what, "retrain the model")

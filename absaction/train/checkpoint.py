@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 from absaction.files import atomic_write_bytes
 from absaction.models.io import describe_error
 
@@ -98,7 +98,7 @@ def load_resume_state(path: Path) -> ResumeState:
     if not path.is_file():
         raise AbsactionError(
             f"{run_dir} has no {RESUME_FILE}, so it cannot be resumed",
-            f"start a new run with absaction train --out {run_dir} --force",
+            f"start a new run in another folder (or replace this one with {option('force')})",
         )
     try:
         tensors: dict[str, torch.Tensor] = {}
@@ -127,7 +127,7 @@ def load_resume_state(path: Path) -> ResumeState:
     except Exception as err:  # safetensors, JSON and key errors all mean the same to the user
         raise AbsactionError(
             f"{path} is corrupt or truncated ({describe_error(err)})",
-            f"start a new run with absaction train --out {run_dir} --force",
+            f"start a new run in another folder (or replace this one with {option('force')})",
         ) from None
 
 

@@ -126,7 +126,7 @@ def fit_arrays(
             f"--device {config.device} needs CUDA, which is not available", "use --device cpu"
         )
     if not resume:
-        check_new_output(run_dir, force, "run folder")
+        check_new_output(run_dir, force, "run folder", command="train")
 
     with _torch_threads(config.threads):
         seed_everything(config.seed)  # the initial weights come from torch's global generator
@@ -165,7 +165,7 @@ def fit_arrays(
                 print(f"{run_dir} already has {run.epoch} epochs; nothing to do", file=sys.stderr)
                 return run.result()
         else:
-            with atomic_dir(run_dir, force, "run folder") as tmp:
+            with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
                 run.checkpoint(tmp, config)  # epoch 0: the folder is resumable from the start
 
         log = MetricsLog(run_dir, columns, config.tensorboard, first_epoch=run.epoch + 1)

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from absaction.data import ActionWindows, load_dataset, train_val_split
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 from absaction.files import check_new_output
 from absaction.models import io as model_io
 from absaction.models.registry import model_class
+from absaction.outputs import written_by
 from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
 from absaction.train.loop import EpochCallback, FitResult, fit_arrays, resume_conflict
 
@@ -44,9 +45,19 @@ def fit(
         epoch_callback: see :func:`~absaction.train.loop.fit_arrays`.
     """
     config.validate()
-    check_new_output(run_dir, force, "run folder")  # before the (slower) data loading
+    # before the (slower) data loading; a run folder never replaces or lies inside its dataset
+    check_new_output(run_dir, force, "run folder", command="train", inputs=[data],
+                     exists_fix=resume_or_force(run_dir))  # fmt: skip
     return _fit_dataset(data, config, Path(run_dir), force=force, resume=False, progress=progress,
                         epoch_callback=epoch_callback)  # fmt: skip
+
+
+def resume_or_force(run_dir: str | os.PathLike[str]) -> str:
+    """The fix for an existing run folder: continue it (a run of ``train``) or replace it."""
+    if written_by(run_dir, "train"):
+        return (f"continue it with absaction train --resume {run_dir}, pass {option('force')} to start over, "
+                "or choose another folder")  # fmt: skip
+    return f"pass {option('force')} to replace it or choose another folder"
 
 
 def resume(

@@ -136,6 +136,8 @@ def fit_skills(
     """
     config.validate()
     run_dir = Path(run_dir)
+    if not resume:  # before loading the data; never an output that replaces or lies inside it
+        check_new_output(run_dir, force, "run folder", command="train", inputs=[data])
     dataset = load_dataset(data)
     windows = skill_windows_for(dataset, config)
     train, val = windows.split_by_episode(config.val_fraction, config.seed)
@@ -146,7 +148,7 @@ def fit_skills(
         digest.update(repr(part.shape).encode() + np.ascontiguousarray(part).tobytes())
     sha256 = digest.hexdigest()
     if not resume:
-        check_new_output(run_dir, force, "run folder")
+        check_new_output(run_dir, force, "run folder", command="train")
     before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -223,7 +225,7 @@ def fit_skills(
             state.restore_global_rng()
             epoch, elapsed, metrics = state.epoch, state.elapsed, state.metrics
         else:
-            with atomic_dir(run_dir, force, "run folder") as tmp:
+            with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
                 checkpoint(tmp)
         for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
             started = time.perf_counter()
