@@ -11,7 +11,12 @@ id                                    task                                      
 ``absaction/Reach2DChain-v0``         three goals in order, +1 per goal                       128
 ``absaction/Reach2DNewGoals-v0``      goals the expert never reached (transfer)               32
 ``absaction/WavyReach2D-v0``          five goals on an arc, wavy expert paths                 64
+``absaction/PointMazeMedium-v0``      PointMaze tasks 1-5 (``task=k``; ``absaction[maze]``)   600
+``absaction/PointMazeLarge-v0``       PointMaze tasks 1-5 (``task=k``; ``absaction[maze]``)   800
 ====================================  =====================================================  ========
+
+The PointMaze worlds (Gymnasium-Robotics) and their waypoint expert live in :mod:`.pointmaze` and
+:mod:`.waypoint`; gymnasium-robotics is imported only when one of them is made.
 
 Example (record one expert episode with its ground-truth factors):
     >>> import gymnasium as gym, numpy as np
@@ -47,6 +52,15 @@ from .experts import (
     load_recorded_paths,
     make_expert,
 )
+from .obs_layout import ObsLayout
+from .pointmaze import (
+    TASK_ENV_IDS,
+    TASKS,
+    MazeRoutes,
+    PointMazeTaskEnv,
+    register_pointmaze_envs,
+    require_robotics,
+)
 from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
 from .variants import (
     VARIANTS,
@@ -56,6 +70,7 @@ from .variants import (
     Reach2DSparseEnv,
     WavyReach2DEnv,
 )
+from .waypoint import WaypointExpert
 
 ENV_IDS: tuple[str, ...] = tuple(VARIANTS)
 """Every environment id this package registers."""
@@ -74,6 +89,7 @@ def register_envs() -> None:
 
 
 register_envs()
+register_pointmaze_envs()
 
 __all__ = [
     "BULGE_AMPLITUDES",
@@ -82,10 +98,15 @@ __all__ = [
     "ENV_IDS",
     "EXPERT_FAMILIES",
     "OBS_FIELDS",
+    "TASKS",
+    "TASK_ENV_IDS",
     "VARIANTS",
     "WAVE_AMPLITUDES",
+    "MazeRoutes",
+    "ObsLayout",
     "PathExpert",
     "PathSetExpert",
+    "PointMazeTaskEnv",
     "Reach2DChainEnv",
     "Reach2DConfig",
     "Reach2DEnv",
@@ -96,7 +117,10 @@ __all__ = [
     "ScriptedExpert",
     "WavyExpert",
     "WavyReach2DEnv",
+    "WaypointExpert",
     "load_recorded_paths",
     "make_expert",
     "register_envs",
+    "register_pointmaze_envs",
+    "require_robotics",
 ]
