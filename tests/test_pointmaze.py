@@ -188,10 +188,23 @@ def test_expert_solves_every_task_within_the_time_limit_and_the_episode_ends_on_
         env.close()
 
 
-def test_task_envs_pass_gymnasium_check_env() -> None:
+def test_task_envs_pass_gymnasium_and_sb3_checkers() -> None:
+    import warnings
+
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
     for flatten in (False, True):
         env = gym.make("absaction/PointMazeMedium-v0", task=2, flatten=flatten)
-        check_env(env.unwrapped, skip_render_check=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env.unwrapped, skip_render_check=True)
+            if flatten:
+                sb3_check_env(env.unwrapped, warn=True)
+        # the only remarks: positions and velocities are unbounded, as in gymnasium-robotics' own spaces
+        assert {str(w.message).split("WARN: ")[-1].split(" is ")[0] for w in caught} <= {
+            "A Box observation space minimum value",
+            "A Box observation space maximum value",
+        }, [str(w.message) for w in caught]
         env.close()
 
 

@@ -58,7 +58,7 @@ class ObsLayout:
                     f"observation key {key!r} has space {sub}; only Box values can be flattened",
                     "use an environment whose Dict observation holds Box spaces only",
                 )
-        return cls(tuple(space.spaces), tuple(tuple(sub.shape) for sub in space.spaces.values()))
+        return cls(tuple(space.spaces), tuple(tuple(sub.shape or ()) for sub in space.spaces.values()))
 
     @property
     def sizes(self) -> tuple[int, ...]:

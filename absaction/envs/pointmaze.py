@@ -38,7 +38,7 @@ import contextlib
 import io
 import re
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -132,10 +132,7 @@ class PointMazeTaskEnv(gym.Env):
         render_mode: passed to the PointMaze env (``rgb_array``, ``human``, ...).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["human", "rgb_array", "depth_array"],
-        "render_fps": 50,
-    }
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 50}  # noqa: RUF012
 
     def __init__(
         self, maze: str = "medium", task: int = 1, flatten: bool = False, render_mode: str | None = None
