@@ -42,6 +42,8 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
+from absaction.envs.pointmaze import MazeRoutes, register_robotics_for, waypoint_mode
+from absaction.envs.waypoint import WaypointExpert
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
@@ -161,6 +163,7 @@ class SB3Expert:
 def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with a clear error for unknown ids (suggesting close ones), envs that
     fail to build, non-Box action spaces and envs without a time limit."""
+    register_robotics_for(env_id)  # PointMaze_* ids exist once gymnasium-robotics (absaction[maze]) is loaded
     if env_id not in gym.registry:
         by_lower = {key.lower(): key for key in gym.registry}
         close = [by_lower[env_id.lower()]] if env_id.lower() in by_lower else []
@@ -227,6 +230,9 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
             )
         expert = factory(env)  # raises AbsactionError when the env has no scripted expert
         return expert, f"scripted:{type(expert).__name__}"
+    mode = waypoint_mode(spec)
+    if mode is not None:
+        return WaypointExpert(env), f"waypoint:{mode}"  # raises AbsactionError unless env is a maze
     if spec == "random":
         return RandomExpert(env.action_space), "random"  # type: ignore[arg-type]
     if spec.startswith(PATHS_PREFIX):
@@ -241,7 +247,8 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
         if path.suffix != ".zip":
             raise AbsactionError(
                 f"unknown expert {spec!r}",
-                "use scripted, random, paths:FILE.npz or the path of a stable-baselines3 .zip",
+                "use scripted, random, paths:FILE.npz, waypoint[:navigate|stitch] (mazes) or the path of "
+                "a stable-baselines3 .zip",
             )
         raise AbsactionError(
             f"expert policy {path} not found", "check the path of the stable-baselines3 .zip"
@@ -341,6 +348,9 @@ def collect(config: CollectConfig) -> CollectSummary:
 
     env = make_env(config.env_id, config.max_steps, config.env_kwargs)
     try:
+        mode = waypoint_mode(config.expert)
+        if mode is not None:  # the maze expert also chooses each episode's start and goal cells
+            env = MazeRoutes(env, mode)
         expert, algorithm_name = resolve_expert(config.expert, env)
         if algorithm_name.startswith("sb3:"):
             label = algorithm_name.split(":")[1].lower()  # e.g. reach2d-ppo-v0

@@ -500,7 +500,11 @@ def test_dict_observations_and_unserialisable_spec(tmp_path: Path) -> None:
     ds = load_dataset(tmp_path / "d")
     assert ds.env_id == "absaction-tests/DictPendulum-v0"  # from metadata: Minari could not store the spec
     assert isinstance(ds.observation_space, gym.spaces.Dict)
-    assert ds.episodes[0].observations is None and ds.episodes[0].actions.shape == (5, 1)
+    assert ds.episodes[0].actions.shape == (5, 1)
+    # a Dict of Boxes is flattened in the space's key order (flag, state), as gymnasium.spaces.flatten
+    assert ds.obs_layout is not None and ds.obs_layout.to_dict() == {"flag": [0, 1], "state": [1, 4]}
+    obs = ds.episodes[0].observations
+    assert obs is not None and obs.shape == (6, 4) and np.all(obs[:, 0] == 1.0)
 
 
 def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:

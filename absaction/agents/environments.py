@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from absaction.envs.pointmaze import register_robotics_for
 from absaction.errors import AbsactionError
 from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
@@ -46,6 +47,7 @@ def make_env(
     """
     from stable_baselines3.common.monitor import Monitor
 
+    register_robotics_for(config.env_id)  # PointMaze_* ids exist once gymnasium-robotics is loaded
     config.validate()
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     gamma = float(hp.get("gamma", 0.99))

@@ -17,12 +17,19 @@ experts:
              paths: each episode draws a path that ends on the env's goal, resampled to the
              episode length; records the same factors as scripted (measured from the paths)
   PATH.zip   a saved stable-baselines3 policy (PPO, SAC, TD3, A2C or DDPG), deterministic actions
+  waypoint[:navigate|stitch]
+             PointMaze (pip install 'absaction[maze]'): grid planner + PD controller, as D4RL;
+             navigate = long episodes to random goals (a new goal on each arrival), stitch =
+             episodes to a goal at most 4 cells away, ending on arrival; Gaussian action
+             noise with --noise (e.g. 0.5)
 
 examples:
   absaction collect --env absaction/Reach2D-v0 --episodes 200 --seed 0 --out data/reach2d
   absaction collect --env Pendulum-v1 --expert random --episodes 20 --out data/pendulum
   absaction collect --env absaction/Reach2D-v0 --expert paths:reaching_100.npz --noise 0.02 --out data/favae
   absaction collect --env Pendulum-v1 --expert sac_pendulum.zip --episodes 50 --out data/pendulum-sac
+  absaction collect --env PointMaze_Medium-v3 --expert waypoint:stitch --noise 0.5 --episodes 1500 \
+      --out data/maze-stitch
 
 The output folder is a Minari dataset (data/main_data.hdf5, data/metadata.json) plus collect.json.
 Episode i is reset with seed S+i, so the same command writes the same data.
@@ -42,7 +49,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--expert",
         default="scripted",
-        metavar="scripted|random|paths:FILE.npz|PATH.zip",
+        metavar="scripted|random|paths:FILE.npz|waypoint[:MODE]|PATH.zip",
         help="who acts, see below (default: %(default)s)",
     )
     parser.add_argument(

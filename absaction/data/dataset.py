@@ -22,6 +22,7 @@ from absaction.data.layout import (
     METADATA_FILE,
 )
 from absaction.data.windows import ActionWindows, make_windows
+from absaction.envs.obs_layout import ObsLayout
 from absaction.errors import AbsactionError
 
 
@@ -31,7 +32,8 @@ class Episode:
 
     Attributes:
         observations: ``(T + 1, obs_dim)`` float32 (the reset observation first) when the observation
-            space is a 1-D Box, else None.
+            space is a 1-D Box or a Dict of Boxes (flattened in the order of the dataset's
+            ``obs_layout``), else None.
         actions: ``(T, A)`` float32, in the environment's action units.
         rewards: ``(T,)`` float64.
         terminated: whether the last step ended the episode by termination (e.g. the goal was reached).
@@ -68,6 +70,9 @@ class ActionDataset:
         path: the dataset folder (the one that holds ``data/``).
         dataset_id: the Minari dataset id.
         metadata: Minari's raw ``metadata.json``.
+        obs_layout: for a Dict observation space of Boxes, where each key lies in the flattened
+            ``Episode.observations`` (the Dict's own key order, as ``gymnasium.spaces.flatten``);
+            None otherwise. ``obs_layout.columns(["observation"])`` selects keys by name.
     """
 
     episodes: list[Episode]
@@ -78,6 +83,7 @@ class ActionDataset:
     path: Path
     dataset_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    obs_layout: ObsLayout | None = None
 
     def __len__(self) -> int:
         return len(self.episodes)
@@ -203,10 +209,11 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
         )
     observation_space = source.observation_space
     flat_obs = isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1
+    obs_layout = _dict_layout(observation_space)
 
     factor_names = tuple(str(name) for name in metadata.get(FACTOR_NAMES_KEY) or ())
     episodes = [
-        _to_episode(i, raw, factor_names, flat_obs, action_space.shape[0], root)
+        _to_episode(i, raw, factor_names, flat_obs, action_space.shape[0], root, obs_layout)
         for i, raw in enumerate(raw_episodes)
     ]
     env_spec = source.env_spec
@@ -223,11 +230,27 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
         path=root,
         dataset_id=metadata.get("dataset_id"),
         metadata=metadata,
+        obs_layout=obs_layout,
     )
 
 
+def _dict_layout(space: gym.Space) -> ObsLayout | None:
+    """The flattening layout of a Dict space whose values are all Boxes; None for any other space."""
+    if isinstance(space, gym.spaces.Dict) and all(
+        isinstance(s, gym.spaces.Box) for s in space.spaces.values()
+    ):
+        return ObsLayout.from_space(space)
+    return None
+
+
 def _to_episode(
-    index: int, raw: Any, factor_names: tuple[str, ...], flat_obs: bool, action_dim: int, root: Path
+    index: int,
+    raw: Any,
+    factor_names: tuple[str, ...],
+    flat_obs: bool,
+    action_dim: int,
+    root: Path,
+    obs_layout: ObsLayout | None = None,
 ) -> Episode:
     """Convert one Minari ``EpisodeData`` and validate it."""
     actions = np.asarray(raw.actions, dtype=np.float32).reshape(-1, action_dim)  # (T, A)
@@ -258,6 +281,9 @@ def _to_episode(
     observations = None
     if flat_obs and isinstance(raw.observations, np.ndarray):
         observations = np.asarray(raw.observations, dtype=np.float32)  # (T + 1, obs_dim)
+    elif obs_layout is not None and isinstance(raw.observations, dict):
+        # {key: (T + 1, *shape)} -> (T + 1, obs_layout.dim)
+        observations = obs_layout.flatten(raw.observations).astype(np.float32)
     observation_dict = None
     if isinstance(raw.observations, dict):  # a Dict space: kept per key for skill windows
         observation_dict = {str(k): np.asarray(v) for k, v in raw.observations.items()}

@@ -11,10 +11,14 @@ id                                    task                                      
 ``absaction/Reach2DChain-v0``         three goals in order, +1 per goal                       128
 ``absaction/Reach2DNewGoals-v0``      goals the expert never reached (transfer)               32
 ``absaction/WavyReach2D-v0``          five goals on an arc, wavy expert paths                 64
+``absaction/PointMazeMedium-v0``      PointMaze tasks 1-5 (``task=k``; ``absaction[maze]``)   600
+``absaction/PointMazeLarge-v0``       PointMaze tasks 1-5 (``task=k``; ``absaction[maze]``)   800
 ====================================  =====================================================  ========
 
 and ``absaction/Reach2DPlay-v0`` (:mod:`absaction.envs.play`), play data for skill models: varied
 starts, random goals over the workspace (not a benchmark task, so not in :data:`ENV_IDS`).
+The PointMaze worlds (Gymnasium-Robotics) and their waypoint expert live in :mod:`.pointmaze` and
+:mod:`.waypoint`; gymnasium-robotics is imported only when one of them is made.
 
 Example (record one expert episode with its ground-truth factors):
     >>> import gymnasium as gym, numpy as np
@@ -50,7 +54,16 @@ from .experts import (
     load_recorded_paths,
     make_expert,
 )
+from .obs_layout import ObsLayout
 from .play import NEW_GOAL_MARGIN, PLAY_VARIANTS, Reach2DPlayEnv
+from .pointmaze import (
+    TASK_ENV_IDS,
+    TASKS,
+    MazeRoutes,
+    PointMazeTaskEnv,
+    register_pointmaze_envs,
+    require_robotics,
+)
 from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
 from .variants import (
     VARIANTS,
@@ -60,6 +73,7 @@ from .variants import (
     Reach2DSparseEnv,
     WavyReach2DEnv,
 )
+from .waypoint import WaypointExpert
 
 ENV_IDS: tuple[str, ...] = tuple(VARIANTS)
 """Every environment id this package registers."""
@@ -78,6 +92,7 @@ def register_envs() -> None:
 
 
 register_envs()
+register_pointmaze_envs()
 
 __all__ = [
     "BULGE_AMPLITUDES",
@@ -88,10 +103,15 @@ __all__ = [
     "NEW_GOAL_MARGIN",
     "OBS_FIELDS",
     "PLAY_VARIANTS",
+    "TASKS",
+    "TASK_ENV_IDS",
     "VARIANTS",
     "WAVE_AMPLITUDES",
+    "MazeRoutes",
+    "ObsLayout",
     "PathExpert",
     "PathSetExpert",
+    "PointMazeTaskEnv",
     "Reach2DChainEnv",
     "Reach2DConfig",
     "Reach2DEnv",
@@ -103,7 +123,10 @@ __all__ = [
     "ScriptedExpert",
     "WavyExpert",
     "WavyReach2DEnv",
+    "WaypointExpert",
     "load_recorded_paths",
     "make_expert",
     "register_envs",
+    "register_pointmaze_envs",
+    "require_robotics",
 ]
