@@ -15,7 +15,8 @@ Example::
     >>> 0.0 <= result.final.success_rate <= 1.0
     True
     >>> sorted(path.name for path in result.out_dir.iterdir())
-    ['.absaction-output.json', 'agent.json', 'agent.zip', 'config.json', 'eval.csv', 'learning_curve.png', 'sb3']
+    ['.absaction-output.json', 'agent.json', 'agent.zip', 'config.json', 'eval.csv',
+     'learning_curve.png', 'sb3']
 
 The modules, in the order a run uses them: :mod:`.config`, :mod:`.hyperparams`, :mod:`.environments`,
 :mod:`.bc`, :mod:`.callbacks`, :mod:`.evaluation`, :mod:`.training`, :mod:`.persistence`, :mod:`.plots`.
