@@ -7,7 +7,7 @@
 >>> result.model.active_dims()                       # per ladder, the latent dims above 0.01 nats of KL
 [[...], [...], [...]]
 >>> sorted(path.name for path in result.run_dir.iterdir())
-['config.json', 'metrics.csv', 'model.safetensors', 'resume.safetensors']
+['.absaction-output.json', 'config.json', 'metrics.csv', 'model.safetensors', 'resume.safetensors']
 
 ``fit_arrays`` is the same loop on in-memory windows (N, T, A), for data that is not a dataset folder.
 """
