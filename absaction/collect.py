@@ -42,7 +42,7 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
 
@@ -186,7 +186,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
         raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
         raise AbsactionError(
-            f"cannot create environment {env_id} ({type(err).__name__}: {_one_line(err)})",
+            f"cannot create environment {env_id} ({type(err).__name__}: {one_line(err)})",
             "check the --env-kwarg values"
             if env_kwargs
             else "install what the environment needs or choose another one",
@@ -590,10 +590,6 @@ def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:
 def _either(names: list[str]) -> str:
     """``[a]`` -> ``a``; ``[a, b, c]`` -> ``a, b or c``."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def read_collect_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
 ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat")
@@ -143,11 +143,7 @@ class AgentConfig:
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
         """Inverse of :meth:`to_dict`; refuses unknown keys (a file from another version)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown agent config key(s) {', '.join(unknown)}", f"valid keys: {', '.join(sorted(names))}"
-            )
+        refuse_unknown_keys(data, names, "agent config key(s)", fix=f"valid keys: {', '.join(sorted(names))}")
         data = dict(data)
         if data.get("dims") is not None:
             data["dims"] = {int(k): [int(i) for i in v] for k, v in data["dims"].items()}

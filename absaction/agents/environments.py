@@ -13,7 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line
 from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
 
@@ -52,7 +52,7 @@ def make_env(
     try:
         env = gym.make(config.env_id, **config.env_kwargs)
     except (gym.error.Error, TypeError, ImportError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(
             f"gymnasium.make({config.env_id!r}) failed ({first})", "check the env id and --env-kwarg values"
         ) from None

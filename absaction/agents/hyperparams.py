@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line, refuse_unknown_keys
 
 from .config import ACTION_KINDS, AgentConfig
 
@@ -68,7 +68,7 @@ def load_hyperparams(
     try:
         table = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(f"{file} is not valid YAML ({first})", "fix the file") from None
     if not isinstance(table, dict):
         raise AbsactionError(f"{file} must map env ids to hyperparameters", "see agents/hyperparams/ppo.yml")
@@ -108,12 +108,10 @@ def check_keys(algo: str, hyperparams: Mapping[str, Any], source: Path | str = "
     """Refuse keys that are neither SB3 arguments of ``algo`` nor handled here."""
     cls = algorithm_class(algo)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "env", "policy", "seed", "device"}
-    unknown = sorted(set(hyperparams) - accepted - OWN_KEYS)
-    if unknown:
-        raise AbsactionError(
-            f"unknown {algo} hyperparameter(s) {', '.join(unknown)} in {source}",
-            f"valid keys: {', '.join(sorted(accepted | OWN_KEYS))}",
-        )
+    refuse_unknown_keys(
+        hyperparams, accepted | OWN_KEYS, f"{algo} hyperparameter(s)", context=f" in {source}",
+        fix=f"valid keys: {', '.join(sorted(accepted | OWN_KEYS))}",
+    )  # fmt: skip
 
 
 # -- schedules over PRIMITIVE steps -------------------------------------------------------------------

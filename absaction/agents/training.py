@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from absaction import __version__
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 
@@ -129,7 +129,7 @@ def build_agent(
     try:
         return cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
     except (TypeError, ValueError, AssertionError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(
             f"{config.algo} rejected the hyperparameters ({first})",
             "fix the hyperparameter file or overrides",

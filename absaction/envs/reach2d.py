@@ -62,7 +62,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 from . import rendering
 
@@ -110,12 +110,7 @@ class Reach2DConfig:
     def from_overrides(cls, base: Reach2DConfig, overrides: Mapping[str, Any]) -> Reach2DConfig:
         """``base`` with ``overrides`` applied; lists (e.g. from a YAML file) become tuples."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown Reach2D option(s) {', '.join(unknown)}",
-                f"use only {', '.join(sorted(names))}",
-            )
+        refuse_unknown_keys(overrides, names, "Reach2D option(s)", fix=f"use only {', '.join(sorted(names))}")
         values = dict(overrides)
         if "goals" in values:
             values["goals"] = tuple(_point(g, "goals") for g in values["goals"])
@@ -423,12 +418,9 @@ class Reach2DEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _choose_route(self, options: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[Point, ...]]:
         cfg = self.config
-        unknown = sorted(set(options) - set(RESET_OPTIONS))
-        if unknown:
-            raise AbsactionError(
-                f"unknown Reach2D reset option(s) {', '.join(unknown)}",
-                f"use one of {', '.join(RESET_OPTIONS)}",
-            )
+        refuse_unknown_keys(
+            options, RESET_OPTIONS, "Reach2D reset option(s)", fix=f"use one of {', '.join(RESET_OPTIONS)}"
+        )
         given = [k for k in RESET_OPTIONS if k in options]
         if len(given) > 1:
             raise AbsactionError(f"reset options {' and '.join(given)} conflict", "pass only one of them")

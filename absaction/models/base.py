@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from absaction.data import Normalizer
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ACTIVE_KL_THRESHOLD = 0.01
 """Default threshold (nats) of :meth:`ActionVAE.active_dims`.
@@ -50,12 +50,10 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Rebuild a configuration, refusing unknown keys (they mean a file from another version)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown model option(s) {', '.join(unknown)} for {cls.__name__}",
-                f"valid options are {', '.join(sorted(names))}",
-            )
+        refuse_unknown_keys(
+            data, names, "model option(s)", context=f" for {cls.__name__}",
+            fix=f"valid options are {', '.join(sorted(names))}",
+        )  # fmt: skip
         try:
             config = cls(**data)
         except TypeError as err:  # a required field is missing

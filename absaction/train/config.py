@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 from absaction.models.capacity import parse_capacity
 
 NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
@@ -112,12 +112,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown training option(s) {', '.join(unknown)}",
-                "the run was written by another absaction version",
-            )
+        refuse_unknown_keys(
+            data, names, "training option(s)", fix="the run was written by another absaction version"
+        )
         return cls(**data)
 
     def conflicts(self, overrides: dict[str, Any]) -> list[tuple[str, Any, Any]]:
