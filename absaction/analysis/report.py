@@ -240,7 +240,7 @@ def evaluate_model(
     data: EvaluationData,
     sigma: float | None = None,
     step_size: float | None = None,
-    active_threshold: float = metrics.DEFAULT_ACTIVE_KL,
+    active_threshold: float = metrics.ACTIVE_KL_THRESHOLD,
     n_bins: int = metrics.DEFAULT_BINS,
     factors: Sequence[str] | None = None,
     seed: int = 0,

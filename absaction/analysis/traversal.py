@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from absaction.analysis.metrics import DEFAULT_ACTIVE_KL
 from absaction.analysis.paths import actions_to_path
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, check_new_output
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 if TYPE_CHECKING:  # only for annotations: importing this module stays free of torch and matplotlib
     from matplotlib.axes import Axes
@@ -81,7 +81,7 @@ def check_latent(ladder_dims: Sequence[int], ladder: int, dim: int) -> None:
 
 
 def active_grid(
-    kl_per_dim: Sequence[Sequence[float]], threshold: float = DEFAULT_ACTIVE_KL
+    kl_per_dim: Sequence[Sequence[float]], threshold: float = ACTIVE_KL_THRESHOLD
 ) -> list[list[tuple[int, int]]]:
     """One row per ladder with its active latents as ``(ladder, dim)``, strongest KL first."""
     rows = []

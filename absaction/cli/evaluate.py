@@ -26,7 +26,8 @@ example:
 
 
 def register(subparsers: Any) -> None:
-    from absaction.analysis.metrics import DEFAULT_ACTIVE_KL, DEFAULT_BINS
+    from absaction.analysis.metrics import DEFAULT_BINS
+    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         help="comma-separated factors to score (default: all); overall MIG/SAP/DCI average over them",
     )  # fmt: skip
     parser.add_argument(
-        "--active-threshold", type=positive_float, default=DEFAULT_ACTIVE_KL, metavar="NATS",
+        "--active-threshold", type=positive_float, default=ACTIVE_KL_THRESHOLD, metavar="NATS",
         help="mean KL above which a latent counts as active (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(

@@ -28,7 +28,7 @@ examples:
 
 
 def register(subparsers: Any) -> None:
-    from absaction.analysis.metrics import DEFAULT_ACTIVE_KL
+    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
     parser = subparsers.add_parser(
         "traverse",
@@ -67,7 +67,7 @@ def register(subparsers: Any) -> None:
         help="values in the range (default: %(default)s)",
     )
     parser.add_argument(
-        "--active-threshold", type=positive_float, default=DEFAULT_ACTIVE_KL, metavar="NATS",
+        "--active-threshold", type=positive_float, default=ACTIVE_KL_THRESHOLD, metavar="NATS",
         help="mean KL above which a latent counts as active, for --all (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(

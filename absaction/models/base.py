@@ -20,15 +20,7 @@ from torch import Tensor, nn
 
 from absaction.data import Normalizer
 from absaction.errors import AbsactionError, refuse_unknown_keys
-
-ACTIVE_KL_THRESHOLD = 0.01
-"""Default threshold (nats) of :meth:`ActionVAE.active_dims`.
-
-A latent dimension's mean KL over the data upper-bounds the information it carries about the input
-(mean KL = I(x; z_d) + KL(q(z_d) || p(z_d)) >= I(x; z_d)). Telling two equally likely values of a
-factor apart needs ln 2 = 0.69 nats, so a dimension below 0.01 nats (1.4 % of that) cannot carry any
-factor, while with beta = 100 collapsed dimensions settle orders of magnitude below it and active
-ones well above 1 nat: the threshold separates the two groups without tuning."""
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from absaction.errors import AbsactionError, refuse_unknown_keys
-from absaction.models.capacity import parse_capacity
+from absaction.models.capacity_spec import parse_capacity
 
 NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
 """How actions are standardised for training (see :func:`absaction.train.loop.fit_normalizer`)."""
