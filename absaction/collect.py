@@ -42,6 +42,7 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
+from absaction.envs.reach2d import is_reach2d
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
@@ -174,8 +175,6 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
     kwargs: dict[str, Any] = dict(env_kwargs or {})
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    from absaction.analysis.paths import is_reach2d
-
     if max_steps is not None and is_reach2d(env_id):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:

@@ -188,7 +188,7 @@ def traversal_figure(
         values: (S,) values of the traversed latent.
         kl_per_dim: per ladder, the mean KL (nats) of each dimension, shown in the panel titles.
         step_size: displacement per unit action (the env's ``step_size``, see
-            `absaction.analysis.paths.env_step_size`); None draws the plain cumulative sum of actions.
+            `absaction.envs.reach2d.env_step_size`); None draws the plain cumulative sum of actions.
         kl_source: where ``kl_per_dim`` was measured, appended to the titles' KL (e.g. "train").
         title: figure title.
         cmap: matplotlib colormap for the traversed value.

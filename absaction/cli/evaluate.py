@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from absaction.analysis.paths import env_step_size
     from absaction.analysis.report import (
         REPORT_MD,
         evaluate_model,
@@ -83,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
     from absaction.data import load_dataset
+    from absaction.envs.reach2d import env_step_size
     from absaction.errors import AbsactionError
     from absaction.files import atomic_dir, check_new_output
     from absaction.models import load, read_config

@@ -81,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from absaction.analysis.metrics import active_units
-    from absaction.analysis.paths import env_step_size
     from absaction.analysis.report import encode_means, evaluation_data, pick_sequence, training_data_path
     from absaction.analysis.traversal import (
         active_grid,
@@ -91,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         traversal_figure,
     )
     from absaction.data import load_dataset
+    from absaction.envs.reach2d import env_step_size
     from absaction.errors import AbsactionError
     from absaction.models import kl_normal, load, read_config
 

@@ -47,7 +47,15 @@ from .experts import (
     load_recorded_paths,
     make_expert,
 )
-from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
+from .reach2d import (
+    OBS_FIELDS,
+    REACH2D_GOAL_COLUMNS,
+    REACH2D_POSITION_COLUMNS,
+    Reach2DConfig,
+    Reach2DEnv,
+    env_step_size,
+    is_reach2d,
+)
 from .variants import (
     VARIANTS,
     Reach2DChainEnv,
@@ -82,6 +90,8 @@ __all__ = [
     "ENV_IDS",
     "EXPERT_FAMILIES",
     "OBS_FIELDS",
+    "REACH2D_GOAL_COLUMNS",
+    "REACH2D_POSITION_COLUMNS",
     "VARIANTS",
     "WAVE_AMPLITUDES",
     "PathExpert",
@@ -96,6 +106,8 @@ __all__ = [
     "ScriptedExpert",
     "WavyExpert",
     "WavyReach2DEnv",
+    "env_step_size",
+    "is_reach2d",
     "load_recorded_paths",
     "make_expert",
     "register_envs",
