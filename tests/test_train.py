@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from absaction.cli import main
+from absaction.data.normalizer import fit_normalizer
 from absaction.errors import AbsactionError
 from absaction.models import MODELS, ActionVAE, ModelConfig, load
 from absaction.train import (
@@ -31,7 +32,7 @@ from absaction.train import (
     metric_columns,
     resume,
 )
-from absaction.train.loop import fit_normalizer, ladder_scales
+from absaction.train.loop import ladder_scales
 from absaction.train.optim import Adam
 
 TINY = {"ladder_dims": [2, 1], "channels": 4}

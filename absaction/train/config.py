@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from absaction.data.normalizer import NORMALIZE_MODES
 from absaction.errors import AbsactionError, refuse_unknown_keys
 from absaction.models.capacity_spec import parse_capacity
-
-NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
-"""How actions are standardised for training (see :func:`absaction.train.loop.fit_normalizer`)."""
 
 RUN_CONTROL_KEYS: frozenset[str] = frozenset(
     {"epochs", "checkpoint_every", "tensorboard", "threads", "device"}
