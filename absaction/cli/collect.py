@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from absaction.cli._args import add_force, key_value, non_negative_float, non_negative_int, positive_int
+from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
+    add_force,
+    key_value,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
 
 EPILOG = """\
 experts:
@@ -73,7 +80,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--env-kwarg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
         help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02 (recorded with the dataset; "
-        "pass the same to absaction rl)",
+        "pass the same to absaction rl). " + KEY_VALUE_SEMANTICS,
     )  # fmt: skip
     parser.add_argument(
         "--dataset-id", default=None, metavar="NAME",

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
     add_force,
     int_list,
     key_value,
@@ -143,7 +144,8 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one hyperparameter, e.g. --set n_steps=256 --set policy_kwargs='dict(net_arch=[32])'",
+        help="override one hyperparameter, e.g. --set n_steps=256 --set policy_kwargs='dict(net_arch=[32])'. "
+        + KEY_VALUE_SEMANTICS,
     )
     hp.add_argument(
         "--env-kwarg",
@@ -151,7 +153,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="gymnasium.make argument",
+        help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02. " + KEY_VALUE_SEMANTICS,
     )
     hp.add_argument("--device", default="cpu", help="torch device of the agent")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY: dict[str, str] = {
     "ACTIVE_KL_THRESHOLD": "absaction.models.activity",
     "ActionVAE": "absaction.models.base",
-    "ModelConfig": "absaction.models.base",
+    "ModelConfig": "absaction.models.configs",
     "reparameterize": "absaction.models.base",
     "CAPACITY_MODES": "absaction.models.capacity",
     "Capacity": "absaction.models.capacity",
@@ -33,11 +33,11 @@ _LAZY: dict[str, str] = {
     "MODELS": "absaction.models.registry",
     "build_model": "absaction.models.registry",
     "model_class": "absaction.models.registry",
-    "MERGES": "absaction.models.tcvlae",
+    "MERGES": "absaction.models.configs",
     "TCVLAE": "absaction.models.tcvlae",
     "FlatTCVAE": "absaction.models.tcvlae",
-    "TCVAEConfig": "absaction.models.tcvlae",
-    "TCVLAEConfig": "absaction.models.tcvlae",
+    "TCVAEConfig": "absaction.models.configs",
+    "TCVLAEConfig": "absaction.models.configs",
 }
 
 __all__ = [
@@ -69,13 +69,14 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.models.activity import ACTIVE_KL_THRESHOLD
-    from absaction.models.base import ActionVAE, ModelConfig, reparameterize
+    from absaction.models.base import ActionVAE, reparameterize
     from absaction.models.capacity import CAPACITY_MODES, Capacity, make_capacity
     from absaction.models.capacity_spec import CapacitySpec, parse_capacity
+    from absaction.models.configs import MERGES, ModelConfig, TCVAEConfig, TCVLAEConfig
     from absaction.models.io import load, read_config, save
     from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
     from absaction.models.registry import MODELS, build_model, model_class
-    from absaction.models.tcvlae import MERGES, TCVLAE, FlatTCVAE, TCVAEConfig, TCVLAEConfig
+    from absaction.models.tcvlae import TCVLAE, FlatTCVAE
 
 
 def __getattr__(name: str) -> Any:
