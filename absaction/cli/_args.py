@@ -158,8 +158,7 @@ def field_help(cls: type, name: str, text: str | None = None, default: str | Non
     followed by ``(default: VALUE)`` with VALUE read from the field (else ``default``, for a None that
     means something, e.g. "the env's own")."""
     doc = text if text is not None else field_docs(cls).get(name, "")
-    value = field_default(cls, name)
-    if default is None and value is False:  # an on/off flag: off needs no mention
+    if default is None and field_default(cls, name) is False:  # an on/off flag: off needs no mention
         return doc.replace("%", "%%")
     shown = default if default is not None else show_default(cls, name)
     return f"{doc} (default: {shown})".strip().replace("%", "%%")  # argparse formats help with %

@@ -11,7 +11,6 @@ from absaction.cli._args import (
     KEY_VALUE_SEMANTICS,
     add_force,
     field_help,
-    show_default,
     fraction,
     int_list,
     key_value,
@@ -19,6 +18,7 @@ from absaction.cli._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    show_default,
 )
 from absaction.data.normalizer import NORMALIZE_MODES
 from absaction.errors import AbsactionError
@@ -31,13 +31,16 @@ MODEL_OPTIONS: tuple[str, ...] = ("ladder_dims", "merge", "channels", "layers_pe
 EPILOG = f"""\
 models:
   tcvlae   the paper's ladder model: Conv1d(kernel 3, stride 2) layers, a latent group ("ladder")
-           after each of them, sizes --ladder-dims (default {show_default(TCVLAEConfig, 'ladder_dims')}), merged back into the decoder
-  tcvae    the flat baseline: 4 convolutions each side, one latent group (default size {show_default(TCVAEConfig, 'ladder_dims')})
+           after each of them, sizes --ladder-dims (default {show_default(TCVLAEConfig, "ladder_dims")}),
+           merged back into the decoder
+  tcvae    the flat baseline: 4 convolutions each side, one latent group
+           (default size {show_default(TCVAEConfig, "ladder_dims")})
   seq2seq  the QRNN encoder-decoder of the paper's section 3.2 (its options via --model-option)
 
 capacity (the KL term; beta * (KL - C) "signed" or beta * |KL - C| "abs", per ladder):
   adaptive[:W][,signed|abs]        C of each ladder = its mean KL over the last W epochs (the paper;
-                                   default {show_default(TrainConfig, 'capacity')} = signed, which has a plain beta-VAE gradient)
+                                   default {show_default(TrainConfig, "capacity")} = signed, which has a plain
+                                   beta-VAE gradient)
   linear:CMAX,STEPS[,abs|signed]   C of the total KL ramps 0 -> CMAX nats over STEPS steps (Burgess)
   none                             plain beta-VAE
 
@@ -73,10 +76,16 @@ def register(subparsers: Any) -> None:
     add_force(data)
     data.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     data.add_argument(
-        "--window", type=positive_int, metavar="L", help=field_help(t, "window", "window length in steps", "whole episodes, all of one length")
+        "--window",
+        type=positive_int,
+        metavar="L",
+        help=field_help(t, "window", "window length in steps", "whole episodes, one length"),
     )
     data.add_argument(
-        "--stride", type=positive_int, metavar="S", help=field_help(t, "stride", "steps between window starts", "L, no overlap")
+        "--stride",
+        type=positive_int,
+        metavar="S",
+        help=field_help(t, "stride", "steps between window starts", "L, no overlap"),
     )
     data.add_argument("--val-fraction", type=fraction, metavar="F", help=field_help(t, "val_fraction"))
     data.add_argument("--normalize", choices=NORMALIZE_MODES, help=field_help(t, "normalize"))
