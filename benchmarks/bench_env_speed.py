@@ -43,7 +43,7 @@ TARGET_ID = "absaction/Reach2D-v0"
 
 
 @dataclasses.dataclass
-class BenchConfig:
+class EnvSpeedConfig:
     """Configuration of one throughput run (written to the JSON output)."""
 
     steps: int = 100_000
@@ -92,7 +92,7 @@ def random_actions(env: gym.Env, n: int, rng: np.random.Generator) -> np.ndarray
     return draws.astype(space.dtype)
 
 
-def run(config: BenchConfig) -> list[EnvSpeed]:
+def run(config: EnvSpeedConfig) -> list[EnvSpeed]:
     """Time every env of ``config``; the first one is the reference for the ratios."""
     rng = np.random.default_rng(config.seed)
     envs: dict[str, gym.Env] = {}
@@ -202,11 +202,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--steps", type=int, default=BenchConfig.steps, help="timed steps per env and repeat")
     parser.add_argument(
-        "--repeats", type=int, default=BenchConfig.repeats, help="interleaved repeats per env"
+        "--steps", type=int, default=EnvSpeedConfig.steps, help="timed steps per env and repeat"
     )
-    parser.add_argument("--seed", type=int, default=BenchConfig.seed, help="seed of resets and actions")
+    parser.add_argument(
+        "--repeats", type=int, default=EnvSpeedConfig.repeats, help="interleaved repeats per env"
+    )
+    parser.add_argument("--seed", type=int, default=EnvSpeedConfig.seed, help="seed of resets and actions")
     parser.add_argument("--quick", action="store_true", help="smoke test: 5,000 steps x 2 repeats")
     parser.add_argument(
         "--out",
@@ -223,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.steps < 1 or args.repeats < 1:
             raise AbsactionError("--steps and --repeats must be >= 1", "pass positive numbers")
-        config = BenchConfig(steps=args.steps, repeats=args.repeats, seed=args.seed)
+        config = EnvSpeedConfig(steps=args.steps, repeats=args.repeats, seed=args.seed)
         if args.quick:
             config = dataclasses.replace(config, steps=5_000, repeats=2, warmup=200)
         outputs = {ext: args.out.with_name(args.out.name + ext) for ext in (".csv", ".json", ".png")}

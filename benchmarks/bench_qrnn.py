@@ -77,7 +77,7 @@ LABELS = {
 
 
 @dataclasses.dataclass
-class BenchConfig:
+class QRNNBenchConfig:
     """Configuration of one speed run (written to the JSON output)."""
 
     lengths: tuple[int, ...] = (32, 128, 512, 2048)
@@ -115,7 +115,7 @@ class Timing:
     repeats: int
 
 
-def make_cases(config: BenchConfig, length: int) -> dict[str, Callable[[], None]]:
+def make_cases(config: QRNNBenchConfig, length: int) -> dict[str, Callable[[], None]]:
     """One closure per contender running forward + backward at sequence length ``length``."""
     import torch
 
@@ -191,7 +191,7 @@ def time_once(case: Callable[[], None], device: str) -> float:
     return time.perf_counter() - start
 
 
-def run(config: BenchConfig, progress: bool = True) -> list[Timing]:
+def run(config: QRNNBenchConfig, progress: bool = True) -> list[Timing]:
     """Time every contender at every length of ``config``."""
     import torch
 
@@ -264,7 +264,7 @@ def to_csv(timings: Sequence[Timing]) -> str:
     return buffer.getvalue()
 
 
-def plot(timings: Sequence[Timing], config: BenchConfig) -> bytes:
+def plot(timings: Sequence[Timing], config: QRNNBenchConfig) -> bytes:
     """Log-log median time vs T per contender (PNG bytes); layers solid, pooling alone dashed."""
     import matplotlib
 
@@ -297,7 +297,7 @@ def plot(timings: Sequence[Timing], config: BenchConfig) -> bytes:
     return buffer.getvalue()
 
 
-def machine_info(config: BenchConfig) -> dict[str, Any]:
+def machine_info(config: QRNNBenchConfig) -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
@@ -340,7 +340,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    defaults = BenchConfig()
+    defaults = QRNNBenchConfig()
     parser.add_argument(
         "--lengths", default=",".join(map(str, defaults.lengths)), help="comma-separated sequence lengths"
     )
@@ -367,7 +367,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_config(args: argparse.Namespace) -> BenchConfig:
+def make_config(args: argparse.Namespace) -> QRNNBenchConfig:
     try:
         lengths = tuple(int(v) for v in args.lengths.split(","))
     except ValueError:
@@ -379,7 +379,7 @@ def make_config(args: argparse.Namespace) -> BenchConfig:
     for flag, value in {**numbers, "--lengths": min(lengths)}.items():
         if value < 1:
             raise AbsactionError(f"{flag} must be >= 1, got {value}", f"pass a positive {flag}")
-    config = BenchConfig(
+    config = QRNNBenchConfig(
         lengths=lengths,
         batch=args.batch,
         hidden=args.hidden,
