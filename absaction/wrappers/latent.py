@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from absaction.errors import AbsactionError
-from absaction.wrappers.macro import MacroActionWrapper, _require_box
+from absaction.wrappers.macro import MacroActionWrapper, require_box
 
 FIXED_MODES = ("zero", "sample")
 # Entropy mixed into the seed of the generator for unexposed latents, so that their stream is
@@ -186,7 +186,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             self.model_run_dir = None
             model = model_or_run_dir
         self.model = model
-        box = _require_box(env, "LatentActionWrapper")
+        box = require_box(env, "LatentActionWrapper")
         _check_model_matches_env(model, box, env)
 
         self.decode_length, steps = _resolve_chunk(model, chunk, closed_loop_steps)
