@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -46,6 +46,9 @@ from absaction.envs.reach2d import is_reach2d
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 #: episodes held in memory before they are appended to the HDF5 file (bounds memory on long runs).
 _CHUNK_EPISODES = 100
@@ -148,7 +151,7 @@ class SB3Expert:
 
     factor_names: tuple[str, ...] = ()
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: BaseAlgorithm) -> None:
         self.model = model
 
     def reset(self, obs: Any, info: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -265,7 +268,7 @@ def _load_sb3(path: Path) -> tuple[Any, str]:
     )
 
 
-def _check_policy_spaces(model: Any, env: gym.Env, path: Path) -> None:
+def _check_policy_spaces(model: BaseAlgorithm, env: gym.Env, path: Path) -> None:
     for what, theirs, ours in (
         ("observation", model.observation_space, env.observation_space),
         ("action", model.action_space, env.action_space),

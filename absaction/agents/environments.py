@@ -9,16 +9,19 @@ macro wrapper passes the Monitor's ``info["episode"]`` and the env's ``is_succes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from absaction.errors import AbsactionError, one_line
-from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
+from absaction.wrappers import ActionDecoder, ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
 
 from .config import AgentConfig
 from .hyperparams import resolve_hyperparams
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.vec_env import VecEnv
 
 
 def load_model_for(config: AgentConfig) -> Any:
@@ -33,7 +36,7 @@ def load_model_for(config: AgentConfig) -> Any:
 def make_env(
     config: AgentConfig,
     *,
-    model: Any = None,
+    model: ActionDecoder | None = None,
     hyperparams: Mapping[str, Any] | None = None,
 ) -> gym.Env[Any, Any]:
     """The single env described by ``config`` (not seeded: pass ``seed`` to ``reset``).
@@ -112,10 +115,10 @@ def wrapper_settings(env: gym.Env[Any, Any]) -> dict[str, Any]:
 def make_vec_env(
     config: AgentConfig,
     *,
-    model: Any = None,
+    model: ActionDecoder | None = None,
     hyperparams: Mapping[str, Any] | None = None,
     n_envs: int | None = None,
-) -> Any:
+) -> VecEnv:
     """``n_envs`` (default: the ``n_envs`` hyperparameter) copies in a DummyVecEnv, seeded with
     ``config.seed + i`` on their first reset; wrapped in VecNormalize when ``normalize`` is on."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize

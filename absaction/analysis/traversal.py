@@ -34,9 +34,12 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, check_new_output
 from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
-if TYPE_CHECKING:  # only for annotations: importing this module stays free of torch and matplotlib
+if TYPE_CHECKING:
+    # only for annotations: importing this module stays free of torch and matplotlib
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from absaction.models.base import ActionVAE
 
 #: File types `save_figure` writes (matplotlib's Agg canvas handles all three).
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -96,7 +99,7 @@ def active_grid(
 
 
 def traverse_latent(
-    model: Any, actions: np.ndarray, ladder: int, dim: int, values: np.ndarray
+    model: ActionVAE, actions: np.ndarray, ladder: int, dim: int, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode ``actions`` with latent (``ladder``, ``dim``) set to each of ``values``.
 
@@ -166,7 +169,7 @@ def _draw_paths(
 
 
 def traversal_figure(
-    model: Any,
+    model: ActionVAE,
     actions: np.ndarray,
     rows: Sequence[Sequence[tuple[int, int]]],
     values: np.ndarray,

@@ -84,7 +84,7 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def add_force(parser: argparse.ArgumentParser) -> None:
+def add_force(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--force", action="store_true", help="replace the output if it already exists")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from absaction.cli._args import (
     KEY_VALUE_SEMANTICS,
@@ -40,7 +39,7 @@ Episode i is reset with seed S+i, so the same command writes the same data.
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "collect",
         help="record expert rollouts into a Minari dataset",

@@ -60,7 +60,7 @@ class DemoConfig:
     """seconds per stage, filled in as the demo runs"""
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on built-in defaults (the main job)",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
 
@@ -25,7 +24,7 @@ example:
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from absaction.analysis.metrics import DEFAULT_BINS
     from absaction.models.activity import ACTIVE_KL_THRESHOLD
 

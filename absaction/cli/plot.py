@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from absaction.cli._args import add_force, positive_int
 
@@ -20,7 +19,7 @@ example:
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plot",
         help="draw a dataset's paths as a PNG (the paper's Fig. 3)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from absaction.agents.config import ACTION_KINDS, ALGOS, FIXED_MODES, AgentConfig
 from absaction.cli._args import (
@@ -19,6 +19,9 @@ from absaction.cli._args import (
     positive_float,
     positive_int,
 )
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from absaction.agents import TrainResult
 
 EPILOG = """\
 Budgets (--steps, --eval-every) count PRIMITIVE env steps for every kind of agent: a latent agent that
@@ -56,7 +59,7 @@ def dims_spec(text: str) -> tuple[int, list[int]]:
     return parsed
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rl",
         help="train an SB3 agent on primitive, latent or repeated actions",
@@ -181,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(result: Any) -> None:
+def _print_summary(result: TrainResult) -> None:
     from rich.console import Console
     from rich.table import Table
 

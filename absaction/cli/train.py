@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from absaction.cli._args import (
     KEY_VALUE_SEMANTICS,
@@ -24,6 +24,9 @@ from absaction.data.normalizer import NORMALIZE_MODES
 from absaction.errors import AbsactionError
 from absaction.models.configs import Seq2SeqConfig, TCVAEConfig, TCVLAEConfig
 from absaction.train.config import TrainConfig
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from absaction.train import FitResult
 
 MODEL_OPTIONS: tuple[str, ...] = ("ladder_dims", "merge", "channels", "layers_per_ladder")
 """Flags that go to the model's own configuration (TrainConfig.model_options)."""
@@ -59,7 +62,7 @@ rewritten atomically every --checkpoint-every epochs and at the end.
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train an action VAE on expert action sequences",
@@ -213,7 +216,7 @@ def _interrupted(run_dir: Path) -> int:
     return 130
 
 
-def _print_summary(result: Any) -> None:
+def _print_summary(result: FitResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -224,7 +227,9 @@ def _print_summary(result: Any) -> None:
     table.add_row("train recon (nats)", f"{last.get('recon', float('nan')):.2f}")
     if last.get("val_rmse") is not None:
         table.add_row("val RMSE (env units)", f"{last['val_rmse']:.4g}")
-    for ladder, (kls, active) in enumerate(zip(model.kl_per_dim, model.active_dims(), strict=True), start=1):
+    for ladder, (kls, active) in enumerate(
+        zip(model.kl_per_dim or [], model.active_dims(), strict=True), start=1
+    ):
         table.add_row(f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}")
     table.add_row("training time", f"{result.seconds:.1f} s")
     Console(stderr=True).print(table)

@@ -70,7 +70,7 @@ def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
     return model
 
 
-def model_active_dims(model: Any, threshold: float | None = None) -> list[list[int]] | None:
+def model_active_dims(model: ActionDecoder, threshold: float | None = None) -> list[list[int]] | None:
     """Indices of the active latent units of every ladder (ladder 1 first), or None if unknown.
 
     Uses ``model.active_dims(threshold)`` (KL per unit above ``threshold`` nats, measured on the
@@ -355,14 +355,14 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
 
 
 # -- validation helpers (one clear line per mistake) ------------------------------------------------
-def _model_device(model: Any) -> torch.device:
+def _model_device(model: ActionDecoder) -> torch.device:
     if isinstance(model, torch.nn.Module):
         for param in model.parameters():
             return param.device
     return torch.device("cpu")
 
 
-def _check_model_matches_env(model: Any, box: gym.spaces.Box, env: gym.Env[Any, Any]) -> None:
+def _check_model_matches_env(model: ActionDecoder, box: gym.spaces.Box, env: gym.Env[Any, Any]) -> None:
     env_name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     model_env = getattr(model, "env_id", None) or "an unknown env"
     fix = f"train the model on data collected from {env_name} (`absaction collect --env {env_name}`)"
@@ -386,7 +386,7 @@ def _check_model_matches_env(model: Any, box: gym.spaces.Box, env: gym.Env[Any, 
         )
 
 
-def _resolve_chunk(model: Any, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
+def _resolve_chunk(model: ActionDecoder, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
     """-> (decoded length T, executed steps per decision k)."""
     seq_len = model.seq_len
     if seq_len is not None:
@@ -417,7 +417,7 @@ def _resolve_chunk(model: Any, chunk: int | None, closed_loop_steps: int | None)
 
 
 def _resolve_exposed(
-    model: Any,
+    model: ActionDecoder,
     ladders: Sequence[int] | None,
     dims: Mapping[int, Sequence[int]] | None,
     active_threshold: float | None,
