@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from absaction import __version__
+from absaction import __version__, envs
 from absaction.data.layout import (
     COLLECT_FILE,
     DATA_SUBDIR,
@@ -42,6 +42,7 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
+from absaction.envs import PathSetExpert, load_recorded_paths
 from absaction.envs.reach2d import is_reach2d
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
@@ -213,8 +214,6 @@ PATHS_PREFIX = "paths:"
 def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     """Resolve the ``--expert`` argument for ``env``: returns the expert and its ``algorithm_name``."""
     if spec == "scripted":
-        from absaction import envs
-
         factory = getattr(envs, "make_expert", None)
         if factory is None:  # pragma: no cover - only while absaction.envs is incomplete
             raise AbsactionError(
@@ -225,8 +224,6 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     if spec == "random":
         return RandomExpert(env.action_space), "random"  # type: ignore[arg-type]
     if spec.startswith(PATHS_PREFIX):
-        from absaction.envs import PathSetExpert, load_recorded_paths
-
         file = Path(spec[len(PATHS_PREFIX) :]).expanduser()
         return PathSetExpert(env, load_recorded_paths(file)), f"paths:{file.name}"
     path = Path(spec).expanduser()

@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import matplotlib.pyplot as plt
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 import absaction
 from absaction.envs import ENV_IDS
@@ -140,10 +143,7 @@ def to_csv(results: Sequence[EnvSpeed]) -> str:
 
 def bar_chart(results: Sequence[EnvSpeed], reference_id: str) -> bytes:
     """A horizontal bar chart of the median steps/s (PNG bytes); the reference bar is grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt.switch_backend("Agg")  # headless: PNG bytes, never a window
 
     names = [r.env_id.removeprefix("absaction/") for r in results]
     rates = [r.steps_per_s_median / 1000 for r in results]  # thousand steps per second
@@ -180,8 +180,6 @@ def machine_info() -> dict[str, Any]:
 
 
 def print_table(results: Sequence[EnvSpeed], reference_id: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title=f"Env steps per second (ratio vs {reference_id})")
     for column in ("env", "median steps/s", "min", "max", "ratio"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -223,7 +224,6 @@ def test_dci_one_latent_per_pair_of_factors_is_complete_but_not_disentangled() -
 
 
 def test_metrics_module_does_not_import_torch_or_matplotlib() -> None:
-    import subprocess
 
     code = (
         "import sys, absaction.analysis as a, absaction.analysis.metrics; "

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
 
 from absaction.errors import AbsactionError
 
@@ -151,9 +154,6 @@ def bc_pretrain(
         seed: seed of the shuffling.
         obs_transform: applied to observations first (e.g. a VecNormalize's ``normalize_obs``).
     """
-    from stable_baselines3.common.policies import ActorCriticPolicy
-    from stable_baselines3.sac.policies import SACPolicy
-    from stable_baselines3.td3.policies import TD3Policy
 
     obs, actions = demonstration_pairs(dataset)
     if obs_transform is not None:

@@ -7,6 +7,8 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+
 from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
@@ -168,9 +170,6 @@ def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches)."""
-    import gymnasium as gym
-
-    import absaction  # noqa: F401 - registers the absaction/* envs
 
     if ":" in env_id:  # "module:EnvId-v0" imports the module that registers it; let gymnasium try
         return

@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.errors import AbsactionError, one_line
 from absaction.wrappers import ActionDecoder, ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
 
 from .config import AgentConfig
-from .hyperparams import resolve_hyperparams
+from .hyperparams import normalize_kwargs, resolve_hyperparams
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.vec_env import VecEnv
@@ -47,7 +49,6 @@ def make_env(
             env copy); loaded from ``config.model`` when None.
         hyperparams: resolved hyperparameters (for ``gamma``); read from the YAML when None.
     """
-    from stable_baselines3.common.monitor import Monitor
 
     config.validate()
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
@@ -121,9 +122,6 @@ def make_vec_env(
 ) -> VecEnv:
     """``n_envs`` (default: the ``n_envs`` hyperparameter) copies in a DummyVecEnv, seeded with
     ``config.seed + i`` on their first reset; wrapped in VecNormalize when ``normalize`` is on."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    from .hyperparams import normalize_kwargs
 
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     if model is None:

@@ -13,6 +13,8 @@ import numpy as np
 
 from absaction.errors import AbsactionError
 
+from .environments import find_macro_wrapper
+
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -148,7 +150,6 @@ def lookahead_policy(env: gym.Env[Any, Any], candidates: np.ndarray) -> Policy:
     on a task that takes one decision per episode, no candidate solves it; with several decisions, a
     plan that looks further ahead than one chunk might still.
     """
-    from .environments import find_macro_wrapper  # torch is only needed once a macro env exists
 
     macro = find_macro_wrapper(env)
     if macro is None:

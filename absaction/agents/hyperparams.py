@@ -30,7 +30,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from torch import nn, optim
 
 from absaction.errors import AbsactionError, one_line, refuse_unknown_keys
 
@@ -96,7 +100,6 @@ def resolve_hyperparams(config: AgentConfig) -> dict[str, Any]:
 
 def algorithm_class(algo: str) -> type[Any]:
     """The SB3 class of ``algo`` (ppo | sac | td3)."""
-    from stable_baselines3 import PPO, SAC, TD3
 
     classes: dict[str, type[Any]] = {"ppo": PPO, "sac": SAC, "td3": TD3}
     if algo not in classes:
@@ -159,7 +162,6 @@ def _number_or_schedule(key: str, value: Any, progress: PrimitiveProgress) -> fl
 
 # -- policy_kwargs without eval ------------------------------------------------------------------------
 def _torch_names() -> dict[str, Any]:
-    from torch import nn, optim
 
     names: dict[str, Any] = {}
     for name in ("Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Identity"):
@@ -261,7 +263,6 @@ def algorithm_kwargs(
     ``gamma`` is the discount per primitive step; an agent deciding every ``k`` primitive steps gets
     ``gamma**k`` (its wrapper sums the rewards inside a chunk with ``gamma``).
     """
-    import numpy as np
 
     kwargs = {k: v for k, v in hyperparams.items() if k not in OWN_KEYS}
     if "gamma" in kwargs:
@@ -273,8 +274,6 @@ def algorithm_kwargs(
             kwargs[key] = _number_or_schedule(key, kwargs[key], progress)
     noise_type = hyperparams.get("noise_type")
     if noise_type is not None:
-        from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
         makers: dict[str, Callable[..., Any]] = {
             "normal": NormalActionNoise,
             "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.vec_env import VecNormalize
 
 from absaction.errors import AbsactionError
 from absaction.files import read_versioned_json
@@ -75,7 +76,6 @@ def space_record(space: gym.Space[Any]) -> dict[str, Any]:
 
 def vec_normalize_stats(venv: VecEnv) -> dict[str, Any] | None:
     """Observation and return statistics of a VecNormalize (JSON-able), or None."""
-    from stable_baselines3.common.vec_env import VecNormalize
 
     if not isinstance(venv, VecNormalize):
         return None

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
@@ -55,6 +57,7 @@ from .persistence import (
     space_record,
     vec_normalize_stats,
 )
+from .plots import plot_learning_curve
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -181,8 +184,6 @@ def train_agent(
     action_model = load_model_for(config)
     demonstrations = None
     if config.bc_dataset is not None:
-        from absaction.data import load_dataset
-
         demonstrations = load_dataset(config.bc_dataset)
     schedule = PrimitiveProgress()
     venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
@@ -232,8 +233,6 @@ def train_agent(
     random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
 
     with atomic_dir(out_dir, force=force) as tmp:
-        from stable_baselines3.common.logger import configure
-
         agent.set_logger(configure(str(tmp / "sb3"), ["csv"]))
         callback = PrimitiveStepCallback(
             budget=config.steps,
@@ -273,8 +272,6 @@ def train_agent(
         if bc_result is not None:
             atomic_write_json(tmp / "bc.json", bc_result.to_dict())
         if plot:
-            from .plots import plot_learning_curve
-
             plot_learning_curve(result.evaluations, tmp / "learning_curve.png", title=_title(config))
     result.wall_seconds = time.perf_counter() - started
     venv.close()

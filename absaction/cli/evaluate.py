@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from absaction.analysis.metrics import DEFAULT_BINS
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.data import load_dataset
+from absaction.envs.reach2d import env_step_size
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, check_new_output
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 EPILOG = """\
 what it measures (on the posterior means of every window of the data, all episodes):
@@ -25,8 +31,6 @@ example:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from absaction.analysis.metrics import DEFAULT_BINS
-    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -80,10 +84,6 @@ def run(args: argparse.Namespace) -> int:
         training_sigma,
         write_report,
     )
-    from absaction.data import load_dataset
-    from absaction.envs.reach2d import env_step_size
-    from absaction.errors import AbsactionError
-    from absaction.files import atomic_dir, check_new_output
     from absaction.models import load, read_config
 
     check_new_output(args.out, args.force, "report folder")

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from absaction.cli._args import add_force, positive_int
+from absaction.data import load_dataset
+from absaction.errors import AbsactionError
+from absaction.files import check_new_output
 
 EPILOG = """\
 positions:
@@ -48,9 +51,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from absaction.analysis.paths import plot_dataset
-    from absaction.data import load_dataset
-    from absaction.errors import AbsactionError
-    from absaction.files import check_new_output
 
     out = check_new_output(args.out, args.force, "figure")
     if out.suffix.lower() != ".png":

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
+from absaction.analysis.metrics import active_units
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.data import load_dataset
+from absaction.envs.reach2d import env_step_size
+from absaction.errors import AbsactionError
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 EPILOG = """\
 what it draws:
@@ -27,7 +34,6 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
     parser = subparsers.add_parser(
         "traverse",
@@ -77,9 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    from absaction.analysis.metrics import active_units
     from absaction.analysis.report import encode_means, evaluation_data, pick_sequence, training_data_path
     from absaction.analysis.traversal import (
         active_grid,
@@ -88,9 +92,6 @@ def run(args: argparse.Namespace) -> int:
         save_figure,
         traversal_figure,
     )
-    from absaction.data import load_dataset
-    from absaction.envs.reach2d import env_step_size
-    from absaction.errors import AbsactionError
     from absaction.models import kl_normal, load, read_config
 
     if args.all and (args.ladder is not None or args.dim is not None):

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from absaction import __version__
 from absaction.data import Normalizer
@@ -539,7 +540,6 @@ def _torch_threads(threads: int) -> Iterator[None]:
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
 
     return tqdm(
         total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from absaction.errors import AbsactionError
+from absaction.models import load
 from absaction.wrappers.macro import MacroActionWrapper, require_box
 
 FIXED_MODES = ("zero", "sample")
@@ -64,7 +65,6 @@ def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
             f"model run folder {path} does not exist",
             "train one with `absaction train ... --out DIR` and pass that DIR",
         )
-    from absaction.models import load  # the models package pulls in torch layers; import on use
 
     model: ActionDecoder = load(path)
     return model
