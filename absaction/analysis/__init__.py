@@ -66,7 +66,6 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.analysis.metrics import (
-        ACTIVE_KL_THRESHOLD,
         DEFAULT_BINS,
         active_units,
         dci,
@@ -79,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.analysis.paths import plot_paths
     from absaction.analysis.report import encode_means, evaluate_model, mi_heatmap, write_report
     from absaction.analysis.traversal import active_grid, save_figure, traversal_figure, traverse_latent
+    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from absaction.cli import main
 from absaction.cli._args import add_force, non_negative_int, positive_int
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, staged_dir
@@ -142,7 +143,6 @@ def _stages(config: DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]
 
 
 def _cli(argv: list[str]) -> None:
-    from absaction.cli import main
 
     status = main(argv)
     if status != 0:
