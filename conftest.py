@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from absaction.collect import CollectConfig, collect
+from absaction.train import TrainConfig, fit
+
 DOCTEST_DATA = "data/reach2d"
 DOCTEST_MODEL = "runs/tcvlae"
 
@@ -31,8 +34,6 @@ def doctest_assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the tiny dataset and model the doctests read (made once per session)."""
     # Imported here, not at the top: a run of one light test file loads this conftest too, and should not
     # pay for the package's heavier imports (torch) unless a doctest asks for them.
-    from absaction.collect import CollectConfig, collect
-    from absaction.train import TrainConfig, fit
 
     root = tmp_path_factory.mktemp("doctest-assets")
     collect(

@@ -28,12 +28,12 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
-from absaction import __version__
+from absaction import __version__, envs
 from absaction.data.layout import (
     COLLECT_FILE,
     DATA_SUBDIR,
@@ -42,11 +42,16 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
+from absaction.envs import PathSetExpert, load_recorded_paths
 from absaction.envs.pointmaze import MazeRoutes, register_robotics_for, waypoint_mode
+from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.seeding import seed_everything
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 #: episodes held in memory before they are appended to the HDF5 file (bounds memory on long runs).
 _CHUNK_EPISODES = 100
@@ -149,7 +154,7 @@ class SB3Expert:
 
     factor_names: tuple[str, ...] = ()
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: BaseAlgorithm) -> None:
         self.model = model
 
     def reset(self, obs: Any, info: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -177,8 +182,6 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
     kwargs: dict[str, Any] = dict(env_kwargs or {})
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    from absaction.analysis.paths import is_reach2d
-
     if max_steps is not None and is_reach2d(env_id):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:
@@ -189,7 +192,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
         raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
         raise AbsactionError(
-            f"cannot create environment {env_id} ({type(err).__name__}: {_one_line(err)})",
+            f"cannot create environment {env_id} ({type(err).__name__}: {one_line(err)})",
             "check the --env-kwarg values"
             if env_kwargs
             else "install what the environment needs or choose another one",
@@ -221,8 +224,6 @@ def expert_input(spec: str) -> str | None:
 def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     """Resolve the ``--expert`` argument for ``env``: returns the expert and its ``algorithm_name``."""
     if spec == "scripted":
-        from absaction import envs
-
         factory = getattr(envs, "make_expert", None)
         if factory is None:  # pragma: no cover - only while absaction.envs is incomplete
             raise AbsactionError(
@@ -236,8 +237,6 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
     if spec == "random":
         return RandomExpert(env.action_space), "random"  # type: ignore[arg-type]
     if spec.startswith(PATHS_PREFIX):
-        from absaction.envs import PathSetExpert, load_recorded_paths
-
         file = Path(spec[len(PATHS_PREFIX) :]).expanduser()
         return PathSetExpert(env, load_recorded_paths(file)), f"paths:{file.name}"
     path = Path(spec).expanduser()
@@ -280,7 +279,7 @@ def _load_sb3(path: Path) -> tuple[Any, str]:
     )
 
 
-def _check_policy_spaces(model: Any, env: gym.Env, path: Path) -> None:
+def _check_policy_spaces(model: BaseAlgorithm, env: gym.Env, path: Path) -> None:
     for what, theirs, ours in (
         ("observation", model.observation_space, env.observation_space),
         ("action", model.action_space, env.action_space),
@@ -609,10 +608,6 @@ def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:
 def _either(names: list[str]) -> str:
     """``[a]`` -> ``a``; ``[a, b, c]`` -> ``a, b or c``."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def read_collect_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 
 class AbsactionError(Exception):
@@ -19,6 +19,38 @@ class AbsactionError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(problem if fix is None else f"{problem}; {fix}")
+
+
+def one_line(error: BaseException) -> str:
+    """The first non-blank line of ``str(error)`` with its whitespace collapsed, or the exception's type
+    name when the message is empty: how a library's own error is quoted inside an :class:`AbsactionError`
+    (a YAML or SB3 message can run over many lines of context that a one-line error must not carry)."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return type(error).__name__
+
+
+def refuse_unknown_keys(
+    given: Iterable[str], known: Iterable[str], what: str, *, context: str = "", fix: str | None = None
+) -> None:
+    """Raise :class:`AbsactionError` if ``given`` holds a key that is not in ``known``.
+
+    Args:
+        given: the keys a user or a file supplied.
+        known: the keys that are accepted.
+        what: what the keys are, plural-ready, e.g. ``"model option(s)"``; the problem reads
+            ``unknown {what} a, b{context}``.
+        context: text appended to the problem, e.g. ``" for TCVLAEConfig"`` or ``" in ppo.yml"``.
+        fix: the fix; None = ``use a, b, c`` (the sorted known keys).
+    """
+    known = sorted(set(known))
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise AbsactionError(
+            f"unknown {what} {', '.join(unknown)}{context}",
+            fix if fix is not None else f"use {', '.join(known)}",
+        )
 
 
 # How a fix names an option: the CLI sets "cli" for the duration of a command, so the same check says

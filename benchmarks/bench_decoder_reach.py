@@ -35,8 +35,14 @@ import gymnasium as gym
 import numpy as np
 
 import absaction  # noqa: F401 - registers the Reach2D worlds
+from absaction.agents.bc import latent_demonstration_pairs
+from absaction.agents.evaluation import candidate_actions
+from absaction.data import load_dataset
+from absaction.envs import Reach2DEnv
+from absaction.envs.variants import NEW_GOALS
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
+from absaction.wrappers import LatentActionWrapper
 
 NEW_GOALS_ID = "absaction/Reach2DNewGoals-v0"
 CHAIN_ID = "absaction/Reach2DChain-v0"
@@ -45,7 +51,6 @@ CLOSED_LOOP_STEPS = (8, 16)
 
 def _world(env: gym.Env[Any, Any]) -> Any:
     """The Reach2D env under the wrappers (its ``config`` holds step size and success radius)."""
-    from absaction.envs import Reach2DEnv
 
     world = env.unwrapped
     if not isinstance(world, Reach2DEnv):
@@ -66,9 +71,6 @@ def end_points(wrapper: Any, actions: np.ndarray) -> np.ndarray:
 
 
 def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
-    from absaction.agents.evaluation import candidate_actions
-    from absaction.envs.variants import NEW_GOALS
-    from absaction.wrappers import LatentActionWrapper
 
     wrapper = LatentActionWrapper(gym.make(NEW_GOALS_ID), model)
     grid = candidate_actions(wrapper.action_space, points)  # a full grid, or random draws in many dims
@@ -97,9 +99,6 @@ def reach_of_the_box(model: str, points: int) -> dict[str, Any]:
 
 
 def precision_and_chain(model: str, data: str, episodes: int) -> dict[str, Any]:
-    from absaction.agents.bc import latent_demonstration_pairs
-    from absaction.data import load_dataset
-    from absaction.wrappers import LatentActionWrapper
 
     wrapper = LatentActionWrapper(gym.make(CHAIN_ID), model)
     dataset = load_dataset(data)

@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import matplotlib.pyplot as plt
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 import absaction
 from absaction.envs import ENV_IDS
@@ -43,7 +46,7 @@ TARGET_ID = "absaction/Reach2D-v0"
 
 
 @dataclasses.dataclass
-class BenchConfig:
+class EnvSpeedConfig:
     """Configuration of one throughput run (written to the JSON output)."""
 
     steps: int = 100_000
@@ -92,7 +95,7 @@ def random_actions(env: gym.Env, n: int, rng: np.random.Generator) -> np.ndarray
     return draws.astype(space.dtype)
 
 
-def run(config: BenchConfig) -> list[EnvSpeed]:
+def run(config: EnvSpeedConfig) -> list[EnvSpeed]:
     """Time every env of ``config``; the first one is the reference for the ratios."""
     rng = np.random.default_rng(config.seed)
     envs: dict[str, gym.Env] = {}
@@ -140,10 +143,7 @@ def to_csv(results: Sequence[EnvSpeed]) -> str:
 
 def bar_chart(results: Sequence[EnvSpeed], reference_id: str) -> bytes:
     """A horizontal bar chart of the median steps/s (PNG bytes); the reference bar is grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt.switch_backend("Agg")  # headless: PNG bytes, never a window
 
     names = [r.env_id.removeprefix("absaction/") for r in results]
     rates = [r.steps_per_s_median / 1000 for r in results]  # thousand steps per second
@@ -180,8 +180,6 @@ def machine_info() -> dict[str, Any]:
 
 
 def print_table(results: Sequence[EnvSpeed], reference_id: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title=f"Env steps per second (ratio vs {reference_id})")
     for column in ("env", "median steps/s", "min", "max", "ratio"):
@@ -202,11 +200,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--steps", type=int, default=BenchConfig.steps, help="timed steps per env and repeat")
     parser.add_argument(
-        "--repeats", type=int, default=BenchConfig.repeats, help="interleaved repeats per env"
+        "--steps", type=int, default=EnvSpeedConfig.steps, help="timed steps per env and repeat"
     )
-    parser.add_argument("--seed", type=int, default=BenchConfig.seed, help="seed of resets and actions")
+    parser.add_argument(
+        "--repeats", type=int, default=EnvSpeedConfig.repeats, help="interleaved repeats per env"
+    )
+    parser.add_argument("--seed", type=int, default=EnvSpeedConfig.seed, help="seed of resets and actions")
     parser.add_argument("--quick", action="store_true", help="smoke test: 5,000 steps x 2 repeats")
     parser.add_argument(
         "--out",
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.steps < 1 or args.repeats < 1:
             raise AbsactionError("--steps and --repeats must be >= 1", "pass positive numbers")
-        config = BenchConfig(steps=args.steps, repeats=args.repeats, seed=args.seed)
+        config = EnvSpeedConfig(steps=args.steps, repeats=args.repeats, seed=args.seed)
         if args.quick:
             config = dataclasses.replace(config, steps=5_000, repeats=2, warmup=200)
         outputs = {ext: args.out.with_name(args.out.name + ext) for ext in (".csv", ".json", ".png")}

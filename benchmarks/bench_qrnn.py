@@ -55,13 +55,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+from rich.console import Console
+from rich.table import Table
 
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_new_output
-
-if TYPE_CHECKING:
-    import torch
+from absaction.models.qrnn import QRNNLayer
+from absaction.models.scan import linear_scan, linear_scan_reference
 
 CONTENDERS: tuple[str, ...] = ("qrnn_scan", "qrnn_loop", "lstm", "linear", "pool_scan", "pool_loop")
 WARMUP_CALLS = 2
@@ -77,7 +81,7 @@ LABELS = {
 
 
 @dataclasses.dataclass
-class BenchConfig:
+class QRNNBenchConfig:
     """Configuration of one speed run (written to the JSON output)."""
 
     lengths: tuple[int, ...] = (32, 128, 512, 2048)
@@ -115,12 +119,8 @@ class Timing:
     repeats: int
 
 
-def make_cases(config: BenchConfig, length: int) -> dict[str, Callable[[], None]]:
+def make_cases(config: QRNNBenchConfig, length: int) -> dict[str, Callable[[], None]]:
     """One closure per contender running forward + backward at sequence length ``length``."""
-    import torch
-
-    from absaction.models.qrnn import QRNNLayer
-    from absaction.models.scan import linear_scan, linear_scan_reference
 
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
@@ -180,7 +180,6 @@ def make_cases(config: BenchConfig, length: int) -> dict[str, Callable[[], None]
 
 def time_once(case: Callable[[], None], device: str) -> float:
     """Seconds of one call, waiting for the GPU when there is one."""
-    import torch
 
     if device == "cuda":
         torch.cuda.synchronize()
@@ -191,9 +190,8 @@ def time_once(case: Callable[[], None], device: str) -> float:
     return time.perf_counter() - start
 
 
-def run(config: BenchConfig, progress: bool = True) -> list[Timing]:
+def run(config: QRNNBenchConfig, progress: bool = True) -> list[Timing]:
     """Time every contender at every length of ``config``."""
-    import torch
 
     torch.set_num_threads(config.threads)
     timings: list[Timing] = []
@@ -264,12 +262,9 @@ def to_csv(timings: Sequence[Timing]) -> str:
     return buffer.getvalue()
 
 
-def plot(timings: Sequence[Timing], config: BenchConfig) -> bytes:
+def plot(timings: Sequence[Timing], config: QRNNBenchConfig) -> bytes:
     """Log-log median time vs T per contender (PNG bytes); layers solid, pooling alone dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt.switch_backend("Agg")  # headless: PNG bytes, never a window
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in CONTENDERS:
@@ -297,8 +292,7 @@ def plot(timings: Sequence[Timing], config: BenchConfig) -> bytes:
     return buffer.getvalue()
 
 
-def machine_info(config: BenchConfig) -> dict[str, Any]:
-    import torch
+def machine_info(config: QRNNBenchConfig) -> dict[str, Any]:
 
     info: dict[str, Any] = {
         "python": platform.python_version(),
@@ -315,8 +309,6 @@ def machine_info(config: BenchConfig) -> dict[str, Any]:
 
 
 def print_table(timings: Sequence[Timing], ratios: Sequence[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title="forward + backward, median ms (speedup of the scan)")
     columns = ("T", *CONTENDERS, "lstm/scan", "loop/scan", "pool: loop/scan", "loop/linear")
@@ -340,7 +332,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    defaults = BenchConfig()
+    defaults = QRNNBenchConfig()
     parser.add_argument(
         "--lengths", default=",".join(map(str, defaults.lengths)), help="comma-separated sequence lengths"
     )
@@ -367,7 +359,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_config(args: argparse.Namespace) -> BenchConfig:
+def make_config(args: argparse.Namespace) -> QRNNBenchConfig:
     try:
         lengths = tuple(int(v) for v in args.lengths.split(","))
     except ValueError:
@@ -379,7 +371,7 @@ def make_config(args: argparse.Namespace) -> BenchConfig:
     for flag, value in {**numbers, "--lengths": min(lengths)}.items():
         if value < 1:
             raise AbsactionError(f"{flag} must be >= 1, got {value}", f"pass a positive {flag}")
-    config = BenchConfig(
+    config = QRNNBenchConfig(
         lengths=lengths,
         batch=args.batch,
         hidden=args.hidden,
@@ -410,7 +402,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--hugepages must be set before torch is imported", "run the script directly"
                 )
             os.environ["THP_MEM_ALLOC_ENABLE"] = "1"  # read by torch's CPU allocator at its first use
-        import torch
 
         if config.device == "cuda" and not torch.cuda.is_available():
             raise AbsactionError(

@@ -24,9 +24,11 @@ from torch import Tensor, nn
 from absaction.analysis import report as report_mod
 from absaction.analysis import traversal
 from absaction.cli import main
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError
-from absaction.models import ActionVAE, ModelConfig, build_model, kl_normal, save
+from absaction.models import ActionVAE, ModelConfig, build_model, kl_normal, load, save
 from absaction.outputs import RECORD_FILE
+from absaction.train import TrainConfig, fit
 
 T = 16
 BOX2 = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -248,7 +250,6 @@ class ZeroVAE(ActionVAE):
 def test_evaluate_variable_length_masks_padding(
     tmp_path: Path, write_minari_dataset: Callable[..., Path]
 ) -> None:
-    from absaction.data import load_dataset
 
     episodes = [np.full((3, 2), 1.0, np.float32), np.full((5, 2), 2.0, np.float32)]
     dataset = load_dataset(write_minari_dataset(tmp_path / "var", episodes, BOX2))
@@ -382,8 +383,6 @@ def test_cli_evaluate_end_to_end(
     assert report["sequences"] == 16 and report["data"]["episodes"] == 16
     assert report["model"]["ladder_dims"] == [2, 2, 1]
     # the numbers match a direct computation with the saved model
-    from absaction.data import load_dataset
-    from absaction.models import load
 
     model = load(run_dir)
     x = load_dataset(reach_data).action_windows().actions
@@ -465,8 +464,6 @@ def test_cli_help_runs_as_a_subprocess() -> None:
 
 def test_cli_on_a_trained_run(reach_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A real (short) training run: the CLI reads the data path, sigma and KL record that training writes."""
-    from absaction.models import load
-    from absaction.train import TrainConfig, fit
 
     config = TrainConfig(
         epochs=4, batch_size=8, threads=1, model_options={"ladder_dims": [2, 2, 1], "channels": 4}
@@ -509,7 +506,6 @@ def test_cli_train_traverse_evaluate_seq2seq_on_variable_length_episodes(
         capsys,
     )  # fmt: skip
     assert code == 0
-    from absaction.models import load
 
     model = load(run)
     assert model.name == "seq2seq" and model.config.seq_len is None  # any length: episodes are not cropped

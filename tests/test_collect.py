@@ -423,8 +423,8 @@ def test_plot_expert_dataset(
 
 def test_reach2d_positions_from_actions_match_observations(expert_dataset: Path) -> None:
     """Documented claim: away from walls, start + step_size * cumsum(actions) is the observed path."""
-    from absaction.analysis.paths import REACH2D_GOAL_COLUMNS, REACH2D_POSITION_COLUMNS, dataset_paths
-    from absaction.envs import OBS_FIELDS
+    from absaction.analysis.paths import dataset_paths
+    from absaction.envs.reach2d import OBS_FIELDS, REACH2D_GOAL_COLUMNS, REACH2D_POSITION_COLUMNS
 
     assert [OBS_FIELDS[i] for i in REACH2D_POSITION_COLUMNS] == ["x", "y"]
     assert [OBS_FIELDS[i] for i in REACH2D_GOAL_COLUMNS] == ["goal_x", "goal_y"]

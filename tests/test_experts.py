@@ -16,10 +16,12 @@ from absaction.envs import (
     ENV_IDS,
     WAVE_AMPLITUDES,
     PathExpert,
+    PathSetExpert,
     Reach2DEnv,
     ReachExpert,
     ScriptedExpert,
     WavyExpert,
+    load_recorded_paths,
     make_expert,
 )
 from absaction.envs.paths import bulge_path, chord_offsets, crossings_at_y, wave_offset, wavy_path
@@ -346,7 +348,6 @@ def arc_paths(points: int = 101) -> tuple[np.ndarray, list[tuple[int, int, float
 def test_path_set_expert_tracks_each_recorded_path_with_geometric_factors() -> None:
     """Without noise the episode follows the recorded path, resampled to the env's 32 steps, and ends
     on its goal; the factors are the path's own target, side (both labellings) and size rank."""
-    from absaction.envs import PathSetExpert
 
     recorded, labels = arc_paths()
     shifted = recorded + np.array([3.0, -2.0])  # only the shape counts: each path from its own start
@@ -375,7 +376,6 @@ def test_path_set_expert_tracks_each_recorded_path_with_geometric_factors() -> N
 
 
 def test_path_set_expert_refuses_paths_that_miss_the_goals(tmp_path) -> None:
-    from absaction.envs import PathSetExpert, load_recorded_paths
 
     recorded, _ = arc_paths()
     with pytest.raises(

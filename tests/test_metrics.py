@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -173,7 +174,7 @@ def test_mig_edge_cases() -> None:
 
 
 def test_active_units_threshold_and_per_sample_input() -> None:
-    assert metrics.DEFAULT_ACTIVE_KL == 0.01
+    assert metrics.ACTIVE_KL_THRESHOLD == 0.01
     np.testing.assert_array_equal(metrics.active_units(np.array([0.0, 0.009, 0.011, 3.0])), [0, 0, 1, 1])
     per_sample = np.array([[0.0, 0.5], [0.03, 0.5]])  # means 0.015 and 0.5
     np.testing.assert_array_equal(metrics.active_units(per_sample), [True, True])
@@ -223,7 +224,6 @@ def test_dci_one_latent_per_pair_of_factors_is_complete_but_not_disentangled() -
 
 
 def test_metrics_module_does_not_import_torch_or_matplotlib() -> None:
-    import subprocess
 
     code = (
         "import sys, absaction.analysis as a, absaction.analysis.metrics; "

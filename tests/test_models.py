@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -278,7 +279,6 @@ def test_save_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 
 
 def test_load_never_unpickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pickle
 
     _, run = _saved(tmp_path)
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from absaction import files
 from absaction.cli import main
 from absaction.errors import AbsactionError, cli_spelling, option
 from absaction.outputs import RECORD_FILE, check_output, read_record, write_record
+from absaction.train import TrainConfig, fit
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -26,8 +28,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory, collect_dataset: Callable[..., Path]) -> dict[str, Path]:
     """A Pendulum dataset, a model trained on it, a recorded-paths file (all read-only here)."""
-    from absaction.train import TrainConfig, fit
-
     base = tmp_path_factory.mktemp("inputs")
     data = collect_dataset("Pendulum-v1", "random", episodes=4, seed=0, max_steps=16)
     config = TrainConfig(
@@ -158,8 +158,6 @@ def test_python_errors_speak_python_and_the_cli_speaks_flags(tmp_path: Path) -> 
 def test_a_failure_while_moving_into_place_removes_the_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from absaction import files
-
     def broken(src: Path, dst: Path) -> None:
         raise OSError(16, "Device or resource busy")
 

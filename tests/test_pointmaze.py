@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
+import minari
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from absaction.cli import main
 from absaction.collect import CollectConfig, collect
@@ -189,9 +192,6 @@ def test_expert_solves_every_task_within_the_time_limit_and_the_episode_ends_on_
 
 
 def test_task_envs_pass_gymnasium_and_sb3_checkers() -> None:
-    import warnings
-
-    from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     for flatten in (False, True):
         env = gym.make("absaction/PointMazeMedium-v0", task=2, flatten=flatten)
@@ -252,8 +252,6 @@ def test_stitch_routes_end_within_four_cells_of_their_start() -> None:
 
 
 def test_dict_observations_round_trip_through_the_dataset(tmp_path: Path, minari_home: Path) -> None:
-    import minari
-
     out = minari_home / "maze-stitch-v0"  # under MINARI_DATASETS_PATH, named by its id
     summary = collect(
         CollectConfig(

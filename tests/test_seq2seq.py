@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from absaction.errors import AbsactionError
+from absaction.models import load, save
 from absaction.models.losses import gaussian_nll, ladder_kl
+from absaction.models.registry import MODELS
 from absaction.models.seq2seq import Seq2SeqConfig, Seq2SeqVAE, length_mask
 
 
@@ -175,8 +177,6 @@ def test_tiny_training_run_reconstructs_by_generation() -> None:
 
 
 def test_save_and_load_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from absaction.models import load, save
-    from absaction.models.registry import MODELS
 
     monkeypatch.setitem(MODELS, "seq2seq", "absaction.models.seq2seq:Seq2SeqVAE")
     model = make_model(merge="ladder", default_length=13).float()

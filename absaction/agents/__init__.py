@@ -24,15 +24,35 @@ The modules, in the order a run uses them: :mod:`.config`, :mod:`.hyperparams`, 
 
 from __future__ import annotations
 
-from .bc import BCResult, bc_pretrain, demonstration_pairs
-from .callbacks import EVAL_COLUMNS, EvalRow, PrimitiveStepCallback, read_eval_csv
-from .config import ACTION_KINDS, ALGOS, AgentConfig
-from .environments import make_env, make_vec_env
-from .evaluation import EvalResult, evaluate
-from .hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_policy_kwargs
-from .persistence import LoadedAgent, load_agent
-from .plots import plot_learning_curve
-from .training import TrainResult, train_agent
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are resolved on first access (PEP 562), as in absaction.analysis: a sub-module that needs no
+# torch (the configuration, read by the CLI's parser) can be imported without importing torch.
+_LAZY: dict[str, str] = {
+    "BCResult": "absaction.agents.bc",
+    "bc_pretrain": "absaction.agents.bc",
+    "demonstration_pairs": "absaction.agents.bc",
+    "EVAL_COLUMNS": "absaction.agents.callbacks",
+    "EvalRow": "absaction.agents.callbacks",
+    "PrimitiveStepCallback": "absaction.agents.callbacks",
+    "read_eval_csv": "absaction.agents.callbacks",
+    "ACTION_KINDS": "absaction.agents.config",
+    "ALGOS": "absaction.agents.config",
+    "AgentConfig": "absaction.agents.config",
+    "make_env": "absaction.agents.environments",
+    "make_vec_env": "absaction.agents.environments",
+    "EvalResult": "absaction.agents.evaluation",
+    "evaluate": "absaction.agents.evaluation",
+    "HYPERPARAMS_DIR": "absaction.agents.hyperparams",
+    "load_hyperparams": "absaction.agents.hyperparams",
+    "parse_policy_kwargs": "absaction.agents.hyperparams",
+    "LoadedAgent": "absaction.agents.persistence",
+    "load_agent": "absaction.agents.persistence",
+    "plot_learning_curve": "absaction.agents.plots",
+    "TrainResult": "absaction.agents.training",
+    "train_agent": "absaction.agents.training",
+}
 
 __all__ = [
     "ACTION_KINDS",
@@ -58,3 +78,27 @@ __all__ = [
     "read_eval_csv",
     "train_agent",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
+    from absaction.agents.bc import BCResult, bc_pretrain, demonstration_pairs
+    from absaction.agents.callbacks import EVAL_COLUMNS, EvalRow, PrimitiveStepCallback, read_eval_csv
+    from absaction.agents.config import ACTION_KINDS, ALGOS, AgentConfig
+    from absaction.agents.environments import make_env, make_vec_env
+    from absaction.agents.evaluation import EvalResult, evaluate
+    from absaction.agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_policy_kwargs
+    from absaction.agents.persistence import LoadedAgent, load_agent
+    from absaction.agents.plots import plot_learning_curve
+    from absaction.agents.training import TrainResult, train_agent
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

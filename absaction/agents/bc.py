@@ -16,15 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
 
 from absaction.errors import AbsactionError
 
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from absaction.data import ActionDataset
+    from absaction.wrappers import LatentActionWrapper
+
 # SAC's tanh cannot reach +-1; expert actions on the bounds are pulled inside by this much.
 _SQUASH_MARGIN = 1e-3
+
+
+Demonstrations: TypeAlias = "ActionDataset | tuple[np.ndarray, np.ndarray]"
+"""What behaviour cloning reads: a dataset with observations, or ``(observations, actions)`` arrays."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +59,7 @@ class BCResult:
         return dataclasses.asdict(self)
 
 
-def demonstration_pairs(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+def demonstration_pairs(dataset: Demonstrations) -> tuple[np.ndarray, np.ndarray]:
     """``(observations (N, obs_dim), actions (N, A))`` from an ``ActionDataset`` (its episodes'
     ``observations[:-1]`` and ``actions``) or from a tuple of two arrays."""
     if isinstance(dataset, tuple):
@@ -74,7 +87,9 @@ def demonstration_pairs(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     return obs, actions
 
 
-def latent_demonstration_pairs(dataset: Any, wrapper: Any) -> tuple[np.ndarray, np.ndarray]:
+def latent_demonstration_pairs(
+    dataset: ActionDataset, wrapper: LatentActionWrapper
+) -> tuple[np.ndarray, np.ndarray]:
     """``(observations (N, obs_dim), agent actions (N, d))`` for a latent-action agent: at every point
     where the agent would decide (each episode's start, then every ``wrapper.chunk_steps`` steps, as
     long as a whole decoded chunk of demonstration follows), the observation and the latent action that
@@ -108,19 +123,19 @@ def latent_demonstration_pairs(dataset: Any, wrapper: Any) -> tuple[np.ndarray, 
     return obs[index], wrapper.encode_actions(chunks)
 
 
-def _policy_of(agent: Any) -> Any:
+def _policy_of(agent: BaseAlgorithm) -> Any:
     return getattr(agent, "policy", agent)
 
 
-def action_error(agent: Any, obs: np.ndarray, actions: np.ndarray) -> float:
+def action_error(agent: BaseAlgorithm, obs: np.ndarray, actions: np.ndarray) -> float:
     """Mean absolute error (env units) of the deterministic policy's actions on ``obs``."""
     predicted, _ = _policy_of(agent).predict(obs, deterministic=True)
     return float(np.mean(np.abs(np.asarray(predicted, dtype=np.float64) - actions)))
 
 
 def bc_pretrain(
-    agent: Any,
-    dataset: Any,
+    agent: BaseAlgorithm,
+    dataset: Demonstrations,
     epochs: int = 20,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
@@ -139,9 +154,6 @@ def bc_pretrain(
         seed: seed of the shuffling.
         obs_transform: applied to observations first (e.g. a VecNormalize's ``normalize_obs``).
     """
-    from stable_baselines3.common.policies import ActorCriticPolicy
-    from stable_baselines3.sac.policies import SACPolicy
-    from stable_baselines3.td3.policies import TD3Policy
 
     obs, actions = demonstration_pairs(dataset)
     if obs_transform is not None:

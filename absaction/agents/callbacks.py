@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
@@ -22,6 +22,9 @@ from tqdm import tqdm
 
 from .evaluation import EvalResult
 from .hyperparams import PrimitiveProgress
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 EVAL_COLUMNS: tuple[str, ...] = (
     "primitive_steps",
@@ -190,13 +193,13 @@ class PrimitiveStepCallback(BaseCallback):
         )
 
 
-def actor_parameters(agent: Any) -> list[Any]:
+def actor_parameters(agent: BaseAlgorithm) -> list[Any]:
     """The parameters that define ``agent``'s action distribution (not its critic).
 
     PPO / A2C (``ActorCriticPolicy``): the policy branch of the MLP extractor, the action head and the
     log-std (a shared features extractor is left out: the critic needs it). SAC / TD3: ``policy.actor``.
     """
-    policy = agent.policy
+    policy: Any = agent.policy  # ActorCriticPolicy or an off-policy policy; both read by name below
     actor = getattr(policy, "actor", None)
     if actor is not None:
         return list(actor.parameters())

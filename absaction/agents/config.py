@@ -7,7 +7,9 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from absaction.errors import AbsactionError
+import gymnasium as gym
+
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
 ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat")
@@ -143,11 +145,7 @@ class AgentConfig:
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
         """Inverse of :meth:`to_dict`; refuses unknown keys (a file from another version)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown agent config key(s) {', '.join(unknown)}", f"valid keys: {', '.join(sorted(names))}"
-            )
+        refuse_unknown_keys(data, names, "agent config key(s)", fix=f"valid keys: {', '.join(sorted(names))}")
         data = dict(data)
         if data.get("dims") is not None:
             data["dims"] = {int(k): [int(i) for i in v] for k, v in data["dims"].items()}
@@ -172,9 +170,6 @@ def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches)."""
-    import gymnasium as gym
-
-    import absaction  # noqa: F401 - registers the absaction/* envs
 
     if ":" in env_id:  # "module:EnvId-v0" imports the module that registers it; let gymnasium try
         return

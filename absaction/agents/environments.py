@@ -9,17 +9,22 @@ macro wrapper passes the Monitor's ``info["episode"]`` and the env's ``is_succes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.envs.pointmaze import register_robotics_for
-from absaction.errors import AbsactionError
-from absaction.wrappers import ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
+from absaction.errors import AbsactionError, one_line
+from absaction.wrappers import ActionDecoder, ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
 
 from .config import AgentConfig
-from .hyperparams import resolve_hyperparams
+from .hyperparams import normalize_kwargs, resolve_hyperparams
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.vec_env import VecEnv
 
 
 def load_model_for(config: AgentConfig) -> Any:
@@ -34,7 +39,7 @@ def load_model_for(config: AgentConfig) -> Any:
 def make_env(
     config: AgentConfig,
     *,
-    model: Any = None,
+    model: ActionDecoder | None = None,
     hyperparams: Mapping[str, Any] | None = None,
 ) -> gym.Env[Any, Any]:
     """The single env described by ``config`` (not seeded: pass ``seed`` to ``reset``).
@@ -45,7 +50,6 @@ def make_env(
             env copy); loaded from ``config.model`` when None.
         hyperparams: resolved hyperparameters (for ``gamma``); read from the YAML when None.
     """
-    from stable_baselines3.common.monitor import Monitor
 
     register_robotics_for(config.env_id)  # PointMaze_* ids exist once gymnasium-robotics is loaded
     config.validate()
@@ -54,7 +58,7 @@ def make_env(
     try:
         env = gym.make(config.env_id, **config.env_kwargs)
     except (gym.error.Error, TypeError, ImportError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(
             f"gymnasium.make({config.env_id!r}) failed ({first})", "check the env id and --env-kwarg values"
         ) from None
@@ -114,15 +118,12 @@ def wrapper_settings(env: gym.Env[Any, Any]) -> dict[str, Any]:
 def make_vec_env(
     config: AgentConfig,
     *,
-    model: Any = None,
+    model: ActionDecoder | None = None,
     hyperparams: Mapping[str, Any] | None = None,
     n_envs: int | None = None,
-) -> Any:
+) -> VecEnv:
     """``n_envs`` (default: the ``n_envs`` hyperparameter) copies in a DummyVecEnv, seeded with
     ``config.seed + i`` on their first reset; wrapped in VecNormalize when ``normalize`` is on."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    from .hyperparams import normalize_kwargs
 
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     if model is None:

@@ -6,12 +6,19 @@ import copy
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
 from absaction.errors import AbsactionError
+
+from .environments import find_macro_wrapper
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from absaction.wrappers import MacroActionWrapper
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episode ``i`` of a run with seed ``s`` is reset with seed ``s + EVAL_SEED_OFFSET + i``: the
@@ -74,7 +81,9 @@ def evaluate(policy: Policy, env: gym.Env[Any, Any], n_episodes: int, seed: int)
     )
 
 
-def sb3_policy(agent: Any, obs_transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Policy:
+def sb3_policy(
+    agent: BaseAlgorithm, obs_transform: Callable[[np.ndarray], np.ndarray] | None = None
+) -> Policy:
     """A deterministic :data:`Policy` from an SB3 algorithm (observations normalised if needed)."""
 
     def act(obs: np.ndarray) -> np.ndarray:
@@ -141,7 +150,6 @@ def lookahead_policy(env: gym.Env[Any, Any], candidates: np.ndarray) -> Policy:
     on a task that takes one decision per episode, no candidate solves it; with several decisions, a
     plan that looks further ahead than one chunk might still.
     """
-    from .environments import find_macro_wrapper  # torch is only needed once a macro env exists
 
     macro = find_macro_wrapper(env)
     if macro is None:
@@ -166,7 +174,7 @@ def lookahead_policy(env: gym.Env[Any, Any], candidates: np.ndarray) -> Policy:
     return act
 
 
-def _simulate(macro: Any, chunk: np.ndarray) -> tuple[bool, float]:
+def _simulate(macro: MacroActionWrapper, chunk: np.ndarray) -> tuple[bool, float]:
     """(ended on success, macro reward) of ``chunk`` (k, A) run on a deep copy of ``macro``'s inner env
     (the real one is untouched)."""
     sim = copy.deepcopy(macro.env)

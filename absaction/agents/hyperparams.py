@@ -30,9 +30,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from torch import nn, optim
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line, refuse_unknown_keys
 
 from .config import ACTION_KINDS, AgentConfig
 
@@ -68,7 +72,7 @@ def load_hyperparams(
     try:
         table = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(f"{file} is not valid YAML ({first})", "fix the file") from None
     if not isinstance(table, dict):
         raise AbsactionError(f"{file} must map env ids to hyperparameters", "see agents/hyperparams/ppo.yml")
@@ -96,7 +100,6 @@ def resolve_hyperparams(config: AgentConfig) -> dict[str, Any]:
 
 def algorithm_class(algo: str) -> type[Any]:
     """The SB3 class of ``algo`` (ppo | sac | td3)."""
-    from stable_baselines3 import PPO, SAC, TD3
 
     classes: dict[str, type[Any]] = {"ppo": PPO, "sac": SAC, "td3": TD3}
     if algo not in classes:
@@ -108,12 +111,10 @@ def check_keys(algo: str, hyperparams: Mapping[str, Any], source: Path | str = "
     """Refuse keys that are neither SB3 arguments of ``algo`` nor handled here."""
     cls = algorithm_class(algo)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "env", "policy", "seed", "device"}
-    unknown = sorted(set(hyperparams) - accepted - OWN_KEYS)
-    if unknown:
-        raise AbsactionError(
-            f"unknown {algo} hyperparameter(s) {', '.join(unknown)} in {source}",
-            f"valid keys: {', '.join(sorted(accepted | OWN_KEYS))}",
-        )
+    refuse_unknown_keys(
+        hyperparams, accepted | OWN_KEYS, f"{algo} hyperparameter(s)", context=f" in {source}",
+        fix=f"valid keys: {', '.join(sorted(accepted | OWN_KEYS))}",
+    )  # fmt: skip
 
 
 # -- schedules over PRIMITIVE steps -------------------------------------------------------------------
@@ -161,7 +162,6 @@ def _number_or_schedule(key: str, value: Any, progress: PrimitiveProgress) -> fl
 
 # -- policy_kwargs without eval ------------------------------------------------------------------------
 def _torch_names() -> dict[str, Any]:
-    from torch import nn, optim
 
     names: dict[str, Any] = {}
     for name in ("Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Identity"):
@@ -263,7 +263,6 @@ def algorithm_kwargs(
     ``gamma`` is the discount per primitive step; an agent deciding every ``k`` primitive steps gets
     ``gamma**k`` (its wrapper sums the rewards inside a chunk with ``gamma``).
     """
-    import numpy as np
 
     kwargs = {k: v for k, v in hyperparams.items() if k not in OWN_KEYS}
     if "gamma" in kwargs:
@@ -275,8 +274,6 @@ def algorithm_kwargs(
             kwargs[key] = _number_or_schedule(key, kwargs[key], progress)
     noise_type = hyperparams.get("noise_type")
     if noise_type is not None:
-        from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
         makers: dict[str, Callable[..., Any]] = {
             "normal": NormalActionNoise,
             "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise,

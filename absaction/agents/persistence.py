@@ -21,10 +21,11 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.vec_env import VecNormalize
 
 from absaction.errors import AbsactionError
 from absaction.files import read_versioned_json
@@ -33,6 +34,10 @@ from .config import AgentConfig
 from .environments import find_macro_wrapper, load_model_for, make_env, wrapper_settings
 from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, sb3_policy
 from .hyperparams import algorithm_class
+
+if TYPE_CHECKING:  # annotations only
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
 
 FORMAT = "absaction-agent"
 FORMAT_VERSION = 1
@@ -69,9 +74,8 @@ def space_record(space: gym.Space[Any]) -> dict[str, Any]:
     return {"type": type(space).__name__, "repr": repr(space)}
 
 
-def vec_normalize_stats(venv: Any) -> dict[str, Any] | None:
+def vec_normalize_stats(venv: VecEnv) -> dict[str, Any] | None:
     """Observation and return statistics of a VecNormalize (JSON-able), or None."""
-    from stable_baselines3.common.vec_env import VecNormalize
 
     if not isinstance(venv, VecNormalize):
         return None
@@ -148,7 +152,7 @@ def _describe_difference(found: dict[str, Any], expected: dict[str, Any]) -> str
 class LoadedAgent:
     """A trained agent and the env it was trained for (rebuilt from ``agent.json``)."""
 
-    agent: Any
+    agent: BaseAlgorithm
     """the SB3 algorithm"""
     env: gym.Env[Any, Any]
     """the single (unvectorised) env with the agent's wrappers"""

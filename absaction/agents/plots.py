@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,6 @@ def plot_learning_curve(rows: Sequence[EvalRow], path: str | Path, title: str = 
 
     The success panel is left out when the env reports no ``is_success`` (all NaN).
     """
-    import io
 
     import matplotlib
 

@@ -17,13 +17,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
-from absaction.errors import AbsactionError
+from absaction.data import load_dataset
+from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
+from absaction.wrappers import LatentActionWrapper
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
@@ -49,6 +57,13 @@ from .persistence import (
     space_record,
     vec_normalize_stats,
 )
+from .plots import plot_learning_curve
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from absaction.data import ActionDataset
+    from absaction.wrappers import ActionDecoder
 
 
 @dataclasses.dataclass
@@ -129,7 +144,7 @@ def build_agent(
     try:
         return cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
     except (TypeError, ValueError, AssertionError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = one_line(err)
         raise AbsactionError(
             f"{config.algo} rejected the hyperparameters ({first})",
             "fix the hyperparameter file or overrides",
@@ -171,8 +186,6 @@ def train_agent(
     action_model = load_model_for(config)
     demonstrations = None
     if config.bc_dataset is not None:
-        from absaction.data import load_dataset
-
         demonstrations = load_dataset(config.bc_dataset)
     schedule = PrimitiveProgress()
     venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
@@ -187,14 +200,18 @@ def train_agent(
         )
         # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
         pairs = (
-            demonstration_pairs(demonstrations)
-            if macro is None
-            else latent_demonstration_pairs(demonstrations, macro)
+            latent_demonstration_pairs(demonstrations, macro)
+            if isinstance(macro, LatentActionWrapper)
+            else demonstration_pairs(demonstrations)  # primitive actions (validate() refuses repeat + BC)
         )
-        transform = None
-        if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
-            venv.obs_rms.update(pairs[0])
-            transform = venv.normalize_obs
+        transform: Callable[[np.ndarray], np.ndarray] | None = None
+        if isinstance(venv, VecNormalize):  # clone in the normalised observation space
+            normalizing = venv
+            normalizing.obs_rms.update(pairs[0])
+
+            def transform(obs: np.ndarray) -> np.ndarray:
+                return np.asarray(normalizing.normalize_obs(obs))
+
         # one pair per decision: a latent agent has ~chunk times fewer pairs, so smaller batches keep the
         # number of gradient steps per epoch comparable
         batch_size = 256 if macro is None else 32
@@ -218,8 +235,6 @@ def train_agent(
     random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
 
     with atomic_dir(out_dir, force, "run folder", command="rl") as tmp:
-        from stable_baselines3.common.logger import configure
-
         agent.set_logger(configure(str(tmp / "sb3"), ["csv"]))
         callback = PrimitiveStepCallback(
             budget=config.steps,
@@ -259,8 +274,6 @@ def train_agent(
         if bc_result is not None:
             atomic_write_json(tmp / "bc.json", bc_result.to_dict())
         if plot:
-            from .plots import plot_learning_curve
-
             plot_learning_curve(result.evaluations, tmp / "learning_curve.png", title=_title(config))
     result.wall_seconds = time.perf_counter() - started
     venv.close()
@@ -281,12 +294,10 @@ def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any], decisi
     return decisions * int(decision_steps)
 
 
-def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) -> None:
+def _check_demonstration_space(dataset: ActionDataset, space: gym.Space[Any], config: AgentConfig) -> None:
     """Refuse demonstrations recorded with other action bounds than the env's (BC checks shapes)."""
-    import numpy as np
-
     recorded = getattr(dataset, "action_space", None)
-    if recorded is None or not hasattr(recorded, "low") or not hasattr(space, "low"):
+    if recorded is None or not hasattr(recorded, "low") or not isinstance(space, gym.spaces.Box):
         return
     if recorded.shape != space.shape or not (
         np.allclose(recorded.low, space.low) and np.allclose(recorded.high, space.high)
@@ -298,9 +309,9 @@ def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) ->
         )
 
 
-def _decode_overhead_ms(venv: Any) -> float:
-    envs = venv.envs if hasattr(venv, "envs") else venv.venv.envs
-    wrapper = find_macro_wrapper(envs[0])
+def _decode_overhead_ms(venv: VecEnv) -> float:
+    inner = venv.venv if isinstance(venv, VecNormalize) else venv  # make_vec_env: DummyVecEnv inside
+    wrapper = find_macro_wrapper(getattr(inner, "envs", [None])[0])
     return float(getattr(wrapper, "decode_overhead_ms", math.nan))
 
 
@@ -310,7 +321,12 @@ def _title(config: AgentConfig) -> str:
 
 
 def _agent_record(
-    result: TrainResult, agent: Any, venv: Any, env: Any, action_model: Any, settings: dict[str, Any]
+    result: TrainResult,
+    agent: BaseAlgorithm,
+    venv: VecEnv,
+    env: gym.Env[Any, Any],
+    action_model: ActionDecoder | None,
+    settings: dict[str, Any],
 ) -> dict[str, Any]:
     config = result.config
     normalizer: Any = getattr(action_model, "normalizer", None)

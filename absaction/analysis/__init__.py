@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 # public name -> module that defines it (resolved on first access, PEP 562)
 _LAZY: dict[str, str] = {
     # metrics (NumPy only)
-    "DEFAULT_ACTIVE_KL": "absaction.analysis.metrics",
+    "ACTIVE_KL_THRESHOLD": "absaction.models.activity",
     "DEFAULT_BINS": "absaction.analysis.metrics",
     "active_units": "absaction.analysis.metrics",
     "dci": "absaction.analysis.metrics",
@@ -44,7 +44,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "DEFAULT_ACTIVE_KL",
+    "ACTIVE_KL_THRESHOLD",
     "DEFAULT_BINS",
     "active_grid",
     "active_units",
@@ -66,7 +66,6 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.analysis.metrics import (
-        DEFAULT_ACTIVE_KL,
         DEFAULT_BINS,
         active_units,
         dci,
@@ -79,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.analysis.paths import plot_paths
     from absaction.analysis.report import encode_means, evaluate_model, mi_heatmap, write_report
     from absaction.analysis.traversal import active_grid, save_figure, traversal_figure, traverse_latent
+    from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 
 def __getattr__(name: str) -> Any:

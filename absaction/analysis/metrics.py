@@ -20,11 +20,10 @@ from typing import TypedDict
 
 import numpy as np
 
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
+
 #: Default number of equal-width histogram bins per latent (disentanglement_lib's MIG setting).
 DEFAULT_BINS = 20
-
-#: Default KL threshold, in nats, above which a latent dimension counts as active (see `active_units`).
-DEFAULT_ACTIVE_KL = 0.01
 
 
 class MIGResult(TypedDict):
@@ -266,7 +265,7 @@ def mig(
 # active units
 
 
-def active_units(kl_per_dim: np.ndarray, threshold: float = DEFAULT_ACTIVE_KL) -> np.ndarray:
+def active_units(kl_per_dim: np.ndarray, threshold: float = ACTIVE_KL_THRESHOLD) -> np.ndarray:
     """Boolean mask of the latent dimensions whose average KL exceeds ``threshold`` nats.
 
     ``kl_per_dim`` is the KL(q(z_d | x) || N(0, 1)) of each dimension averaged over the data, shape (D,),

@@ -3,8 +3,9 @@
 Positions come from one of two sources:
 
 - ``"observations"``: the position columns of the observations, for the Reach2D environments, whose
-  observations begin with the point's (x, y) position (see :data:`REACH2D_POSITION_COLUMNS`). This is
-  the true path, including any clipping at the world's edge.
+  observations begin with the point's (x, y) position (the layout facts live with the worlds:
+  :data:`absaction.envs.reach2d.REACH2D_POSITION_COLUMNS`). This is the true
+  path, including any clipping at the world's edge.
 - ``"actions"``: ``start + step_size * cumsum(actions)``, for any dataset with 2-D actions. For the
   Reach2D worlds ``step_size`` is the env's per-step displacement scale, so this equals the true path
   away from the edges; for other envs it defaults to 1 (paths in action units).
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from absaction.envs.reach2d import REACH2D_GOAL_COLUMNS, REACH2D_POSITION_COLUMNS, env_step_size, is_reach2d
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes
 
@@ -29,40 +31,9 @@ if TYPE_CHECKING:
 
     from absaction.data import ActionDataset
 
-#: Reach2D observations start with the point's (x, y) position, then the current goal's (x, y)
-#: (``absaction.envs.OBS_FIELDS``).
-REACH2D_POSITION_COLUMNS: tuple[int, int] = (0, 1)
-REACH2D_GOAL_COLUMNS: tuple[int, int] = (2, 3)
 POSITION_SOURCES: tuple[str, ...] = ("auto", "observations", "actions")
 #: colour-by values with at most this many distinct integers get a discrete legend instead of a colour bar.
 _MAX_CATEGORIES = 10
-
-
-def is_reach2d(env_id: str | None) -> bool:
-    """Whether ``env_id`` is one of absaction's Reach2D worlds (they share one observation layout)."""
-    return env_id is not None and env_id.startswith("absaction/") and "Reach2D" in env_id
-
-
-def env_step_size(env_id: str | None) -> float | None:
-    """The per-step displacement (env units per unit of action) of ``env_id``, when it declares one
-    (``env.unwrapped.step_size`` or ``env.unwrapped.config.step_size``, as the Reach2D worlds do);
-    else None."""
-    if env_id is None:
-        return None
-    import gymnasium as gym
-
-    try:
-        env = gym.make(env_id)
-    except Exception:  # unknown or unbuildable env: fall back to action units
-        return None
-    try:
-        unwrapped = env.unwrapped
-        value = getattr(
-            unwrapped, "step_size", getattr(getattr(unwrapped, "config", None), "step_size", None)
-        )
-        return float(value) if isinstance(value, (int, float, np.floating)) else None
-    finally:
-        env.close()
 
 
 def dataset_paths(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from absaction.data import ActionDataset
+    from absaction.models.base import ActionVAE
 
 HEATMAP_FILE = "mi_heatmap.png"
 REPORT_JSON = "report.json"
@@ -68,7 +69,7 @@ class EvaluationData:
     window_length: int | None
 
 
-def check_compatible(model: Any, dataset: ActionDataset) -> None:
+def check_compatible(model: ActionVAE, dataset: ActionDataset) -> None:
     """One-line `AbsactionError` when the model cannot read the dataset's sequences."""
     if dataset.action_dim != model.action_dim:
         raise AbsactionError(
@@ -86,7 +87,7 @@ def check_compatible(model: Any, dataset: ActionDataset) -> None:
             )
 
 
-def evaluation_data(model: Any, dataset: ActionDataset) -> EvaluationData:
+def evaluation_data(model: ActionVAE, dataset: ActionDataset) -> EvaluationData:
     """Every sequence of ``dataset`` the model can read: non-overlapping windows of ``model.seq_len``
     steps from every episode (whole episodes when the lengths match), or whole padded episodes for a
     variable-length model."""
@@ -117,7 +118,7 @@ def evaluation_data(model: Any, dataset: ActionDataset) -> EvaluationData:
     )
 
 
-def pick_sequence(model: Any, dataset: ActionDataset, index: int) -> np.ndarray:
+def pick_sequence(model: ActionVAE, dataset: ActionDataset, index: int) -> np.ndarray:
     """The first ``model.seq_len`` steps of episode ``index`` (the whole episode for a variable-length
     model), (T, A) float32."""
     check_compatible(model, dataset)
@@ -150,7 +151,7 @@ def training_sigma(run_config: dict[str, Any]) -> float | None:
 
 
 def encode_means(
-    model: Any, actions: np.ndarray, lengths: np.ndarray | None = None, batch_size: int = 256
+    model: ActionVAE, actions: np.ndarray, lengths: np.ndarray | None = None, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior means and log-variances of every sequence, and the decoded means.
 
@@ -189,7 +190,7 @@ def _step_mask(actions: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
 
 
 def _reconstruction(
-    model: Any,
+    model: ActionVAE,
     actions: np.ndarray,
     recon: np.ndarray,
     lengths: np.ndarray | None,
@@ -236,11 +237,11 @@ def _dci_summary(result: metrics.DCIResult) -> dict[str, float]:
 
 
 def evaluate_model(
-    model: Any,
+    model: ActionVAE,
     data: EvaluationData,
     sigma: float | None = None,
     step_size: float | None = None,
-    active_threshold: float = metrics.DEFAULT_ACTIVE_KL,
+    active_threshold: float = metrics.ACTIVE_KL_THRESHOLD,
     n_bins: int = metrics.DEFAULT_BINS,
     factors: Sequence[str] | None = None,
     seed: int = 0,

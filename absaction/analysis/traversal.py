@@ -34,14 +34,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from absaction.analysis.metrics import DEFAULT_ACTIVE_KL
 from absaction.analysis.paths import actions_to_path
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, check_new_output
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
-if TYPE_CHECKING:  # only for annotations: importing this module stays free of torch and matplotlib
+if TYPE_CHECKING:
+    # only for annotations: importing this module stays free of torch and matplotlib
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from absaction.models.base import ActionVAE
 
 #: File types `save_figure` writes (matplotlib's Agg canvas handles all three).
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -86,7 +89,7 @@ def check_latent(ladder_dims: Sequence[int], ladder: int, dim: int) -> None:
 
 
 def active_grid(
-    kl_per_dim: Sequence[Sequence[float]], threshold: float = DEFAULT_ACTIVE_KL
+    kl_per_dim: Sequence[Sequence[float]], threshold: float = ACTIVE_KL_THRESHOLD
 ) -> list[list[tuple[int, int]]]:
     """One row per ladder with its active latents as ``(ladder, dim)``, strongest KL first."""
     rows = []
@@ -101,7 +104,7 @@ def active_grid(
 
 
 def traverse_latent(
-    model: Any, actions: np.ndarray, ladder: int, dim: int, values: np.ndarray
+    model: ActionVAE, actions: np.ndarray, ladder: int, dim: int, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode ``actions`` with latent (``ladder``, ``dim``) set to each of ``values``.
 
@@ -171,7 +174,7 @@ def _draw_paths(
 
 
 def traversal_figure(
-    model: Any,
+    model: ActionVAE,
     actions: np.ndarray,
     rows: Sequence[Sequence[tuple[int, int]]],
     values: np.ndarray,
@@ -193,7 +196,7 @@ def traversal_figure(
         values: (S,) values of the traversed latent.
         kl_per_dim: per ladder, the mean KL (nats) of each dimension, shown in the panel titles.
         step_size: displacement per unit action (the env's ``step_size``, see
-            `absaction.analysis.paths.env_step_size`); None draws the plain cumulative sum of actions.
+            `absaction.envs.reach2d.env_step_size`); None draws the plain cumulative sum of actions.
         kl_source: where ``kl_per_dim`` was measured, appended to the titles' KL (e.g. "train").
         title: figure title.
         cmap: matplotlib colormap for the traversed value.

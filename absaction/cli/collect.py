@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from absaction.cli._args import add_force, key_value, non_negative_float, non_negative_int, positive_int
+from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
+    add_force,
+    field_default,
+    field_docs,
+    field_help,
+    key_value,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+from absaction.collect import CollectConfig, collect, print_summary
 
 EPILOG = """\
 experts:
@@ -36,7 +46,7 @@ Episode i is reset with seed S+i, so the same command writes the same data.
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "collect",
         help="record expert rollouts into a Minari dataset",
@@ -45,52 +55,46 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, metavar="ID", help="gymnasium environment id")
+    c = CollectConfig  # defaults and their text live in its fields
+    parser.add_argument("--env", required=True, metavar="ID", help=field_docs(c)["env_id"])
     parser.add_argument(
-        "--expert",
-        default="scripted",
+        "--expert", default=field_default(c, "expert"),
         metavar="scripted|random|paths:FILE.npz|waypoint[:MODE]|PATH.zip",
-        help="who acts, see below (default: %(default)s)",
-    )
+        help=field_help(c, "expert", "who acts, see below"),
+    )  # fmt: skip
     parser.add_argument(
-        "--episodes",
-        type=positive_int,
-        default=100,
-        metavar="N",
-        help="episodes to record (default: %(default)s)",
-    )
+        "--episodes", type=positive_int, default=field_default(c, "episodes"), metavar="N",
+        help=field_help(c, "episodes"),
+    )  # fmt: skip
     parser.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=0,
-        metavar="S",
-        help="episode i resets with seed S+i (default: %(default)s)",
-    )
+        "--seed", type=non_negative_int, default=field_default(c, "seed"), metavar="S",
+        help=field_help(c, "seed"),
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output dataset folder")
     add_force(parser)
     parser.add_argument(
-        "--max-steps", type=positive_int, default=None, metavar="M",
-        help="time limit per episode (default: the env's own)",
+        "--max-steps", type=positive_int, default=field_default(c, "max_steps"), metavar="M",
+        help=field_help(c, "max_steps", "time limit per episode", "the env's own"),
     )  # fmt: skip
     parser.add_argument(
-        "--noise", type=non_negative_float, default=0.0, metavar="X",
-        help="std of Gaussian noise added to each action (action units), then clipped to the bounds "
-        "(default: %(default)s)",
+        "--noise", type=non_negative_float, default=field_default(c, "noise"), metavar="X",
+        help=field_help(c, "noise"),
     )  # fmt: skip
     parser.add_argument(
         "--env-kwarg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
         help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02 (recorded with the dataset; "
-        "pass the same to absaction rl)",
+        "pass the same to absaction rl). " + KEY_VALUE_SEMANTICS,
     )  # fmt: skip
     parser.add_argument(
-        "--dataset-id", default=None, metavar="NAME",
-        help="Minari dataset id [namespace/]name-vN (default: derived, e.g. reach2d-scripted-v0)",
+        "--dataset-id", default=field_default(c, "dataset_id"), metavar="NAME",
+        help=field_help(
+            c, "dataset_id", "Minari dataset id [namespace/]name-vN", "derived, e.g. reach2d-scripted-v0"
+        ),
     )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from absaction.collect import CollectConfig, collect, print_summary
 
     config = CollectConfig(
         env_id=args.env,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from absaction.cli import main
 from absaction.cli._args import add_force, non_negative_int, positive_int
+from absaction.errors import AbsactionError
+from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, staged_dir
 
 EPILOG = """\
 outputs (in OUT):
@@ -60,7 +64,7 @@ class DemoConfig:
     """seconds per stage, filled in as the demo runs"""
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on built-in defaults (the main job)",
@@ -98,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
 def run_demo(config: DemoConfig, force: bool = False) -> Path:
     """Run every stage into ``config.out``; returns the folder. Raises AbsactionError on failure."""
     from rich.console import Console
-
-    from absaction.files import atomic_write_json, atomic_write_text, staged_dir
 
     console = Console(stderr=True)
     with staged_dir(config.out, force, "demo folder", command="demo") as out:
@@ -141,8 +143,6 @@ def _stages(config: DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]
 
 
 def _cli(argv: list[str]) -> None:
-    from absaction.cli import main
-    from absaction.errors import AbsactionError
 
     status = main(argv)
     if status != 0:
@@ -171,8 +171,6 @@ def _plot_rl(rl_dir: Path, png: Path, env_id: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from absaction.files import atomic_write_bytes
-
     fig = Figure(figsize=(9, 3.6))
     FigureCanvasAgg(fig)
     ax_success, ax_return = fig.subplots(1, 2)
@@ -185,7 +183,6 @@ def _plot_rl(rl_dir: Path, png: Path, env_id: str) -> None:
     ax_success.legend()
     fig.suptitle(f"PPO on {env_id}: primitive actions vs TCVLAE latent actions")
     fig.tight_layout()
-    import io
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)

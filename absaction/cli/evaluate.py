@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+from absaction.analysis.metrics import DEFAULT_BINS
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.data import load_dataset
+from absaction.envs.reach2d import env_step_size
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, check_new_output
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 EPILOG = """\
 what it measures (on the posterior means of every window of the data, all episodes):
@@ -25,8 +30,7 @@ example:
 """
 
 
-def register(subparsers: Any) -> None:
-    from absaction.analysis.metrics import DEFAULT_ACTIVE_KL, DEFAULT_BINS
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -51,7 +55,7 @@ def register(subparsers: Any) -> None:
         help="comma-separated factors to score (default: all); overall MIG/SAP/DCI average over them",
     )  # fmt: skip
     parser.add_argument(
-        "--active-threshold", type=positive_float, default=DEFAULT_ACTIVE_KL, metavar="NATS",
+        "--active-threshold", type=positive_float, default=ACTIVE_KL_THRESHOLD, metavar="NATS",
         help="mean KL above which a latent counts as active (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
@@ -72,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from absaction.analysis.paths import env_step_size
     from absaction.analysis.report import (
         REPORT_MD,
         evaluate_model,
@@ -81,9 +84,6 @@ def run(args: argparse.Namespace) -> int:
         training_sigma,
         write_report,
     )
-    from absaction.data import load_dataset
-    from absaction.errors import AbsactionError
-    from absaction.files import atomic_dir, check_new_output
     from absaction.models import load, read_config
 
     check_new_output(

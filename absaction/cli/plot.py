@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from absaction.cli._args import add_force, positive_int
+from absaction.data import load_dataset
+from absaction.errors import AbsactionError
+from absaction.files import check_new_output
 
 EPILOG = """\
 positions:
@@ -20,7 +22,7 @@ example:
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plot",
         help="draw a dataset's paths as a PNG (the paper's Fig. 3)",
@@ -49,9 +51,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from absaction.analysis.paths import plot_dataset
-    from absaction.data import load_dataset
-    from absaction.errors import AbsactionError
-    from absaction.files import check_new_output
 
     out = check_new_output(args.out, args.force, "figure", figure=True, inputs=[args.data])
     if out.suffix.lower() != ".png":

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
+from absaction.agents.config import ACTION_KINDS, ALGOS, FIXED_MODES, AgentConfig
 from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
     add_force,
+    field_default,
+    field_docs,
+    field_help,
     int_list,
     key_value,
     non_negative_int,
     positive_float,
     positive_int,
 )
+
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from absaction.agents import TrainResult
 
 EPILOG = """\
 Budgets (--steps, --eval-every) count PRIMITIVE env steps for every kind of agent: a latent agent that
@@ -51,7 +59,7 @@ def dims_spec(text: str) -> tuple[int, list[int]]:
     return parsed
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rl",
         help="train an SB3 agent on primitive, latent or repeated actions",
@@ -62,111 +70,80 @@ def register(subparsers: Any) -> None:
             "(absaction/agents/hyperparams/<algo>.yml), overridable with --hyperparams and --set."
         ),
         epilog=EPILOG,
-        formatter_class=_Formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, metavar="ID", help="gymnasium env id with a Box action space")
-    parser.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"), help="SB3 algorithm")
+    a = AgentConfig  # defaults and their text live in its fields
+    parser.add_argument("--env", required=True, metavar="ID", help=field_docs(a)["env_id"])
+    parser.add_argument("--algo", default=field_default(a, "algo"), choices=ALGOS, help=field_help(a, "algo"))
     parser.add_argument(
-        "--actions",
-        default="primitive",
-        choices=("primitive", "latent", "repeat"),
-        help="what the agent chooses",
+        "--actions", default=field_default(a, "actions"), choices=ACTION_KINDS, help=field_help(a, "actions")
     )
     group = parser.add_argument_group("latent and repeated actions")
-    group.add_argument("--model", metavar="RUN_DIR", help="trained action model (--out of absaction train)")
+    group.add_argument("--model", metavar="RUN_DIR", help=field_docs(a)["model"])
     group.add_argument(
-        "--ladders",
-        type=int_list,
-        metavar="L[,L...]",
-        help="1-based ladders the agent controls (default: all)",
-    )
-    group.add_argument(
-        "--dims",
-        type=dims_spec,
-        nargs="+",
-        metavar="L:D[,D]",
-        help="explicit 0-based latent dims per ladder, e.g. 3:0 2:0,1 (default: each ladder's active units)",
-    )
-    group.add_argument(
-        "--chunk",
-        type=positive_int,
-        metavar="K",
-        help="primitive steps per decision: repeat count (repeat), or decoded actions run before deciding "
-        "again (latent; default: the model's whole sequence; fewer = closed loop)",
-    )
-    group.add_argument(
-        "--plan-phase",
-        action="store_true",
-        help="closed loop along the plan (latent, --chunk K dividing T): the i-th decision of every T/K "
-        "runs decoded actions [iK, (i+1)K) of its z instead of the first K (re-deciding does not restart "
-        "the plan)",
-    )
-    group.add_argument("--z-bound", type=positive_float, default=2.0, help="agent action 1 = latent z_bound")
-    group.add_argument(
-        "--fixed", default="zero", choices=("zero", "sample"), help="latents the agent does not control"
-    )
-    group.add_argument(
-        "--plain-sum",
-        action="store_true",
-        help="macro reward = plain sum of primitive rewards (default: sum of gamma**i * r_i)",
-    )
-    bc = parser.add_argument_group("behaviour-cloning warm start")
-    bc.add_argument(
-        "--bc", metavar="DATASET",
-        help="dataset folder or Minari id with observations; a primitive agent clones its actions, a latent "
-        "agent the z its model encodes for each demonstrated chunk",
+        "--ladders", type=int_list, metavar="L[,L...]",
+        help=field_help(a, "ladders", "1-based ladders the agent controls", "all, or those named in --dims"),
     )  # fmt: skip
-    bc.add_argument("--bc-epochs", type=positive_int, default=20, help="epochs of behaviour cloning")
+    group.add_argument(
+        "--dims", type=dims_spec, nargs="+", metavar="L:D[,D]",
+        help=field_help(
+            a, "dims", "explicit 0-based latent dims per ladder, e.g. 3:0 2:0,1", "each ladder's active units"
+        ),
+    )  # fmt: skip
+    group.add_argument("--chunk", type=positive_int, metavar="K", help=field_docs(a)["chunk"])
+    group.add_argument("--plan-phase", action="store_true", help=field_help(a, "plan_phase"))
+    group.add_argument(
+        "--z-bound", type=positive_float, default=field_default(a, "z_bound"), help=field_help(a, "z_bound")
+    )
+    group.add_argument(
+        "--fixed", default=field_default(a, "fixed"), choices=FIXED_MODES, help=field_help(a, "fixed")
+    )
+    group.add_argument(
+        "--plain-sum", action="store_true",
+        help="macro reward = plain sum of primitive rewards, sum_i r_i (sets discount_within_chunk=False; "
+        "default: sum_i gamma**i r_i)",
+    )  # fmt: skip
+    bc = parser.add_argument_group("behaviour-cloning warm start")
+    bc.add_argument("--bc", metavar="DATASET", help=field_docs(a)["bc_dataset"])
     bc.add_argument(
-        "--bc-critic-warmup",
-        type=non_negative_int,
-        default=None,
-        metavar="STEPS",
-        help="primitive env steps after cloning during which only the critic learns (the cloned actor is "
-        "frozen, so the first updates do not follow a random critic); default: one PPO rollout, or "
-        "learning_starts + 5000 for SAC/TD3; 0 disables",
+        "--bc-epochs",
+        type=positive_int,
+        default=field_default(a, "bc_epochs"),
+        help=field_help(a, "bc_epochs"),
     )
+    bc.add_argument(
+        "--bc-critic-warmup", type=non_negative_int, default=field_default(a, "bc_critic_warmup"),
+        metavar="STEPS", help=field_docs(a)["bc_critic_warmup"],
+    )  # fmt: skip
     budget = parser.add_argument_group("budget and evaluation")
+    budget.add_argument("--steps", type=positive_int, help=field_docs(a)["steps"])
     budget.add_argument(
-        "--steps", type=positive_int, help="primitive env steps (default: n_timesteps of the YAML)"
+        "--seed", type=non_negative_int, default=field_default(a, "seed"), help=field_help(a, "seed")
     )
-    budget.add_argument("--seed", type=non_negative_int, default=0, help="seed of everything")
+    budget.add_argument("--eval-every", type=positive_int, help=field_docs(a)["eval_every"])
     budget.add_argument(
-        "--eval-every", type=positive_int, help="primitive env steps between evaluations (default: steps/10)"
-    )
-    budget.add_argument("--eval-episodes", type=positive_int, default=10, help="episodes per evaluation")
+        "--eval-episodes", type=positive_int, default=field_default(a, "eval_episodes"),
+        help=field_help(a, "eval_episodes"),
+    )  # fmt: skip
     hp = parser.add_argument_group("hyperparameters")
-    hp.add_argument("--hyperparams", metavar="FILE", help="YAML file instead of the packaged one")
+    hp.add_argument("--hyperparams", metavar="FILE", help=field_docs(a)["hyperparams_file"])
     hp.add_argument(
-        "--set",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one hyperparameter, e.g. --set n_steps=256 --set policy_kwargs='dict(net_arch=[32])'",
-    )
+        "--set", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="override one hyperparameter, e.g. --set n_steps=256 --set policy_kwargs='dict(net_arch=[32])'. "
+        + KEY_VALUE_SEMANTICS,
+    )  # fmt: skip
     hp.add_argument(
-        "--env-kwarg",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="gymnasium.make argument",
-    )
-    hp.add_argument("--device", default="cpu", help="torch device of the agent")
+        "--env-kwarg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02. " + KEY_VALUE_SEMANTICS,
+    )  # fmt: skip
+    hp.add_argument("--device", default=field_default(a, "device"), help=field_help(a, "device"))
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_force(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, description and epilog kept as written."""
-
-
-def config_from_args(args: argparse.Namespace) -> Any:
-    from absaction.agents import AgentConfig
-
+def config_from_args(args: argparse.Namespace) -> AgentConfig:
     dims: dict[int, list[int]] | None = None
     if args.dims:
         dims = {}
@@ -207,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(result: Any) -> None:
+def _print_summary(result: TrainResult) -> None:
     from rich.console import Console
     from rich.table import Table
 

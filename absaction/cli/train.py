@@ -6,51 +6,45 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
     add_force,
+    field_help,
     fraction,
     int_list,
+    key_value,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    show_default,
 )
+from absaction.data.normalizer import NORMALIZE_MODES
 from absaction.errors import AbsactionError
+from absaction.models.configs import Seq2SeqConfig, TCVAEConfig, TCVLAEConfig
+from absaction.train.config import TrainConfig
 
-# Shown in --help; the values themselves live in absaction.train.config.TrainConfig (imported lazily,
-# it pulls in torch), and a test checks that the two agree.
-DEFAULTS: dict[str, Any] = {
-    "model": "tcvlae",
-    "beta": 100.0,
-    "tc": 0.0,
-    "sigma": 0.1,
-    "capacity": "adaptive:50",
-    "epochs": 100,
-    "batch_size": 32,
-    "lr": 3e-3,
-    "progressive": 0,
-    "normalize": "global",
-    "val_fraction": 0.1,
-    "seed": 0,
-    "checkpoint_every": 25,
-    "threads": 1,
-    "device": "cpu",
-}
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    from absaction.train import FitResult
+
 MODEL_OPTIONS: tuple[str, ...] = ("ladder_dims", "merge", "channels", "layers_per_ladder")
 """Flags that go to the model's own configuration (TrainConfig.model_options)."""
 
-EPILOG = """\
+EPILOG = f"""\
 models:
   tcvlae   the paper's ladder model: Conv1d(kernel 3, stride 2) layers, a latent group ("ladder")
-           after each of them, sizes --ladder-dims (default 8,4,2), merged back into the decoder
-  tcvae    the flat baseline: 4 convolutions each side, one latent group (default size 4)
+           after each of them, sizes --ladder-dims (default {show_default(TCVLAEConfig, "ladder_dims")}),
+           merged back into the decoder
+  tcvae    the flat baseline: 4 convolutions each side, one latent group
+           (default size {show_default(TCVAEConfig, "ladder_dims")})
   seq2seq  the QRNN encoder-decoder of the paper's section 3.2 (its options via --model-option)
 
 capacity (the KL term; beta * (KL - C) "signed" or beta * |KL - C| "abs", per ladder):
   adaptive[:W][,signed|abs]        C of each ladder = its mean KL over the last W epochs (the paper;
-                                   default adaptive:50 = signed, which has a plain beta-VAE gradient)
+                                   default {show_default(TrainConfig, "capacity")} = signed, which has a plain
+                                   beta-VAE gradient)
   linear:CMAX,STEPS[,abs|signed]   C of the total KL ramps 0 -> CMAX nats over STEPS steps (Burgess)
   none                             plain beta-VAE
 
@@ -69,7 +63,7 @@ rewritten atomically every --checkpoint-every epochs and at the end.
 """
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train an action VAE on expert action sequences",
@@ -79,47 +73,46 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,  # only flags the user gives appear (a resume checks them)
     )
-    d = DEFAULTS
+    t = TrainConfig  # every default below is read from its fields (one place, see absaction.train.config)
     data = parser.add_argument_group("data and output")
     data.add_argument("--data", metavar="DIR", help="dataset folder (absaction collect --out) or Minari id")
     data.add_argument("--out", type=Path, metavar="RUN_DIR", help="run folder to create")
     add_force(data)
     data.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     data.add_argument(
-        "--window", type=positive_int, metavar="L", help="window length (default: whole episodes)"
-    )
-    data.add_argument("--stride", type=positive_int, metavar="S", help="steps between windows (default: L)")
-    data.add_argument(
-        "--val-fraction",
-        type=fraction,
-        metavar="F",
-        help=f"episodes held out (default: {d['val_fraction']})",
+        "--window",
+        type=positive_int,
+        metavar="L",
+        help=field_help(t, "window", "window length in steps", "whole episodes, one length"),
     )
     data.add_argument(
-        "--normalize", choices=("global", "per-dim"),
-        help="action scaling: per-dimension mean with one shared std (global, keeps the geometry) or "
-        f"unit variance per dimension (default: {d['normalize']})",
-    )  # fmt: skip
+        "--stride",
+        type=positive_int,
+        metavar="S",
+        help=field_help(t, "stride", "steps between window starts", "L, no overlap"),
+    )
+    data.add_argument("--val-fraction", type=fraction, metavar="F", help=field_help(t, "val_fraction"))
+    data.add_argument("--normalize", choices=NORMALIZE_MODES, help=field_help(t, "normalize"))
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", metavar="NAME", help=f"tcvlae | tcvae | seq2seq (default: {d['model']})")
+    model.add_argument("--model", metavar="NAME", help=field_help(t, "model", "tcvlae | tcvae | seq2seq"))
     model.add_argument(
-        "--ladder-dims",
-        type=int_list,
-        metavar="D1,D2,..",
-        help="latent size per ladder (default: 8,4,2; tcvae: 4)",
-    )
+        "--ladder-dims", type=int_list, metavar="D1,D2,..",
+        help=field_help(TCVLAEConfig, "ladder_dims", "latent size per ladder")
+        + f"; tcvae: {show_default(TCVAEConfig, 'ladder_dims')}",
+    )  # fmt: skip
     model.add_argument(
-        "--merge",
-        metavar="MODE",
-        help="tcvlae: sum | gated | concat (default: sum); seq2seq: input (the paper, default) | ladder",
-    )
+        "--merge", metavar="MODE",
+        help="tcvlae: " + field_help(TCVLAEConfig, "merge", "sum | gated | concat")
+        + "; seq2seq: " + field_help(Seq2SeqConfig, "merge", "input (the paper) | ladder"),
+    )  # fmt: skip
     model.add_argument(
-        "--channels", type=positive_int, metavar="C", help="first layer's channels (default: 16)"
+        "--channels", type=positive_int, metavar="C", help=field_help(TCVLAEConfig, "channels")
     )
     model.add_argument(
         "--layers-per-ladder", type=positive_int, metavar="K",
-        help="convolutions per ladder (default: 1; tcvae: 4)",
+        help=field_help(TCVLAEConfig, "layers_per_ladder")
+        + f"; tcvae: {show_default(TCVAEConfig, 'layers_per_ladder')}",
     )  # fmt: skip
     skill = parser.add_argument_group("skill models (--model skill; see absaction.train.skill_loop)")
     skill.add_argument("--horizon", type=positive_int, metavar="H", help="steps per skill (default: 10)")
@@ -132,64 +125,50 @@ def register(subparsers: Any) -> None:
         "--prior-weight", type=non_negative_float, metavar="W", help="weight of the prior's KL (default: 1)"
     )
     model.add_argument(
-        "--model-option", action="append", type=_key_value, metavar="KEY=VALUE",
-        help="any other field of the model's configuration, e.g. hidden_size=64 (seq2seq); repeatable",
+        "--model-option", action="append", type=key_value, metavar="KEY=VALUE",
+        help="any other field of the model's configuration, e.g. hidden_size=64 (seq2seq); repeatable. "
+        + KEY_VALUE_SEMANTICS,
     )  # fmt: skip
 
     loss = parser.add_argument_group("loss and optimisation")
+    loss.add_argument("--beta", type=non_negative_float, metavar="B", help=field_help(t, "beta"))
+    loss.add_argument("--tc", type=non_negative_float, metavar="W", help=field_help(t, "tc"))
+    loss.add_argument("--sigma", type=positive_float, metavar="S", help=field_help(t, "sigma"))
     loss.add_argument(
-        "--beta", type=non_negative_float, metavar="B", help=f"KL weight (default: {d['beta']:g})"
+        "--capacity", metavar="SPEC", help=field_help(t, "capacity", "capacity schedule, see below")
     )
-    loss.add_argument(
-        "--tc", type=non_negative_float, metavar="W",
-        help="extra weight on the latents' total correlation over the data (beta-TCVAE's term, a minibatch "
-        f"estimate) (default: {d['tc']:g} = the paper's loss)",
-    )  # fmt: skip
-    loss.add_argument(
-        "--sigma",
-        type=positive_float,
-        metavar="S",
-        help=f"decoder std, normalised units (default: {d['sigma']})",
-    )
-    loss.add_argument(
-        "--capacity", metavar="SPEC", help=f"capacity schedule, see below (default: {d['capacity']})"
-    )
-    loss.add_argument("--epochs", type=positive_int, metavar="E", help=f"(default: {d['epochs']})")
-    loss.add_argument("--batch-size", type=positive_int, metavar="N", help=f"(default: {d['batch_size']})")
-    loss.add_argument(
-        "--lr", type=positive_float, metavar="LR", help=f"Adam learning rate (default: {d['lr']:g})"
-    )
+    loss.add_argument("--epochs", type=positive_int, metavar="E", help=field_help(t, "epochs"))
+    loss.add_argument("--batch-size", type=positive_int, metavar="N", help=field_help(t, "batch_size"))
+    loss.add_argument("--lr", type=positive_float, metavar="LR", help=field_help(t, "lr"))
     loss.add_argument(
         "--progressive", type=non_negative_int, metavar="P",
-        help="progressive training (pro-VLAE): the top ladder alone first, then one lower ladder faded in "
-        f"every P epochs (default: {d['progressive']} = all ladders from the start, the paper)",
+        help=field_help(
+            t, "progressive",
+            "progressive training (pro-VLAE): the top ladder alone first, then one lower ladder faded in "
+            "every P epochs; 0 = all ladders from the start, the paper",
+        ),
     )  # fmt: skip
-    loss.add_argument("--seed", type=int, metavar="S", help=f"(default: {d['seed']})")
+    loss.add_argument("--seed", type=int, metavar="S", help=field_help(t, "seed"))
 
     run_group = parser.add_argument_group("running")
     run_group.add_argument(
-        "--checkpoint-every", type=positive_int, metavar="K",
-        help=f"write the run folder every K epochs (default: {d['checkpoint_every']})",
-    )  # fmt: skip
-    run_group.add_argument(
-        "--tensorboard",
-        action="store_true",
-        help="also log to RUN_DIR/tensorboard (pip install absaction[tensorboard])",
+        "--checkpoint-every", type=positive_int, metavar="K", help=field_help(t, "checkpoint_every")
     )
+    run_group.add_argument("--tensorboard", action="store_true", help=field_help(t, "tensorboard"))
     run_group.add_argument(
         "--threads", type=non_negative_int, metavar="N",
-        help=f"torch threads; 0 = torch's default (all cores) (default: {d['threads']}, fastest for the "
-        "default model's small layers)",
+        help=field_help(
+            t, "threads", "torch threads; 0 = torch's default (all cores); one is fastest for the default "
+            "model's small layers",
+        ),
     )  # fmt: skip
-    run_group.add_argument(
-        "--device", metavar="DEV", help="torch device: cpu, cuda, cuda:1, ... (default: cpu)"
-    )
+    run_group.add_argument("--device", metavar="DEV", help=field_help(t, "device"))
     run_group.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from absaction.train import TrainConfig, fit, resume
+    from absaction.train import fit, resume  # torch: only when a run starts
 
     given = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
     if given.get("model") == "skill" or _is_skill_run(given.get("resume")):
@@ -256,7 +235,7 @@ def _interrupted(run_dir: Path) -> int:
     return 130
 
 
-def _print_summary(result: Any) -> None:
+def _print_summary(result: FitResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -267,7 +246,9 @@ def _print_summary(result: Any) -> None:
     table.add_row("train recon (nats)", f"{last.get('recon', float('nan')):.2f}")
     if last.get("val_rmse") is not None:
         table.add_row("val RMSE (env units)", f"{last['val_rmse']:.4g}")
-    for ladder, (kls, active) in enumerate(zip(model.kl_per_dim, model.active_dims(), strict=True), start=1):
+    for ladder, (kls, active) in enumerate(
+        zip(model.kl_per_dim or [], model.active_dims(), strict=True), start=1
+    ):
         table.add_row(f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}")
     table.add_row("training time", f"{result.seconds:.1f} s")
     Console(stderr=True).print(table)
@@ -286,14 +267,3 @@ def _is_skill_run(run_dir: Path | None) -> bool:
         return json.loads((run_dir / "config.json").read_text()).get("model") == "skill"
     except (OSError, ValueError):
         return False  # the ordinary resume path reports the damaged file
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    """``hidden_size=64`` -> ``("hidden_size", 64)``; the value is read as JSON, else kept as text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as hidden_size=64, got {text!r}")
-    try:
-        return key.strip(), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip(), value

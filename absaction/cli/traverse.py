@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+import numpy as np
+
+from absaction.analysis.metrics import active_units
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.data import load_dataset
+from absaction.envs.reach2d import env_step_size
+from absaction.errors import AbsactionError
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 EPILOG = """\
 what it draws:
@@ -27,8 +33,7 @@ examples:
 """
 
 
-def register(subparsers: Any) -> None:
-    from absaction.analysis.metrics import DEFAULT_ACTIVE_KL
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     parser = subparsers.add_parser(
         "traverse",
@@ -67,7 +72,7 @@ def register(subparsers: Any) -> None:
         help="values in the range (default: %(default)s)",
     )
     parser.add_argument(
-        "--active-threshold", type=positive_float, default=DEFAULT_ACTIVE_KL, metavar="NATS",
+        "--active-threshold", type=positive_float, default=ACTIVE_KL_THRESHOLD, metavar="NATS",
         help="mean KL above which a latent counts as active, for --all (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
@@ -78,10 +83,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    from absaction.analysis.metrics import active_units
-    from absaction.analysis.paths import env_step_size
     from absaction.analysis.report import encode_means, evaluation_data, pick_sequence, training_data_path
     from absaction.analysis.traversal import (
         active_grid,
@@ -90,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
         save_figure,
         traversal_figure,
     )
-    from absaction.data import load_dataset
-    from absaction.errors import AbsactionError
     from absaction.models import kl_normal, load, read_config
 
     if args.all and (args.ladder is not None or args.dim is not None):

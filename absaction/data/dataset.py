@@ -23,7 +23,7 @@ from absaction.data.layout import (
 )
 from absaction.data.windows import ActionWindows, make_windows
 from absaction.envs.obs_layout import ObsLayout
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, one_line
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,7 +197,7 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
         raise
     except Exception as err:  # corrupt HDF5/JSON, unsupported version, unknown env: all "unreadable"
         raise AbsactionError(
-            f"cannot read the Minari dataset at {data_dir} ({type(err).__name__}: {_one_line(err)})",
+            f"cannot read the Minari dataset at {data_dir} ({type(err).__name__}: {one_line(err)})",
             "re-create it with `absaction collect`, or check that it was written by Minari 0.4-0.5",
         ) from None
 
@@ -306,7 +306,3 @@ def _scalar(value: Any) -> int | float:
     if isinstance(value, (bool, np.bool_, int, np.integer)):
         return int(value)
     return float(value)
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

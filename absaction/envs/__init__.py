@@ -64,7 +64,15 @@ from .pointmaze import (
     register_pointmaze_envs,
     require_robotics,
 )
-from .reach2d import OBS_FIELDS, Reach2DConfig, Reach2DEnv
+from .reach2d import (
+    OBS_FIELDS,
+    REACH2D_GOAL_COLUMNS,
+    REACH2D_POSITION_COLUMNS,
+    Reach2DConfig,
+    Reach2DEnv,
+    env_step_size,
+    is_reach2d,
+)
 from .variants import (
     VARIANTS,
     Reach2DChainEnv,
@@ -103,6 +111,8 @@ __all__ = [
     "NEW_GOAL_MARGIN",
     "OBS_FIELDS",
     "PLAY_VARIANTS",
+    "REACH2D_GOAL_COLUMNS",
+    "REACH2D_POSITION_COLUMNS",
     "TASKS",
     "TASK_ENV_IDS",
     "VARIANTS",
@@ -124,6 +134,8 @@ __all__ = [
     "WavyExpert",
     "WavyReach2DEnv",
     "WaypointExpert",
+    "env_step_size",
+    "is_reach2d",
     "load_recorded_paths",
     "make_expert",
     "register_envs",

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 from .paths import WAVE_SHAPES, bulge_path, chord_offsets, crossings_at_y, wavy_path
 from .reach2d import Point, Reach2DEnv
@@ -163,11 +163,9 @@ class PathExpert:
         if not env.route:
             raise AbsactionError("the expert was reset before the environment", "call env.reset() first")
         if factors is not None:
-            unknown = sorted(set(factors) - set(self.factor_names))
-            if unknown:
-                raise AbsactionError(
-                    f"unknown factor(s) {', '.join(unknown)}", f"use {', '.join(self.factor_names)}"
-                )
+            refuse_unknown_keys(
+                factors, self.factor_names, "factor(s)", fix=f"use {', '.join(self.factor_names)}"
+            )
         chosen: dict[str, int] = {}
         pieces = []
         start = env.config.start
@@ -548,11 +546,9 @@ def make_expert(env: gym.Env, family: str | None = None, **kwargs: Any) -> PathE
         raise AbsactionError(f"unknown expert family {family!r}", f"use one of {', '.join(EXPERT_FAMILIES)}")
     cls = EXPERT_FAMILIES[family]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "env")]
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise AbsactionError(
-            f"unknown option(s) {', '.join(unknown)} for the {family} expert", f"use {', '.join(accepted)}"
-        )
+    refuse_unknown_keys(
+        kwargs, accepted, "option(s)", context=f" for the {family} expert", fix=f"use {', '.join(accepted)}"
+    )
     return cls(base, **kwargs)
 
 

@@ -62,7 +62,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, refuse_unknown_keys
 
 from . import rendering
 
@@ -70,6 +70,10 @@ Point = tuple[float, float]
 Wall = tuple[float, float, float]  # (y, x_min, x_max)
 
 OBS_FIELDS: tuple[str, ...] = ("x", "y", "goal_x", "goal_y", "time", "progress")
+REACH2D_POSITION_COLUMNS: tuple[int, int] = (OBS_FIELDS.index("x"), OBS_FIELDS.index("y"))
+"""Columns of the point's (x, y) position in every Reach2D world's observation."""
+REACH2D_GOAL_COLUMNS: tuple[int, int] = (OBS_FIELDS.index("goal_x"), OBS_FIELDS.index("goal_y"))
+"""Columns of the current goal's (x, y) in every Reach2D world's observation."""
 RESET_OPTIONS: tuple[str, ...] = ("goal_index", "route", "goal")
 WALL_GAP = 1e-6
 """A blocked point stops this far (env units) from the wall, on its own side: more than the float32
@@ -110,12 +114,7 @@ class Reach2DConfig:
     def from_overrides(cls, base: Reach2DConfig, overrides: Mapping[str, Any]) -> Reach2DConfig:
         """``base`` with ``overrides`` applied; lists (e.g. from a YAML file) become tuples."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown Reach2D option(s) {', '.join(unknown)}",
-                f"use only {', '.join(sorted(names))}",
-            )
+        refuse_unknown_keys(overrides, names, "Reach2D option(s)", fix=f"use only {', '.join(sorted(names))}")
         values = dict(overrides)
         if "goals" in values:
             values["goals"] = tuple(_point(g, "goals") for g in values["goals"])
@@ -423,12 +422,9 @@ class Reach2DEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _choose_route(self, options: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[Point, ...]]:
         cfg = self.config
-        unknown = sorted(set(options) - set(RESET_OPTIONS))
-        if unknown:
-            raise AbsactionError(
-                f"unknown Reach2D reset option(s) {', '.join(unknown)}",
-                f"use one of {', '.join(RESET_OPTIONS)}",
-            )
+        refuse_unknown_keys(
+            options, RESET_OPTIONS, "Reach2D reset option(s)", fix=f"use one of {', '.join(RESET_OPTIONS)}"
+        )
         given = [k for k in RESET_OPTIONS if k in options]
         if len(given) > 1:
             raise AbsactionError(f"reset options {' and '.join(given)} conflict", "pass only one of them")
@@ -483,3 +479,28 @@ def _index(value: Any, n: int) -> int:
             f"goal index {value!r} is not in 0..{n - 1}", f"pass an integer from 0 to {n - 1}"
         )
     return index
+
+
+def is_reach2d(env_id: str | None) -> bool:
+    """Whether ``env_id`` is one of absaction's Reach2D worlds (they share one observation layout)."""
+    return env_id is not None and env_id.startswith("absaction/") and "Reach2D" in env_id
+
+
+def env_step_size(env_id: str | None) -> float | None:
+    """The per-step displacement (env units per unit of action) of ``env_id``, when it declares one
+    (``env.unwrapped.step_size`` or ``env.unwrapped.config.step_size``, as the Reach2D worlds do);
+    else None."""
+    if env_id is None:
+        return None
+    try:
+        env = gym.make(env_id)
+    except Exception:  # unknown or unbuildable env: fall back to action units
+        return None
+    try:
+        unwrapped = env.unwrapped
+        value = getattr(
+            unwrapped, "step_size", getattr(getattr(unwrapped, "config", None), "step_size", None)
+        )
+        return float(value) if isinstance(value, (int, float, np.floating)) else None
+    finally:
+        env.close()

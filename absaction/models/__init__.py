@@ -14,12 +14,37 @@
 
 from __future__ import annotations
 
-from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE, ModelConfig, reparameterize
-from absaction.models.capacity import CAPACITY_MODES, Capacity, CapacitySpec, make_capacity, parse_capacity
-from absaction.models.io import load, read_config, save
-from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
-from absaction.models.registry import MODELS, build_model, model_class
-from absaction.models.tcvlae import MERGES, TCVLAE, FlatTCVAE, TCVAEConfig, TCVLAEConfig
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are resolved on first access (PEP 562), as in absaction.analysis: the torch-free modules
+# (activity, capacity_spec) can be imported by a configuration or a parser without importing torch.
+_LAZY: dict[str, str] = {
+    "ACTIVE_KL_THRESHOLD": "absaction.models.activity",
+    "ActionVAE": "absaction.models.base",
+    "ModelConfig": "absaction.models.configs",
+    "reparameterize": "absaction.models.base",
+    "CAPACITY_MODES": "absaction.models.capacity",
+    "Capacity": "absaction.models.capacity",
+    "make_capacity": "absaction.models.capacity",
+    "CapacitySpec": "absaction.models.capacity_spec",
+    "parse_capacity": "absaction.models.capacity_spec",
+    "load": "absaction.models.io",
+    "read_config": "absaction.models.io",
+    "save": "absaction.models.io",
+    "gaussian_nll": "absaction.models.losses",
+    "kl_normal": "absaction.models.losses",
+    "ladder_kl": "absaction.models.losses",
+    "total_correlation": "absaction.models.losses",
+    "MODELS": "absaction.models.registry",
+    "build_model": "absaction.models.registry",
+    "model_class": "absaction.models.registry",
+    "MERGES": "absaction.models.configs",
+    "TCVLAE": "absaction.models.tcvlae",
+    "FlatTCVAE": "absaction.models.tcvlae",
+    "TCVAEConfig": "absaction.models.configs",
+    "TCVLAEConfig": "absaction.models.configs",
+}
 
 __all__ = [
     "ACTIVE_KL_THRESHOLD",
@@ -47,3 +72,27 @@ __all__ = [
     "save",
     "total_correlation",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
+    from absaction.models.activity import ACTIVE_KL_THRESHOLD
+    from absaction.models.base import ActionVAE, reparameterize
+    from absaction.models.capacity import CAPACITY_MODES, Capacity, make_capacity
+    from absaction.models.capacity_spec import CapacitySpec, parse_capacity
+    from absaction.models.configs import MERGES, ModelConfig, TCVAEConfig, TCVLAEConfig
+    from absaction.models.io import load, read_config, save
+    from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
+    from absaction.models.registry import MODELS, build_model, model_class
+    from absaction.models.tcvlae import TCVLAE, FlatTCVAE
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'absaction.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -9,10 +9,9 @@ normalised numbers. Training code uses :meth:`ActionVAE.forward_normalized` dire
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -20,58 +19,8 @@ from torch import Tensor, nn
 
 from absaction.data import Normalizer
 from absaction.errors import AbsactionError
-
-ACTIVE_KL_THRESHOLD = 0.01
-"""Default threshold (nats) of :meth:`ActionVAE.active_dims`.
-
-A latent dimension's mean KL over the data upper-bounds the information it carries about the input
-(mean KL = I(x; z_d) + KL(q(z_d) || p(z_d)) >= I(x; z_d)). Telling two equally likely values of a
-factor apart needs ln 2 = 0.69 nats, so a dimension below 0.01 nats (1.4 % of that) cannot carry any
-factor, while with beta = 100 collapsed dimensions settle orders of magnitude below it and active
-ones well above 1 nat: the threshold separates the two groups without tuning."""
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    """Fields every model configuration has; subclasses add their own (all with defaults)."""
-
-    action_dim: int
-    """size A of one action vector"""
-    seq_len: int | None
-    """fixed sequence length T the model was built for; None for variable-length models"""
-    ladder_dims: list[int]
-    """latent size of every ladder, ladder 1 (nearest the input) first"""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dictionary (``from_dict`` inverts it)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Rebuild a configuration, refusing unknown keys (they mean a file from another version)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown model option(s) {', '.join(unknown)} for {cls.__name__}",
-                f"valid options are {', '.join(sorted(names))}",
-            )
-        try:
-            config = cls(**data)
-        except TypeError as err:  # a required field is missing
-            raise AbsactionError(f"incomplete model configuration: {err}", "retrain the model") from None
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        """Raise :class:`AbsactionError` if the options cannot build a model."""
-        if self.action_dim < 1:
-            raise AbsactionError(f"action_dim must be positive, got {self.action_dim}", "check the dataset")
-        if not self.ladder_dims or any(int(d) < 1 for d in self.ladder_dims):
-            raise AbsactionError(
-                f"ladder sizes must be positive integers, got {self.ladder_dims}",
-                "pass e.g. --ladder-dims 8,4,2",
-            )
+from absaction.models.activity import ACTIVE_KL_THRESHOLD
+from absaction.models.configs import ModelConfig
 
 
 class ActionVAE(nn.Module, ABC):

@@ -24,45 +24,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from absaction.errors import AbsactionError
-
-FORMS: tuple[str, ...] = ("signed", "abs")
-
-
-@dataclass(frozen=True)
-class CapacitySpec:
-    """A parsed ``--capacity`` value."""
-
-    mode: str
-    """one of :data:`CAPACITY_MODES`"""
-    form: str = "signed"
-    """``signed``: beta (KL - C); ``abs``: beta |KL - C|"""
-    window: int = 50
-    """adaptive: number of past epochs averaged into C"""
-    c_max: float = 0.0
-    """linear: final capacity in nats (total over all ladders)"""
-    steps: int = 1
-    """linear: optimiser steps of the ramp from 0 to c_max"""
-
-    def __str__(self) -> str:
-        if self.mode == "adaptive":
-            return f"adaptive:{self.window},{self.form}"
-        if self.mode == "linear":
-            return f"linear:{self.c_max:g},{self.steps},{self.form}"
-        return self.mode
+from absaction.models.capacity_spec import CAPACITY_MODE_NAMES, FORMS, CapacitySpec, parse_capacity
 
 
 class Capacity(ABC):
     """The KL penalty of one training run, with the capacity state it carries across steps/epochs."""
 
     name: ClassVar[str]
-    default_form: ClassVar[str]
 
     def __init__(self, spec: CapacitySpec, n_ladders: int) -> None:
         self.spec = spec
@@ -97,21 +70,11 @@ class Capacity(ABC):
         diff = kl - c
         return beta * (diff.abs() if self.spec.form == "abs" else diff).sum()
 
-    @classmethod
-    def parse(cls, args: list[str], form: str | None) -> CapacitySpec:
-        """Build the spec from the comma-separated arguments after ``MODE:`` (form already removed)."""
-        if args:
-            raise AbsactionError(
-                f"capacity mode {cls.name!r} takes no arguments", f"write --capacity {cls.name}"
-            )
-        return CapacitySpec(cls.name, form or cls.default_form)
-
 
 class AdaptiveCapacity(Capacity):
     """The paper's schedule: C_l = mean epoch KL of ladder l over the last ``window`` epochs."""
 
     name = "adaptive"
-    default_form = "signed"
 
     def __init__(self, spec: CapacitySpec, n_ladders: int) -> None:
         super().__init__(spec, n_ladders)
@@ -142,26 +105,11 @@ class AdaptiveCapacity(Capacity):
         for kl in state["history"]:
             self.end_epoch(kl)
 
-    @classmethod
-    def parse(cls, args: list[str], form: str | None) -> CapacitySpec:
-        if len(args) > 1:
-            raise AbsactionError(
-                f"capacity mode 'adaptive' takes one argument (the window in epochs), got {len(args)}",
-                "write e.g. --capacity adaptive:50 or adaptive:50,abs",
-            )
-        window = _parse_number(args[0], int, "the adaptive window (epochs)") if args else 50
-        if window < 1:
-            raise AbsactionError(
-                f"adaptive window must be at least 1 epoch, got {window}", "use e.g. adaptive:50"
-            )
-        return CapacitySpec(cls.name, form or cls.default_form, window=window)
-
 
 class LinearCapacity(Capacity):
     """Burgess et al.: one capacity for the total KL, ramped linearly from 0 to ``c_max`` nats."""
 
     name = "linear"
-    default_form = "abs"
 
     def __init__(self, spec: CapacitySpec, n_ladders: int) -> None:
         super().__init__(spec, n_ladders)
@@ -185,28 +133,11 @@ class LinearCapacity(Capacity):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
 
-    @classmethod
-    def parse(cls, args: list[str], form: str | None) -> CapacitySpec:
-        if len(args) != 2:
-            raise AbsactionError(
-                "capacity mode 'linear' needs CMAX,STEPS (nats, optimiser steps)",
-                "write e.g. --capacity linear:25,2000",
-            )
-        c_max = _parse_number(args[0], float, "CMAX (nats)")
-        steps = _parse_number(args[1], int, "STEPS (optimiser steps)")
-        if c_max < 0 or steps < 1:
-            raise AbsactionError(
-                f"linear capacity needs CMAX >= 0 and STEPS >= 1, got {c_max:g},{steps}",
-                "write e.g. --capacity linear:25,2000",
-            )
-        return CapacitySpec(cls.name, form or cls.default_form, c_max=c_max, steps=steps)
-
 
 class NoCapacity(Capacity):
     """A plain beta-VAE: ``beta * sum_l KL_l``."""
 
     name = "none"
-    default_form = "signed"
 
     def penalty(self, kl_ladders: Tensor, beta: float) -> Tensor:
         return beta * kl_ladders.sum()
@@ -223,34 +154,28 @@ class NoCapacity(Capacity):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
-    @classmethod
-    def parse(cls, args: list[str], form: str | None) -> CapacitySpec:
-        if form is not None:
-            raise AbsactionError("capacity mode 'none' has no form", "write --capacity none")
-        return super().parse(args, None)
-
 
 CAPACITY_MODES: dict[str, type[Capacity]] = {
     "adaptive": AdaptiveCapacity,
     "linear": LinearCapacity,
     "none": NoCapacity,
 }
-"""The one table of capacity modes, by the name used in ``--capacity``."""
+"""The one table of capacity schedules, by the name used in ``--capacity`` (parsed torch-free by
+:mod:`absaction.models.capacity_spec`)."""
+if tuple(CAPACITY_MODES) != CAPACITY_MODE_NAMES:  # pragma: no cover - a mode added to one table only
+    raise ImportError(f"capacity schedules {tuple(CAPACITY_MODES)} != parsed modes {CAPACITY_MODE_NAMES}")
 
-
-def parse_capacity(text: str) -> CapacitySpec:
-    """Parse ``MODE[:ARG,...][,signed|abs]``, e.g. ``adaptive:50``, ``linear:25,2000,abs``, ``none``."""
-    mode, _, rest = text.strip().partition(":")
-    if mode not in CAPACITY_MODES:
-        raise AbsactionError(
-            f"unknown capacity mode {mode!r}",
-            f"choose one of {', '.join(CAPACITY_MODES)} (e.g. adaptive:50, linear:25,2000, none)",
-        )
-    args = [a.strip() for a in rest.split(",")] if rest.strip() else []
-    form = None
-    if args and args[-1] in FORMS:
-        form = args.pop()
-    return CAPACITY_MODES[mode].parse(args, form)
+__all__ = [
+    "CAPACITY_MODES",
+    "FORMS",
+    "AdaptiveCapacity",
+    "Capacity",
+    "CapacitySpec",
+    "LinearCapacity",
+    "NoCapacity",
+    "make_capacity",
+    "parse_capacity",
+]
 
 
 def make_capacity(spec: CapacitySpec | str, n_ladders: int) -> Capacity:
@@ -258,10 +183,3 @@ def make_capacity(spec: CapacitySpec | str, n_ladders: int) -> Capacity:
     if isinstance(spec, str):
         spec = parse_capacity(spec)
     return CAPACITY_MODES[spec.mode](spec, n_ladders)
-
-
-def _parse_number(text: str, kind: type[int] | type[float], what: str) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise AbsactionError(f"cannot read {what} from {text!r}", "see absaction train --help") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
 
 from absaction.data import Normalizer
@@ -49,10 +50,9 @@ def model_record(model: ActionVAE) -> dict[str, Any]:
 
 def weights_bytes(model: ActionVAE) -> bytes:
     """The model's state dict as safetensors bytes (tagged with the format and model name)."""
-    from safetensors.torch import save
 
     tensors = {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()}
-    return save(tensors, metadata={"format": FORMAT, "model": model.name})
+    return safetensors.torch.save(tensors, metadata={"format": FORMAT, "model": model.name})
 
 
 def save(
@@ -132,7 +132,6 @@ def model_from_config(config: dict[str, Any]) -> ActionVAE:
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file (no pickle) with a clear error for a missing, truncated or corrupt one."""
-    from safetensors.torch import load
 
     if not path.is_file():
         raise AbsactionError(
@@ -140,7 +139,7 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
             f"resume the run (absaction train --resume {path.parent}) or retrain the model",
         )
     try:
-        return load(path.read_bytes())
+        return safetensors.torch.load(path.read_bytes())
     except Exception as err:  # safetensors raises its own error type (and others) for damaged files
         raise AbsactionError(
             f"{path} is corrupt or truncated ({describe_error(err)})",

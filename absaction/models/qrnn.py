@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
+from absaction.models.configs import POOLING_MODES
 from absaction.models.scan import linear_scan_reference, reverse_scan_, scan_
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
 
 PoolingMode = Literal["f", "fo", "ifo"]
 PoolingImpl = Literal["scan", "loop"]
-POOLING_MODES: tuple[str, ...] = ("f", "fo", "ifo")
-"""Pooling variants: forget gate only, forget + output gates, input + forget + output gates."""
 POOLING_IMPLS: tuple[str, ...] = ("scan", "loop")
 """``"scan"``: parallel chunked scan with a fused backward; ``"loop"``: sequential loop, plain autograd."""
 _N_GATES = {"f": 2, "fo": 3, "ifo": 4}  # gate blocks along the last dim, in the order z, f, o, i

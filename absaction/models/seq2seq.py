@@ -36,7 +36,6 @@ reconstruction is 0 at padded steps. Train with a masked loss (``gaussian_nll(..
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,64 +43,9 @@ import torch
 from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
-from absaction.models.base import ActionVAE, ModelConfig
-from absaction.models.qrnn import POOLING_MODES, QRNN, QRNNLayer, padding_mask
-
-SEQ2SEQ_MERGES: tuple[str, ...] = ("input", "ladder")
-
-
-@dataclasses.dataclass
-class Seq2SeqConfig(ModelConfig):
-    """Options of the QRNN seq2seq ladder VAE (``seq_len`` must be None: lengths vary)."""
-
-    ladder_dims: list[int] = dataclasses.field(default_factory=lambda: [8, 4, 2])
-    """latent size of every ladder, ladder 1 (on the first encoder layer) first; the paper's [8, 4, 2]"""
-    hidden_size: int = 64
-    """state features H of every QRNN layer (per direction in the encoder)"""
-    layers_per_ladder: int = 1
-    """encoder layers between two ladders (and before ladder 1); the decoder has as many layers"""
-    window: int = 2
-    """convolution window k of every QRNN layer (steps t-k+1 .. t)"""
-    mode: str = "fo"
-    """QRNN pooling: f | fo (the paper) | ifo"""
-    merge: str = "input"
-    """where the latents join the decoder: input (the paper: W z + x_{t-1}) | ladder (mirrored depths)"""
-    dropout: float = 0.0
-    """dropout between QRNN layers"""
-    default_length: int = 32
-    """steps that decode() generates when no length is given (set it to the typical episode length)"""
-
-    @property
-    def n_layers(self) -> int:
-        """QRNN layers in the encoder, and in the decoder."""
-        return len(self.ladder_dims) * self.layers_per_ladder
-
-    def validate(self) -> None:
-        super().validate()
-        if self.seq_len is not None:
-            raise AbsactionError(
-                f"seq2seq reads sequences of any length, but it was given a fixed seq_len={self.seq_len}",
-                "build it with seq_len=None (pass the typical episode length as default_length)",
-            )
-        if self.mode not in POOLING_MODES:
-            raise AbsactionError(
-                f"unknown QRNN pooling {self.mode!r}", f"choose one of {', '.join(POOLING_MODES)}"
-            )
-        if self.merge not in SEQ2SEQ_MERGES:
-            raise AbsactionError(
-                f"unknown seq2seq merge {self.merge!r}", f"choose one of {', '.join(SEQ2SEQ_MERGES)}"
-            )
-        sizes = {
-            "hidden_size": self.hidden_size,
-            "layers_per_ladder": self.layers_per_ladder,
-            "window": self.window,
-            "default_length": self.default_length,
-        }
-        for name, value in sizes.items():
-            if value < 1:
-                raise AbsactionError(f"{name} must be a positive integer, got {value}", f"pass e.g. {name}=1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise AbsactionError(f"dropout must lie in [0, 1), got {self.dropout}", "pass e.g. dropout=0.1")
+from absaction.models.base import ActionVAE
+from absaction.models.configs import Seq2SeqConfig
+from absaction.models.qrnn import QRNN, QRNNLayer, padding_mask
 
 
 def length_mask(

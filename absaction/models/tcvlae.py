@@ -21,78 +21,14 @@ numbers, so the ladder heads are all the same small size.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
-from absaction.models.base import ActionVAE, ModelConfig
-
-MERGES: tuple[str, ...] = ("sum", "gated", "concat")
-
-
-@dataclasses.dataclass
-class TCVLAEConfig(ModelConfig):
-    """Options of the convolutional ladder VAE."""
-
-    ladder_dims: list[int] = dataclasses.field(default_factory=lambda: [8, 4, 2])
-    """latent size of every ladder, ladder 1 (nearest the input) first; the paper's [8, 4, 2]"""
-    channels: int = 16
-    """channels of the first convolution; every further layer doubles them"""
-    layers_per_ladder: int = 1
-    """convolution layers between two ladders (and before ladder 1)"""
-    merge: str = "sum"
-    """how a ladder's latent joins the decoder: sum (paper) | gated (VLAE) | concat"""
-
-    @property
-    def n_layers(self) -> int:
-        """Number of stride-2 convolutions on each side."""
-        return len(self.ladder_dims) * self.layers_per_ladder
-
-    def validate(self) -> None:
-        super().validate()
-        if self.merge not in MERGES:
-            raise AbsactionError(f"unknown merge {self.merge!r}", f"choose one of {', '.join(MERGES)}")
-        if self.channels < 1 or self.layers_per_ladder < 1:
-            raise AbsactionError(
-                f"channels and layers_per_ladder must be positive, got {self.channels} and "
-                f"{self.layers_per_ladder}",
-                "use e.g. --channels 16",
-            )
-        if self.seq_len is None or self.seq_len < 1:
-            raise AbsactionError("the convolutional models need a fixed sequence length", "pass --window L")
-        factor = 2**self.n_layers
-        if self.seq_len % factor:
-            shorter = self.seq_len // factor * factor
-            longer = shorter + factor
-            fix = f"collect episodes of {longer} steps (absaction collect --max-steps {longer})"
-            if shorter:
-                fix = f"use windows of {shorter} steps (--window {shorter}) or " + fix
-            raise AbsactionError(
-                f"sequences of length {self.seq_len} do not divide by {factor} "
-                f"(the model halves the time axis {self.n_layers} times)",
-                fix,
-            )
-
-
-@dataclasses.dataclass
-class TCVAEConfig(TCVLAEConfig):
-    """Options of the flat baseline: one latent group on top of 4 convolution layers (the paper's)."""
-
-    ladder_dims: list[int] = dataclasses.field(default_factory=lambda: [4])
-    """the single latent group's size (the paper's 4)"""
-    layers_per_ladder: int = 4
-    """convolution layers on each side"""
-
-    def validate(self) -> None:
-        if len(self.ladder_dims) != 1:
-            raise AbsactionError(
-                f"the flat tcvae has one latent group, got ladder sizes {self.ladder_dims}",
-                "pass a single size such as --ladder-dims 4, or use --model tcvlae for ladders",
-            )
-        super().validate()
+from absaction.models.base import ActionVAE
+from absaction.models.configs import TCVAEConfig, TCVLAEConfig
 
 
 class _Merge(nn.Module):

@@ -14,11 +14,26 @@
 
 from __future__ import annotations
 
-from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state
-from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
-from absaction.train.loop import FitResult, data_fingerprint, fit_arrays
-from absaction.train.metrics import METRICS_FILE, metric_columns
-from absaction.train.runs import fit, load_windows, resume
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are resolved on first access (PEP 562), as in absaction.analysis: a sub-module that needs no
+# torch (the configuration, read by the CLI's parser) can be imported without importing torch.
+_LAZY: dict[str, str] = {
+    "RESUME_FILE": "absaction.train.checkpoint",
+    "ResumeState": "absaction.train.checkpoint",
+    "load_resume_state": "absaction.train.checkpoint",
+    "RUN_CONTROL_KEYS": "absaction.train.config",
+    "TrainConfig": "absaction.train.config",
+    "FitResult": "absaction.train.loop",
+    "data_fingerprint": "absaction.train.loop",
+    "fit_arrays": "absaction.train.loop",
+    "METRICS_FILE": "absaction.train.metrics",
+    "metric_columns": "absaction.train.metrics",
+    "fit": "absaction.train.runs",
+    "load_windows": "absaction.train.runs",
+    "resume": "absaction.train.runs",
+}
 
 __all__ = [
     "METRICS_FILE",
@@ -35,3 +50,23 @@ __all__ = [
     "metric_columns",
     "resume",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
+    from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state
+    from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
+    from absaction.train.loop import FitResult, data_fingerprint, fit_arrays
+    from absaction.train.metrics import METRICS_FILE, metric_columns
+    from absaction.train.runs import fit, load_windows, resume
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

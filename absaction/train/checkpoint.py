@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
+from safetensors import safe_open
 
 from absaction.errors import AbsactionError, option
 from absaction.files import atomic_write_bytes
@@ -71,7 +73,6 @@ class ResumeState:
 
 def save_resume_state(path: Path, state: ResumeState) -> None:
     """Write ``state`` to ``path`` atomically."""
-    from safetensors.torch import save
 
     tensors = {f"model/{k}": _plain(v) for k, v in state.model_state.items()}
     tensors.update({f"optimizer/{k}": _plain(v) for k, v in state.optimizer_state.items()})
@@ -87,12 +88,13 @@ def save_resume_state(path: Path, state: ResumeState) -> None:
         "elapsed": state.elapsed,
         "data_sha256": state.data_sha256,
     }
-    atomic_write_bytes(path, save(tensors, metadata={"format": FORMAT, "state": json.dumps(meta)}))
+    atomic_write_bytes(
+        path, safetensors.torch.save(tensors, metadata={"format": FORMAT, "state": json.dumps(meta)})
+    )
 
 
 def load_resume_state(path: Path) -> ResumeState:
     """Read a resume state, with a clear error for a missing or damaged file."""
-    from safetensors import safe_open
 
     run_dir = path.parent
     if not path.is_file():

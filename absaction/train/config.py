@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from absaction.errors import AbsactionError
-from absaction.models.capacity import parse_capacity
-
-NORMALIZE_MODES: tuple[str, ...] = ("global", "per-dim")
-"""How actions are standardised for training (see :func:`absaction.train.loop.fit_normalizer`)."""
+from absaction.data.normalizer import NORMALIZE_MODES
+from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.models.capacity_spec import parse_capacity
 
 RUN_CONTROL_KEYS: frozenset[str] = frozenset(
     {"epochs", "checkpoint_every", "tensorboard", "threads", "device"}
@@ -112,12 +110,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"unknown training option(s) {', '.join(unknown)}",
-                "the run was written by another absaction version",
-            )
+        refuse_unknown_keys(
+            data, names, "training option(s)", fix="the run was written by another absaction version"
+        )
         return cls(**data)
 
     def conflicts(self, overrides: dict[str, Any]) -> list[tuple[str, Any, Any]]:

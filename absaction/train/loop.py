@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from absaction import __version__
 from absaction.data import Normalizer
+from absaction.data.normalizer import fit_normalizer
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
@@ -214,23 +216,6 @@ def ladder_scales(epoch: int, n_ladders: int, progressive: int) -> list[float] |
         start = (n_ladders - ladder) * progressive  # epochs before this ladder begins to fade in
         scales.append(1.0 if start == 0 else min(1.0, max(0.0, (epoch - start) / fade)))
     return None if all(s == 1.0 for s in scales) else scales
-
-
-def fit_normalizer(actions: np.ndarray, mode: str) -> Normalizer:
-    """Standardisation statistics of ``actions`` (N, T, A).
-
-    ``per-dim``: every action dimension gets zero mean and unit variance. ``global``: every dimension
-    is centred, and all share one scale, the root-mean-square of the per-dimension standard
-    deviations (so the total variance is still A per step). ``global`` keeps the environment's
-    geometry: a dimension the expert hardly varies stays small instead of being blown up to the size of
-    the others. On Reach2D the forward speed varies by 1 % of the sideways motion; ``per-dim`` makes that
-    variation half of the data's variance and the VAE then mixes target and bulge in its latents.
-    """
-    per_dim = Normalizer.fit(actions)
-    if mode == "per-dim":
-        return per_dim
-    shared = float(np.sqrt(np.mean(np.square(per_dim.std))))
-    return Normalizer(per_dim.mean, np.full_like(per_dim.std, shared))
 
 
 def data_fingerprint(
@@ -555,7 +540,6 @@ def _torch_threads(threads: int) -> Iterator[None]:
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
 
     return tqdm(
         total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled

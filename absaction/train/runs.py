@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from absaction.data import ActionWindows, load_dataset, train_val_split
+from absaction.data import ActionWindows, load_dataset, pad_episodes, train_val_split
 from absaction.errors import AbsactionError, option
 from absaction.files import check_new_output
 from absaction.models import io as model_io
@@ -161,16 +161,6 @@ def _fit_dataset(
         progress=progress,
         epoch_callback=epoch_callback,
     )
-
-
-def pad_episodes(episodes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Variable-length episodes ``[(T_i, A)]`` -> zero-padded ``(E, max T_i, A)`` float32 and the
-    lengths ``(E,)`` int64."""
-    lengths = np.array([len(e) for e in episodes], dtype=np.int64)
-    padded = np.zeros((len(episodes), int(lengths.max()), episodes[0].shape[-1]), dtype=np.float32)
-    for i, episode in enumerate(episodes):
-        padded[i, : len(episode)] = episode
-    return padded, lengths
 
 
 def _same_path(given: str | os.PathLike[str], saved: str) -> bool | None:

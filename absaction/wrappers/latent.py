@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from absaction.errors import AbsactionError
-from absaction.wrappers.macro import MacroActionWrapper, _require_box
+from absaction.models import load
+from absaction.wrappers.macro import MacroActionWrapper, require_box
 
 FIXED_MODES = ("zero", "sample")
 # Entropy mixed into the seed of the generator for unexposed latents, so that their stream is
@@ -64,13 +65,12 @@ def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
             f"model run folder {path} does not exist",
             "train one with `absaction train ... --out DIR` and pass that DIR",
         )
-    from absaction.models import load  # the models package pulls in torch layers; import on use
 
     model: ActionDecoder = load(path)
     return model
 
 
-def model_active_dims(model: Any, threshold: float | None = None) -> list[list[int]] | None:
+def model_active_dims(model: ActionDecoder, threshold: float | None = None) -> list[list[int]] | None:
     """Indices of the active latent units of every ladder (ladder 1 first), or None if unknown.
 
     Uses ``model.active_dims(threshold)`` (KL per unit above ``threshold`` nats, measured on the
@@ -186,7 +186,7 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             self.model_run_dir = None
             model = model_or_run_dir
         self.model = model
-        box = _require_box(env, "LatentActionWrapper")
+        box = require_box(env, "LatentActionWrapper")
         _check_model_matches_env(model, box, env)
 
         self.decode_length, steps = _resolve_chunk(model, chunk, closed_loop_steps)
@@ -355,14 +355,14 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
 
 
 # -- validation helpers (one clear line per mistake) ------------------------------------------------
-def _model_device(model: Any) -> torch.device:
+def _model_device(model: ActionDecoder) -> torch.device:
     if isinstance(model, torch.nn.Module):
         for param in model.parameters():
             return param.device
     return torch.device("cpu")
 
 
-def _check_model_matches_env(model: Any, box: gym.spaces.Box, env: gym.Env[Any, Any]) -> None:
+def _check_model_matches_env(model: ActionDecoder, box: gym.spaces.Box, env: gym.Env[Any, Any]) -> None:
     env_name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     model_env = getattr(model, "env_id", None) or "an unknown env"
     fix = f"train the model on data collected from {env_name} (`absaction collect --env {env_name}`)"
@@ -386,7 +386,7 @@ def _check_model_matches_env(model: Any, box: gym.spaces.Box, env: gym.Env[Any, 
         )
 
 
-def _resolve_chunk(model: Any, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
+def _resolve_chunk(model: ActionDecoder, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
     """-> (decoded length T, executed steps per decision k)."""
     seq_len = model.seq_len
     if seq_len is not None:
@@ -417,7 +417,7 @@ def _resolve_chunk(model: Any, chunk: int | None, closed_loop_steps: int | None)
 
 
 def _resolve_exposed(
-    model: Any,
+    model: ActionDecoder,
     ladders: Sequence[int] | None,
     dims: Mapping[int, Sequence[int]] | None,
     active_threshold: float | None,

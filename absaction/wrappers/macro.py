@@ -27,7 +27,9 @@ import numpy as np
 from absaction.errors import AbsactionError
 
 
-def _require_box(env: gym.Env[Any, Any], wrapper: str) -> gym.spaces.Box:
+def require_box(env: gym.Env[Any, Any], wrapper: str) -> gym.spaces.Box:
+    """``env``'s action space if it is a 1-D Box with finite bounds (what every macro-action wrapper
+    executes); else :class:`AbsactionError` naming ``wrapper`` (the class that needs it) and the fix."""
     space = env.action_space
     if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
         raise AbsactionError(
@@ -67,7 +69,7 @@ class MacroActionWrapper(gym.Wrapper[Any, np.ndarray, Any, np.ndarray]):
         self, env: gym.Env[Any, Any], chunk_steps: int, gamma: float, discount_within_chunk: bool
     ) -> None:
         super().__init__(env)
-        self.inner_action_space = _require_box(env, type(self).__name__)
+        self.inner_action_space = require_box(env, type(self).__name__)
         if int(chunk_steps) < 1:
             raise AbsactionError(f"chunk length must be >= 1, got {chunk_steps}", "pass a positive length")
         if not 0.0 < float(gamma) <= 1.0:
