@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from absaction.analysis.paths import env_step_size
 from absaction.analysis.report import pick_sequence
 from absaction.analysis.traversal import active_grid, traversal_figure
 from absaction.bench.vae.catalogue import VARIANTS, Variant
 from absaction.bench.vae.cells import as_float
+from absaction.envs.reach2d import env_step_size
 from absaction.files import atomic_write_bytes
 
 

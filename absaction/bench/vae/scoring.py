@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from absaction.analysis import metrics
-from absaction.analysis.paths import env_step_size
 from absaction.analysis.report import encode_means, evaluate_model, evaluation_data
 from absaction.bench.vae.catalogue import BULGE_LABELLINGS, DATASETS, MIG_TARGET
 from absaction.bench.vae.cells import as_float
+from absaction.envs.reach2d import env_step_size
 
 
 def score_model(model: Any, dataset: Any, key: str, sigma: float | None, seed: int) -> dict[str, Any]:
