@@ -48,8 +48,8 @@ class KnownVAE(ActionVAE):
     name = "known"
     config_class = ModelConfig
 
-    def __init__(self) -> None:
-        super().__init__(ModelConfig(action_dim=2, seq_len=T, ladder_dims=[2, 1]))
+    def __init__(self, action_dim: int = 2) -> None:
+        super().__init__(ModelConfig(action_dim=action_dim, seq_len=T, ladder_dims=[2, 1]))
         self.anchor = nn.Parameter(torch.zeros(1))  # the base class reads the device from the parameters
         s = (torch.arange(T) + 0.5) / T
         self.shape: Tensor = 0.3 * torch.cos(np.pi * s) / T * np.pi  # (T,), CPU only
@@ -155,7 +155,7 @@ def test_traversal_figure_titles_colours_and_grid(known: KnownVAE) -> None:
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert [ax.get_title() for ax in axes] == [
         "ladder 1 z[0], KL 0.5 nats (train)",
-        "ladder 2",
+        "ladder 2: no active latent",
         "ladder 2 z[0], KL 0.5 nats (train)",
     ]
     # panel 1: one coloured line per value, plus reconstruction, input and start marker
@@ -168,8 +168,49 @@ def test_traversal_figure_titles_colours_and_grid(known: KnownVAE) -> None:
         np.asarray(input_line.get_xydata()), traversal._positions(actions, 0.1)[:, :2], atol=1e-12
     )
     assert axes[2].get_xlabel() == "x (env units: cumsum of actions × 0.1)"
-    assert any(t.get_text() == "no active latent" for t in axes[1].texts)
+    assert len(axes[1].texts) == 0 and axes[1].lines[0].get_color() == "0.6"  # the input alone, grey
     assert fig.axes[-1].get_ylabel() == "value of the traversed latent"  # the colour bar
+
+
+class KnownWideVAE(KnownVAE):
+    """:class:`KnownVAE` decoding ``n`` action dimensions: the first is the known path's x, the others
+    constants, so a model with 1-D (Pendulum-like) or 3-D actions can be traversed."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(action_dim=n)
+
+    def decode_normalized(self, latents: list[Tensor], length: int | None = None) -> Tensor:
+        x = super().decode_normalized(latents, length)[:, :, :1]  # (B, T, 1)
+        return torch.cat([x] + [torch.full_like(x, 0.1 * k) for k in range(1, self.config.action_dim)], dim=2)
+
+
+@pytest.mark.parametrize("n_dims", [1, 3])
+def test_traversal_of_1d_and_3d_actions_draws_a_of_t_per_dimension(n_dims: int) -> None:
+    """Without a known layout (no step size) actions are drawn against time, one panel per action dim
+    (1-D actions used to crash reshaping positions)."""
+    model = KnownWideVAE(n_dims).eval()
+    actions = np.concatenate(
+        [reaching_actions(0, 1)[:, :1]] + [np.full((T, 1), 0.1 * k) for k in range(1, n_dims)], 1
+    )
+    values = np.linspace(-1, 1, 3)
+    fig = traversal.traversal_figure(model, actions, [[(1, 0), (2, 0)]], values)
+    drawn = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_title()]
+    assert len(drawn) == 2 * n_dims  # each latent: one panel per action dimension
+    assert {ax.get_xlabel() for ax in drawn} == {"step"}
+    assert [ax.get_ylabel() for ax in drawn[:n_dims]] == [f"action[{d}]" for d in range(n_dims)]
+    curves = drawn[0].collections[0]
+    assert len(curves.get_paths()) == 3 and np.asarray(curves.get_paths()[0].vertices).shape == (T, 2)
+    np.testing.assert_allclose(drawn[0].lines[1].get_ydata(), actions[:, 0], atol=1e-6)  # the input a(t)
+
+
+def test_traversal_grid_wraps_many_latents_onto_rows(known: KnownVAE) -> None:
+    row = [(1, 0)] * 10  # e.g. 10 active latents in one ladder
+    fig = traversal.traversal_figure(
+        known, reaching_actions(0, 0), [row], np.linspace(-1, 1, 2), step_size=0.1
+    )
+    width, height = fig.get_size_inches()
+    assert width <= 3.2 * traversal.MAX_COLUMNS + 1.2 and height > 2 * 2.8  # 3 rows, not a strip
+    assert sum(1 for ax in fig.axes if ax.get_title()) == 10
 
 
 def test_save_figure_is_atomic_and_refuses_overwrite(tmp_path: Path, known: KnownVAE) -> None:
@@ -520,3 +561,19 @@ def test_cli_train_traverse_evaluate_seq2seq_on_variable_length_episodes(
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["model"]["name"] == "seq2seq" and report["data"]["episodes"] == len(combos)
     assert set(report["metrics"]["factors"]) == {"target", "bulge"}
+
+
+def test_cli_traverse_on_a_1d_action_model(
+    pendulum_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pendulum-v1 (1-D torque): the traversal draws a(t) per latent instead of crashing."""
+    config = TrainConfig(
+        epochs=2, batch_size=4, threads=1, model_options={"ladder_dims": [2, 1], "channels": 4}
+    )
+    run = fit(pendulum_dataset, config, tmp_path / "pend", progress=False).run_dir
+    out = tmp_path / "pend.png"
+    code, stdout, err = run_cli(
+        ["traverse", "--model", str(run), "--ladder", "1", "--dim", "0", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    assert out.read_bytes().startswith(PNG_MAGIC) and "1 latent(s) traversed" in stdout

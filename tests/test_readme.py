@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 from pathlib import Path
 
@@ -39,3 +41,24 @@ def test_python_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     exec(compile(block.group(1), "README.md", "exec"), {"__name__": "readme"})
     assert (tmp_path / "runs" / "tcvlae" / "model.safetensors").is_file()
     assert (tmp_path / "data" / "reach2d" / "data" / "main_data.hdf5").is_file()
+
+
+def test_every_python_snippet_imports_what_it_uses() -> None:
+    """A reader copies one snippet at a time: each block must define or import every name it uses."""
+    undefined = {}
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", README, re.S)):
+        tree = ast.parse(block)
+        defined = set(dir(builtins))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.arg):
+                defined.add(node.arg)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if used - defined:
+            undefined[f"block {i}: {block.splitlines()[0]}"] = sorted(used - defined)
+    assert undefined == {}

@@ -444,9 +444,9 @@ def test_cli_trains_resumes_and_reports_conflicts(
     # a conflicting resume names the flag and changes nothing
     assert main(["train", "--resume", str(run), "--beta", "3"]) == 2
     assert "--beta 3.0 vs the run's 100.0" in capsys.readouterr().err
-    # extending the run; the summary goes to stderr
+    # extending the run; the summary goes to stdout, as every command's summary does
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
-    assert "trained tcvlae" in capsys.readouterr().err
+    assert "trained tcvlae" in capsys.readouterr().out
     assert len(_rows(run)) == 3
 
     # the same three epochs in one go give the same weights

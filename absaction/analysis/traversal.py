@@ -139,36 +139,60 @@ def traverse_latent(
 # drawing
 
 
-def _plane(p: np.ndarray) -> np.ndarray:
-    """Positions (..., T + 1, A) -> the 2-D points drawn, (..., T + 1, 2).
-
-    Two action dimensions are drawn as they are; one is drawn against the step index; of more than two,
-    the first two are drawn (the axis label says so).
-    """
-    if p.shape[-1] == 1:
-        steps = np.broadcast_to(np.arange(p.shape[-2], dtype=np.float64)[:, None], p.shape)
-        return np.concatenate([steps, p], axis=-1)
-    return p[..., :2]
+#: Panels per row of a traversal grid; a ladder with more latents wraps onto further rows, so the
+#: figure grows downwards instead of into a strip thousands of pixels wide.
+MAX_COLUMNS = 4
 
 
-def _draw_paths(
+def _draw_plane(
     ax: Axes,
     input_pos: np.ndarray,
-    recon_pos: np.ndarray,
-    swept_pos: np.ndarray,
+    recon_pos: np.ndarray | None,
+    swept_pos: np.ndarray | None,
     values: np.ndarray,
     cmap: Any,
     norm: Any,
 ) -> None:
-    """Draw one traversal panel; positions are (T + 1, A) / (S, T + 1, A)."""
+    """Draw one traversal panel of 2-D paths; positions are (T + 1, 2) / (S, T + 1, 2). Without a sweep
+    (a ladder with no active latent) only the input is drawn, in grey."""
     from matplotlib.collections import LineCollection
 
-    lines = LineCollection(list(_plane(swept_pos)), cmap=cmap, norm=norm, linewidths=1.2, alpha=0.9)
-    lines.set_array(values)
-    ax.add_collection(lines)
-    ax.plot(*_plane(recon_pos).T, color="0.35", lw=1.0, ls="--", label="reconstruction")
-    ax.plot(*_plane(input_pos).T, color="black", lw=2.0, label="input")
-    ax.plot(*_plane(input_pos)[0], marker="o", color="black", ms=4)
+    if swept_pos is not None and recon_pos is not None:
+        lines = LineCollection(list(swept_pos), cmap=cmap, norm=norm, linewidths=1.2, alpha=0.9)
+        lines.set_array(values)
+        ax.add_collection(lines)
+        ax.plot(*recon_pos.T, color="0.35", lw=1.0, ls="--", label="reconstruction")
+        ax.plot(*input_pos.T, color="black", lw=2.0, label="input")
+    else:
+        ax.plot(*input_pos.T, color="0.6", lw=2.0, label="input")
+    ax.plot(*input_pos[0], marker="o", color="black", ms=4)
+    ax.autoscale_view()
+    ax.grid(True, lw=0.3, alpha=0.5)
+
+
+def _draw_time(
+    ax: Axes,
+    input_a: np.ndarray,
+    recon_a: np.ndarray | None,
+    swept_a: np.ndarray | None,
+    values: np.ndarray,
+    cmap: Any,
+    norm: Any,
+) -> None:
+    """Draw one action dimension against time; actions are (T,) / (S, T)."""
+    from matplotlib.collections import LineCollection
+
+    t = np.arange(input_a.shape[-1], dtype=np.float64)
+    if swept_a is not None and recon_a is not None:
+        lines = LineCollection(
+            [np.column_stack([t, a]) for a in swept_a], cmap=cmap, norm=norm, linewidths=1.2
+        )
+        lines.set_array(values)
+        ax.add_collection(lines)
+        ax.plot(t, recon_a, color="0.35", lw=1.0, ls="--", label="reconstruction")
+        ax.plot(t, input_a, color="black", lw=2.0, label="input")
+    else:
+        ax.plot(t, input_a, color="0.6", lw=2.0, label="input")
     ax.autoscale_view()
     ax.grid(True, lw=0.3, alpha=0.5)
 
@@ -184,10 +208,18 @@ def traversal_figure(
     title: str | None = None,
     cmap: str = "coolwarm",
 ) -> Figure:
-    """Grid of traversal panels, one per ``(ladder, dim)``; ``rows`` gives the grid row by row.
+    """Grid of traversal panels; ``rows`` gives the latents ``(ladder, dim)`` row by row.
 
-    An empty row ``r`` becomes a single panel saying that ladder ``r + 1`` has no active latent (the rows
-    of `active_grid`, ``--all``).
+    How a panel is drawn depends on what is known of the env:
+
+    - ``step_size`` given (the env's layout is known, e.g. Reach2D: an action is a 2-D displacement):
+      one panel per latent with the 2-D paths the decoded actions trace (the paper's Fig. 4);
+    - otherwise the actions themselves, a(t) against t, one panel per action dimension of each latent
+      (1-D actions such as Pendulum's torque, or a layout absaction cannot draw as a path).
+
+    A ladder with many latents wraps onto further rows of at most :data:`MAX_COLUMNS` panels. An empty
+    row ``r`` (`active_grid` with ``--all``) becomes one panel titled "ladder r + 1: no active latent"
+    that shows the input alone, in grey.
 
     Args:
         model: an ``ActionVAE``.
@@ -196,7 +228,7 @@ def traversal_figure(
         values: (S,) values of the traversed latent.
         kl_per_dim: per ladder, the mean KL (nats) of each dimension, shown in the panel titles.
         step_size: displacement per unit action (the env's ``step_size``, see
-            `absaction.envs.reach2d.env_step_size`); None draws the plain cumulative sum of actions.
+            `absaction.envs.reach2d.env_step_size`); None draws a(t) against t.
         kl_source: where ``kl_per_dim`` was measured, appended to the titles' KL (e.g. "train").
         title: figure title.
         cmap: matplotlib colormap for the traversed value.
@@ -209,48 +241,84 @@ def traversal_figure(
 
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     actions = np.asarray(actions, dtype=np.float32)
-    n_rows = max(len(rows), 1)
-    n_cols = max([len(r) for r in rows] + [1])
-    fig = Figure(figsize=(3.2 * n_cols + 1.2, 3.0 * n_rows + 0.6), layout="constrained")
+    n_actions = actions.shape[-1]
+    plane = step_size is not None and n_actions == 2
+    # one panel: (ladder, latent or None for "no active latent", action dim or None for a 2-D path)
+    panel_rows: list[list[tuple[int, int | None, int | None]]] = []
+    for r, row in enumerate(rows):
+        if not row:
+            panel_rows.append([(r + 1, None, None if plane else d) for d in range(1 if plane else n_actions)])
+            continue
+        if plane:
+            cells: list[tuple[int, int | None, int | None]] = [(ladder, dim, None) for ladder, dim in row]
+            per_row = MAX_COLUMNS
+        else:  # a latent's action dims stay side by side; as many latents per row as fit
+            cells = [(ladder, dim, d) for ladder, dim in row for d in range(n_actions)]
+            per_row = n_actions * max(1, MAX_COLUMNS // n_actions)
+        panel_rows += [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
+    panel_rows = panel_rows or [[]]
+    n_rows = len(panel_rows)
+    n_cols = max([len(r) for r in panel_rows] + [1])
+    fig = Figure(figsize=(3.2 * n_cols + 1.2, 2.8 * n_rows + 0.8), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True))
+    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
     colour_map = colormaps[cmap]
     norm = Normalize(vmin=float(values.min()), vmax=float(values.max()))
-    input_pos = _positions(actions, step_size)  # (T + 1, A)
-    units = position_label(step_size)
-    n_actions = actions.shape[-1]
-    if n_actions == 1:
-        x_label, y_label = "step", f"position ({units})"
+    if plane:
+        units = position_label(step_size)
+        x_label, y_label = f"x ({units})", f"y ({units})"
+        input_pos = _positions(actions, step_size)  # (T + 1, 2)
     else:
-        shown = f"; action dims 0, 1 of {n_actions}" if n_actions > 2 else ""
-        x_label, y_label = f"x ({units}{shown})", f"y ({units}{shown})"
+        x_label = "step"
+    swept_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     legend_ax: Axes | None = None
-    for r, row in enumerate(rows):
+    for r, cells in enumerate(panel_rows):
         for c in range(n_cols):
             ax = axes[r, c]
-            if c < len(row):
-                ladder, dim = row[c]
-                recon, swept = traverse_latent(model, actions, ladder, dim, values)
-                recon_pos = _positions(recon, step_size)
-                swept_pos = _positions(swept, step_size)
-                _draw_paths(ax, input_pos, recon_pos, swept_pos, values, colour_map, norm)
-                legend_ax = legend_ax or ax
-                kl_text = ""
-                if kl_per_dim is not None:
-                    source = f" ({kl_source})" if kl_source else ""
-                    kl_text = f", KL {kl_per_dim[ladder - 1][dim]:.3g} nats{source}"
-                ax.set_title(f"ladder {ladder} z[{dim}]{kl_text}", fontsize=9)
-            elif not row and c == 0:  # --all on a ladder without an active latent: say so
-                ax.plot(*_plane(input_pos).T, color="black", lw=2.0)
-                ax.text(0.5, 0.5, "no active latent", ha="center", va="center", transform=ax.transAxes)
-                ax.set_title(f"ladder {r + 1}", fontsize=9)
-            else:
+            if c >= len(cells):
                 ax.set_axis_off()
-    for ax in axes[-1]:
-        ax.set_xlabel(x_label, fontsize=8)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(y_label, fontsize=8)
+                continue
+            ladder, dim, action_dim = cells[c]
+            recon = swept = None
+            if dim is not None:
+                if (ladder, dim) not in swept_cache:
+                    swept_cache[(ladder, dim)] = traverse_latent(model, actions, ladder, dim, values)
+                recon, swept = swept_cache[(ladder, dim)]
+            if plane:
+                _draw_plane(
+                    ax,
+                    input_pos,
+                    None if recon is None else _positions(recon, step_size),
+                    None if swept is None else _positions(swept, step_size),
+                    values,
+                    colour_map,
+                    norm,
+                )
+                ax.set_xlabel(x_label, fontsize=8)
+                ax.set_ylabel(y_label, fontsize=8)
+            else:
+                assert action_dim is not None
+                _draw_time(
+                    ax,
+                    actions[:, action_dim],
+                    None if recon is None else recon[:, action_dim],
+                    None if swept is None else swept[:, :, action_dim],
+                    values,
+                    colour_map,
+                    norm,
+                )
+                ax.set_xlabel(x_label, fontsize=8)
+                ax.set_ylabel(f"action[{action_dim}]", fontsize=8)
+            if dim is None:
+                ax.set_title(f"ladder {ladder}: no active latent", fontsize=9)
+                continue
+            legend_ax = legend_ax or ax
+            kl_text = ""
+            if kl_per_dim is not None:
+                source = f" ({kl_source})" if kl_source else ""
+                kl_text = f", KL {kl_per_dim[ladder - 1][dim]:.3g} nats{source}"
+            ax.set_title(f"ladder {ladder} z[{dim}]{kl_text}", fontsize=9)
     if legend_ax is not None:
         legend_ax.legend(loc="best", fontsize=7, frameon=False)
     bar = fig.colorbar(

@@ -251,7 +251,7 @@ def _print_summary(result: FitResult) -> None:
     ):
         table.add_row(f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}")
     table.add_row("training time", f"{result.seconds:.1f} s")
-    Console(stderr=True).print(table)
+    Console().print(table)  # stdout, as every other command prints its summary
 
 
 def _name_list(text: str) -> list[str]:
