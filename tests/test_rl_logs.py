@@ -32,4 +32,4 @@ def test_rl_tensorboard_logs_or_names_the_extra(tmp_path: Path, capsys: pytest.C
     assert len(events) == 1 and events[0].stat().st_size > 0
     with open(out / "eval.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert tuple(rows[0]) == EVAL_COLUMNS and len(rows) == 1 + 2  # before learning, 64, 128
+    assert tuple(rows[0]) == EVAL_COLUMNS and len(rows) == 1 + 3  # header; before learning, 64, 128
