@@ -682,7 +682,17 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
 
 
 # ------------------------------------------------------------------------------------------ layout
-BENCH_ORDER = ("stats", "catalogue", "estimate", "executors", "runs", "lookahead", "results", "report", "sweep")
+BENCH_ORDER = (
+    "stats",
+    "catalogue",
+    "estimate",
+    "executors",
+    "runs",
+    "lookahead",
+    "results",
+    "report",
+    "sweep",
+)
 
 
 def test_bench_modules_import_only_downward():
