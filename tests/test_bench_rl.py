@@ -21,6 +21,7 @@ from absaction.bench import estimate as bench_estimate
 from absaction.bench import report as bench_report
 from absaction.bench import results as bench_results
 from absaction.bench import runs as bench_runs
+from absaction.bench.executors import LocalExecutor
 from absaction.bench.stats import (
     Estimate,
     bootstrap_ci,
@@ -255,7 +256,7 @@ def _probe(job: int) -> tuple[int, int, int]:
 
 
 def test_runner_uses_worker_processes_with_one_torch_thread_each():
-    with bench_runs.Runner(workers=2) as runner:
+    with LocalExecutor(workers=2) as runner:
         results = dict(runner.imap_unordered(_probe, [1, 2, 3, 4]))
     assert sorted(results) == [1, 2, 3, 4]
     pids = {pid for _, pid, _ in results.values()}
@@ -681,7 +682,17 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
 
 
 # ------------------------------------------------------------------------------------------ layout
-BENCH_ORDER = ("stats", "catalogue", "estimate", "runs", "lookahead", "results", "report", "sweep")
+BENCH_ORDER = (
+    "stats",
+    "catalogue",
+    "estimate",
+    "executors",
+    "runs",
+    "lookahead",
+    "results",
+    "report",
+    "sweep",
+)
 
 
 def test_bench_modules_import_only_downward():

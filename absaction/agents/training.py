@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import configure, make_output_format
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
@@ -31,6 +31,7 @@ from absaction.data import load_dataset
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
+from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
 from absaction.wrappers import LatentActionWrapper
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
@@ -158,6 +159,7 @@ def train_agent(
     force: bool = False,
     progress: bool = True,
     plot: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train one agent for ``config.steps`` PRIMITIVE env steps and write its output folder.
 
@@ -172,7 +174,11 @@ def train_agent(
         force: replace an existing ``out_dir``.
         progress: show a tqdm bar in primitive env steps (stderr).
         plot: write ``learning_curve.png``.
+        tensorboard: also log SB3's training metrics to ``out_dir/tensorboard`` (needs
+            ``pip install absaction[tensorboard]``).
     """
+    if tensorboard:
+        check_tensorboard()  # before anything is written
     started = time.perf_counter()
     out_dir = check_new_output(
         out_dir, force, "run folder", command="rl", inputs=[config.model, config.bc_dataset]
@@ -235,7 +241,10 @@ def train_agent(
     random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
 
     with atomic_dir(out_dir, force, "run folder", command="rl") as tmp:
-        agent.set_logger(configure(str(tmp / "sb3"), ["csv"]))
+        logger = configure(str(tmp / "sb3"), ["csv"])
+        if tensorboard:  # what SB3's tensorboard_log gives, in the run folder as `absaction train` does
+            logger.output_formats.append(make_output_format("tensorboard", str(tmp / TENSORBOARD_DIR)))
+        agent.set_logger(logger)
         callback = PrimitiveStepCallback(
             budget=config.steps,
             eval_every=config.eval_every,

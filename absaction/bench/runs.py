@@ -6,21 +6,15 @@ artefacts, the plan of runs, one run, and the worker processes.
 - :func:`plan_runs` / :func:`preflight` / :func:`run_finished`: every (task, agent, seed) run as an
   :class:`~absaction.agents.AgentConfig`, checked before the first one starts, skipped when its folder
   exists (a run folder is written atomically, so an existing one is finished);
-- :func:`train_job`: one run in a worker;
-- :class:`Runner`: ``--workers`` spawned processes with one torch thread each (or this process), with
-  Ctrl-C handled so that interrupted runs leave nothing half-written.
+- :func:`train_job`: one run in a worker (of either executor of :mod:`.executors`).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
-import multiprocessing
-import os
-import signal
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +34,7 @@ from absaction.train import TrainConfig, fit, resume
 
 from .catalogue import DEMO_ENV, BenchAgent, RLBenchConfig, Stage1, task_name
 from .estimate import estimate_run_seconds
+from .executors import Executor
 
 # ----------------------------------------------------------------------------------------- stage 1
 
@@ -89,7 +84,7 @@ def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
     return str(demos.resolve())
 
 
-def prepare_stage1(config: RLBenchConfig, out: Path, runner: Runner, log: Callable[[str], None]) -> Stage1:
+def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Callable[[str], None]) -> Stage1:
     """Collect the demonstrations and train/build the action models the selected agents need (each
     skipped when it is already in ``out/stage1``)."""
     stage = out / "stage1"
@@ -303,85 +298,15 @@ def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> No
 
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Worker: one train_agent run; returns its summary. Interrupted (Ctrl-C), it leaves no folder."""
+    """Worker: one train_agent run; returns its summary (``success_rate`` at least). Interrupted
+    (Ctrl-C), it leaves no folder. A folder that exists already is a finished run (folders are written
+    atomically): a Ray retry of a worker that died after moving its folder into place keeps it.
+    ``job["tensorboard"]`` also logs the run to ``<run>/tensorboard``."""
     config = AgentConfig.from_dict(job["config"])
-    return train_agent(config, job["out_dir"], progress=False, plot=False).summary()
-
-
-# Set in every worker by _worker_init: the parent sets it on Ctrl-C, so that jobs already queued to a
-# worker (the pool hands each worker one job ahead) stop at once instead of running to the end.
-_STOP: Any = None
-
-
-def _worker_init(stop: Any) -> None:
-    global _STOP
-    _STOP = stop
-    # Idle workers ignore Ctrl-C (the parent decides what happens); a running job re-enables it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
-    warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
-
-
-def _interruptible(fn: Callable[[Any], Any], job: Any) -> Any:
-    """Run ``fn(job)`` in a worker with Ctrl-C enabled (KeyboardInterrupt unwinds the run, so its atomic
-    writes remove what it had written), unless the sweep was stopped already."""
-    if _STOP is not None and _STOP.is_set():
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return fn(job)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class Runner:
-    """Runs jobs in ``workers`` spawned processes with one torch thread each, or in this process for
-    one worker. Use as a context manager; jobs and their functions must be picklable."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._stop: Any = None
-
-    def __enter__(self) -> Runner:
-        if self.workers > 1:
-            # spawn: a fresh interpreter per worker (forking a process that holds torch threads is unsafe)
-            context = multiprocessing.get_context("spawn")
-            self._stop = context.Event()
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_worker_init, initargs=(self._stop,)
-            )
-        else:
-            torch.set_num_threads(1)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
-        """Yield ``(job, fn(job))`` as the jobs finish (the first error is raised). On Ctrl-C, or when
-        a job fails, the running jobs are interrupted (their atomic writes remove what they had
-        written) and the others cancelled; finished jobs keep their outputs."""
-        if self._pool is None:
-            for job in jobs:
-                yield job, fn(job)
-            return
-        pending: dict[Future[Any], Any] = {self._pool.submit(_interruptible, fn, job): job for job in jobs}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    yield job, future.result()
-        except BaseException:
-            self._stop.set()
-            for future in pending:
-                future.cancel()
-            for child in multiprocessing.active_children():  # our own workers: interrupt their runs
-                if child.pid is not None:
-                    os.kill(child.pid, signal.SIGINT)
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            raise
+    out_dir = Path(job["out_dir"])
+    if (out_dir / "eval.csv").is_file():
+        with open(out_dir / "eval.csv", newline="", encoding="utf-8") as fh:
+            last = list(csv.DictReader(fh))[-1]
+        return {"success_rate": float(last["success_rate"]), "out_dir": str(out_dir), "reused": True}
+    tensorboard = bool(job.get("tensorboard", False))
+    return train_agent(config, out_dir, progress=False, plot=False, tensorboard=tensorboard).summary()

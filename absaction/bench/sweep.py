@@ -40,6 +40,7 @@ from tqdm import tqdm
 from absaction import __version__
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
+from absaction.train.metrics import check_tensorboard
 
 from .catalogue import RESUME_KEYS, RLBenchConfig, Stage1, task_name
 from .estimate import (
@@ -48,10 +49,10 @@ from .estimate import (
     estimate_run_seconds,
     estimate_seconds,
 )
+from .executors import ExecutorSpec, make_executor
 from .lookahead import read_lookahead_cache
 from .report import Report, write_report
 from .runs import (
-    Runner,
     plan_runs,
     preflight,
     prepare_stage1,
@@ -168,6 +169,8 @@ def run_bench(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    executor: ExecutorSpec | None = None,
+    tensorboard: bool = False,
 ) -> BenchResult:
     """Run the whole sweep into ``out`` and write the report.
 
@@ -178,17 +181,24 @@ def run_bench(
         resume: continue the sweep in ``out`` (same settings), skipping finished runs.
         progress: tqdm bar over runs on stderr.
         log: receives one-line progress messages (default: print to stderr).
+        executor: where the runs execute (default: the local process pool of ``config.workers``). The
+            results do not depend on it: a sweep can be resumed under the other executor.
+        tensorboard: also log every run's SB3 training metrics to ``<run>/tensorboard``.
     """
     started = time.perf_counter()
     say = log or (lambda text: print(text, file=sys.stderr))
     out = Path(out)
     config.validate()
+    executor = executor or ExecutorSpec()
+    executor.validate()  # e.g. Ray asked for but not installed: before anything is written
+    if tensorboard:
+        check_tensorboard()
     prepare_out(config, out, force, resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
     plan, expected = describe_sweep(config, out)
     say(plan)
-    with Runner(config.workers) as runner:
+    with make_executor(executor, config.workers) as runner:
         stage1 = prepare_stage1(config, out, runner, say)
         runs = plan_runs(config, stage1, out)
         signatures = preflight(runs, stage1)
@@ -202,7 +212,13 @@ def run_bench(
         if skipped:
             say(f"bench rl: {skipped} finished run(s) found in {out}, {len(todo)} to go")
         jobs = [
-            {"config": run.config.to_dict(), "out_dir": str(run.out_dir), "label": run.label} for run in todo
+            {
+                "config": run.config.to_dict(),
+                "out_dir": str(run.out_dir.resolve()),  # absolute: a Ray worker's directory differs
+                "label": run.label,
+                "tensorboard": tensorboard,
+            }
+            for run in todo
         ]
         bar = tqdm(
             total=len(runs) - n_shared,
@@ -219,6 +235,8 @@ def run_bench(
                 bar.update(1)
         finally:
             bar.close()
+    # every run has finished: a temporary folder left now is a killed attempt that Ray retried
+    _remove_stale_temporaries(out)
     seconds = time.perf_counter() - started
     timing = {
         "estimate_seconds": expected,

@@ -172,3 +172,37 @@ def show_default(cls: type, name: str) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and the Ray options of a benchmark sweep (read by :func:`executor_spec`)."""
+    group = parser.add_argument_group("where the runs execute")
+    group.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="local: a process pool on this machine; ray: every run a Ray task "
+        "(pip install 'absaction[ray]')",
+    )  # fmt: skip
+    group.add_argument(
+        "--ray-address", metavar="ADDR",
+        help="an existing Ray cluster (HOST:PORT from `ray start --head`, or auto); "
+        "default: start Ray on this machine",
+    )  # fmt: skip
+    group.add_argument(
+        "--ray-cpus-per-run", type=positive_float, default=1.0, metavar="N", help="CPUs Ray reserves per run"
+    )
+    group.add_argument(
+        "--ray-gpus-per-run", type=non_negative_float, default=0.0, metavar="G",
+        help="GPUs (or a fraction) Ray reserves per run",
+    )  # fmt: skip
+
+
+def executor_spec(args: argparse.Namespace) -> Any:
+    """The :class:`~absaction.bench.executors.ExecutorSpec` of the flags of :func:`add_executor_args`."""
+    from absaction.bench.executors import ExecutorSpec  # lazy: imports torch
+
+    return ExecutorSpec(
+        kind=args.executor,
+        ray_address=args.ray_address,
+        ray_cpus_per_run=args.ray_cpus_per_run,
+        ray_gpus_per_run=args.ray_gpus_per_run,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from absaction.cli import bench_vae
-from absaction.cli._args import non_negative_int, positive_int
+from absaction.cli._args import add_executor_args, executor_spec, non_negative_int, positive_int
 
 if TYPE_CHECKING:  # annotations only: importing them at start-up would load torch and SB3
     from absaction.bench.catalogue import RLBenchConfig
@@ -182,6 +182,13 @@ def register_rl(benches: Any) -> None:
         "--force", action="store_true", help="delete an existing bench folder (with bench.json); start over"
     )
     rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rl.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log every run's SB3 training metrics to its tensorboard/ folder "
+        "(pip install absaction[tensorboard])",
+    )
+    add_executor_args(rl)
     rl.set_defaults(func=run_rl)
 
 
@@ -219,7 +226,13 @@ def run_rl(args: argparse.Namespace) -> int:
         return 0
     try:
         result = run_bench(
-            config, args.out, force=args.force, resume=args.resume, progress=not args.no_progress
+            config,
+            args.out,
+            force=args.force,
+            resume=args.resume,
+            progress=not args.no_progress,
+            executor=executor_spec(args),
+            tensorboard=args.tensorboard,
         )
     except KeyboardInterrupt:
         print(

@@ -27,7 +27,14 @@ from absaction.bench.vae.catalogue import (
     VAEBenchConfig,
     quick_config,
 )
-from absaction.cli._args import key_value, non_negative_int, positive_float, positive_int
+from absaction.cli._args import (
+    add_executor_args,
+    executor_spec,
+    key_value,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from absaction.errors import AbsactionError
 
 DESCRIPTION = """\
@@ -193,6 +200,7 @@ def register(benches: Any) -> None:
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--force", action="store_true", help="replace existing results, rerun every run")
     again.add_argument("--resume", action="store_true", help="reuse the finished runs whose settings match")
+    add_executor_args(parser)
     parser.set_defaults(func=run_vae)
 
 
@@ -249,7 +257,7 @@ def run_vae(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     check_overrides(config.overrides, {f.name for f in dataclasses.fields(TrainConfig)})
     try:
-        summary_doc = run_benchmark(config)
+        summary_doc = run_benchmark(config, executor_spec(args))
     except KeyboardInterrupt:
         print(
             f"absaction bench: interrupted; finished runs are kept in {config.out / 'work'}: continue with "

@@ -140,6 +140,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_force(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log SB3's training metrics to OUT/tensorboard (pip install absaction[tensorboard])",
+    )
     parser.set_defaults(func=run)
 
 
@@ -179,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
     from absaction.agents import train_agent
 
     config = config_from_args(args)
-    result = train_agent(config, args.out, force=args.force, progress=not args.no_progress)
+    result = train_agent(
+        config, args.out, force=args.force, progress=not args.no_progress, tensorboard=args.tensorboard
+    )
     _print_summary(result)
     return 0
 

@@ -19,6 +19,7 @@ from absaction.bench.vae.catalogue import (
     DATASETS,
     RUN_RECORD,
     SPEED_TARGET_S,
+    VARIANT_BY_NAME,
     VAEBenchConfig,
     Variant,
     dataset_episodes,
@@ -27,6 +28,7 @@ from absaction.bench.vae.cells import as_float, jsonable
 from absaction.bench.vae.figures import traversal_png
 from absaction.bench.vae.scoring import score_model
 from absaction.collect import CollectConfig, collect, read_collect_json
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json
 from absaction.models import load, read_config
@@ -194,6 +196,18 @@ def run_one(
         record, {"train": jsonable(tc.to_dict()), "data": os.fspath(data_dir), "row": row, "curves": curves}
     )
     return row, curves
+
+
+def run_job(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Worker (either executor of :mod:`absaction.bench.executors`): :func:`run_one` of
+    ``job = {"config", "key", "data_dir", "variant", "seed", "figure_dir"}`` (the variant by name), the
+    dataset loaded here from its folder."""
+    data_dir = Path(job["data_dir"])
+    figure_dir = None if job["figure_dir"] is None else Path(job["figure_dir"])
+    variant = VARIANT_BY_NAME[job["variant"]]
+    return run_one(
+        job["config"], job["key"], data_dir, load_dataset(data_dir), variant, job["seed"], figure_dir
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from absaction.bench.executors import ExecutorSpec, make_executor
 from absaction.bench.stats import mean_interval
 from absaction.bench.vae.catalogue import (
     CURVES_CSV,
@@ -28,15 +29,21 @@ from absaction.bench.vae.catalogue import (
 from absaction.bench.vae.cells import finite, jsonable, write_csv
 from absaction.bench.vae.figures import capacity_plot
 from absaction.bench.vae.findings import capacity_findings, paper_claims, summarise
-from absaction.bench.vae.runs import ensure_dataset, run_one, speed_check, train_config
+from absaction.bench.vae.runs import ensure_dataset, run_job, speed_check, train_config
 from absaction.bench.vae.tables import markdown
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, atomic_write_text
 
 
-def run_benchmark(config: VAEBenchConfig) -> dict[str, Any]:
-    """Run everything ``config`` asks for and write the outputs; returns the summary document."""
+def run_benchmark(config: VAEBenchConfig, executor: ExecutorSpec | None = None) -> dict[str, Any]:
+    """Run everything ``config`` asks for and write the outputs; returns the summary document.
+
+    ``executor`` says where the training runs execute (default: one by one in this process; Ray: each
+    a Ray task). The speed check always runs here: it times this machine.
+    """
+    if executor is not None:
+        executor.validate()  # e.g. Ray asked for but not installed: before anything is written
     outputs = [config.out / n for n in (RESULTS_CSV, SUMMARY_JSON, SUMMARY_MD)]
     existing = [p for p in outputs if p.exists()]
     if existing and not (config.force or config.resume):
@@ -50,37 +57,54 @@ def run_benchmark(config: VAEBenchConfig) -> dict[str, Any]:
     atomic_write_text(config.out / ".gitignore", "# datasets and run folders of the benchmark\nwork/\n")
 
     data_dirs = {key: ensure_dataset(config, key) for key in config.datasets}
-    datasets = {key: load_dataset(path) for key, path in data_dirs.items()}
     variants = [VARIANT_BY_NAME[name] for name in config.models]
     seeds = list(range(config.seeds))
     speed_seeds = seeds if config.speed_check and "reach2d" in config.datasets else []
-    jobs = [(key, v, s) for key in config.datasets for s in seeds for v in variants]
-    rows: list[dict[str, Any]] = []
-    curves: list[dict[str, Any]] = []
+    # absolute paths: a Ray worker's working directory is not this one
+    absolute = dataclasses.replace(config, out=config.out.resolve())
+    jobs: list[dict[str, Any]] = [
+        {
+            "index": index,
+            "config": absolute,
+            "key": key,
+            "data_dir": os.fspath(data_dirs[key].resolve()),
+            "variant": variant.name,
+            "seed": seed,
+            "figure_dir": (
+                os.fspath(absolute.out / "traversals")
+                if config.figures and DATASETS[key].reaching and seed == seeds[0]
+                else None
+            ),
+        }
+        for index, (key, variant, seed) in enumerate(
+            (key, v, s) for key in config.datasets for s in seeds for v in variants
+        )
+    ]
+    results: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     speed: list[dict[str, Any]] = []
-    traversals: dict[str, str] = {}
     bar = tqdm(total=len(jobs) + len(speed_seeds), unit="run", desc="bench_vae", file=sys.stderr,
                disable=not config.progress)  # fmt: skip
     try:
-        for key, variant, seed in jobs:
-            bar.set_postfix_str(f"{key} {variant.name} seed {seed}", refresh=True)
-            figure_dir = (
-                config.out / "traversals"
-                if config.figures and DATASETS[key].reaching and seed == seeds[0]
-                else None
-            )
-            row, run_curves = run_one(config, key, data_dirs[key], datasets[key], variant, seed, figure_dir)
-            rows.append(row)
-            curves.extend(run_curves)
-            if figure_dir is not None:
-                traversals[f"{key}_{variant.name}"] = f"traversals/{key}_{variant.name}.png"
-            bar.update(1)
+        # the local executor runs them one by one in this process (each run uses --threads threads)
+        with make_executor(executor or ExecutorSpec(), workers=None, threads=None) as runner:
+            for job, result in runner.imap_unordered(run_job, jobs):
+                results[job["index"]] = result
+                bar.set_postfix_str(f"{job['key']} {job['variant']} seed {job['seed']}", refresh=True)
+                bar.update(1)
+        reach = load_dataset(data_dirs["reach2d"]) if speed_seeds else None
         for seed in speed_seeds:
             bar.set_postfix_str(f"absaction train seed {seed}", refresh=True)
-            speed.append(speed_check(config, data_dirs["reach2d"], datasets["reach2d"], seed))
+            speed.append(speed_check(config, data_dirs["reach2d"], reach, seed))
             bar.update(1)
     finally:
         bar.close()
+    rows = [results[job["index"]][0] for job in jobs]  # in plan order, whatever order they finished in
+    curves = [curve for job in jobs for curve in results[job["index"]][1]]
+    traversals = {
+        f"{job['key']}_{job['variant']}": f"traversals/{job['key']}_{job['variant']}.png"
+        for job in jobs
+        if job["figure_dir"] is not None
+    }
 
     capacity_pngs: dict[str, str] = {}
     findings: list[str] = []

@@ -1,0 +1,175 @@
+"""Where the runs of a sweep execute: the local process pool and Ray (``--executor ray``).
+
+One Ray instance on loopback (2 CPUs, no dashboard) is shared by the module; the ``--ray-address`` test
+starts its own head with ``ray start`` and stops it again. The sweeps are tiny: one task, the primitive
+PPO agent (no stage 1), 2 seeds of 64 steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+from absaction.bench import executors
+from absaction.cli import main
+from absaction.errors import AbsactionError
+from absaction.files import atomic_dir
+
+TINY = [
+    "bench", "rl", "--quick", "--tasks", "dense", "--agents", "ppo", "--seeds", "2", "--steps", "64",
+    "--eval-points", "2", "--eval-episodes", "2", "--workers", "1", "--no-progress", "--bootstrap-reps", "50",
+    "--lookahead", "0",
+]  # fmt: skip
+TIMING = {"train_seconds", "decode_ms"}  # wall-clock columns: they differ between any two sweeps
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[Any]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # the test module is not importable by name in a Ray worker: its job functions travel by value
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        yield ray
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        ray.shutdown()
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "results.csv", newline="") as fh:
+        rows = [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
+    return sorted(rows, key=lambda r: (r["task"], r["agent"], r["seed"]))
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "sweep"
+    assert main([*TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_ray_sweep_gives_the_local_results(local_sweep: Path, ray_instance: Any, tmp_path: Path):
+    out = tmp_path / "ray"
+    assert main([*TINY, "--executor", "ray", "--out", str(out)]) == 0
+    rows = _rows(out)
+    assert len(rows) == 2 and rows == _rows(local_sweep)
+    assert sorted(p.name for p in (out / "runs" / "dense" / "ppo").iterdir()) == ["seed0", "seed1"]
+    for name in ("summary.md", "summary.csv", "learning_curves.png"):
+        assert (out / name).is_file()
+
+
+def test_resume_across_executors(local_sweep: Path, ray_instance: Any, tmp_path: Path, capsys: Any):
+    out = tmp_path / "sweep"
+    shutil.copytree(local_sweep, out)
+    expected = _rows(local_sweep)
+    runs = out / "runs" / "dense" / "ppo"
+    # interrupted under the local executor (seed 1 missing, a killed run's temporary left): Ray finishes it
+    shutil.rmtree(runs / "seed1")
+    (runs / ".seed1.tmp-killed").mkdir()
+    kept = (runs / "seed0" / "eval.csv").stat().st_mtime_ns
+    assert main([*TINY, "--executor", "ray", "--out", str(out), "--resume"]) == 0
+    assert "1 run(s) trained, 1 reused" in capsys.readouterr().out
+    assert (runs / "seed0" / "eval.csv").stat().st_mtime_ns == kept
+    assert sorted(p.name for p in runs.iterdir()) == ["seed0", "seed1"]
+    assert _rows(out) == expected
+    # and the other way round: a run missing after Ray is redone locally
+    shutil.rmtree(runs / "seed0")
+    assert main([*TINY, "--out", str(out), "--resume"]) == 0
+    assert "1 run(s) trained, 1 reused" in capsys.readouterr().out
+    assert _rows(out) == expected
+
+
+def _crash_once(job: dict[str, str]) -> str:
+    """Writes its folder atomically; the first attempt kills its worker process half-way through."""
+    marker = Path(job["marker"])
+    with atomic_dir(job["out"]) as tmp:
+        (tmp / "part.txt").write_text("half")
+        if not marker.exists():
+            marker.write_text("killed once")
+            os._exit(1)  # the worker dies as under SIGKILL or a lost node: no cleanup runs
+        (tmp / "done.txt").write_text(job["name"])
+    return job["name"]
+
+
+def test_a_killed_ray_worker_is_retried_and_leaves_no_half_written_folder(ray_instance: Any, tmp_path: Path):
+    job = {"marker": str(tmp_path / "marker"), "out": str(tmp_path / "run"), "name": "run"}
+    with executors.RayExecutor(executors.ExecutorSpec(kind="ray")) as runner:
+        assert list(runner.imap_unordered(_crash_once, [job])) == [(job, "run")]
+    assert (tmp_path / "marker").read_text() == "killed once"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["done.txt", "part.txt"]
+    # the killed attempt's temporary folder is the only trace; a sweep removes it when all runs are done
+    assert [p.name.startswith(".run.tmp-") for p in tmp_path.iterdir() if p.name.startswith(".")] == [True]
+
+
+def test_an_error_of_a_run_is_raised_as_itself(ray_instance: Any):
+    with executors.RayExecutor(executors.ExecutorSpec(kind="ray")) as runner:
+        with pytest.raises(AbsactionError, match="is not a finished run"):
+            list(runner.imap_unordered(_raise_absaction_error, [1]))
+
+
+def _raise_absaction_error(job: int) -> None:
+    raise AbsactionError("x exists but is not a finished run", "delete it")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sweep_on_an_existing_cluster_through_ray_address(local_sweep: Path, tmp_path: Path):
+    ray_cli = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
+    port = _free_port()
+    # Ray >= 2.5x authenticates clients with a token (default ~/.ray/auth_token, which other Ray users
+    # of this machine may replace): the head and the sweep share their own one
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    env = {**os.environ, **token, "OMP_NUM_THREADS": "1"}
+    address = f"127.0.0.1:{port}"
+    try:
+        started = subprocess.run(
+            [*ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stdout + started.stderr
+        out = tmp_path / "cluster"
+        proc = subprocess.run(
+            [sys.executable, "-m", "absaction", *TINY, "--executor", "ray", "--ray-address", address,
+             "--out", str(out)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    assert _rows(out) == _rows(local_sweep)
+
+
+def test_missing_ray_is_one_line_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as when it is not installed
+    for command in ([*TINY], ["bench", "vae", "--quick", "--no-progress"]):
+        out = tmp_path / command[1]
+        assert main([*command, "--executor", "ray", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "pip install 'absaction[ray]'" in err[0], err
+        assert not out.exists()  # nothing written
+
+
+def test_executor_settings_are_checked():
+    with pytest.raises(AbsactionError, match="--ray-address needs --executor ray"):
+        executors.ExecutorSpec(kind="local", ray_address="127.0.0.1:6379").validate()
+    with pytest.raises(AbsactionError, match="unknown executor"):
+        executors.ExecutorSpec(kind="slurm").validate()
+    assert isinstance(executors.make_executor(executors.ExecutorSpec(), 2), executors.LocalExecutor)
