@@ -24,6 +24,7 @@ from absaction import __version__
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
+from absaction.wrappers import share_clock
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
@@ -37,7 +38,13 @@ from .environments import (
     wrapper_settings,
 )
 from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, evaluate_random_actions, sb3_policy
-from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
+from .hyperparams import (
+    PrimitiveProgress,
+    agent_class,
+    algorithm_class,
+    algorithm_kwargs,
+    resolve_hyperparams,
+)
 from .persistence import (
     AGENT_JSON,
     AGENT_ZIP,
@@ -125,15 +132,33 @@ def build_agent(
     """The SB3 algorithm for ``config`` acting in ``venv`` (gamma per decision = gamma**k)."""
     k = steps_per_decision(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
     policy, kwargs = algorithm_kwargs(hyperparams, int(venv.action_space.shape[0]), k, progress)
-    cls = algorithm_class(config.algo)
+    cls = agent_class(config)
+    if cls is not algorithm_class(config.algo):  # PriorSAC: the prior comes from the skill wrapper
+        kwargs["action_prior"] = find_macro_wrapper(_first_env(venv)).action_prior  # type: ignore[union-attr]
+        kwargs["target_divergence"] = float(hyperparams.get("target_divergence", 5.0))
     try:
-        return cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
+        agent = cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
     except (TypeError, ValueError, AssertionError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise AbsactionError(
             f"{config.algo} rejected the hyperparameters ({first})",
             "fix the hyperparameter file or overrides",
         ) from None
+    if cls is not algorithm_class(config.algo):  # SPiRL: the policy starts as the prior
+        from .prior_sac import init_actor_from_prior, prior_observations
+
+        # states the prior itself visits, in a separate env (its steps are not training steps: the
+        # agent has not acted yet, and the training env's Monitor stays clean)
+        decisions = int(hyperparams.get("prior_init_decisions", 200))
+        fitting_env = make_env(config, model=find_macro_wrapper(_first_env(venv)).model, hyperparams=hyperparams)  # type: ignore[union-attr]
+        observations = prior_observations(fitting_env, decisions, config.seed)
+        fitting_env.close()
+        agent.prior_init_kl = init_actor_from_prior(agent, observations, seed=config.seed)
+    return agent
+
+
+def _first_env(venv: Any) -> Any:
+    return venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0]
 
 
 def train_agent(
@@ -178,6 +203,7 @@ def train_agent(
     venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
     eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
     agent = build_agent(config, venv, hyperparams, schedule)
+    share_clock(_vec_envs(venv), eval_env)  # residual skills: evaluations use the training lambda
 
     bc_result: BCResult | None = None
     if demonstrations is not None:
@@ -296,6 +322,10 @@ def _check_demonstration_space(dataset: Any, space: Any, config: AgentConfig) ->
             f"{config.env_id} takes {space}",
             f"clone from a dataset collected in {config.env_id} (absaction collect --env {config.env_id})",
         )
+
+
+def _vec_envs(venv: Any) -> list[Any]:
+    return list(venv.envs if hasattr(venv, "envs") else venv.venv.envs)
 
 
 def _decode_overhead_ms(venv: Any) -> float:

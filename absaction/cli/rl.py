@@ -26,6 +26,8 @@ examples:
   absaction rl --env absaction/Reach2D-v0 --actions latent --model runs/tcvlae --dims 3:0 2:1 --chunk 8 ...
   absaction rl --env absaction/Reach2DSparse-v0 --actions repeat --chunk 8 --out runs/ppo-repeat8
   absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --bc data/reach2d --out runs/sac-bc
+  absaction rl --env absaction/Reach2DNewGoals-v0 --actions skill --model runs/skills --prior reparam ...
+  absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --actions skill --model runs/skills --prior kl ...
   absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
 
 outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
@@ -51,6 +53,11 @@ def dims_spec(text: str) -> tuple[int, list[int]]:
     return parsed
 
 
+def ladders_spec(text: str) -> list[int] | str:
+    """``"2,3"`` -> ``[2, 3]``; ``"top"`` or ``"all"`` (skill actions) stay words."""
+    return text if text in ("top", "all") else int_list(text)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rl",
@@ -69,16 +76,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--actions",
         default="primitive",
-        choices=("primitive", "latent", "repeat"),
+        choices=("primitive", "latent", "repeat", "skill"),
         help="what the agent chooses",
     )
     group = parser.add_argument_group("latent and repeated actions")
     group.add_argument("--model", metavar="RUN_DIR", help="trained action model (--out of absaction train)")
     group.add_argument(
         "--ladders",
-        type=int_list,
-        metavar="L[,L...]",
-        help="1-based ladders the agent controls (default: all)",
+        type=ladders_spec,
+        metavar="L[,L...]|top",
+        help="1-based ladders the agent controls (default: all); skill actions: all | top",
     )
     group.add_argument(
         "--dims",
@@ -109,6 +116,25 @@ def register(subparsers: Any) -> None:
         "--plain-sum",
         action="store_true",
         help="macro reward = plain sum of primitive rewards (default: sum of gamma**i * r_i)",
+    )
+    skill = parser.add_argument_group("skill actions (--actions skill --model SKILL_RUN)")
+    skill.add_argument(
+        "--prior",
+        default="none",
+        choices=("none", "reparam", "kl"),
+        help="none: z = z_bound * a; reparam: z = mu(s) + sigma(s) * z_bound * a; kl: SAC regularised by "
+        "KL(pi || prior) (SPiRL, --algo sac)",
+    )
+    skill.add_argument(
+        "--residual",
+        action="store_true",
+        help="add a per-step residual a = a_dec + lambda(t) a_res (ReSkill; schedule in the YAML)",
+    )
+    skill.add_argument(
+        "--top-dims",
+        type=positive_int,
+        metavar="K",
+        help="--ladders top on a skill model with one latent group: the agent controls its first K dims",
     )
     bc = parser.add_argument_group("behaviour-cloning warm start")
     bc.add_argument(
@@ -172,12 +198,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
         dims = {}
         for ladder, indices in args.dims:
             dims.setdefault(ladder, []).extend(indices)
+    words = isinstance(args.ladders, str)  # --ladders top|all: skill actions
     return AgentConfig(
         env_id=args.env,
         algo=args.algo,
         actions=args.actions,
         model=args.model,
-        ladders=args.ladders,
+        ladders=None if words else args.ladders,
+        prior=args.prior,
+        residual=args.residual,
+        skill_ladders=args.ladders if words else "all",
+        top_dims=args.top_dims,
         dims=dims,
         chunk=args.chunk,
         plan_phase=args.plan_phase,
