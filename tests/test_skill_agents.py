@@ -1,7 +1,8 @@
-"""Agents in skill space: SkillWrapper, residual skills, prior-regularised SAC, `absaction rl --actions skill`."""
+"""Agents in skill space: SkillWrapper, residual skills, prior-regularised SAC, `rl --actions skill`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -183,7 +184,7 @@ def test_residual_schedule_is_the_documented_logistic() -> None:
     assert schedule(10_000) == pytest.approx(0.5)
     assert schedule(20_000) == pytest.approx(1 / (1 + math.exp(-5)))
     values = [schedule(t) for t in range(0, 40_000, 1000)]
-    assert all(b > a for a, b in zip(values, values[1:], strict=False)) and values[-1] <= 1.0
+    assert all(b > a for a, b in itertools.pairwise(values)) and values[-1] <= 1.0
     assert ResidualSchedule(lambda_max=0.5, midpoint=0, width=1)(1e9) == pytest.approx(0.5)
     with pytest.raises(AbsactionError, match="width > 0"):
         ResidualSchedule(width=0)
@@ -217,9 +218,11 @@ def test_residual_adds_the_weighted_correction_and_shares_the_clock() -> None:
 # -- prior-regularised SAC -----------------------------------------------------------------------------
 def test_gaussian_kl_matches_the_closed_form() -> None:
     kl = gaussian_kl(
-        torch.tensor([[0.3, 0.0]]), torch.log(torch.tensor([[0.5, 1.0]])), torch.tensor([[-0.2, 0.0]]),
+        torch.tensor([[0.3, 0.0]]),
+        torch.log(torch.tensor([[0.5, 1.0]])),
+        torch.tensor([[-0.2, 0.0]]),
         torch.tensor([[1.0, 2.0]]),
-    )  # fmt: skip
+    )
     # dim 0: log(1 / 0.5) + (0.25 + 0.25) / 2 - 0.5; dim 1: log 2 + 1 / 8 - 0.5
     expected = (math.log(2) + 0.25 - 0.5) + (math.log(2) + 1 / 8 - 0.5)
     assert kl.item() == pytest.approx(expected, rel=1e-6)
@@ -235,9 +238,13 @@ def test_actor_alpha_and_critic_losses_against_hand_values() -> None:
     loss.backward()
     assert log_alpha.grad.item() == pytest.approx(1.0)  # KL below target: descent lowers alpha
     target = critic_target(
-        torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0]), 0.9, torch.tensor([4.0, 4.0]),
-        torch.tensor([2.0, 2.0]), 0.5,
-    )  # fmt: skip
+        torch.tensor([1.0, 1.0]),
+        torch.tensor([0.0, 1.0]),
+        0.9,
+        torch.tensor([4.0, 4.0]),
+        torch.tensor([2.0, 2.0]),
+        0.5,
+    )
     assert target.tolist() == pytest.approx([1.0 + 0.9 * (4.0 - 1.0), 1.0])
 
 
@@ -245,9 +252,15 @@ def test_prior_sac_actor_starts_at_the_prior_and_learns() -> None:
     env = gym.wrappers.TimeLimit(StubEnv(), 8)
     skills = SkillWrapper(env, StubSkills(), prior="kl")
     agent = PriorSAC(
-        "MlpPolicy", skills, action_prior=skills.action_prior, target_divergence=1.0, learning_starts=16,
-        batch_size=16, policy_kwargs={"net_arch": [8]}, seed=0,
-    )  # fmt: skip
+        "MlpPolicy",
+        skills,
+        action_prior=skills.action_prior,
+        target_divergence=1.0,
+        learning_starts=16,
+        batch_size=16,
+        policy_kwargs={"net_arch": [8]},
+        seed=0,
+    )
     from absaction.agents.prior_sac import init_actor_from_prior, prior_observations
 
     observations = prior_observations(skills, 32, seed=0)
@@ -274,7 +287,9 @@ def tiny_skills(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("algo", "prior", "residual"), [("ppo", "reparam", False), ("sac", "kl", False), ("ppo", "reparam", True)]
 )
-def test_tiny_runs_on_skill_actions(tiny_skills: Path, tmp_path: Path, algo: str, prior: str, residual: bool) -> None:
+def test_tiny_runs_on_skill_actions(
+    tiny_skills: Path, tmp_path: Path, algo: str, prior: str, residual: bool
+) -> None:
     torch.set_num_threads(1)
     hyperparams: dict[str, Any] = {"policy_kwargs": "dict(net_arch=[8])"}
     hyperparams.update(
@@ -283,9 +298,16 @@ def test_tiny_runs_on_skill_actions(tiny_skills: Path, tmp_path: Path, algo: str
         else {"n_steps": 16 if not residual else 64, "batch_size": 16}
     )
     config = AgentConfig(
-        "absaction/Reach2DNewGoals-v0", algo=algo, actions="skill", model=str(tiny_skills), prior=prior,
-        residual=residual, steps=256, eval_episodes=2, hyperparams=hyperparams,
-    )  # fmt: skip
+        "absaction/Reach2DNewGoals-v0",
+        algo=algo,
+        actions="skill",
+        model=str(tiny_skills),
+        prior=prior,
+        residual=residual,
+        steps=256,
+        eval_episodes=2,
+        hyperparams=hyperparams,
+    )
     result = train_agent(config, tmp_path / "agent", progress=False, plot=False)
     steps_per_decision = 1 if residual else 4
     assert result.primitive_steps >= 256 and result.decisions * steps_per_decision >= result.primitive_steps
@@ -311,21 +333,46 @@ def test_cli_rl_with_skill_actions_and_its_mistakes(tiny_skills: Path, tmp_path:
         return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
 
     done = rl(
-        "--actions", "skill", "--model", str(tiny_skills), "--prior", "reparam", "--steps", "200",
-        "--eval-episodes", "2", "--set", "n_steps=16", "--set", "batch_size=16", "--out", "agent", "--no-progress",
-    )  # fmt: skip
+        "--actions",
+        "skill",
+        "--model",
+        str(tiny_skills),
+        "--prior",
+        "reparam",
+        "--steps",
+        "200",
+        "--eval-episodes",
+        "2",
+        "--set",
+        "n_steps=16",
+        "--set",
+        "batch_size=16",
+        "--out",
+        "agent",
+        "--no-progress",
+    )
     assert done.returncode == 0, done.stderr
     rows = (tmp_path / "agent" / "eval.csv").read_text().splitlines()
     assert rows[0].startswith("primitive_steps") and int(rows[-1].split(",")[0]) >= 200
     save(build_model("tcvlae", 2, 32), tmp_path / "tcvlae")
     mistakes = [
-        (["--actions", "skill", "--model", str(tiny_skills), "--prior", "kl"], "--prior kl is prior-regularised SAC"),
-        (["--actions", "skill", "--model", str(tmp_path / "tcvlae"), "--residual", "--prior", "reparam"],
-         "with --residual need a skill model"),
-        (["--actions", "skill", "--algo", "sac", "--model", str(tmp_path / "tcvlae"), "--prior", "kl"],
-         "with --prior kl need a skill model"),
-        (["--actions", "latent", "--model", str(tmp_path / "tcvlae"), "--residual"], "only applies to --actions skill"),
-    ]  # fmt: skip
+        (
+            ["--actions", "skill", "--model", str(tiny_skills), "--prior", "kl"],
+            "--prior kl is prior-regularised SAC",
+        ),
+        (
+            ["--actions", "skill", "--model", str(tmp_path / "tcvlae"), "--residual", "--prior", "reparam"],
+            "with --residual need a skill model",
+        ),
+        (
+            ["--actions", "skill", "--algo", "sac", "--model", str(tmp_path / "tcvlae"), "--prior", "kl"],
+            "with --prior kl need a skill model",
+        ),
+        (
+            ["--actions", "latent", "--model", str(tmp_path / "tcvlae"), "--residual"],
+            "only applies to --actions skill",
+        ),
+    ]
     for index, (argv, message) in enumerate(mistakes):
         bad = rl(*argv, "--steps", "100", "--out", f"bad{index}")
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr

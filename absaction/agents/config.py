@@ -52,7 +52,7 @@ class AgentConfig:
     skill_ladders: str = "all"
     """skill actions: the agent controls all latents, or only the top ones (the rest: the prior mean)"""
     top_dims: int | None = None
-    """skill actions with skill_ladders=top on a one-group model: how many leading latents the agent controls"""
+    """skill_ladders=top on a one-group skill model: how many leading latents the agent controls"""
     discount_within_chunk: bool = True
     """macro reward = sum_i gamma**i r_i (True) or sum_i r_i (False); the agent's discount is gamma**chunk"""
     steps: int | None = None
@@ -96,16 +96,17 @@ class AgentConfig:
         if self.actions == "skill":
             _check_skill(self)
         else:
-            for name, value, default in (
+            skill_options: tuple[tuple[str, object, object], ...] = (
                 ("prior", self.prior, "none"),
                 ("residual", self.residual, False),
                 ("ladders", self.skill_ladders, "all"),
                 ("top-dims", self.top_dims, None),
-            ):
-                if value != default:
+            )
+            for option, setting, default in skill_options:
+                if setting != default:
                     raise AbsactionError(
-                        f"--{name} only applies to --actions skill, got --actions {self.actions}",
-                        f"drop --{name} or use --actions skill",
+                        f"--{option} only applies to --actions skill, got --actions {self.actions}",
+                        f"drop --{option} or use --actions skill",
                     )
         if self.actions not in ("latent", "skill"):
             for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
@@ -197,11 +198,13 @@ def _check_skill(config: AgentConfig) -> None:
     _choice(config.skill_ladders, SKILL_LADDERS, "ladders mode for skills", "--ladders")
     if not config.model:
         raise AbsactionError(
-            "skill actions need a skill model", "pass --model RUN_DIR (the --out of `absaction train --model skill`)"
+            "skill actions need a skill model",
+            "pass --model RUN_DIR (the --out of `absaction train --model skill`)",
         )
     if config.ladders or config.dims:
         raise AbsactionError(
-            "skill actions take --ladders all|top, not ladder numbers or --dims", "pass --ladders top or drop it"
+            "skill actions take --ladders all|top, not ladder numbers or --dims",
+            "pass --ladders top or drop it",
         )
     if config.prior == "kl" and config.algo != "sac":
         raise AbsactionError(

@@ -104,16 +104,28 @@ def make_env(
                 width=float(hp.get("residual_width", 2_000)),
             )
             skill_wrapper = ResidualSkillWrapper(
-                env, model, prior=config.prior, ladders=config.skill_ladders, top_dims=config.top_dims,
-                z_bound=config.z_bound, schedule=schedule, gamma=gamma,
-            )  # fmt: skip
+                env,
+                model,
+                prior=config.prior,
+                ladders=config.skill_ladders,
+                top_dims=config.top_dims,
+                z_bound=config.z_bound,
+                schedule=schedule,
+                gamma=gamma,
+            )
             skill_wrapper.skills.model_run_dir = config.model_path()
         else:
             skill_wrapper = SkillWrapper(
-                env, model, prior=config.prior, ladders=config.skill_ladders, top_dims=config.top_dims,
-                z_bound=config.z_bound, steps=config.chunk, gamma=gamma,
+                env,
+                model,
+                prior=config.prior,
+                ladders=config.skill_ladders,
+                top_dims=config.top_dims,
+                z_bound=config.z_bound,
+                steps=config.chunk,
+                gamma=gamma,
                 discount_within_chunk=config.discount_within_chunk,
-            )  # fmt: skip
+            )
             skill_wrapper.model_run_dir = config.model_path()
         return skill_wrapper
     if config.actions == "repeat":

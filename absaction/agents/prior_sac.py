@@ -37,7 +37,7 @@ ActionPrior = Callable[[Tensor], tuple[Tensor, Tensor]]
 
 
 def gaussian_kl(mean_q: Tensor, log_std_q: Tensor, mean_p: Tensor, std_p: Tensor) -> Tensor:
-    """``KL(N(mean_q, e^log_std_q) || N(mean_p, std_p))`` summed over the last dimension, nats: (B, d) -> (B,).
+    """``KL(N(mean_q, e^log_std_q) || N(mean_p, std_p))`` summed over the last dim, nats: (B, d) -> (B,).
 
     Per dimension ``log(std_p / std_q) + (std_q^2 + (mean_q - mean_p)^2) / (2 std_p^2) - 1/2``.
     """
@@ -57,7 +57,12 @@ def alpha_loss(log_alpha: Tensor, kl: Tensor, target_divergence: float) -> Tenso
 
 
 def critic_target(
-    rewards: Tensor, dones: Tensor, discount: Tensor | float, next_min_q: Tensor, next_kl: Tensor, alpha: Tensor | float
+    rewards: Tensor,
+    dones: Tensor,
+    discount: Tensor | float,
+    next_min_q: Tensor,
+    next_kl: Tensor,
+    alpha: Tensor | float,
 ) -> Tensor:
     """``r + discount (1 - done) (min Q'(s', a') - alpha KL(s'))`` (all (B,) or (B, 1))."""
     return rewards + (1.0 - dones) * discount * (next_min_q - alpha * next_kl)
@@ -75,7 +80,11 @@ class PriorSAC(SAC):
     """
 
     def __init__(
-        self, *args: Any, action_prior: ActionPrior | None = None, target_divergence: float = 5.0, **kwargs: Any
+        self,
+        *args: Any,
+        action_prior: ActionPrior | None = None,
+        target_divergence: float = 5.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.action_prior = action_prior
@@ -127,7 +136,9 @@ class PriorSAC(SAC):
                 next_kl, next_actions = self.policy_kl(data.next_observations)
                 next_q = torch.cat(self.critic_target(data.next_observations, next_actions), dim=1)
                 next_min_q, _ = torch.min(next_q, dim=1, keepdim=True)  # (B, 1)
-                target = critic_target(data.rewards, data.dones, discounts, next_min_q, next_kl[:, None], alpha)
+                target = critic_target(
+                    data.rewards, data.dones, discounts, next_min_q, next_kl[:, None], alpha
+                )
             current = self.critic(data.observations, data.actions)
             loss_critic = 0.5 * sum(F.mse_loss(q, target) for q in current)
             assert isinstance(loss_critic, Tensor)
@@ -159,7 +170,8 @@ class PriorSAC(SAC):
 
 def prior_observations(env: Any, decisions: int, seed: int) -> np.ndarray:
     """Observations ``(decisions, D)`` at the decision points of the prior's own rollouts in a
-    ``SkillWrapper(prior="kl")`` env (z ~ p(z | s), acted as ``a = tanh(z)``), episodes seeded from ``seed``."""
+    ``SkillWrapper(prior="kl")`` env (z ~ p(z | s), acted as ``a = tanh(z)``), episodes seeded from
+    ``seed``."""
     rng = torch.Generator().manual_seed(seed)
     observations: list[np.ndarray] = []
     episode = 0

@@ -150,7 +150,8 @@ def build_agent(
         # states the prior itself visits, in a separate env (its steps are not training steps: the
         # agent has not acted yet, and the training env's Monitor stays clean)
         decisions = int(hyperparams.get("prior_init_decisions", 200))
-        fitting_env = make_env(config, model=find_macro_wrapper(_first_env(venv)).model, hyperparams=hyperparams)  # type: ignore[union-attr]
+        skill_model = getattr(find_macro_wrapper(_first_env(venv)), "model", None)
+        fitting_env = make_env(config, model=skill_model, hyperparams=hyperparams)
         observations = prior_observations(fitting_env, decisions, config.seed)
         fitting_env.close()
         agent.prior_init_kl = init_actor_from_prior(agent, observations, seed=config.seed)

@@ -11,7 +11,8 @@ per-step env whose action is ``(a_skill, a_res)``, ``d + A`` values in [-1, 1]. 
 maps it (``prior="reparam"``: ``z = mu(s) + sigma(s) * z_bound * a_skill``); in between ``a_skill`` is
 ignored. Every step ``a_res`` corrects the decoded action (``a_res = 1`` is the action bound's half range).
 The observation is the env's, then ``z`` of the running skill, the decoded action ``a_dec`` (both clipped
-to +-100) and a one-hot phase inside the skill (``H`` values), so the policy knows when its skill choice counts. At a boundary,
+to +-100) and a one-hot phase inside the skill (``H`` values), so the policy knows when its skill choice
+counts. At a boundary,
 where the new ``z`` is not chosen yet, ``z`` and ``a_dec`` show the default skill (``a_skill = 0``: the
 prior mean with ``"reparam"``). The ignored ``a_skill`` between boundaries adds variance to PPO's gradient
 but no bias (it does not change the return); the price of keeping one standard SB3 algorithm.
@@ -35,7 +36,6 @@ import torch
 from absaction.errors import AbsactionError
 from absaction.wrappers.macro import MacroActionWrapper
 from absaction.wrappers.skill import SkillWrapper
-
 
 OBS_LIMIT = 100.0
 
@@ -134,8 +134,15 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
                 "use prior='reparam' (CLI: --prior reparam) with --residual",
             )
         # the skill side (loading, layout checks, a -> z) is exactly the skill wrapper's
-        self.skills = SkillWrapper(env, model_or_run_dir, prior=prior, ladders=ladders, top_dims=top_dims,
-                                   z_bound=z_bound, gamma=gamma)  # fmt: skip
+        self.skills = SkillWrapper(
+            env,
+            model_or_run_dir,
+            prior=prior,
+            ladders=ladders,
+            top_dims=top_dims,
+            z_bound=z_bound,
+            gamma=gamma,
+        )
         MacroActionWrapper.__init__(self, env, 1, gamma, True)
         self.schedule = schedule or ResidualSchedule()
         self.clock = StepClock()
@@ -149,7 +156,7 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (d + a,), dtype=np.float32)
         inner = env.observation_space
         assert isinstance(inner, gym.spaces.Box)  # checked by the skill wrapper
-        # z and a_dec are shown clipped to +-OBS_LIMIT (finite bounds: the checkers and VecNormalize want them)
+        # z and a_dec are shown clipped to +-OBS_LIMIT (finite bounds, as the env checkers ask)
         low = [inner.low, np.full(z_dim + a, -OBS_LIMIT), np.zeros(self.horizon)]
         high = [inner.high, np.full(z_dim + a, OBS_LIMIT), np.ones(self.horizon)]
         self.observation_space = gym.spaces.Box(

@@ -23,13 +23,17 @@ one latent group has no ladders, so the agent then controls the first ``top_dims
 conditional prior p(z_lower | s, z_top) of a ladder model would fill the rest more precisely; the skill
 model offers only the marginal prior today, whose mean is used.)
 
-Example::
+Example (an untrained model here; pass a run folder of ``absaction train --model skill`` in practice)::
 
-    >>> env = SkillWrapper(gym.make("absaction/Reach2DNewGoals-v0"), "runs/skills", prior="reparam")
+    >>> from absaction.models.skill import SkillConfig, SkillModel
+    >>> fields = ["x", "y", "goal_x", "goal_y", "time", "progress"]
+    >>> model = SkillModel(SkillConfig(action_dim=2, seq_len=10, obs_dim=2, ladder_dims=[8],
+    ...                                skill_obs=["x", "y"], skill_indices=[0, 1], obs_fields=fields))
+    >>> env = SkillWrapper(gym.make("absaction/Reach2DNewGoals-v0"), model, prior="reparam")
     >>> obs, info = env.reset(seed=0)
-    >>> obs, reward, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))  # prior mean
-    >>> info["primitive_steps"], info["z"].shape
-    (10, (8,))
+    >>> obs, reward, terminated, truncated, info = env.step(np.zeros(8, np.float32))  # the prior mean
+    >>> info["primitive_steps"], info["executed_actions"].shape, info["z"].shape
+    (10, (10, 2), (8,))
 """
 
 from __future__ import annotations
@@ -114,7 +118,9 @@ def exposed_dims(model: Any, ladders: str, top_dims: int | None) -> np.ndarray:
     z_dim = int(model.z_dim)
     if ladders == "all":
         if top_dims is not None:
-            raise AbsactionError("top_dims only applies to ladders='top'", "drop top_dims or pass ladders='top'")
+            raise AbsactionError(
+                "top_dims only applies to ladders='top'", "drop top_dims or pass ladders='top'"
+            )
         return np.arange(z_dim)
     groups = [int(d) for d in getattr(model, "ladder_dims", [z_dim])]
     if len(groups) > 1 and top_dims is None:
@@ -209,10 +215,12 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         return self.model.skill_observation(np.asarray(obs, dtype=np.float32)[None])  # (1, O)
 
     def latent(self, obs: np.ndarray, action: np.ndarray) -> np.ndarray:
-        """The skill ``z`` (float32 ``(z_dim,)``) that agent action ``action`` chooses at observation ``obs``."""
+        """The skill ``z`` (float32 ``(z_dim,)``) that agent action ``action`` chooses at ``obs``."""
         flat = np.asarray(action, dtype=np.float32).reshape(-1)
         if flat.shape[0] != len(self.exposed):
-            raise ValueError(f"expected an action of {len(self.exposed)} values, got shape {np.shape(action)}")
+            raise ValueError(
+                f"expected an action of {len(self.exposed)} values, got shape {np.shape(action)}"
+            )
         needs_prior = self.prior_mode == "reparam" or len(self.exposed) < int(self.model.z_dim)
         if needs_prior:
             mean_t, sigma_t = self.model.prior(self._skill_obs(obs))
@@ -234,7 +242,8 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         at full observations (B, D): with ``prior="kl"`` that space *is* z (``z = atanh(a) = u``)."""
         if self.prior_mode != "kl":
             raise AbsactionError(
-                "the prior in action space is defined for prior='kl' only", "build the wrapper with prior='kl'"
+                "the prior in action space is defined for prior='kl' only",
+                "build the wrapper with prior='kl'",
             )
         mean, sigma = self.model.prior(self.model.skill_observation(observations))
         index = torch.as_tensor(self.exposed, device=mean.device)
