@@ -12,8 +12,10 @@ import gymnasium as gym
 from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
-ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat")
+ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat", "skill")
 FIXED_MODES: tuple[str, ...] = ("zero", "sample")
+PRIOR_MODES: tuple[str, ...] = ("none", "reparam", "kl")
+SKILL_LADDERS: tuple[str, ...] = ("all", "top")
 
 
 @dataclasses.dataclass
@@ -28,7 +30,8 @@ class AgentConfig:
     actions: str = "primitive"
     """what the agent chooses: primitive actions, latents of an action model, or repeated actions"""
     model: str | None = None
-    """run folder of the trained action model (``absaction train --out``); needed for latent actions"""
+    """run folder of the trained action model (``absaction train --out``); needed for latent and skill
+    actions (a skill model for skill actions)"""
     ladders: list[int] | None = None
     """1-based ladders the latent agent controls (default: all, or those named in ``dims``)"""
     dims: dict[int, list[int]] | None = None
@@ -43,6 +46,15 @@ class AgentConfig:
     """agent action [-1, 1] maps to latent z in [-z_bound, z_bound]"""
     fixed: str = "zero"
     """latents the agent does not control: zero (prior mean) or sample (N(0, 1) at every decision)"""
+    prior: str = "none"
+    """skill actions: how the agent's action becomes z: none (z = z_bound * a) | reparam (noise through the
+    prior, z = mu(s) + sigma(s) z_bound a) | kl (SAC regularised by KL(pi || prior), SPiRL)"""
+    residual: bool = False
+    """skill actions: add a per-step residual, a = a_dec + lambda(t) a_res (ReSkill; schedule in the YAML)"""
+    skill_ladders: str = "all"
+    """skill actions: the agent controls all latents, or only the top ones (the rest: the prior mean)"""
+    top_dims: int | None = None
+    """skill_ladders=top on a one-group skill model: how many leading latents the agent controls"""
     discount_within_chunk: bool = True
     """macro reward = sum_i gamma**i r_i (True) or sum_i r_i (False); the agent's discount is gamma**chunk"""
     steps: int | None = None
@@ -83,7 +95,22 @@ class AgentConfig:
                 "latent actions need an action model",
                 "pass --model RUN_DIR (the --out folder of `absaction train`)",
             )
-        if self.actions != "latent":
+        if self.actions == "skill":
+            _check_skill(self)
+        else:
+            skill_options: tuple[tuple[str, object, object], ...] = (
+                ("prior", self.prior, "none"),
+                ("residual", self.residual, False),
+                ("ladders", self.skill_ladders, "all"),
+                ("top-dims", self.top_dims, None),
+            )
+            for option, setting, default in skill_options:
+                if setting != default:
+                    raise AbsactionError(
+                        f"--{option} only applies to --actions skill, got --actions {self.actions}",
+                        f"drop --{option} or use --actions skill",
+                    )
+        if self.actions not in ("latent", "skill"):
             for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
                 if value:
                     raise AbsactionError(
@@ -161,6 +188,44 @@ class AgentConfig:
     def model_path(self) -> Path | None:
         """The action model's run folder as an absolute path, or None."""
         return None if self.model is None else Path(self.model).expanduser().resolve()
+
+
+def _check_skill(config: AgentConfig) -> None:
+    """The skill-action settings that cannot work together, one line each."""
+    _choice(config.prior, PRIOR_MODES, "prior mode", "--prior")
+    _choice(config.skill_ladders, SKILL_LADDERS, "ladders mode for skills", "--ladders")
+    if not config.model:
+        raise AbsactionError(
+            "skill actions need a skill model",
+            "pass --model RUN_DIR (the --out of `absaction train --model skill`)",
+        )
+    if config.ladders or config.dims:
+        raise AbsactionError(
+            "skill actions take --ladders all|top, not ladder numbers or --dims",
+            "pass --ladders top or drop it",
+        )
+    if config.prior == "kl" and config.algo != "sac":
+        raise AbsactionError(
+            f"--prior kl is prior-regularised SAC, got --algo {config.algo}",
+            "pass --algo sac, or --prior reparam for PPO/TD3",
+        )
+    if config.residual and config.prior == "kl":
+        raise AbsactionError(
+            "--residual trains one per-step policy, which has no skill prior to regularise with --prior kl",
+            "pass --prior reparam (or none) with --residual",
+        )
+    if config.top_dims is not None and config.skill_ladders != "top":
+        raise AbsactionError("--top-dims needs --ladders top", "add --ladders top or drop --top-dims")
+    if config.residual and config.chunk is not None:
+        raise AbsactionError("--chunk does not apply to --residual (it acts every step)", "drop --chunk")
+    if config.plan_phase or config.fixed != "zero":
+        raise AbsactionError(
+            "--plan-phase and --fixed apply to latent chunks, not skills", "drop them with --actions skill"
+        )
+    if config.bc_dataset is not None:
+        raise AbsactionError(
+            "behaviour cloning does not warm-start skill agents yet", "drop --bc with --actions skill"
+        )
 
 
 def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:

@@ -17,7 +17,16 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.envs.pointmaze import register_robotics_for
 from absaction.errors import AbsactionError, one_line
-from absaction.wrappers import ActionDecoder, ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
+from absaction.wrappers import (
+    ActionDecoder,
+    ActionRepeatWrapper,
+    LatentActionWrapper,
+    MacroActionWrapper,
+    ResidualSchedule,
+    ResidualSkillWrapper,
+    SkillWrapper,
+    load_skill_model,
+)
 from absaction.wrappers import latent as latent_module
 
 from .config import AgentConfig
@@ -28,12 +37,16 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 
 
 def load_model_for(config: AgentConfig) -> Any:
-    """The action model of a latent-action config (None otherwise), loaded once per process."""
-    if config.actions != "latent":
+    """The action model of a latent- or skill-action config (None otherwise), loaded once per process."""
+    if config.actions not in ("latent", "skill"):
         return None
     path = config.model_path()
-    assert path is not None  # validate() guarantees a model for latent actions
-    return latent_module.load_action_model(path)
+    assert path is not None  # validate() guarantees a model for latent and skill actions
+    model = latent_module.load_action_model(path)
+    if config.actions == "skill":
+        flags = " with --residual" if config.residual else f" with --prior {config.prior}"
+        load_skill_model(model, "skill actions" + flags)  # a latent-chunk model: one line, before any env
+    return model
 
 
 def make_env(
@@ -85,6 +98,41 @@ def make_env(
         )
         wrapper.model_run_dir = config.model_path()  # record the folder even when given the object
         return wrapper
+    if config.actions == "skill":
+        if model is None:
+            model = load_model_for(config)
+        skill_wrapper: MacroActionWrapper
+        if config.residual:
+            schedule = ResidualSchedule(
+                lambda_max=float(hp.get("residual_lambda", 1.0)),
+                midpoint=float(hp.get("residual_midpoint", 10_000)),
+                width=float(hp.get("residual_width", 2_000)),
+            )
+            skill_wrapper = ResidualSkillWrapper(
+                env,
+                model,
+                prior=config.prior,
+                ladders=config.skill_ladders,
+                top_dims=config.top_dims,
+                z_bound=config.z_bound,
+                schedule=schedule,
+                gamma=gamma,
+            )
+            skill_wrapper.skills.model_run_dir = config.model_path()
+        else:
+            skill_wrapper = SkillWrapper(
+                env,
+                model,
+                prior=config.prior,
+                ladders=config.skill_ladders,
+                top_dims=config.top_dims,
+                z_bound=config.z_bound,
+                steps=config.chunk,
+                gamma=gamma,
+                discount_within_chunk=config.discount_within_chunk,
+            )
+            skill_wrapper.model_run_dir = config.model_path()
+        return skill_wrapper
     if config.actions == "repeat":
         assert config.chunk is not None
         return ActionRepeatWrapper(

@@ -45,7 +45,13 @@ DEFAULT_ENTRY = "default"
 # Keys handled here rather than passed to the SB3 constructor.
 OWN_KEYS: frozenset[str] = frozenset(
     {"n_timesteps", "policy", "n_envs", "normalize", "noise_type", "noise_std"}
+    # skill agents: the KL target of prior-regularised SAC, the residual's lambda schedule, the number of
+    # prior-visited observations the actor is fitted to before learning
+    | {"target_divergence", "residual_lambda", "residual_midpoint", "residual_width", "prior_init_decisions"}
 )
+SECTIONS: tuple[str, ...] = (*ACTION_KINDS, "skill-residual")
+"""Per-action-kind sections of an entry; ``skill-residual`` is skill actions with a per-step residual
+(one decision per primitive step, so it needs other settings than the every-H-steps skill agents)."""
 
 
 def hyperparams_path(algo: str, path: str | Path | None = None) -> Path:
@@ -81,7 +87,7 @@ def load_hyperparams(
         entry = table.get(entry_name) or {}
         if not isinstance(entry, dict):
             raise AbsactionError(f"entry {entry_name!r} of {file} is not a mapping", "fix the file")
-        resolved.update({k: v for k, v in entry.items() if k not in ACTION_KINDS})
+        resolved.update({k: v for k, v in entry.items() if k not in SECTIONS})
         section = entry.get(actions) or {}
         if not isinstance(section, dict):
             raise AbsactionError(f"{entry_name}.{actions} in {file} is not a mapping", "fix the file")
@@ -93,9 +99,8 @@ def load_hyperparams(
 
 def resolve_hyperparams(config: AgentConfig) -> dict[str, Any]:
     """:func:`load_hyperparams` for an :class:`AgentConfig`."""
-    return load_hyperparams(
-        config.env_id, config.algo, config.actions, config.hyperparams_file, config.hyperparams
-    )
+    section = "skill-residual" if config.actions == "skill" and config.residual else config.actions
+    return load_hyperparams(config.env_id, config.algo, section, config.hyperparams_file, config.hyperparams)
 
 
 def algorithm_class(algo: str) -> type[Any]:
@@ -105,6 +110,16 @@ def algorithm_class(algo: str) -> type[Any]:
     if algo not in classes:
         raise AbsactionError(f"unknown algorithm {algo!r}", f"choose one of {', '.join(classes)}")
     return classes[algo]
+
+
+def agent_class(config: AgentConfig) -> type[Any]:
+    """The SB3 class a run uses: :class:`~absaction.agents.prior_sac.PriorSAC` for skill actions with
+    ``prior="kl"``, else :func:`algorithm_class` of ``config.algo``."""
+    if config.actions == "skill" and config.prior == "kl":
+        from .prior_sac import PriorSAC  # imports SB3, like algorithm_class
+
+        return PriorSAC
+    return algorithm_class(config.algo)
 
 
 def check_keys(algo: str, hyperparams: Mapping[str, Any], source: Path | str = "hyperparameters") -> None:

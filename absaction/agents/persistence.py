@@ -29,11 +29,12 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from absaction.errors import AbsactionError
 from absaction.files import read_versioned_json
+from absaction.wrappers.residual import find_residual
 
 from .config import AgentConfig
 from .environments import find_macro_wrapper, load_model_for, make_env, wrapper_settings
 from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, sb3_policy
-from .hyperparams import algorithm_class
+from .hyperparams import agent_class
 
 if TYPE_CHECKING:  # annotations only
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -236,6 +237,9 @@ def load_agent(run_dir: str | Path, env: gym.Env[Any, Any] | None = None, device
             f"the env's spaces ({env.observation_space}, {env.action_space}) differ from the agent's",
             f"use the env the agent was trained on ({config.env_id})",
         )
-    agent = algorithm_class(config.algo).load(zip_path, device=device)
+    agent = agent_class(config).load(zip_path, device=device)
+    residual = find_residual(env)
+    if residual is not None:  # act with the residual weight the agent ended training with
+        residual.clock.steps = int(record.get("primitive_steps", 0))
     norm = (record.get("normalization") or {}).get("vec_normalize")
     return LoadedAgent(agent=agent, env=env, record=record, obs_transform=obs_normalizer(norm))

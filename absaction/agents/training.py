@@ -32,7 +32,7 @@ from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
-from absaction.wrappers import LatentActionWrapper
+from absaction.wrappers import LatentActionWrapper, share_clock
 
 from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
@@ -46,7 +46,13 @@ from .environments import (
     wrapper_settings,
 )
 from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, evaluate_random_actions, sb3_policy
-from .hyperparams import PrimitiveProgress, algorithm_class, algorithm_kwargs, resolve_hyperparams
+from .hyperparams import (
+    PrimitiveProgress,
+    agent_class,
+    algorithm_class,
+    algorithm_kwargs,
+    resolve_hyperparams,
+)
 from .persistence import (
     AGENT_JSON,
     AGENT_ZIP,
@@ -59,6 +65,7 @@ from .persistence import (
     vec_normalize_stats,
 )
 from .plots import plot_learning_curve
+from .prior_sac import init_actor_from_prior, prior_observations
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -141,15 +148,32 @@ def build_agent(
     """The SB3 algorithm for ``config`` acting in ``venv`` (gamma per decision = gamma**k)."""
     k = steps_per_decision(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
     policy, kwargs = algorithm_kwargs(hyperparams, int(venv.action_space.shape[0]), k, progress)
-    cls = algorithm_class(config.algo)
+    cls = agent_class(config)
+    if cls is not algorithm_class(config.algo):  # PriorSAC: the prior comes from the skill wrapper
+        kwargs["action_prior"] = find_macro_wrapper(_first_env(venv)).action_prior  # type: ignore[union-attr]
+        kwargs["target_divergence"] = float(hyperparams.get("target_divergence", 5.0))
     try:
-        return cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
+        agent = cls(policy, venv, seed=config.seed, device=config.device, verbose=0, **kwargs)
     except (TypeError, ValueError, AssertionError) as err:
         first = one_line(err)
         raise AbsactionError(
             f"{config.algo} rejected the hyperparameters ({first})",
             "fix the hyperparameter file or overrides",
         ) from None
+    if cls is not algorithm_class(config.algo):  # SPiRL: the policy starts as the prior
+        # states the prior itself visits, in a separate env (its steps are not training steps: the
+        # agent has not acted yet, and the training env's Monitor stays clean)
+        decisions = int(hyperparams.get("prior_init_decisions", 200))
+        skill_model = getattr(find_macro_wrapper(_first_env(venv)), "model", None)
+        fitting_env = make_env(config, model=skill_model, hyperparams=hyperparams)
+        observations = prior_observations(fitting_env, decisions, config.seed)
+        fitting_env.close()
+        agent.prior_init_kl = init_actor_from_prior(agent, observations, seed=config.seed)
+    return agent
+
+
+def _first_env(venv: Any) -> Any:
+    return venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0]
 
 
 def train_agent(
@@ -197,6 +221,7 @@ def train_agent(
     venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
     eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
     agent = build_agent(config, venv, hyperparams, schedule)
+    share_clock(_vec_envs(venv), eval_env)  # residual skills: evaluations use the training lambda
 
     bc_result: BCResult | None = None
     if demonstrations is not None:
@@ -318,9 +343,16 @@ def _check_demonstration_space(dataset: ActionDataset, space: gym.Space[Any], co
         )
 
 
-def _decode_overhead_ms(venv: VecEnv) -> float:
+def _vec_envs(venv: VecEnv) -> list[Any]:
     inner = venv.venv if isinstance(venv, VecNormalize) else venv  # make_vec_env: DummyVecEnv inside
-    wrapper = find_macro_wrapper(getattr(inner, "envs", [None])[0])
+    return list(getattr(inner, "envs", []))
+
+
+def _decode_overhead_ms(venv: VecEnv) -> float:
+    envs = _vec_envs(venv)
+    if not envs:
+        return math.nan
+    wrapper = find_macro_wrapper(envs[0])
     return float(getattr(wrapper, "decode_overhead_ms", math.nan))
 
 

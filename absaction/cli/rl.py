@@ -34,6 +34,9 @@ examples:
   absaction rl --env absaction/Reach2D-v0 --actions latent --model runs/tcvlae --dims 3:0 2:1 --chunk 8 ...
   absaction rl --env absaction/Reach2DSparse-v0 --actions repeat --chunk 8 --out runs/ppo-repeat8
   absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --bc data/reach2d --out runs/sac-bc
+  absaction rl --env absaction/Reach2DNewGoals-v0 --actions skill --model runs/skills --prior reparam ...
+  absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --actions skill --model runs/skills \\
+      --prior kl ...
   absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
 
 outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
@@ -59,6 +62,11 @@ def dims_spec(text: str) -> tuple[int, list[int]]:
     return parsed
 
 
+def ladders_spec(text: str) -> list[int] | str:
+    """``"2,3"`` -> ``[2, 3]``; ``"top"`` or ``"all"`` (skill actions) stay words."""
+    return text if text in ("top", "all") else int_list(text)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rl",
@@ -81,8 +89,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = parser.add_argument_group("latent and repeated actions")
     group.add_argument("--model", metavar="RUN_DIR", help=field_docs(a)["model"])
     group.add_argument(
-        "--ladders", type=int_list, metavar="L[,L...]",
-        help=field_help(a, "ladders", "1-based ladders the agent controls", "all, or those named in --dims"),
+        "--ladders", type=ladders_spec, metavar="L[,L...]|top",
+        help=field_help(
+            a, "ladders", "1-based ladders the agent controls; skill actions: all | top",
+            "all, or those named in --dims",
+        ),
     )  # fmt: skip
     group.add_argument(
         "--dims", type=dims_spec, nargs="+", metavar="L:D[,D]",
@@ -103,6 +114,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="macro reward = plain sum of primitive rewards, sum_i r_i (sets discount_within_chunk=False; "
         "default: sum_i gamma**i r_i)",
     )  # fmt: skip
+    skill = parser.add_argument_group("skill actions (--actions skill --model SKILL_RUN)")
+    skill.add_argument(
+        "--prior",
+        default=field_default(a, "prior"),
+        choices=("none", "reparam", "kl"),
+        help=field_help(a, "prior"),
+    )
+    skill.add_argument("--residual", action="store_true", help=field_help(a, "residual"))
+    skill.add_argument("--top-dims", type=positive_int, metavar="K", help=field_docs(a)["top_dims"])
     bc = parser.add_argument_group("behaviour-cloning warm start")
     bc.add_argument("--bc", metavar="DATASET", help=field_docs(a)["bc_dataset"])
     bc.add_argument(
@@ -154,12 +174,17 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         dims = {}
         for ladder, indices in args.dims:
             dims.setdefault(ladder, []).extend(indices)
+    words = isinstance(args.ladders, str)  # --ladders top|all: skill actions
     return AgentConfig(
         env_id=args.env,
         algo=args.algo,
         actions=args.actions,
         model=args.model,
-        ladders=args.ladders,
+        ladders=None if words else args.ladders,
+        prior=args.prior,
+        residual=args.residual,
+        skill_ladders=args.ladders if words else "all",
+        top_dims=args.top_dims,
         dims=dims,
         chunk=args.chunk,
         plan_phase=args.plan_phase,
