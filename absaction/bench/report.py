@@ -11,7 +11,16 @@ Files (in the bench folder):
   each IQM [95 % CI]), the target check and the verdicts, in words;
 - ``learning_curves.png``: success rate against primitive env steps, IQM line and 95 % band per agent,
   one panel per task;
-- ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic.
+- ``performance_profiles.png``: per agent, the fraction of its runs (all tasks pooled) whose AUC exceeds
+  each threshold tau in [0, 1], with 95 % stratified-bootstrap bands (rliable's score distributions);
+- ``probability_of_improvement.png``: P(best latent run > best primitive run) by AUC, per task and pooled
+  over tasks, with 95 % intervals;
+- ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic, the
+  profiles and the probabilities of improvement.
+
+Every statistic over seeds comes from rliable (:mod:`.stats`). The performance profiles and the
+probability of improvement score a run by its normalised AUC: it lies in [0, 1] on every task, counts
+both how fast and how well a run learns, and is defined for every run (steps to 80 % is censored).
 """
 
 from __future__ import annotations
@@ -40,10 +49,21 @@ from .results import (
     summary_csv,
 )
 from .runs import RunSpec
-from .stats import CONFIDENCE, SUCCESS_THRESHOLD, Estimate
+from .stats import (
+    CONFIDENCE,
+    SUCCESS_THRESHOLD,
+    Estimate,
+    Profile,
+    performance_profiles,
+    probability_of_improvement,
+)
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
+PROFILE_TAUS = np.linspace(0.0, 1.0, 41)
+"""AUC thresholds of the performance profiles (steps of 0.025)."""
+PROFILE_TABLE_TAUS = (0.25, 0.5, 0.75)
+"""The thresholds summary.md lists in numbers."""
 
 
 # -------------------------------------------------------------------------------------- verdicts
@@ -216,6 +236,64 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     ]
 
 
+@dataclasses.dataclass
+class Improvement:
+    """P(a run of the best latent agent has a larger AUC than a run of the best primitive agent)."""
+
+    task: str
+    """a task, or ``all`` (every task: the probability averaged over tasks, bootstrap stratified)"""
+    latent: str
+    primitive: str
+    probability: Estimate
+
+    def line(self) -> str:
+        where = "all tasks (pooled)" if self.task == ALL_TASKS else self.task
+        return f"{where}: P({self.latent} > {self.primitive}) = {_est(self.probability)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "latent_agent": self.latent,
+            "primitive_agent": self.primitive,
+            "probability": self.probability.to_dict(),
+        }
+
+
+def improvements(
+    tasks: Sequence[str], cells: Sequence[CellStats], results: Sequence[RunResult], reps: int
+) -> list[Improvement]:
+    """Best latent vs best primitive agent (BC included; each the best by AUC IQM), per task, and with
+    several tasks pooled (the best by pooled AUC IQM); none without both kinds of agent."""
+
+    def aucs(task: str, agent: str) -> np.ndarray:
+        return np.array([r.auc for r in results if r.task == task and r.agent == agent])
+
+    out = []
+    for task in [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks):
+        latent = [c for c in cells if c.task == task and c.family == "latent"]
+        primitive = [c for c in cells if c.task == task and c.family == "primitive"]
+        if not latent or not primitive:
+            continue
+        lat, prim = _best(latent, "auc").agent, _best(primitive, "auc").agent
+        over = list(tasks) if task == ALL_TASKS else [task]
+        probability = probability_of_improvement(
+            [aucs(t, lat) for t in over], [aucs(t, prim) for t in over], reps=reps
+        )
+        out.append(Improvement(task, lat, prim, probability))
+    return out
+
+
+def auc_profiles(
+    tasks: Sequence[str], agents: Sequence[str], results: Sequence[RunResult], reps: int
+) -> dict[str, Profile]:
+    """Performance profile of each agent's AUC over all its runs (every task), at :data:`PROFILE_TAUS`."""
+    scores = {
+        agent: [np.array([r.auc for r in results if r.task == t and r.agent == agent]) for t in tasks]
+        for agent in agents
+    }
+    return performance_profiles(scores, PROFILE_TAUS, reps=reps)
+
+
 # ------------------------------------------------------------------------------------------- report
 @dataclasses.dataclass
 class Report:
@@ -234,6 +312,10 @@ class Report:
     """what each macro action space can express (:func:`lookahead_ceilings`)"""
     shared: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
     """(agent, the agent whose runs it shares) -> the tasks where the two are identical"""
+    improvements: list[Improvement] = dataclasses.field(default_factory=list)
+    """best latent vs best primitive agent by AUC: P(improvement) per task, then pooled"""
+    profiles: dict[str, Profile] = dataclasses.field(default_factory=dict)
+    """agent -> performance profile of its AUC over all tasks"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
@@ -283,6 +365,8 @@ def build_report(
         {},
         list(ceilings),
         dict(shared or {}),
+        improvements(tasks, cells, results, config.bootstrap_reps),
+        auc_profiles(tasks, config.agents, results, config.bootstrap_reps),
     )
 
 
@@ -312,12 +396,24 @@ def write_report(
 
     files = {
         name: out / name
-        for name in ("results.csv", "summary.csv", "summary.md", "summary.json", "learning_curves.png")
+        for name in (
+            "results.csv",
+            "summary.csv",
+            "summary.md",
+            "summary.json",
+            "learning_curves.png",
+            "performance_profiles.png",
+        )
     }
+    if report.improvements:
+        files["probability_of_improvement.png"] = out / "probability_of_improvement.png"
     atomic_write_text(files["results.csv"], results_csv(results, out))
     atomic_write_text(files["summary.csv"], summary_csv(cells))
     atomic_write_text(files["summary.md"], summary_markdown(config, report, tasks))
     atomic_write_bytes(files["learning_curves.png"], plot_curves(config, cells, tasks))
+    atomic_write_bytes(files["performance_profiles.png"], plot_profiles(config, report.profiles))
+    if report.improvements:
+        atomic_write_bytes(files["probability_of_improvement.png"], plot_improvements(report.improvements))
     atomic_write_json(
         files["summary.json"],
         json_safe(
@@ -335,6 +431,11 @@ def write_report(
                 "no_help": report.no_help,
                 "ablations": ablations,
                 "lookahead": [c.to_dict() for c in ceilings],
+                "probability_of_improvement": [i.to_dict() for i in report.improvements],
+                "performance_profiles": {
+                    "score": "auc",
+                    "profiles": {agent: p.to_dict() for agent, p in report.profiles.items()},
+                },
                 "shared": [
                     {"agent": agent, "same_as": same, "tasks": tasks_}
                     for (agent, same), tasks_ in shared.items()
@@ -357,7 +458,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "(deterministic policy). Every cell: interquartile mean (IQM) over seeds "
         "[95 % percentile-bootstrap interval, "
         f"{config.bootstrap_reps} replicates]; the pooled column resamples seeds within each task "
-        "(stratified bootstrap).",
+        "(stratified bootstrap). Statistics from rliable (Agarwal et al. 2021).",
         "",
         "Columns per task: **before** = success rate of the deterministic policy before learning (after "
         "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random z "
@@ -405,6 +506,8 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
     else:
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
+    lines += improvement_lines(report.improvements, config.bootstrap_reps)
+    lines += profile_lines(report.profiles, config.bootstrap_reps)
     # one value per run folder: an agent sharing another's runs (see "Identical agents") adds nothing
     decode = list({r.out_dir: r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)}.values())
     if decode:
@@ -468,13 +571,58 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         + ".",
         "",
         "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
-        "`learning_curves.png`, `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
+        "`learning_curves.png`, `performance_profiles.png`"
+        + (", `probability_of_improvement.png`" if report.improvements else "")
+        + ", `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
     ]
     return "\n".join(lines) + "\n"
 
 
+def improvement_lines(items: Sequence[Improvement], reps: int) -> list[str]:
+    """The summary.md section on the probability of improvement (nothing without any pair)."""
+    if not items:
+        return []
+    return [
+        "## Probability of improvement: best latent vs best primitive agent (BC included), by AUC",
+        "",
+        "P(X > Y): the probability that a run of the best latent agent X has a larger AUC than a run of the "
+        "best primitive agent Y on the same task (ties count one half; pooled: averaged over tasks, each "
+        "agent the best by pooled AUC IQM) [95 % stratified independent-bootstrap interval, "
+        f"{reps} replicates]. 0.5: neither is better; 1: every latent run beats every primitive run. "
+        "Figure: `probability_of_improvement.png`.",
+        "",
+        *[f"- {item.line()}" for item in items],
+        "",
+    ]
+
+
+def profile_lines(profiles: dict[str, Profile], reps: int) -> list[str]:
+    """The summary.md section on the performance profiles: the fraction of runs above a few thresholds."""
+    if not profiles:
+        return []
+    header = ["agent", *[f"AUC > {tau:g}" for tau in PROFILE_TABLE_TAUS]]
+    lines = [
+        "## Performance profiles (AUC, all tasks pooled)",
+        "",
+        "Fraction of an agent's runs, over every task, whose AUC exceeds tau [95 % stratified-bootstrap "
+        f"interval, {reps} replicates]; the whole curve over tau in [0, 1] is `performance_profiles.png`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for agent, profile in profiles.items():
+        taus = np.asarray(profile.taus)
+        row = [f"`{agent}`"]
+        for tau in PROFILE_TABLE_TAUS:
+            i = int(np.argmin(np.abs(taus - tau)))
+            row.append(_est(Estimate(profile.fraction[i], profile.low[i], profile.high[i])))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
 # -------------------------------------------------------------------------------------------- plot
 _FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
+_LINESTYLE = {"primitive": "dashed", "latent": "solid", "ablation": "dotted"}
 
 
 def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
@@ -518,6 +666,75 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
     fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
     fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
+
+
+def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
+    """PNG bytes: rliable's performance-profile plot of every agent's AUC (all tasks pooled)."""
+    # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from rliable import plot_utils
+
+    fig = Figure(figsize=(7.5, 4.6))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    agents = list(profiles)
+    taus = np.asarray(next(iter(profiles.values())).taus) if profiles else PROFILE_TAUS
+    plot_utils.plot_performance_profiles(
+        {a: np.asarray(profiles[a].fraction) for a in agents},
+        taus,
+        performance_profile_cis={
+            a: (np.asarray(profiles[a].low), np.asarray(profiles[a].high)) for a in agents
+        },
+        ax=ax,
+        colors={a: f"C{config.agents.index(a) % 10}" if a in config.agents else "k" for a in agents},
+        linestyles={a: _LINESTYLE.get(AGENTS[a].family, "solid") if a in AGENTS else "solid" for a in agents},
+        xlabel=r"normalised AUC ($\tau$)",
+        ylabel=r"fraction of runs with AUC $> \tau$",
+        labelsize="medium",
+        ticklabelsize="small",
+    )
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    ax.set_title(f"Performance profiles: {config.seeds} seeds x {len(config.tasks)} task(s), 95 % bands")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_improvements(items: Sequence[Improvement]) -> bytes:
+    """PNG bytes: rliable's probability-of-improvement plot, one row per task (and pooled)."""
+    # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from rliable import plot_utils
+
+    fig = Figure(figsize=(8.0, 1.0 + 0.55 * len(items)))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    # rliable keys a row "X<separator>Y": X labels the left axis, Y the right one
+    keys = [f"{'all tasks' if i.task == ALL_TASKS else i.task}: {i.latent}|{i.primitive}" for i in items]
+    plot_utils.plot_probability_of_improvement(
+        {k: i.probability.value for k, i in zip(keys, items, strict=True)},
+        {k: np.array([i.probability.low, i.probability.high]) for k, i in zip(keys, items, strict=True)},
+        pair_separator="|",
+        ax=ax,
+        colors=[f"C{n % 10}" for n in range(len(items))],
+        xticks=[0.0, 0.25, 0.5, 0.75, 1.0],
+        xlabel="P(best latent run > best primitive run), by AUC",
+        left_ylabel="latent",
+        right_ylabel="primitive",
+        labelsize="medium",
+        ticklabelsize="small",
+    )
+    ax.set_xlim(0.0, 1.0)
+    ax.axvline(0.5, color="0.6", linewidth=0.8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()
