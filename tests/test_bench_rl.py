@@ -215,9 +215,12 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
         "summary.md",
         "summary.json",
         "learning_curves.png",
+        "performance_profiles.png",
+        "probability_of_improvement.png",
     ):
         assert (out / name).is_file(), name
-    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for figure in ("learning_curves.png", "performance_profiles.png", "probability_of_improvement.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (out / "stage1").iterdir()) == ["demos", "tcvlae"]
 
     results = _read_csv(out / "results.csv")
@@ -288,6 +291,28 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert curve["steps"] == [0, 80, 160, 240, 320]  # 0, every steps // eval_points, the budget
     assert all(lo <= v <= hi for v, lo, hi in zip(curve["iqm"], curve["low"], curve["high"], strict=True))
     assert data["target_check"][0]["task"] == "dense" and data["target_check"][0]["met"] in (True, False)
+
+    # rliable's probability of improvement (one task: no pooled row), recomputed from results.csv by hand:
+    # P(a latent run's AUC > a primitive run's), ties one half
+    (improvement,) = data["probability_of_improvement"]
+    assert (improvement["task"], improvement["latent_agent"]) == ("dense", "ppo-latent")
+    assert improvement["primitive_agent"] in ("ppo", "ppo-bc")
+    lat = [float(r["auc"]) for r in results if r["agent"] == "ppo-latent"]
+    prim = [float(r["auc"]) for r in results if r["agent"] == improvement["primitive_agent"]]
+    by_hand = np.mean([1.0 if a > b else 0.5 if a == b else 0.0 for a in lat for b in prim])
+    p = improvement["probability"]
+    assert p["value"] == pytest.approx(by_hand) and p["low"] <= p["value"] <= p["high"]
+    assert (
+        "## Probability of improvement" in text
+        and f"dense: P(ppo-latent > {improvement['primitive_agent']})" in text
+    )
+    # the performance profile of each agent's AUC: the fraction of its runs above each tau, by hand
+    profiles = data["performance_profiles"]["profiles"]
+    assert data["performance_profiles"]["score"] == "auc" and list(profiles) == list(preset.agents)
+    for agent, profile in profiles.items():
+        aucs = np.array([float(r["auc"]) for r in results if r["agent"] == agent])
+        np.testing.assert_allclose(profile["fraction"], [np.mean(aucs > t) for t in profile["taus"]])
+    assert "## Performance profiles (AUC, all tasks pooled)" in text and "| agent | AUC > 0.25 |" in text
 
     # the lookahead ceiling: for the macro agent only, on seed 0's evaluation episodes; its random-action
     # column is the run's own record (same function, same episodes)
@@ -605,6 +630,7 @@ BENCH_ORDER = (
     "runs",
     "lookahead",
     "results",
+    "figures",
     "report",
     "sweep",
 )
