@@ -22,96 +22,11 @@ from absaction.bench import report as bench_report
 from absaction.bench import results as bench_results
 from absaction.bench import runs as bench_runs
 from absaction.bench.executors import LocalExecutor
-from absaction.bench.stats import (
-    Estimate,
-    bootstrap_ci,
-    bootstrap_resample,
-    curve_at,
-    estimate,
-    iqm,
-    normalised_auc,
-    steps_to_threshold,
-)
+from absaction.bench.stats import Estimate, normalised_auc
 from absaction.cli import main
 from absaction.errors import AbsactionError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-# ----------------------------------------------------------------------------------- statistics
-def test_iqm_trims_a_quarter_at_each_end():
-    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # n = 8: drop 1, 2 and 7, 8 -> mean(3, 4, 5, 6)
-    assert iqm([0.0, 1.0, 2.0, 3.0, 100.0]) == pytest.approx(2.0)  # n = 5: drop one each side
-    assert iqm([9.0, 1.0, 5.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0]) == pytest.approx(5.0)  # n = 9: keep 3..7
-    assert iqm([0.2, 0.9, 0.4]) == pytest.approx(0.5)  # n < 4 trims nothing: the plain mean
-    rows = np.array([[0.0, 1.0, 2.0, 3.0, 100.0], [5.0, 5.0, 5.0, 5.0, -50.0]])
-    np.testing.assert_allclose(iqm(rows), [2.0, 5.0])  # along the last axis
-    np.testing.assert_allclose(iqm(rows.T, axis=0), [2.0, 5.0])
-
-
-def test_bootstrap_interval_contains_the_estimate_and_shrinks_with_more_data():
-    rng = np.random.default_rng(0)
-    widths = []
-    for n in (10, 1000):
-        scores = rng.normal(0.5, 0.2, size=n)
-        est = estimate(scores, reps=500, seed=1)
-        assert est.value == pytest.approx(float(iqm(scores)))
-        assert est.low <= est.value <= est.high
-        widths.append(est.high - est.low)
-    assert widths[1] < widths[0] / 4  # ~1/sqrt(100) of the width: at least 4x narrower
-    constant = estimate(np.full(5, 0.7), reps=200)
-    assert (constant.value, constant.low, constant.high) == pytest.approx((0.7, 0.7, 0.7))
-    # the same data and seed give the same interval
-    assert estimate(np.arange(7.0), reps=300, seed=3) == estimate(np.arange(7.0), reps=300, seed=3)
-
-
-def test_stratified_bootstrap_resamples_within_each_stratum():
-    strata = [np.array([10.0, 11.0, 12.0]), np.array([20.0, 21.0])]
-    replicates = bootstrap_resample(strata, reps=400, rng=np.random.default_rng(0))
-    assert replicates.shape == (400, 5)
-    assert set(np.unique(replicates[:, :3])) <= {10.0, 11.0, 12.0}  # first 3 runs of every replicate
-    assert set(np.unique(replicates[:, 3:])) <= {20.0, 21.0}  # from stratum 1, the last 2 from stratum 2
-    assert len(np.unique(replicates[:, :3])) == 3  # and they do get resampled (with replacement)
-
-    # Two tasks, one all failures and one all successes: every stratified replicate keeps 4 + 4 runs,
-    # so the mean is exactly 0.5 in all of them; pooling the runs into one stratum does not.
-    tasks = [np.zeros(4), np.ones(4)]
-    value, low, high = bootstrap_ci(tasks, lambda x: np.mean(x, axis=-1), reps=500)
-    assert (float(value), float(low), float(high)) == (0.5, 0.5, 0.5)
-    _, low, high = bootstrap_ci(np.r_[tasks[0], tasks[1]], lambda x: np.mean(x, axis=-1), reps=500)
-    assert low < 0.5 < high
-
-
-def test_bootstrap_of_curves_is_pointwise():
-    curves = np.array([[0.0, 0.5, 1.0], [0.0, 0.25, 1.0], [0.0, 0.75, 1.0], [0.0, 0.0, 1.0]])  # (4 seeds, 3)
-    value, low, high = bootstrap_ci(curves, reps=300)
-    assert value.shape == low.shape == high.shape == (3,)
-    np.testing.assert_allclose(value, [0.0, float(iqm(curves[:, 1])), 1.0])  # iqm per evaluation point
-    assert low[0] == high[0] == 0.0 and low[2] == high[2] == 1.0
-    assert low[1] <= value[1] <= high[1] and low[1] < high[1]
-
-
-def test_steps_to_threshold_censors_runs_that_never_get_there():
-    steps, budget = np.array([0, 100, 200, 300]), 300
-    assert steps_to_threshold(steps, [0.1, 0.5, 0.85, 0.9], budget) == (200.0, False)
-    assert steps_to_threshold(steps, [0.1, 0.8, 0.7, 0.9], budget) == (100.0, False)  # >= 0.8, the first
-    assert steps_to_threshold(steps, [0.9, 0.0, 0.0, 0.0], budget) == (0.0, False)  # good before learning
-    assert steps_to_threshold(steps, [0.0, 0.5, 0.75, 0.7], budget) == (300.0, True)  # censored: budget
-    assert steps_to_threshold([0, 100, 332], [0.0, 0.0, 1.0], 320) == (320.0, False)  # overshoot clipped
-
-
-def test_normalised_auc_by_hand():
-    assert normalised_auc([0, 100, 200], [0.0, 1.0, 1.0], 200) == pytest.approx(0.75)  # 50 + 100 of 200
-    # the last evaluation overshoots the budget (a macro agent's final decision): clipped to 200
-    assert normalised_auc([0, 100, 232], [0.0, 0.5, 1.0], 200) == pytest.approx((25 + 75) / 200)
-    assert normalised_auc([0, 50, 100], [1.0, 1.0, 1.0], 100) == pytest.approx(1.0)
-    assert normalised_auc([0, 50, 100], [0.0, 0.0, 0.0], 100) == 0.0
-
-
-def test_curve_at_reads_the_evaluation_made_when_the_grid_point_was_crossed():
-    steps = [0, 80, 96, 160, 330]  # a macro agent crosses 80 exactly, 160 at 160, and ends past 320
-    values = [0.0, 0.1, 0.2, 0.3, 0.4]
-    np.testing.assert_allclose(curve_at(steps, values, [0, 80, 160, 240, 320]), [0.0, 0.1, 0.3, 0.4, 0.4])
 
 
 # ------------------------------------------------------------------------------- verdict logic
@@ -300,9 +215,12 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
         "summary.md",
         "summary.json",
         "learning_curves.png",
+        "performance_profiles.png",
+        "probability_of_improvement.png",
     ):
         assert (out / name).is_file(), name
-    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for figure in ("learning_curves.png", "performance_profiles.png", "probability_of_improvement.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (out / "stage1").iterdir()) == ["demos", "tcvlae"]
 
     results = _read_csv(out / "results.csv")
@@ -373,6 +291,28 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert curve["steps"] == [0, 80, 160, 240, 320]  # 0, every steps // eval_points, the budget
     assert all(lo <= v <= hi for v, lo, hi in zip(curve["iqm"], curve["low"], curve["high"], strict=True))
     assert data["target_check"][0]["task"] == "dense" and data["target_check"][0]["met"] in (True, False)
+
+    # rliable's probability of improvement (one task: no pooled row), recomputed from results.csv by hand:
+    # P(a latent run's AUC > a primitive run's), ties one half
+    (improvement,) = data["probability_of_improvement"]
+    assert (improvement["task"], improvement["latent_agent"]) == ("dense", "ppo-latent")
+    assert improvement["primitive_agent"] in ("ppo", "ppo-bc")
+    lat = [float(r["auc"]) for r in results if r["agent"] == "ppo-latent"]
+    prim = [float(r["auc"]) for r in results if r["agent"] == improvement["primitive_agent"]]
+    by_hand = np.mean([1.0 if a > b else 0.5 if a == b else 0.0 for a in lat for b in prim])
+    p = improvement["probability"]
+    assert p["value"] == pytest.approx(by_hand) and p["low"] <= p["value"] <= p["high"]
+    assert (
+        "## Probability of improvement" in text
+        and f"dense: P(ppo-latent > {improvement['primitive_agent']})" in text
+    )
+    # the performance profile of each agent's AUC: the fraction of its runs above each tau, by hand
+    profiles = data["performance_profiles"]["profiles"]
+    assert data["performance_profiles"]["score"] == "auc" and list(profiles) == list(preset.agents)
+    for agent, profile in profiles.items():
+        aucs = np.array([float(r["auc"]) for r in results if r["agent"] == agent])
+        np.testing.assert_allclose(profile["fraction"], [np.mean(aucs > t) for t in profile["taus"]])
+    assert "## Performance profiles (AUC, all tasks pooled)" in text and "| agent | AUC > 0.25 |" in text
 
     # the lookahead ceiling: for the macro agent only, on seed 0's evaluation episodes; its random-action
     # column is the run's own record (same function, same episodes)
@@ -690,6 +630,7 @@ BENCH_ORDER = (
     "runs",
     "lookahead",
     "results",
+    "figures",
     "report",
     "sweep",
 )

@@ -48,12 +48,13 @@ def test_console_script_module_entry() -> None:
 
 # ------------------------------------------------------------------ startup: no heavy import for --help
 
-HEAVY = ("torch", "stable_baselines3", "minari")
+HEAVY = ("torch", "stable_baselines3", "minari", "rliable", "arch")
 
 
 @pytest.mark.parametrize("name", ["", *COMMANDS])
 def test_help_imports_no_torch_sb3_or_minari(name: str) -> None:
-    """`absaction [COMMAND] --help` answers without importing torch, SB3 or Minari (each costs seconds)."""
+    """`absaction [COMMAND] --help` answers without importing torch, SB3, Minari or rliable (and its arch)
+    (each costs seconds)."""
     argv = [name, "--help"] if name else ["--help"]
     code = (
         "import contextlib, io, sys\n"

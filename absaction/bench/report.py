@@ -11,13 +11,21 @@ Files (in the bench folder):
   each IQM [95 % CI]), the target check and the verdicts, in words;
 - ``learning_curves.png``: success rate against primitive env steps, IQM line and 95 % band per agent,
   one panel per task;
-- ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic.
+- ``performance_profiles.png``: per agent, the fraction of its runs (all tasks pooled) whose AUC exceeds
+  each threshold tau in [0, 1], with 95 % stratified-bootstrap bands (rliable's score distributions);
+- ``probability_of_improvement.png``: P(best latent run > best primitive run) by AUC, per task and pooled
+  over tasks, with 95 % intervals;
+- ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic, the
+  profiles and the probabilities of improvement.
+
+Every statistic over seeds comes from rliable (:mod:`.stats`). The performance profiles and the
+probability of improvement score a run by its normalised AUC: it lies in [0, 1] on every task, counts
+both how fast and how well a run learns, and is defined for every run (steps to 80 % is censored).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +36,7 @@ import numpy as np
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
 
 from .catalogue import AGENTS, TARGET_TASKS, TASKS, RLBenchConfig, Stage1, task_name
+from .figures import PROFILE_TAUS, plot_curves, plot_improvements, plot_profiles
 from .lookahead import Ceiling, ceiling_lines, lookahead_ceilings
 from .results import (
     ALL_TASKS,
@@ -40,10 +49,19 @@ from .results import (
     summary_csv,
 )
 from .runs import RunSpec
-from .stats import CONFIDENCE, SUCCESS_THRESHOLD, Estimate
+from .stats import (
+    CONFIDENCE,
+    SUCCESS_THRESHOLD,
+    Estimate,
+    Profile,
+    performance_profiles,
+    probability_of_improvement,
+)
 
 TARGET_RATIO = 3.0
 """Issue 5's target: the best latent agent needs at least this many times fewer env steps to 80 %."""
+PROFILE_TABLE_TAUS = (0.25, 0.5, 0.75)
+"""The thresholds summary.md lists in numbers."""
 
 
 # -------------------------------------------------------------------------------------- verdicts
@@ -216,6 +234,64 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     ]
 
 
+@dataclasses.dataclass
+class Improvement:
+    """P(a run of the best latent agent has a larger AUC than a run of the best primitive agent)."""
+
+    task: str
+    """a task, or ``all`` (every task: the probability averaged over tasks, bootstrap stratified)"""
+    latent: str
+    primitive: str
+    probability: Estimate
+
+    def line(self) -> str:
+        where = "all tasks (pooled)" if self.task == ALL_TASKS else self.task
+        return f"{where}: P({self.latent} > {self.primitive}) = {_est(self.probability)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "latent_agent": self.latent,
+            "primitive_agent": self.primitive,
+            "probability": self.probability.to_dict(),
+        }
+
+
+def improvements(
+    tasks: Sequence[str], cells: Sequence[CellStats], results: Sequence[RunResult], reps: int
+) -> list[Improvement]:
+    """Best latent vs best primitive agent (BC included; each the best by AUC IQM), per task, and with
+    several tasks pooled (the best by pooled AUC IQM); none without both kinds of agent."""
+
+    def aucs(task: str, agent: str) -> np.ndarray:
+        return np.array([r.auc for r in results if r.task == task and r.agent == agent])
+
+    out = []
+    for task in [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks):
+        latent = [c for c in cells if c.task == task and c.family == "latent"]
+        primitive = [c for c in cells if c.task == task and c.family == "primitive"]
+        if not latent or not primitive:
+            continue
+        lat, prim = _best(latent, "auc").agent, _best(primitive, "auc").agent
+        over = list(tasks) if task == ALL_TASKS else [task]
+        probability = probability_of_improvement(
+            [aucs(t, lat) for t in over], [aucs(t, prim) for t in over], reps=reps
+        )
+        out.append(Improvement(task, lat, prim, probability))
+    return out
+
+
+def auc_profiles(
+    tasks: Sequence[str], agents: Sequence[str], results: Sequence[RunResult], reps: int
+) -> dict[str, Profile]:
+    """Performance profile of each agent's AUC over all its runs (every task), at :data:`PROFILE_TAUS`."""
+    scores = {
+        agent: [np.array([r.auc for r in results if r.task == t and r.agent == agent]) for t in tasks]
+        for agent in agents
+    }
+    return performance_profiles(scores, PROFILE_TAUS, reps=reps)
+
+
 # ------------------------------------------------------------------------------------------- report
 @dataclasses.dataclass
 class Report:
@@ -234,6 +310,10 @@ class Report:
     """what each macro action space can express (:func:`lookahead_ceilings`)"""
     shared: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
     """(agent, the agent whose runs it shares) -> the tasks where the two are identical"""
+    improvements: list[Improvement] = dataclasses.field(default_factory=list)
+    """best latent vs best primitive agent by AUC: P(improvement) per task, then pooled"""
+    profiles: dict[str, Profile] = dataclasses.field(default_factory=dict)
+    """agent -> performance profile of its AUC over all tasks"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
@@ -283,6 +363,8 @@ def build_report(
         {},
         list(ceilings),
         dict(shared or {}),
+        improvements(tasks, cells, results, config.bootstrap_reps),
+        auc_profiles(tasks, config.agents, results, config.bootstrap_reps),
     )
 
 
@@ -312,12 +394,28 @@ def write_report(
 
     files = {
         name: out / name
-        for name in ("results.csv", "summary.csv", "summary.md", "summary.json", "learning_curves.png")
+        for name in (
+            "results.csv",
+            "summary.csv",
+            "summary.md",
+            "summary.json",
+            "learning_curves.png",
+            "performance_profiles.png",
+        )
     }
+    if report.improvements:
+        files["probability_of_improvement.png"] = out / "probability_of_improvement.png"
     atomic_write_text(files["results.csv"], results_csv(results, out))
     atomic_write_text(files["summary.csv"], summary_csv(cells))
     atomic_write_text(files["summary.md"], summary_markdown(config, report, tasks))
     atomic_write_bytes(files["learning_curves.png"], plot_curves(config, cells, tasks))
+    atomic_write_bytes(files["performance_profiles.png"], plot_profiles(config, report.profiles))
+    if report.improvements:
+        rows = [
+            (f"{'all tasks' if i.task == ALL_TASKS else i.task}: {i.latent}", i.primitive, i.probability)
+            for i in report.improvements
+        ]
+        atomic_write_bytes(files["probability_of_improvement.png"], plot_improvements(rows))
     atomic_write_json(
         files["summary.json"],
         json_safe(
@@ -335,6 +433,11 @@ def write_report(
                 "no_help": report.no_help,
                 "ablations": ablations,
                 "lookahead": [c.to_dict() for c in ceilings],
+                "probability_of_improvement": [i.to_dict() for i in report.improvements],
+                "performance_profiles": {
+                    "score": "auc",
+                    "profiles": {agent: p.to_dict() for agent, p in report.profiles.items()},
+                },
                 "shared": [
                     {"agent": agent, "same_as": same, "tasks": tasks_}
                     for (agent, same), tasks_ in shared.items()
@@ -357,7 +460,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "(deterministic policy). Every cell: interquartile mean (IQM) over seeds "
         "[95 % percentile-bootstrap interval, "
         f"{config.bootstrap_reps} replicates]; the pooled column resamples seeds within each task "
-        "(stratified bootstrap).",
+        "(stratified bootstrap). Statistics from rliable (Agarwal et al. 2021).",
         "",
         "Columns per task: **before** = success rate of the deterministic policy before learning (after "
         "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random z "
@@ -405,6 +508,8 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
     else:
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
+    lines += improvement_lines(report.improvements, config.bootstrap_reps)
+    lines += profile_lines(report.profiles, config.bootstrap_reps)
     # one value per run folder: an agent sharing another's runs (see "Identical agents") adds nothing
     decode = list({r.out_dir: r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)}.values())
     if decode:
@@ -468,59 +573,53 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         + ".",
         "",
         "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
-        "`learning_curves.png`, `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
+        "`learning_curves.png`, `performance_profiles.png`"
+        + (", `probability_of_improvement.png`" if report.improvements else "")
+        + ", `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
     ]
     return "\n".join(lines) + "\n"
 
 
-# -------------------------------------------------------------------------------------------- plot
-_FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
+def improvement_lines(items: Sequence[Improvement], reps: int) -> list[str]:
+    """The summary.md section on the probability of improvement (nothing without any pair)."""
+    if not items:
+        return []
+    return [
+        "## Probability of improvement: best latent vs best primitive agent (BC included), by AUC",
+        "",
+        "P(X > Y): the probability that a run of the best latent agent X has a larger AUC than a run of the "
+        "best primitive agent Y on the same task (ties count one half; pooled: averaged over tasks, each "
+        "agent the best by pooled AUC IQM) [95 % stratified independent-bootstrap interval, "
+        f"{reps} replicates]. 0.5: neither is better; 1: every latent run beats every primitive run. "
+        "Figure: `probability_of_improvement.png`.",
+        "",
+        *[f"- {item.line()}" for item in items],
+        "",
+    ]
 
 
-def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
-    """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
-    # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    panels = [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks)
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.4 * rows + 0.8))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    colours = {agent: f"C{i % 10}" for i, agent in enumerate(config.agents)}
-    for ax, task in zip(axes, panels, strict=False):
-        for cell in (c for c in cells if c.task == task):
-            x = np.array(cell.curve_steps) / 1000.0
-            value = [e.value for e in cell.curve]
-            ax.plot(
-                x, value, _FAMILY_STYLE.get(cell.family, "-"), color=colours[cell.agent], label=cell.agent
-            )
-            ax.fill_between(
-                x,
-                [e.low for e in cell.curve],
-                [e.high for e in cell.curve],
-                color=colours[cell.agent],
-                alpha=0.15,
-                linewidth=0,
-            )
-        ax.axhline(SUCCESS_THRESHOLD, color="0.6", linewidth=0.8)
-        ax.set(
-            title="all tasks (pooled)" if task == ALL_TASKS else task,
-            xlabel="primitive env steps (k)",
-            ylabel="success rate (IQM)",
-            ylim=(-0.03, 1.03),
-        )
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
-    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    return buffer.getvalue()
+def profile_lines(profiles: dict[str, Profile], reps: int) -> list[str]:
+    """The summary.md section on the performance profiles: the fraction of runs above a few thresholds."""
+    if not profiles:
+        return []
+    header = ["agent", *[f"AUC > {tau:g}" for tau in PROFILE_TABLE_TAUS]]
+    lines = [
+        "## Performance profiles (AUC, all tasks pooled)",
+        "",
+        "Fraction of an agent's runs, over every task, whose AUC exceeds tau [95 % stratified-bootstrap "
+        f"interval, {reps} replicates]; the whole curve over tau in [0, 1] is `performance_profiles.png`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for agent, profile in profiles.items():
+        taus = np.asarray(profile.taus)
+        row = [f"`{agent}`"]
+        for tau in PROFILE_TABLE_TAUS:
+            i = int(np.argmin(np.abs(taus - tau)))
+            row.append(_est(Estimate(profile.fraction[i], profile.low[i], profile.high[i])))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
 
 
 # ------------------------------------------------------------------------------------------ format

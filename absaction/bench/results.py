@@ -28,7 +28,7 @@ from absaction.errors import AbsactionError
 
 from .catalogue import RLBenchConfig, task_name
 from .runs import RunSpec
-from .stats import Estimate, bootstrap_ci, curve_at, estimate, iqm, normalised_auc, steps_to_threshold
+from .stats import Estimate, curve_at, iqm_intervals, normalised_auc, steps_to_threshold
 
 ALL_TASKS = "all"
 """The task name of the pooled rows (every task, stratified bootstrap)."""
@@ -249,26 +249,35 @@ def cell_stats(
     task: str, agent: str, family: str, strata: Sequence[Sequence[RunResult]], grid: np.ndarray, reps: int
 ) -> CellStats:
     """Statistics of the runs of one agent, grouped by task (one group: per-task statistics over seeds;
-    several: pooled over tasks, bootstrap stratified by task)."""
+    several: pooled over tasks, bootstrap stratified by task; every task needs the same number of runs).
+    Every interval comes from the same ``reps`` resamples of the runs (seed
+    :data:`~.stats.BOOTSTRAP_SEED`)."""
 
-    def scores(field: str) -> list[np.ndarray]:
-        return [np.array([getattr(r, field) for r in group], dtype=np.float64) for group in strata]
-
-    curves = [np.array([curve_at(r.steps, r.success, grid) for r in group]) for group in strata]  # (n_s, P)
-    value, low, high = bootstrap_ci(curves, iqm, reps=reps)
+    # every statistic of a run side by side, so that one rliable bootstrap (the arch loop dominates its
+    # cost) resamples them all: (n_s, 5 + P) per task
+    fields = ("success_before", "success_random", "steps_to_80", "auc", "success_final")
+    columns = [
+        np.array(
+            [[getattr(r, f) for f in fields] + list(curve_at(r.steps, r.success, grid)) for r in group],
+            dtype=np.float64,
+        ).reshape(len(group), len(fields) + len(grid))
+        for group in strata
+    ]
+    value, low, high = iqm_intervals(columns, reps=reps)  # (5 + P,) each
+    ests = [Estimate(float(v), float(lo), float(hi)) for v, lo, hi in zip(value, low, high, strict=True)]
     return CellStats(
         task=task,
         agent=agent,
         family=family,
         runs=sum(len(g) for g in strata),
-        before=estimate(scores("success_before"), reps=reps),
-        random=estimate(scores("success_random"), reps=reps),
-        steps_to_80=estimate(scores("steps_to_80"), reps=reps),
+        before=ests[0],
+        random=ests[1],
+        steps_to_80=ests[2],
         censored=sum(int(r.censored) for g in strata for r in g),
-        auc=estimate(scores("auc"), reps=reps),
-        final=estimate(scores("success_final"), reps=reps),
+        auc=ests[3],
+        final=ests[4],
         curve_steps=[int(g) for g in grid],
-        curve=[Estimate(float(v), float(lo), float(hi)) for v, lo, hi in zip(value, low, high, strict=True)],
+        curve=ests[len(fields) :],
     )
 
 

@@ -1,0 +1,143 @@
+"""The RL benchmark's figures: learning curves, performance profiles and the probability of improvement
+(the last two drawn by rliable's plotting helpers). Each returns PNG bytes; matplotlib and rliable are
+imported on use."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .catalogue import AGENTS, RLBenchConfig
+from .results import ALL_TASKS, CellStats
+from .stats import SUCCESS_THRESHOLD, Estimate, Profile
+
+PROFILE_TAUS = np.linspace(0.0, 1.0, 41)
+"""AUC thresholds of the performance profiles (steps of 0.025)."""
+
+
+# -------------------------------------------------------------------------------------------- plot
+_FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
+_LINESTYLE = {"primitive": "dashed", "latent": "solid", "ablation": "dotted"}
+
+
+def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
+    """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
+    # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks)
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(4.6 * columns, 3.4 * rows + 0.8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    colours = {agent: f"C{i % 10}" for i, agent in enumerate(config.agents)}
+    for ax, task in zip(axes, panels, strict=False):
+        for cell in (c for c in cells if c.task == task):
+            x = np.array(cell.curve_steps) / 1000.0
+            value = [e.value for e in cell.curve]
+            ax.plot(
+                x, value, _FAMILY_STYLE.get(cell.family, "-"), color=colours[cell.agent], label=cell.agent
+            )
+            ax.fill_between(
+                x,
+                [e.low for e in cell.curve],
+                [e.high for e in cell.curve],
+                color=colours[cell.agent],
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.axhline(SUCCESS_THRESHOLD, color="0.6", linewidth=0.8)
+        ax.set(
+            title="all tasks (pooled)" if task == ALL_TASKS else task,
+            xlabel="primitive env steps (k)",
+            ylabel="success rate (IQM)",
+            ylim=(-0.03, 1.03),
+        )
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
+    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
+
+
+def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
+    """PNG bytes: rliable's performance-profile plot of every agent's AUC (all tasks pooled)."""
+    # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from rliable import plot_utils
+
+    fig = Figure(figsize=(7.5, 4.6))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    agents = list(profiles)
+    taus = np.asarray(next(iter(profiles.values())).taus) if profiles else PROFILE_TAUS
+    plot_utils.plot_performance_profiles(
+        {a: np.asarray(profiles[a].fraction) for a in agents},
+        taus,
+        performance_profile_cis={
+            a: (np.asarray(profiles[a].low), np.asarray(profiles[a].high)) for a in agents
+        },
+        ax=ax,
+        colors={a: f"C{config.agents.index(a) % 10}" if a in config.agents else "k" for a in agents},
+        linestyles={a: _LINESTYLE.get(AGENTS[a].family, "solid") if a in AGENTS else "solid" for a in agents},
+        xlabel=r"normalised AUC ($\tau$)",
+        ylabel=r"fraction of runs with AUC $> \tau$",
+        labelsize="medium",
+        ticklabelsize="small",
+    )
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    ax.set_title(f"Performance profiles: {config.seeds} seeds x {len(config.tasks)} task(s), 95 % bands")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_improvements(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
+    """PNG bytes: rliable's probability-of-improvement plot.
+
+    Args:
+        rows: one ``(X, Y, P(X > Y))`` per row, top row last; X labels the left axis, Y the right one.
+    """
+    # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from rliable import plot_utils
+
+    fig = Figure(figsize=(8.0, 1.0 + 0.55 * len(rows)))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    # rliable keys a row "X<separator>Y": X labels the left axis, Y the right one
+    keys = [f"{x}|{y}" for x, y, _ in rows]
+    plot_utils.plot_probability_of_improvement(
+        {k: p.value for k, (_, _, p) in zip(keys, rows, strict=True)},
+        {k: np.array([p.low, p.high]) for k, (_, _, p) in zip(keys, rows, strict=True)},
+        pair_separator="|",
+        ax=ax,
+        colors=[f"C{n % 10}" for n in range(len(rows))],
+        xticks=[0.0, 0.25, 0.5, 0.75, 1.0],
+        xlabel="P(best latent run > best primitive run), by AUC",
+        left_ylabel="latent",
+        right_ylabel="primitive",
+        labelsize="medium",
+        ticklabelsize="small",
+    )
+    ax.set_xlim(0.0, 1.0)
+    ax.axvline(0.5, color="0.6", linewidth=0.8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
