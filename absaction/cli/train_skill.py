@@ -8,7 +8,7 @@ from typing import Any
 
 from absaction.errors import AbsactionError
 
-_RENAMES = {"window": "horizon"}  # flags of the action VAEs that mean the same here
+_RENAMES = {"window": "horizon", "skill_encoder": "encoder", "skill_decoder": "decoder"}  # flags of the action VAEs that mean the same here
 
 
 def run_skill(given: dict[str, Any]) -> int:
