@@ -155,7 +155,9 @@ def test_stop_gradient_prior_step_leaves_the_encoder_unchanged(encoder: str, lad
 def test_factored_prior_kl_matches_the_closed_form() -> None:
     torch.manual_seed(1)
     model = SkillModel(
-        SkillConfig(action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[2, 3, 1], encoder="ladder", hidden_size=16)
+        SkillConfig(
+            action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[2, 3, 1], encoder="ladder", hidden_size=16
+        )
     )
     obs, act = torch.randn(6, 4, 2), torch.randn(6, 4, 2)
     generator = torch.Generator().manual_seed(3)
@@ -209,9 +211,13 @@ def test_step_decoder_matches_decode_step() -> None:
     torch.manual_seed(0)
     model = SkillModel(
         SkillConfig(
-            action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[3], skill_indices=[3, 1],
+            action_dim=2,
+            seq_len=4,
+            obs_dim=2,
+            ladder_dims=[3],
+            skill_indices=[3, 1],
             obs_fields=["a", "b", "c", "d", "e"],
-        ),  # fmt: skip
+        ),
         normalizer=Normalizer([0.1, -0.2], [0.5, 2.0]),
     )
     model.set_obs_normalizer(np.array([0.3, -1.0]), np.array([2.0, 0.25]))
@@ -232,8 +238,12 @@ def test_dataset_windows_use_the_recorded_dict_layout() -> None:
     import gymnasium as gym
 
     box = gym.spaces.Box
-    layout = ObsLayout.from_space(gym.spaces.Dict({"observation": box(-1, 1, (3,)), "goal": box(-1, 1, (2,))}))
-    episode = SimpleNamespace(observations=np.arange(25, dtype=np.float32).reshape(5, 5), actions=np.zeros((4, 2)))
+    layout = ObsLayout.from_space(
+        gym.spaces.Dict({"observation": box(-1, 1, (3,)), "goal": box(-1, 1, (2,))})
+    )
+    episode = SimpleNamespace(
+        observations=np.arange(25, dtype=np.float32).reshape(5, 5), actions=np.zeros((4, 2))
+    )
     dataset = SimpleNamespace(episodes=[episode], obs_layout=layout, env_id="PointMaze")
     w = dataset_skill_windows(dataset, horizon=2, skill_obs=["observation"])
     assert w.layout is layout and w.skill_indices == (2, 3, 4)

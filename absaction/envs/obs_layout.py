@@ -50,7 +50,9 @@ class ObsLayout:
     def from_names(cls, names: Sequence[str]) -> ObsLayout:
         """The layout of a 1-D Box observation with one named column per key (shape ``()``)."""
         if len(set(names)) != len(names):
-            raise AbsactionError(f"observation column names repeat: {list(names)}", "give each column one name")
+            raise AbsactionError(
+                f"observation column names repeat: {list(names)}", "give each column one name"
+            )
         return cls(tuple(str(n) for n in names), ((),) * len(names))
 
     @classmethod
@@ -70,7 +72,9 @@ class ObsLayout:
         for key in sorted(observations):
             value = observations[key]
             if isinstance(value, Mapping):
-                raise AbsactionError(f"observation key {key!r} is itself a Dict", "flatten nested Dicts first")
+                raise AbsactionError(
+                    f"observation key {key!r} is itself a Dict", "flatten nested Dicts first"
+                )
             array = np.asarray(value)
             if steps is not None and len(array) != steps:
                 raise AbsactionError(

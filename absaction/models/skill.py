@@ -250,7 +250,8 @@ class SkillModel(ActionVAE):
         self, obs_n: Tensor, act_n: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
         """One training pass: ``(a_hat_n (B, H, A), posterior (mean, logvar), prior (mean, logvar))``; with
-        ladders the prior's lower part is conditioned on the sampled ``z_top``, detached (the stop-gradient)."""
+        ladders the prior's lower part is conditioned on the sampled ``z_top``, detached (the
+        stop-gradient)."""
         mean, logvar = self.posterior_normalized(obs_n, act_n)
         z = reparameterize(mean, logvar, generator)
         prior = self.prior_normalized(obs_n[:, 0], z[:, self.z_dim - self.top_dim :].detach())
@@ -392,7 +393,8 @@ class SkillModel(ActionVAE):
 class StepDecoder:
     """The closed-loop decoder ``pi(a | s, z)`` as plain NumPy, for one action per call.
 
-    The observation standardisation is folded into the first layer (``W (s - m) / sd = (W / sd) s - W m / sd``,
+    The observation standardisation is folded into the first layer
+    (``W (s - m) / sd = (W / sd) s - W m / sd``,
     and with ``full_observation`` the skill columns are scattered into a matrix over the whole observation,
     the other columns' weights 0), the action de-standardisation into the last (``sd_a (W h + b) + m_a``), and
     every array is float32 and contiguous, so a call is three small matrix-vector products and two ReLUs with
@@ -430,7 +432,10 @@ class StepDecoder:
         f32 = np.float32
         self._w_obs = np.ascontiguousarray(w_obs.T, f32)  # (O or D, h): x @ W^T
         self._w_z = np.ascontiguousarray(weights[0][:, obs_dim:].T, f32)  # (z, h)
-        self._hidden = [(np.ascontiguousarray(w.T, f32), b.astype(f32)) for w, b in zip(weights[1:], biases[1:])]
+        self._hidden = [
+            (np.ascontiguousarray(w.T, f32), b.astype(f32))
+            for w, b in zip(weights[1:], biases[1:], strict=True)
+        ]
         self._b0 = biases[0].astype(f32)
 
     def __call__(self, observation: np.ndarray, z: np.ndarray) -> np.ndarray:

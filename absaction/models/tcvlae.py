@@ -117,7 +117,8 @@ def conv_ladder_encoder(
     )
     # ladder head: flattened level-depth features (B, w*t) -> (B, 2 d) = (mean, logvar)
     heads = nn.ModuleList(
-        nn.Linear(widths[depth] * lengths[depth], 2 * dim) for depth, dim in zip(depths, ladder_dims, strict=True)
+        nn.Linear(widths[depth] * lengths[depth], 2 * dim)
+        for depth, dim in zip(depths, ladder_dims, strict=True)
     )
     return convs, heads, depths
 

@@ -4,12 +4,12 @@ One epoch is one pass over the training windows in a seeded random order, in min
 :func:`absaction.models.skill.skill_loss`, its KL term shaped by a capacity schedule
 (:mod:`absaction.models.capacity`, the ``--capacity`` specs of the action VAEs; ``none`` by default, the
 skill-prior papers' plain beta). The defaults train on 200k transitions of play data (6250 episodes, H = 10,
-stride 2) in under two minutes on two CPU cores: an MLP posterior, batches of 1024, 40 epochs (about 2800
-optimiser steps); ``benchmarks/bench_skills.py`` measures this against the first defaults (GRU, stride 1,
-batches of 256) on held-out windows. The run folder has the same files as an action VAE's
-(``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created atomically
-with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume`` continues a
-killed run bit-identically (weights, optimiser moments, the generator and the global RNGs are saved).
+stride 2) in under two minutes on two CPU cores (one torch thread): an MLP posterior, batches of 1024,
+40 epochs (about 2800 optimiser steps); ``benchmarks/bench_skills.py`` measures this against the first
+defaults (GRU, stride 1, batches of 256) on held-out windows. The run folder has the same files as an
+action VAE's (``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created
+atomically with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume``
+continues a killed run bit-identically (weights, optimiser moments, the generator and the global RNGs are saved).
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ class SkillTrainConfig:
     """seed of the weights, split, shuffling and sampling noise"""
     checkpoint_every: int = 10
     """write the run folder every this many epochs, and at the end"""
-    threads: int = 2
-    """torch intra-op threads (0 = torch's default); batches of 1024 windows split well over two"""
+    threads: int = 1
+    """torch intra-op threads (0 = torch's default). One: the defaults meet the two-minute budget on one
+    core, and a second thread made a step 4x slower whenever the other core was busy (measured)"""
 
     def __post_init__(self) -> None:
         # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
