@@ -9,7 +9,8 @@ stride 2) in under two minutes on two CPU cores (one torch thread): an MLP poste
 defaults (GRU, stride 1, batches of 256) on held-out windows. The run folder has the same files as an
 action VAE's (``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created
 atomically with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume``
-continues a killed run bit-identically (weights, optimiser moments, the generator and the global RNGs are saved).
+continues a killed run bit-identically (weights, optimiser moments, the generator, the global RNGs and the
+capacity schedule's state are saved).
 """
 
 from __future__ import annotations
