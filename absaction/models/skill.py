@@ -361,7 +361,7 @@ class SkillModel(ActionVAE):
             )
         return top
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: callers may mix the action into autograd (a residual's loss)
     def decode_step(self, skill_obs: Tensor | np.ndarray, z: Tensor | np.ndarray) -> Tensor:
         """The closed-loop action (B, A), environment units (not clipped), at skill observations (B, O).
 
