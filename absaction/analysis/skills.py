@@ -40,11 +40,24 @@ def reconstruction(model: SkillModel, windows: SkillWindows) -> dict[str, float]
 def prior_nll(model: SkillModel, windows: SkillWindows) -> float:
     """Mean NLL (nats) of every window's posterior mean under the prior at its first skill observation."""
     mean, _ = model.encode_windows(windows.observations, windows.actions)
-    prior_mean, prior_sigma = model.prior(windows.observations[:, 0])
+    # with ladders, the lower prior at the posterior's own top ladder
+    prior_mean, prior_sigma = model.prior(windows.observations[:, 0], mean[:, model.z_dim - model.top_dim :])
     nll = (
         0.5 * ((mean - prior_mean) / prior_sigma) ** 2 + torch.log(prior_sigma) + 0.5 * math.log(2 * math.pi)
     )
     return float(nll.sum(dim=1).mean())
+
+
+def sample_prior(model: SkillModel, skill_obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw z (B, z_dim) from the prior at skill observations (B, O): the top ladder from
+    ``p(z_top | s)``, then (ladder skills) the lower ladders from ``p(z_lower | s, z_top)`` at that draw."""
+    mean, sigma = model.prior_top(skill_obs)
+    z_top = mean + sigma * torch.randn(mean.shape, generator=generator)
+    lower_mean, lower_sigma = model.prior_lower(skill_obs, z_top)
+    if lower_mean.shape[-1] == 0:  # a flat model: the top is all of z
+        return z_top
+    z_lower = lower_mean + lower_sigma * torch.randn(lower_mean.shape, generator=generator)
+    return torch.cat([z_lower, z_top], dim=-1)
 
 
 def prior_rollouts(
@@ -85,8 +98,7 @@ def prior_rollouts(
         while not done:
             skill_obs = model.skill_observation(np.asarray(obs, np.float32)[None])  # (1, O)
             if step % model.horizon == 0:  # a new skill from the prior at the current state
-                mean, sigma = model.prior(skill_obs)
-                z = mean + sigma * torch.randn(mean.shape, generator=generator)
+                z = sample_prior(model, skill_obs, generator)
             action = model.decode_step(skill_obs, z)[0].numpy()
             action = np.clip(action, env.action_space.low, env.action_space.high)  # type: ignore[attr-defined]
             obs, reward, terminated, truncated, info = env.step(action)

@@ -122,6 +122,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="skill-observation columns by name or index (default: x,y on Reach2D, else all)",
     )  # fmt: skip
     skill.add_argument(
+        "--skill-encoder", choices=("mlp", "gru", "ladder"),
+        help="posterior network; ladder: the TCVLAE's convolutional ladder with a factored prior "
+        "p(z_top | s) p(z_lower | s, z_top), sizes --ladder-dims (default: mlp)",
+    )  # fmt: skip
+    skill.add_argument(
+        "--skill-decoder", choices=("closed", "open"),
+        help="closed: pi(a | s, z) every step; open: z -> H actions (default: closed)",
+    )  # fmt: skip
+    skill.add_argument(
         "--prior-weight", type=non_negative_float, metavar="W", help="weight of the prior's KL (default: 1)"
     )
     model.add_argument(
@@ -175,7 +184,11 @@ def run(args: argparse.Namespace) -> int:
         from absaction.cli.train_skill import run_skill
 
         return run_skill(given)
-    skill_only = [k for k in ("horizon", "z_dim", "skill_obs", "prior_weight") if k in given]
+    skill_only = [
+        k
+        for k in ("horizon", "z_dim", "skill_obs", "prior_weight", "skill_encoder", "skill_decoder")
+        if k in given
+    ]
     if skill_only:
         flags = ", ".join("--" + k.replace("_", "-") for k in skill_only)
         raise AbsactionError(f"{flags} apply only to skill models", "add --model skill or drop them")

@@ -8,7 +8,8 @@ from typing import Any
 
 from absaction.errors import AbsactionError
 
-_RENAMES = {"window": "horizon"}  # flags of the action VAEs that mean the same here
+# flags of the action VAEs that mean the same here, and the skill group's own names of config fields
+_RENAMES = {"window": "horizon", "skill_encoder": "encoder", "skill_decoder": "decoder"}
 
 
 def run_skill(given: dict[str, Any]) -> int:

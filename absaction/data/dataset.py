@@ -49,9 +49,6 @@ class Episode:
     truncated: bool
     factors: dict[str, int | float] = field(default_factory=dict)
     success: bool | None = None
-    observation_dict: dict[str, Any] | None = None
-    """Dict observation spaces: ``{key: (T + 1, ...) array}`` as recorded (``observations`` is then None);
-    :func:`absaction.data.skill_windows.flatten_dict_observations` flattens it with a layout."""
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -284,9 +281,6 @@ def _to_episode(
     elif obs_layout is not None and isinstance(raw.observations, dict):
         # {key: (T + 1, *shape)} -> (T + 1, obs_layout.dim)
         observations = obs_layout.flatten(raw.observations).astype(np.float32)
-    observation_dict = None
-    if isinstance(raw.observations, dict):  # a Dict space: kept per key for skill windows
-        observation_dict = {str(k): np.asarray(v) for k, v in raw.observations.items()}
     terminations = np.asarray(raw.terminations).reshape(-1)
     truncations = np.asarray(raw.truncations).reshape(-1)
     return Episode(
@@ -297,7 +291,6 @@ def _to_episode(
         truncated=bool(truncations[-1]) if truncations.size else False,
         factors=factors,
         success=success,
-        observation_dict=observation_dict,
     )
 
 

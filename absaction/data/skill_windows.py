@@ -12,6 +12,10 @@ Columns are chosen by name or by index into the flat observation:
 - a Dict observation is flattened key by key (sorted, as gymnasium does) with a recorded layout
   (key -> column slice); a key's name selects all its columns, ``key[i]`` one of them.
 
+Both are one :class:`~absaction.envs.obs_layout.ObsLayout` (the layout the datasets record for Dict
+observations, ``ActionDataset.obs_layout``), whose :meth:`~absaction.envs.obs_layout.ObsLayout.resolve`
+turns the selection into column indices.
+
 >>> import numpy as np
 >>> obs = [np.arange(14, dtype=np.float32).reshape(7, 2)]      # one episode: T + 1 = 7 observations
 >>> act = [np.ones((6, 1), np.float32)]
@@ -29,94 +33,26 @@ from typing import Any
 import numpy as np
 
 from absaction.data.split import train_val_split
+from absaction.envs import OBS_FIELDS
+from absaction.envs.obs_layout import ObsLayout
 from absaction.errors import AbsactionError
 
 
-@dataclasses.dataclass(frozen=True)
-class ObservationLayout:
-    """Names of the columns of a flat observation and, for a flattened Dict, which columns each key has."""
-
-    names: tuple[str, ...]
-    """one name per column of the flat observation"""
-    keys: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
-    """Dict observations: key -> (start, stop) columns; empty for a Box observation"""
-
-    def resolve(self, selection: Sequence[str | int] | None) -> list[int]:
-        """Column indices of ``selection`` (names, Dict keys, or integer indices); all columns for None.
-
-        Raises:
-            AbsactionError: a name or index the observation does not have.
-        """
-        if selection is None:
-            return list(range(len(self.names)))
-        if len(selection) == 0:
-            raise AbsactionError(
-                "the skill observation selects no columns", "pass at least one name or index"
-            )
-        columns: list[int] = []
-        for item in selection:
-            if isinstance(item, (int, np.integer)) or (isinstance(item, str) and item.lstrip("-").isdigit()):
-                index = int(item)
-                if not 0 <= index < len(self.names):
-                    raise AbsactionError(
-                        f"skill observation index {index} is outside the observation's {len(self.names)} "
-                        "columns",
-                        f"use indices 0..{len(self.names) - 1}",
-                    )
-                columns.append(index)
-            elif item in self.keys:
-                start, stop = self.keys[item]
-                columns.extend(range(start, stop))
-            elif item in self.names:
-                columns.append(self.names.index(item))
-            else:
-                known = ", ".join([*self.keys, *[n for n in self.names if n not in self.keys]])
-                raise AbsactionError(f"the observation has no column or key {item!r}", f"choose from {known}")
-        if len(set(columns)) != len(columns):
-            raise AbsactionError(
-                f"the skill observation {list(selection)} names a column twice", "list each once"
-            )
-        return columns
-
-
-def box_layout(obs_dim: int, env_id: str | None = None) -> ObservationLayout:
+def box_layout(obs_dim: int, env_id: str | None = None) -> ObsLayout:
     """Column names of a 1-D Box observation: Reach2D's field names, else ``obs_0 .. obs_{D-1}``."""
-    from absaction.envs import OBS_FIELDS  # the world's own layout (envs sits below data)
-
     if env_id is not None and env_id.startswith("absaction/") and obs_dim == len(OBS_FIELDS):
-        return ObservationLayout(tuple(OBS_FIELDS))
-    return ObservationLayout(tuple(f"obs_{i}" for i in range(obs_dim)))
+        return ObsLayout.from_names(OBS_FIELDS)
+    return ObsLayout.from_names([f"obs_{i}" for i in range(obs_dim)])
 
 
-def flatten_dict_observations(observations: Mapping[str, Any]) -> tuple[np.ndarray, ObservationLayout]:
-    """``{key: (T, d_key) or (T,)}`` -> ``((T, sum d), layout)``, keys in sorted order (gymnasium's).
+def flatten_dict_observations(observations: Mapping[str, Any]) -> tuple[np.ndarray, ObsLayout]:
+    """``{key: (T, d_key) or (T,)}`` -> ``((T, sum d) float32, layout)``, keys in sorted order (gymnasium's).
 
     Raises:
-        AbsactionError: the keys disagree on the number of steps, or a value is nested.
+        AbsactionError: no keys, keys that disagree on the number of steps, or a nested value.
     """
-    if not observations:
-        raise AbsactionError("the Dict observation has no keys", "record observations with at least one key")
-    parts: list[np.ndarray] = []
-    names: list[str] = []
-    keys: dict[str, tuple[int, int]] = {}
-    steps: int | None = None
-    for key in sorted(observations):
-        value = observations[key]
-        if isinstance(value, Mapping):
-            raise AbsactionError(f"observation key {key!r} is itself a Dict", "flatten nested Dicts first")
-        array = np.asarray(value, dtype=np.float32)
-        array = array.reshape(len(array), -1)  # (T, d)
-        if steps is not None and len(array) != steps:
-            raise AbsactionError(
-                f"observation key {key!r} has {len(array)} steps, the others {steps}",
-                "re-collect the dataset",
-            )
-        steps = len(array)
-        start = sum(p.shape[1] for p in parts)
-        keys[key] = (start, start + array.shape[1])
-        names += [key] if array.shape[1] == 1 else [f"{key}[{i}]" for i in range(array.shape[1])]
-        parts.append(array)
-    return np.concatenate(parts, axis=1), ObservationLayout(tuple(names), keys)
+    layout = ObsLayout.from_arrays(observations)
+    return layout.flatten(observations).astype(np.float32), layout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +71,7 @@ class SkillWindows:
     """names of the O skill-observation columns"""
     skill_indices: tuple[int, ...]
     """their indices in the flat full observation"""
-    layout: ObservationLayout
+    layout: ObsLayout
     """the full observation's layout"""
 
     def __len__(self) -> int:
@@ -170,6 +106,7 @@ def make_skill_windows(
     stride: int = 1,
     skill_obs: Sequence[str | int] | None = None,
     field_names: Sequence[str] | None = None,
+    layout: ObsLayout | None = None,
 ) -> SkillWindows:
     """Cut every episode into windows of ``horizon`` steps, one every ``stride`` steps.
 
@@ -181,6 +118,8 @@ def make_skill_windows(
         stride: steps between window starts.
         skill_obs: the skill observation's columns, by name or index (None = every column).
         field_names: names of the flat observation's columns (default ``obs_0 ..``); ignored for Dicts.
+        layout: the flat observations' layout (e.g. a dataset's ``obs_layout`` of flattened Dicts); it
+            replaces ``field_names``.
 
     Raises:
         AbsactionError: no observations; NaN or infinite states; a horizon longer than every episode;
@@ -193,7 +132,8 @@ def make_skill_windows(
     if len(observations) != len(actions) or not actions:
         raise AbsactionError("there are no episodes with observations and actions", "collect a dataset first")
     flats: list[np.ndarray] = []
-    layout: ObservationLayout | None = None
+    given = layout
+    layout = None
     for index, obs in enumerate(observations):
         if obs is None:
             raise AbsactionError(
@@ -204,16 +144,17 @@ def make_skill_windows(
             flat, episode_layout = flatten_dict_observations(obs)
         else:
             flat = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
-            names = (
-                tuple(field_names)
-                if field_names is not None
-                else tuple(f"obs_{i}" for i in range(flat.shape[1]))
-            )
-            if len(names) != flat.shape[1]:
+            if given is not None:
+                episode_layout = given
+            elif field_names is not None:
+                episode_layout = ObsLayout.from_names(field_names)
+            else:
+                episode_layout = ObsLayout.from_names([f"obs_{i}" for i in range(flat.shape[1])])
+            if episode_layout.dim != flat.shape[1]:
                 raise AbsactionError(
-                    f"{len(names)} observation names for {flat.shape[1]} columns", "pass one name per column"
+                    f"an observation layout of {episode_layout.dim} columns for {flat.shape[1]} columns",
+                    "pass one name per column",
                 )
-            episode_layout = ObservationLayout(names)
         if layout is not None and episode_layout != layout:
             raise AbsactionError(f"episode {index} has another observation layout", "re-collect the dataset")
         layout = episode_layout
@@ -260,13 +201,13 @@ def make_skill_windows(
 def dataset_skill_windows(
     dataset: Any, horizon: int, stride: int = 1, skill_obs: Sequence[str | int] | None = None
 ) -> SkillWindows:
-    """:func:`make_skill_windows` over an :class:`~absaction.data.ActionDataset` (Reach2D columns by name)."""
-    observations: list[Any] = [
-        ep.observations if ep.observations is not None else getattr(ep, "observation_dict", None)
-        for ep in dataset.episodes
-    ]
-    first = next((o for o in observations if o is not None and not isinstance(o, Mapping)), None)
-    names = None if first is None else box_layout(np.asarray(first).shape[-1], dataset.env_id).names
+    """:func:`make_skill_windows` over an :class:`~absaction.data.ActionDataset`: Dict observations by the
+    dataset's recorded ``obs_layout``, Box ones by column name (Reach2D's fields, else ``obs_i``)."""
+    observations: list[Any] = [ep.observations for ep in dataset.episodes]
+    layout = dataset.obs_layout
+    first = next((o for o in observations if o is not None), None)
+    if layout is None and first is not None:
+        layout = box_layout(np.asarray(first).shape[-1], dataset.env_id)
     return make_skill_windows(
-        observations, [ep.actions for ep in dataset.episodes], horizon, stride, skill_obs, names
+        observations, [ep.actions for ep in dataset.episodes], horizon, stride, skill_obs, layout=layout
     )

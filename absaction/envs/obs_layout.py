@@ -7,6 +7,11 @@ layout keeps the keys in the Dict space's own order, which is the order
 here and an env flattened by gymnasium agree column for column. Keys are chosen by name
 (:meth:`ObsLayout.columns`): e.g. a skill sees ``observation`` while an agent sees every key.
 
+The same layout names the columns of a plain 1-D Box observation (:meth:`ObsLayout.from_names`: one
+key of shape ``()`` per column, e.g. Reach2D's ``x, y, goal_x, ...``), so one mechanism selects columns by
+key, by column name (``key`` for a one-column key, else ``key[i]``) or by index (:meth:`ObsLayout.resolve`),
+for Dict and Box observations alike.
+
 Example:
     >>> import gymnasium as gym, numpy as np
     >>> box = gym.spaces.Box
@@ -40,6 +45,87 @@ class ObsLayout:
 
     keys: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def from_names(cls, names: Sequence[str]) -> ObsLayout:
+        """The layout of a 1-D Box observation with one named column per key (shape ``()``)."""
+        if len(set(names)) != len(names):
+            raise AbsactionError(
+                f"observation column names repeat: {list(names)}", "give each column one name"
+            )
+        return cls(tuple(str(n) for n in names), ((),) * len(names))
+
+    @classmethod
+    def from_arrays(cls, observations: Mapping[str, np.ndarray]) -> ObsLayout:
+        """The layout of recorded Dict observations ``{key: (T, *shape)}``, keys sorted (gymnasium's
+        ``Dict`` order).
+
+        Raises:
+            AbsactionError: no keys, a nested Dict, or keys that disagree on the number of steps.
+        """
+        if not observations:
+            raise AbsactionError(
+                "the Dict observation has no keys", "record observations with at least one key"
+            )
+        steps: int | None = None
+        shapes: list[tuple[int, ...]] = []
+        for key in sorted(observations):
+            value = observations[key]
+            if isinstance(value, Mapping):
+                raise AbsactionError(
+                    f"observation key {key!r} is itself a Dict", "flatten nested Dicts first"
+                )
+            array = np.asarray(value)
+            if steps is not None and len(array) != steps:
+                raise AbsactionError(
+                    f"observation key {key!r} has {len(array)} steps, the others {steps}",
+                    "re-collect the dataset",
+                )
+            steps = len(array)
+            shapes.append(tuple(int(d) for d in array.shape[1:]))
+        return cls(tuple(sorted(observations)), tuple(shapes))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """One name per flat column: the key for a one-column key, else ``key[i]``."""
+        out: list[str] = []
+        for key, size in zip(self.keys, self.sizes, strict=True):
+            out += [key] if size == 1 else [f"{key}[{i}]" for i in range(size)]
+        return tuple(out)
+
+    def resolve(self, selection: Sequence[str | int] | None) -> list[int]:
+        """Column indices of ``selection``: keys (all their columns), column names (:attr:`names`) or
+        integer indices (also as text, ``"3"``), in the order given; every column for None.
+
+        Raises:
+            AbsactionError: an empty selection, an unknown name or index, or a column named twice.
+        """
+        names = self.names
+        if selection is None:
+            return list(range(len(names)))
+        if len(selection) == 0:
+            raise AbsactionError("the selection names no columns", "pass at least one name or index")
+        slices = self.slices()
+        columns: list[int] = []
+        for item in selection:
+            if isinstance(item, (int, np.integer)) or (isinstance(item, str) and item.lstrip("-").isdigit()):
+                index = int(item)
+                if not 0 <= index < len(names):
+                    raise AbsactionError(
+                        f"observation index {index} is outside the observation's {len(names)} columns",
+                        f"use indices 0..{len(names) - 1}",
+                    )
+                columns.append(index)
+            elif item in slices:
+                columns.extend(range(slices[item].start, slices[item].stop))
+            elif item in names:
+                columns.append(names.index(item))
+            else:
+                known = ", ".join(dict.fromkeys([*self.keys, *names]))
+                raise AbsactionError(f"the observation has no column or key {item!r}", f"choose from {known}")
+        if len(set(columns)) != len(columns):
+            raise AbsactionError(f"the selection {list(selection)} names a column twice", "list each once")
+        return columns
 
     @classmethod
     def from_space(cls, space: gym.Space) -> ObsLayout:

@@ -2,8 +2,8 @@
 
 A skill is H steps of behaviour named by one latent z:
 
-- posterior ``q(z | s_{t:t+H}, a_{t:t+H})``: a GRU (default) or an MLP over the window of skill
-  observations and actions;
+- posterior ``q(z | s_{t:t+H}, a_{t:t+H})``: a GRU (default), an MLP, or the TCVLAE's convolutional
+  ladder (``ladder``) over the window of skill observations and actions;
 - decoder, ``closed`` (default): ``pi(a_t | s_t, z)``, an MLP on the *current* skill observation and z,
   applied at every step (so the state corrects the motion, as SPiRL's second version and OPAL found
   necessary); ``open``: z -> all H actions at once (the latent chunks' design, for comparison);
@@ -11,9 +11,20 @@ A skill is H steps of behaviour named by one latent z:
   posterior on ``KL(sg(q) || p)``: the posterior's parameters are detached in that term, so fitting the
   prior never moves the encoder.
 
+**Ladder skills** (``encoder="ladder"``, several ``ladder_dims``): z is the ladders concatenated, ladder 1
+(nearest the input, the concrete one) first and the top (abstract) ladder last. The prior is factored as
+``p(z_top | s) p(z_lower | s, z_top)`` (``z_lower``: every ladder below the top, one Gaussian), so an agent
+may choose only ``z_top`` and take the rest from :meth:`SkillModel.complete_z`. In training the lower
+factor is conditioned on the posterior's sampled (and detached) ``z_top``, so the prior's KL is a one-sample
+estimate of ``KL(q_top || p_top) + E_{q_top} KL(q_lower || p_lower(. | s, z_top))``. A flat model has one
+ladder (``ladder_dims == [z_dim]``, no lower factor).
+
 Loss per window (see :func:`skill_loss`)::
 
-    sum_{t,a} (a - a_hat)^2 / (2 sigma^2) + beta * KL(q || N(0, I)) + prior_weight * KL(sg(q) || p)
+    sum_{t,a} (a - a_hat)^2 / (2 sigma^2) + capacity(KL(q || N(0, I)) per ladder, beta)
+        + prior_weight * KL(sg(q) || p)
+
+(the capacity schedules of :mod:`absaction.models.capacity`; ``none`` is ``beta * KL``).
 
 Actions are standardised by the model's :class:`~absaction.data.Normalizer`, skill observations by its
 ``obs_mean`` / ``obs_std`` buffers (saved with the weights); every public method takes and returns
@@ -41,18 +52,21 @@ from torch import Tensor, nn
 
 from absaction.errors import AbsactionError
 from absaction.models.base import ActionVAE, ModelConfig, reparameterize
+from absaction.models.capacity import Capacity
 from absaction.models.losses import gaussian_nll, kl_normal
+from absaction.models.tcvlae import conv_ladder_encode, conv_ladder_encoder
 
-SKILL_ENCODERS: tuple[str, ...] = ("gru", "mlp")
+SKILL_ENCODERS: tuple[str, ...] = ("gru", "mlp", "ladder")
 SKILL_DECODERS: tuple[str, ...] = ("closed", "open")
 
 
 @dataclasses.dataclass
 class SkillConfig(ModelConfig):
-    """Options of a skill model (``seq_len`` is the horizon H; ``ladder_dims`` is ``[z_dim]``)."""
+    """Options of a skill model (``seq_len`` is the horizon H)."""
 
     ladder_dims: list[int] = dataclasses.field(default_factory=lambda: [8])
-    """``[z_dim]``: the size of the skill latent (one group)"""
+    """latent size of every ladder, ladder 1 (concrete) first, the top last; ``[z_dim]`` unless
+    ``encoder="ladder"``"""
     obs_dim: int = 2
     """size O of the skill observation"""
     skill_obs: list[str] = dataclasses.field(default_factory=list)
@@ -62,13 +76,17 @@ class SkillConfig(ModelConfig):
     obs_fields: list[str] = dataclasses.field(default_factory=list)
     """names of every column of the full observation the model was trained on (its layout)"""
     encoder: str = "gru"
-    """posterior network over the window: gru | mlp"""
+    """posterior network over the window: gru | mlp | ladder (the TCVLAE's convolutional ladder)"""
     decoder: str = "closed"
     """closed: pi(a_t | s_t, z) at every step | open: z -> H actions"""
     hidden_size: int = 128
     """units of every hidden layer"""
     prior_layers: int = 3
-    """hidden layers of the prior MLP p(z | s)"""
+    """hidden layers of the prior MLP p(z | s) (and of p(z_lower | s, z_top))"""
+    channels: int = 16
+    """ladder encoder: channels of the first convolution (each further one doubles them)"""
+    layers_per_ladder: int = 1
+    """ladder encoder: convolutions before ladder 1 and between two ladders"""
 
     def validate(self) -> None:
         super().validate()
@@ -76,9 +94,10 @@ class SkillConfig(ModelConfig):
             raise AbsactionError(
                 f"a skill model needs a horizon >= 1, got {self.seq_len}", "pass --horizon 10"
             )
-        if len(self.ladder_dims) != 1:
+        if len(self.ladder_dims) != 1 and self.encoder != "ladder":
             raise AbsactionError(
-                f"a skill model has one latent group, got ladder sizes {self.ladder_dims}", "pass --z-dim 8"
+                f"a {self.encoder} skill encoder has one latent group, got ladder sizes {self.ladder_dims}",
+                "pass --z-dim 8, or --skill-encoder ladder for ladders",
             )
         if self.encoder not in SKILL_ENCODERS:
             raise AbsactionError(
@@ -88,7 +107,7 @@ class SkillConfig(ModelConfig):
             raise AbsactionError(
                 f"unknown skill decoder {self.decoder!r}", f"choose {' | '.join(SKILL_DECODERS)}"
             )
-        for name in ("obs_dim", "hidden_size", "prior_layers"):
+        for name in ("obs_dim", "hidden_size", "prior_layers", "channels", "layers_per_ladder"):
             if getattr(self, name) < 1:
                 raise AbsactionError(
                     f"{name} must be >= 1, got {getattr(self, name)}", f"pass {name}=1 or more"
@@ -121,21 +140,30 @@ class SkillModel(ActionVAE):
     def __init__(self, config: SkillConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         obs, act, z, hidden, horizon = (
-            config.obs_dim, config.action_dim, config.ladder_dims[0], config.hidden_size, config.seq_len
+            config.obs_dim, config.action_dim, sum(config.ladder_dims), config.hidden_size, config.seq_len
         )  # fmt: skip
         assert horizon is not None  # validated
+        top = config.ladder_dims[-1]
         self.register_buffer("obs_mean", torch.zeros(obs))
         self.register_buffer("obs_std", torch.ones(obs))
         if config.encoder == "gru":
             self.encoder_rnn = nn.GRU(obs + act, hidden, batch_first=True)
             self.encoder_head = nn.Linear(hidden, 2 * z)
-        else:
+        elif config.encoder == "mlp":
             self.encoder_mlp = _mlp([horizon * (obs + act), hidden, hidden, 2 * z])
+        else:  # the TCVLAE's ladder over the window's (observation, action) channels
+            self.encoder_convs, self.encoder_heads, self._depths = conv_ladder_encoder(
+                obs + act, horizon, config.channels, config.ladder_dims, config.layers_per_ladder
+            )
+            self.encoder_activation = nn.ELU()
         if config.decoder == "closed":
             self.decoder_mlp = _mlp([obs + z, hidden, hidden, act])
         else:
             self.decoder_mlp = _mlp([z, hidden, hidden, horizon * act])
-        self.prior_mlp = _mlp([obs] + [hidden] * config.prior_layers + [2 * z])
+        # p(z_top | s); for a flat model the top is all of z
+        self.prior_mlp = _mlp([obs] + [hidden] * config.prior_layers + [2 * top])
+        if z > top:  # p(z_lower | s, z_top)
+            self.prior_lower_mlp = _mlp([obs + top] + [hidden] * config.prior_layers + [2 * (z - top)])
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -146,7 +174,13 @@ class SkillModel(ActionVAE):
 
     @property
     def z_dim(self) -> int:
-        return self.config.ladder_dims[0]
+        """Size of the whole skill latent (every ladder)."""
+        return sum(self.config.ladder_dims)
+
+    @property
+    def top_dim(self) -> int:
+        """Size of the top (abstract) ladder, the last ``top_dim`` entries of z (all of z when flat)."""
+        return self.config.ladder_dims[-1]
 
     @property
     def obs_dim(self) -> int:
@@ -173,6 +207,11 @@ class SkillModel(ActionVAE):
     def posterior_normalized(self, obs_n: Tensor, act_n: Tensor) -> tuple[Tensor, Tensor]:
         """``(mean, logvar)``, each (B, z), of normalised windows (B, H, O) and (B, H, A)."""
         x = torch.cat([obs_n, act_n], dim=-1)  # (B, H, O + A)
+        if self.config.encoder == "ladder":
+            ladders = conv_ladder_encode(
+                self.encoder_convs, self.encoder_heads, self._depths, self.encoder_activation, x
+            )  # [((B, d_l), (B, d_l)) per ladder] -> (B, z) each, ladder 1 first
+            return torch.cat([m for m, _ in ladders], dim=-1), torch.cat([lv for _, lv in ladders], dim=-1)
         if self.config.encoder == "gru":
             _, last = self.encoder_rnn(x)  # (1, B, hidden)
             stats = self.encoder_head(last[0])
@@ -181,9 +220,23 @@ class SkillModel(ActionVAE):
         mean, logvar = stats.chunk(2, dim=-1)
         return mean, logvar
 
-    def prior_normalized(self, obs_n: Tensor) -> tuple[Tensor, Tensor]:
-        """Prior ``(mean, logvar)``, each (B, z), at normalised skill observations (B, O)."""
-        mean, logvar = self.prior_mlp(obs_n).chunk(2, dim=-1)
+    def prior_normalized(self, obs_n: Tensor, z_top: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Prior ``(mean, logvar)``, each (B, z), at normalised skill observations (B, O).
+
+        With ladders the lower part is ``p(z_lower | s, z_top)`` at the given ``z_top`` (B, top_dim), or
+        at the top prior's mean when None."""
+        top_mean, top_logvar = self.prior_mlp(obs_n).chunk(2, dim=-1)  # (B, top) each
+        if self.z_dim == self.top_dim:
+            return top_mean, top_logvar
+        lower_mean, lower_logvar = self.prior_lower_normalized(obs_n, top_mean if z_top is None else z_top)
+        return torch.cat([lower_mean, top_mean], dim=-1), torch.cat([lower_logvar, top_logvar], dim=-1)
+
+    def prior_lower_normalized(self, obs_n: Tensor, z_top: Tensor) -> tuple[Tensor, Tensor]:
+        """``p(z_lower | s, z_top)`` as ``(mean, logvar)``, each (B, z - top_dim); (B, 0) when flat."""
+        if self.z_dim == self.top_dim:
+            empty = obs_n.new_zeros(obs_n.shape[0], 0)
+            return empty, empty
+        mean, logvar = self.prior_lower_mlp(torch.cat([obs_n, z_top], dim=-1)).chunk(2, dim=-1)
         return mean, logvar
 
     def decode_window_normalized(self, obs_n: Tensor, z: Tensor) -> Tensor:
@@ -196,10 +249,13 @@ class SkillModel(ActionVAE):
     def skill_forward(
         self, obs_n: Tensor, act_n: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """One training pass: ``(a_hat_n (B, H, A), posterior (mean, logvar), prior (mean, logvar))``."""
+        """One training pass: ``(a_hat_n (B, H, A), posterior (mean, logvar), prior (mean, logvar))``; with
+        ladders the prior's lower part is conditioned on the sampled ``z_top``, detached (the
+        stop-gradient)."""
         mean, logvar = self.posterior_normalized(obs_n, act_n)
         z = reparameterize(mean, logvar, generator)
-        return self.decode_window_normalized(obs_n, z), (mean, logvar), self.prior_normalized(obs_n[:, 0])
+        prior = self.prior_normalized(obs_n[:, 0], z[:, self.z_dim - self.top_dim :].detach())
+        return self.decode_window_normalized(obs_n, z), (mean, logvar), prior
 
     # ActionVAE's action-only interface: a skill needs the states, so these say which methods to use
     def encode_normalized(self, x_norm: Tensor, lengths: Tensor | None = None) -> list[tuple[Tensor, Tensor]]:
@@ -263,14 +319,53 @@ class SkillModel(ActionVAE):
         return self.posterior_normalized(obs_n, self.normalizer.transform(act))
 
     @torch.no_grad()
-    def prior(self, skill_obs: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
-        """Prior ``(mean, sigma)``, each (B, z), at skill observations (B, O), environment units."""
-        mean, logvar = self.prior_normalized(self.normalize_obs(skill_obs))
+    def prior(
+        self, skill_obs: Tensor | np.ndarray, z_top: Tensor | np.ndarray | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Prior ``(mean, sigma)``, each (B, z), at skill observations (B, O), environment units. With
+        ladders the lower part is conditioned on ``z_top`` (B, top_dim), by default the top prior's mean."""
+        top = None if z_top is None else self._top(z_top)
+        mean, logvar = self.prior_normalized(self.normalize_obs(skill_obs), top)
         return mean, torch.exp(0.5 * logvar)
 
     @torch.no_grad()
+    def prior_top(self, skill_obs: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
+        """``p(z_top | s)`` as ``(mean, sigma)``, each (B, top_dim), at skill observations (B, O); the
+        whole prior for a flat model."""
+        mean, logvar = self.prior_mlp(self.normalize_obs(skill_obs)).chunk(2, dim=-1)
+        return mean, torch.exp(0.5 * logvar)
+
+    @torch.no_grad()
+    def prior_lower(
+        self, skill_obs: Tensor | np.ndarray, z_top: Tensor | np.ndarray
+    ) -> tuple[Tensor, Tensor]:
+        """``p(z_lower | s, z_top)`` as ``(mean, sigma)``, each (B, z_dim - top_dim): the ladders below the
+        top, ladder 1 first, at skill observations (B, O) and chosen ``z_top`` (B, top_dim); (B, 0) flat."""
+        mean, logvar = self.prior_lower_normalized(self.normalize_obs(skill_obs), self._top(z_top))
+        return mean, torch.exp(0.5 * logvar)
+
+    @torch.no_grad()
+    def complete_z(self, skill_obs: Tensor | np.ndarray, z_top: Tensor | np.ndarray) -> Tensor:
+        """The whole z (B, z_dim) for a chosen top ladder: the lower ladders at the conditional prior's
+        mean ``E[z_lower | s, z_top]``, then ``z_top`` (B, top_dim); z_top itself for a flat model."""
+        top = self._top(z_top)
+        lower, _ = self.prior_lower_normalized(self.normalize_obs(skill_obs), top)
+        return torch.cat([lower, top], dim=-1)
+
+    def _top(self, z_top: Tensor | np.ndarray) -> Tensor:
+        top = self._tensor(z_top)
+        if top.shape[-1] != self.top_dim:
+            raise AbsactionError(
+                f"z_top has {top.shape[-1]} entries, the model's top ladder {self.top_dim}",
+                f"pass (B, {self.top_dim}) (ladder sizes {self.ladder_dims}, the top last)",
+            )
+        return top
+
+    @torch.no_grad()  # not inference_mode: callers may mix the action into autograd (a residual's loss)
     def decode_step(self, skill_obs: Tensor | np.ndarray, z: Tensor | np.ndarray) -> Tensor:
-        """The closed-loop action (B, A), environment units (not clipped), at skill observations (B, O)."""
+        """The closed-loop action (B, A), environment units (not clipped), at skill observations (B, O).
+
+        For one action at a time in an environment loop :meth:`step_decoder` is several times faster."""
         if self.config.decoder != "closed":
             raise AbsactionError(
                 "an open-loop skill has no per-step decoder", "call decode_window(observations, z)"
@@ -278,11 +373,82 @@ class SkillModel(ActionVAE):
         inputs = torch.cat([self.normalize_obs(skill_obs), self._tensor(z)], dim=-1)
         return self.normalizer.inverse(self.decoder_mlp(inputs))
 
+    def step_decoder(self, full_observation: bool = False) -> StepDecoder:
+        """A NumPy copy of the closed-loop decoder for acting one step at a time (see :class:`StepDecoder`):
+        a snapshot of the current weights, with the normalisations folded in. ``full_observation``: it
+        takes the env's whole flat observation (D,) and picks the skill columns itself."""
+        if self.config.decoder != "closed":
+            raise AbsactionError(
+                "an open-loop skill has no per-step decoder", "call decode_window(observations, z)"
+            )
+        return StepDecoder(self, full_observation)
+
     @torch.no_grad()
     def decode_window(self, observations: Tensor | np.ndarray, z: Tensor | np.ndarray) -> Tensor:
         """Actions (B, H, A): closed loop on recorded skill observations (B, H, O), or open loop."""
         obs_n = self.normalize_obs(observations)
         return self.normalizer.inverse(self.decode_window_normalized(obs_n, self._tensor(z)))
+
+
+class StepDecoder:
+    """The closed-loop decoder ``pi(a | s, z)`` as plain NumPy, for one action per call.
+
+    The observation standardisation is folded into the first layer
+    (``W (s - m) / sd = (W / sd) s - W m / sd``,
+    and with ``full_observation`` the skill columns are scattered into a matrix over the whole observation,
+    the other columns' weights 0), the action de-standardisation into the last (``sd_a (W h + b) + m_a``), and
+    every array is float32 and contiguous, so a call is three small matrix-vector products and two ReLUs with
+    no torch dispatch (torch's per-call overhead is most of the cost at this size).
+
+    Example:
+        >>> import numpy as np
+        >>> model = SkillModel(SkillConfig(action_dim=2, seq_len=4, obs_dim=3, ladder_dims=[2]))
+        >>> step = model.step_decoder()
+        >>> obs, z = np.ones(3, np.float32), np.zeros(2, np.float32)
+        >>> bool(np.allclose(step(obs, z), model.decode_step(obs[None], z[None])[0].numpy(), atol=1e-5))
+        True
+    """
+
+    def __init__(self, model: SkillModel, full_observation: bool = False) -> None:
+        linears = [m for m in model.decoder_mlp if isinstance(m, nn.Linear)]
+        weights = [lin.weight.detach().double().cpu().numpy() for lin in linears]  # (out, in) each
+        biases = [lin.bias.detach().double().cpu().numpy() for lin in linears]
+        obs_dim = model.obs_dim
+        mean = model.obs_mean.double().cpu().numpy()
+        std = model.obs_std.double().cpu().numpy()
+        w_obs = weights[0][:, :obs_dim] / std  # (h, O)
+        biases[0] = biases[0] - w_obs @ mean
+        if full_observation:
+            fields = model.config.obs_fields
+            width = len(fields) if fields else max(model.skill_obs_layout["indices"]) + 1
+            scattered = np.zeros((w_obs.shape[0], width))
+            scattered[:, model.skill_obs_layout["indices"]] = w_obs
+            w_obs = scattered  # (h, D)
+        self.obs_width = int(w_obs.shape[1])
+        """columns of the observation a call takes (O, or D with ``full_observation``)"""
+        action_mean, action_std = model.normalizer.mean, model.normalizer.std
+        weights[-1] = weights[-1] * action_std[:, None]
+        biases[-1] = biases[-1] * action_std + action_mean
+        f32 = np.float32
+        self._w_obs = np.ascontiguousarray(w_obs.T, f32)  # (O or D, h): x @ W^T
+        self._w_z = np.ascontiguousarray(weights[0][:, obs_dim:].T, f32)  # (z, h)
+        self._hidden = [
+            (np.ascontiguousarray(w.T, f32), b.astype(f32))
+            for w, b in zip(weights[1:], biases[1:], strict=True)
+        ]
+        self._b0 = biases[0].astype(f32)
+
+    def __call__(self, observation: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The action (A,) or (B, A), environment units (not clipped), at an observation (O,) or (B, O)
+        (the whole observation with ``full_observation``) and skill latent (z,) or (B, z), float32."""
+        h = observation @ self._w_obs
+        h += z @ self._w_z
+        h += self._b0
+        for weight, bias in self._hidden:
+            np.maximum(h, 0.0, out=h)  # ReLU between the layers, none after the last
+            h = h @ weight
+            h += bias
+        return h
 
 
 def kl_gaussians(mean_q: Tensor, logvar_q: Tensor, mean_p: Tensor, logvar_p: Tensor) -> Tensor:
@@ -300,6 +466,8 @@ class SkillLoss:
     """reconstruction NLL of the actions, nats per window (constant left out)"""
     kl_dims: Tensor
     """(z,) KL(q || N(0, I)) of every dimension"""
+    kl_ladders: Tensor
+    """(L,) KL(q || N(0, I)) of every ladder"""
     prior_kl: Tensor
     """KL(sg(q) || p(z | s_0)), nats"""
 
@@ -312,12 +480,16 @@ def skill_loss(
     sigma: float,
     prior_weight: float = 1.0,
     generator: torch.Generator | None = None,
+    capacity: Capacity | None = None,
 ) -> SkillLoss:
-    """``recon + beta * KL(q || N(0, I)) + prior_weight * KL(sg(q) || p)`` of normalised windows."""
+    """``recon + beta * KL(q || N(0, I)) + prior_weight * KL(sg(q) || p)`` of normalised windows; with a
+    ``capacity`` schedule the KL term is ``capacity.penalty(KL per ladder, beta)`` instead."""
     act_hat, (mean, logvar), (prior_mean, prior_logvar) = model.skill_forward(obs_n, act_n, generator)
     recon = gaussian_nll(act_n, act_hat, sigma, include_constant=False)
     kl_dims = kl_normal(mean, logvar).mean(dim=0)  # (z,)
+    kl_ladders = torch.stack([part.sum() for part in kl_dims.split(model.ladder_dims)])  # (L,)
     # the stop-gradient: the prior follows the posterior, never the other way round
     prior_kl = kl_gaussians(mean.detach(), logvar.detach(), prior_mean, prior_logvar).sum(dim=1).mean()
-    loss = recon + beta * kl_dims.sum() + prior_weight * prior_kl
-    return SkillLoss(loss, recon, kl_dims, prior_kl)
+    penalty = beta * kl_dims.sum() if capacity is None else capacity.penalty(kl_ladders, beta)
+    loss = recon + penalty + prior_weight * prior_kl
+    return SkillLoss(loss, recon, kl_dims, kl_ladders, prior_kl)

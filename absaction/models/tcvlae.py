@@ -31,6 +31,51 @@ from absaction.models.base import ActionVAE
 from absaction.models.configs import TCVAEConfig, TCVLAEConfig
 
 
+def conv_ladder_encoder(
+    in_channels: int, length: int, channels: int, ladder_dims: list[int], layers_per_ladder: int
+) -> tuple[nn.ModuleList, nn.ModuleList, list[int]]:
+    """The TCVLAE's encoder: ``(convolutions, ladder heads, depth of every ladder)``.
+
+    Args:
+        in_channels: features per time step of the input (the action size; a skill's observation + action).
+        length: time steps of the input; any length works (every layer maps T to ceil(T / 2)).
+        channels: channels of the first convolution (every further layer doubles them).
+        ladder_dims: latent size of every ladder, ladder 1 (nearest the input) first.
+        layers_per_ladder: convolutions before ladder 1 and between two ladders.
+    """
+    n = len(ladder_dims) * layers_per_ladder
+    widths = [in_channels] + [channels * 2**j for j in range(n)]
+    lengths = [-(-length // 2**j) for j in range(n + 1)]  # ceil(T / 2**j)
+    depths = [(ladder + 1) * layers_per_ladder for ladder in range(len(ladder_dims))]
+    # layer j: (B, w[j], t[j]) -> (B, w[j+1], t[j+1])
+    convs = nn.ModuleList(
+        nn.Conv1d(widths[j], widths[j + 1], kernel_size=3, stride=2, padding=1) for j in range(n)
+    )
+    # ladder head: flattened level-depth features (B, w*t) -> (B, 2 d) = (mean, logvar)
+    heads = nn.ModuleList(
+        nn.Linear(widths[depth] * lengths[depth], 2 * dim)
+        for depth, dim in zip(depths, ladder_dims, strict=True)
+    )
+    return convs, heads, depths
+
+
+def conv_ladder_encode(
+    convs: nn.ModuleList, heads: nn.ModuleList, depths: list[int], activation: nn.Module, x: Tensor
+) -> list[tuple[Tensor, Tensor]]:
+    """``[(mean, logvar) (B, d_l) per ladder]`` of inputs ``x`` (B, T, C) through
+    :func:`conv_ladder_encoder`'s layers, ladder 1 first."""
+    h = x.transpose(1, 2)  # (B, T, C) -> (B, C, T)
+    stats: list[tuple[Tensor, Tensor]] = []
+    ladder = 0
+    for level, conv in enumerate(convs, start=1):
+        h = activation(conv(h))  # (B, w[level], ceil(T / 2**level))
+        if ladder < len(depths) and level == depths[ladder]:
+            mean, logvar = heads[ladder](h.flatten(1)).chunk(2, dim=-1)  # 2 x (B, d_l)
+            stats.append((mean, logvar))
+            ladder += 1
+    return stats
+
+
 class _Merge(nn.Module):
     """Joins a ladder's projected latent ``p`` with the decoder features ``h`` (both (B, C, T'))."""
 
@@ -68,14 +113,8 @@ class TCVLAE(ActionVAE):
         self._depths = [(ladder + 1) * k for ladder in range(len(config.ladder_dims))]  # level of each ladder
         w, t = self._widths, self._lengths
 
-        # encoder layer j: (B, w[j], t[j]) -> (B, w[j+1], t[j+1])
-        self.encoder = nn.ModuleList(
-            nn.Conv1d(w[j], w[j + 1], kernel_size=3, stride=2, padding=1) for j in range(n)
-        )
-        # ladder head: flattened level-depth features (B, w*t) -> (B, 2 d) = (mean, logvar)
-        self.heads = nn.ModuleList(
-            nn.Linear(w[depth] * t[depth], 2 * dim)
-            for depth, dim in zip(self._depths, config.ladder_dims, strict=True)
+        self.encoder, self.heads, _ = conv_ladder_encoder(
+            config.action_dim, config.seq_len, config.channels, config.ladder_dims, k
         )
         # decoder layer j: (B, w[j+1], t[j+1]) -> (B, w[j], t[j]) (the mirror of encoder layer j)
         self.decoder = nn.ModuleList(
@@ -92,16 +131,7 @@ class TCVLAE(ActionVAE):
         self.activation = nn.ELU()
 
     def encode_normalized(self, x_norm: Tensor, lengths: Tensor | None = None) -> list[tuple[Tensor, Tensor]]:
-        h = x_norm.transpose(1, 2)  # (B, T, A) -> (B, A, T)
-        stats: list[tuple[Tensor, Tensor]] = []
-        ladder = 0
-        for level, conv in enumerate(self.encoder, start=1):
-            h = self.activation(conv(h))  # (B, w[level], T / 2**level)
-            if level == self._depths[ladder]:
-                mean, logvar = self.heads[ladder](h.flatten(1)).chunk(2, dim=-1)  # 2 x (B, d_l)
-                stats.append((mean, logvar))
-                ladder += 1
-        return stats
+        return conv_ladder_encode(self.encoder, self.heads, self._depths, self.activation, x_norm)
 
     def decode_normalized(self, latents: list[Tensor], length: int | None = None) -> Tensor:
         if length is not None and length != self.seq_len:

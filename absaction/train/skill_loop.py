@@ -1,10 +1,16 @@
 """Training of skill models (``absaction train --model skill``): windows of (s, a) in, a resumable run out.
 
 One epoch is one pass over the training windows in a seeded random order, in mini-batches; the loss is
-:func:`absaction.models.skill.skill_loss`. The run folder has the same files as an action VAE's
-(``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created atomically
-with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume`` continues a
-killed run bit-identically (weights, optimiser moments, the generator and the global RNGs are saved).
+:func:`absaction.models.skill.skill_loss`, its KL term shaped by a capacity schedule
+(:mod:`absaction.models.capacity`, the ``--capacity`` specs of the action VAEs; ``none`` by default, the
+skill-prior papers' plain beta). The defaults train on 200k transitions of play data (6250 episodes, H = 10,
+stride 2) in under two minutes on two CPU cores (one torch thread): an MLP posterior, batches of 1024,
+40 epochs (about 2800 optimiser steps); ``benchmarks/bench_skills.py`` measures this against the first
+defaults (GRU, stride 1, batches of 256) on held-out windows. The run folder has the same files as an
+action VAE's (``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created
+atomically with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume``
+continues a killed run bit-identically (weights, optimiser moments, the generator, the global RNGs and the
+capacity schedule's state are saved).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from absaction.data.skill_windows import SkillWindows, dataset_skill_windows
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
+from absaction.models.capacity import Capacity, make_capacity, parse_capacity
 from absaction.models.registry import build_model
 from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
 from absaction.seeding import seed_everything
@@ -44,29 +51,39 @@ class SkillTrainConfig:
 
     horizon: int = 10
     """steps H per skill (SPiRL, OPAL and ReSkill use 10)"""
-    stride: int = 1
-    """steps between window starts"""
+    stride: int = 2
+    """steps between window starts (2: half the windows of stride 1, nearly all of their information, since
+    neighbouring windows overlap in H - 1 steps)"""
     skill_obs: list[str] | None = None
     """skill-observation columns by name or index; None = x, y on Reach2D (no goal), else every column"""
     z_dim: int = 8
-    """size of the skill latent"""
-    encoder: str = "gru"
-    """posterior network: gru | mlp"""
+    """size of the skill latent (one ladder)"""
+    ladder_dims: list[int] | None = None
+    """latent size of every ladder, the concrete first and the top last (``encoder="ladder"``); None =
+    ``[z_dim]``"""
+    encoder: str = "mlp"
+    """posterior network: mlp (fastest) | gru | ladder (the TCVLAE's convolutional ladder)"""
+    channels: int = 16
+    """ladder encoder: channels of its first convolution"""
+    layers_per_ladder: int = 1
+    """ladder encoder: convolutions per ladder"""
     decoder: str = "closed"
     """closed (pi(a | s, z) every step) | open (z -> H actions)"""
     hidden_size: int = 128
     """units per hidden layer"""
     beta: float = 0.01
     """weight of KL(q || N(0, I)) (SPiRL's 1e-2)"""
+    capacity: str = "none"
+    """capacity schedule of the KL term: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
     prior_weight: float = 1.0
     """weight of the prior's KL(sg(q) || p(z | s))"""
     sigma: float = 1.0
     """decoder std in units of the normalised actions (recon = sum (a - a_hat)^2 / (2 sigma^2))"""
-    epochs: int = 30
+    epochs: int = 40
     """passes over the training windows"""
-    batch_size: int = 256
+    batch_size: int = 1024
     """windows per optimiser step"""
-    lr: float = 1e-3
+    lr: float = 2e-3
     """Adam learning rate"""
     val_fraction: float = 0.1
     """share of episodes held out for validation"""
@@ -75,10 +92,23 @@ class SkillTrainConfig:
     checkpoint_every: int = 10
     """write the run folder every this many epochs, and at the end"""
     threads: int = 1
-    """torch intra-op threads (0 = torch's default)"""
+    """torch intra-op threads (0 = torch's default). One: the defaults meet the two-minute budget on one
+    core, and a second thread made a step 4x slower whenever the other core was busy (measured)"""
+
+    def __post_init__(self) -> None:
+        # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
+        self.capacity = str(parse_capacity(self.capacity))
+        if self.ladder_dims is not None:
+            self.ladder_dims = [int(d) for d in self.ladder_dims]
+
+    @property
+    def latent_dims(self) -> list[int]:
+        """The model's ladder sizes: ``ladder_dims``, else ``[z_dim]``."""
+        return list(self.ladder_dims) if self.ladder_dims is not None else [self.z_dim]
 
     def validate(self) -> None:
-        for key in ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every"):
+        keys = ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every")
+        for key in (*keys, "channels", "layers_per_ladder"):
             if getattr(self, key) < 1:
                 raise AbsactionError(
                     f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
@@ -89,6 +119,13 @@ class SkillTrainConfig:
                 raise AbsactionError(
                     f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
                 )
+        if self.ladder_dims is not None and (not self.ladder_dims or min(self.ladder_dims) < 1):
+            raise AbsactionError(f"ladder sizes must be positive, got {self.ladder_dims}", "pass e.g. 4,4")
+        if len(self.latent_dims) > 1 and self.encoder != "ladder":
+            raise AbsactionError(
+                f"ladder sizes {self.latent_dims} need the ladder encoder, not {self.encoder}",
+                "add --skill-encoder ladder, or pass one size (--z-dim)",
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
 
@@ -159,7 +196,7 @@ def fit_skills(
             action_dim=train.actions.shape[2],
             seq_len=config.horizon,
             options={
-                "ladder_dims": [config.z_dim],
+                "ladder_dims": config.latent_dims,
                 "obs_dim": train.observations.shape[2],
                 "skill_obs": list(windows.skill_obs),
                 "skill_indices": list(windows.skill_indices),
@@ -167,6 +204,8 @@ def fit_skills(
                 "encoder": config.encoder,
                 "decoder": config.decoder,
                 "hidden_size": config.hidden_size,
+                "channels": config.channels,
+                "layers_per_ladder": config.layers_per_ladder,
             },
             normalizer=Normalizer.fit(train.actions),
             env_id=dataset.env_id,
@@ -177,6 +216,7 @@ def fit_skills(
         model.set_obs_normalizer(train.observations.mean(axis=(0, 1)), train.observations.std(axis=(0, 1)))
         generator = torch.Generator().manual_seed(config.seed)
         optimizer = Adam(model.parameters(), lr=config.lr)
+        capacity = make_capacity(config.capacity, len(model.ladder_dims))
         obs_t, act_t = _normalized(model, train)
         val_t = _normalized(model, val) if len(val) else None
         info = {
@@ -188,8 +228,10 @@ def fit_skills(
             "stride": config.stride,
             "skill_obs": list(windows.skill_obs),
         }
-        columns = ["epoch", "loss", "recon", "kl", "prior_kl"]
-        columns += [f"kl_d{d}" for d in range(config.z_dim)] + [
+        columns = ["epoch", "loss", "recon", "kl", "prior_kl", "c_total"]
+        for ladder in range(1, len(model.ladder_dims) + 1):
+            columns += [f"kl_l{ladder}", f"c_l{ladder}"]
+        columns += [f"kl_d{d}" for d in range(model.z_dim)] + [
             "val_recon",
             "val_rmse",
             "val_prior_nll",
@@ -199,12 +241,12 @@ def fit_skills(
         metrics: list[dict[str, Any]] = []
 
         def checkpoint(folder: Path) -> None:
-            model.kl_per_dim = [_kl_per_dim(model, obs_t, act_t)]
+            model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
             torch_rng, numpy_rng = ResumeState.capture_global_rng()
             state = ResumeState(
                 epoch, optimizer.step_count, model.state_dict(), optimizer.state_tensors(),
                 generator.get_state(),
-                torch_rng, numpy_rng, {}, metrics, elapsed, sha256,
+                torch_rng, numpy_rng, capacity.state_dict(), metrics, elapsed, sha256,
             )  # fmt: skip
             save_resume_state(folder / RESUME_FILE, state)
             extra = {
@@ -223,13 +265,14 @@ def fit_skills(
             optimizer.load_state(state.optimizer_state, state.step)
             generator.set_state(state.generator_state)
             state.restore_global_rng()
+            capacity.load_state_dict(state.capacity_state)
             epoch, elapsed, metrics = state.epoch, state.elapsed, state.metrics
         else:
             with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
                 checkpoint(tmp)
         for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
             started = time.perf_counter()
-            row = _train_epoch(model, optimizer, obs_t, act_t, config, generator)
+            row = _train_epoch(model, optimizer, capacity, obs_t, act_t, config, generator)
             row.update(_validate(model, val_t, config.sigma))
             row["epoch"], row["seconds"] = epoch, time.perf_counter() - started
             if not math.isfinite(row["loss"]):
@@ -241,7 +284,7 @@ def fit_skills(
             if epoch_callback is not None:
                 epoch_callback(epoch, row)
         if model.kl_per_dim is None:
-            model.kl_per_dim = [_kl_per_dim(model, obs_t, act_t)]
+            model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
         return FitResult(model.eval(), run_dir, metrics, elapsed)
     finally:
         torch.set_num_threads(before)
@@ -287,31 +330,42 @@ def _normalized(model: SkillModel, windows: SkillWindows) -> tuple[torch.Tensor,
 def _train_epoch(
     model: SkillModel,
     optimizer: Adam,
+    capacity: Capacity,
     obs: torch.Tensor,
     act: torch.Tensor,
     config: SkillTrainConfig,
     generator: torch.Generator,
 ) -> dict[str, Any]:
+    """One pass over the windows; returns the epoch's metrics and advances the capacity schedule."""
     model.train()
     n = obs.shape[0]
     order = torch.randperm(n, generator=generator)
     sums = torch.zeros(3)  # loss, recon, prior_kl (window-weighted)
-    kl_sum = torch.zeros(config.z_dim)
+    kl_sum = torch.zeros(model.z_dim)
+    c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
     for start in range(0, n, config.batch_size):
         index = order[start : start + config.batch_size]
         terms = skill_loss(
-            model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator
+            model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator, capacity
         )
         optimizer.zero_grad()
         terms.loss.backward()
         optimizer.step()
+        capacity.end_step()
         with torch.no_grad():
             b = len(index)
             sums += torch.stack([terms.loss, terms.recon, terms.prior_kl]).detach() * b
             kl_sum += terms.kl_dims.detach() * b
     loss, recon, prior_kl = (sums / n).tolist()
     kl_dims = (kl_sum / n).tolist()
-    row: dict[str, Any] = {"loss": loss, "recon": recon, "kl": sum(kl_dims), "prior_kl": prior_kl}
+    kl_ladders = [float(part.sum()) for part in (kl_sum / n).split(model.ladder_dims)]
+    capacity.end_epoch(kl_ladders)
+    row: dict[str, Any] = {
+        "loss": loss, "recon": recon, "kl": sum(kl_dims), "prior_kl": prior_kl, "c_total": c_total
+    }  # fmt: skip
+    for ladder, kl in enumerate(kl_ladders, start=1):
+        row[f"kl_l{ladder}"] = kl
+        row[f"c_l{ladder}"] = None if c_ladders is None else c_ladders[ladder - 1]
     row.update({f"kl_d{d}": value for d, value in enumerate(kl_dims)})
     return row
 
@@ -330,16 +384,18 @@ def _validate(
     std = torch.as_tensor(model.normalizer.std, dtype=torch.float32)
     recon = float(((act_hat - act) ** 2).sum(dim=(1, 2)).mean()) / (2 * sigma**2)
     rmse = float((((act_hat - act) * std) ** 2).mean().sqrt())
-    prior_mean, prior_logvar = model.prior_normalized(obs[:, 0])
+    prior_mean, prior_logvar = model.prior_normalized(obs[:, 0], mean[:, model.z_dim - model.top_dim :])
     nll = 0.5 * (((mean - prior_mean) ** 2) / prior_logvar.exp() + prior_logvar + math.log(2 * math.pi))
     return {"val_recon": recon, "val_rmse": rmse, "val_prior_nll": float(nll.sum(dim=1).mean())}
 
 
 @torch.no_grad()
-def _kl_per_dim(model: SkillModel, obs: torch.Tensor, act: torch.Tensor) -> list[float]:
+def _kl_per_dim(model: SkillModel, obs: torch.Tensor, act: torch.Tensor) -> list[list[float]]:
+    """Mean KL(q || N(0, I)) of every latent dimension over the windows, nats, one list per ladder."""
     was = model.training
     model.eval()
     mean, logvar = model.posterior_normalized(obs, act)
     zeros = torch.zeros_like(mean)
     model.train(was)
-    return kl_gaussians(mean, logvar, zeros, zeros).mean(dim=0).double().tolist()
+    per_dim = kl_gaussians(mean, logvar, zeros, zeros).mean(dim=0).double()  # (z,)
+    return [part.tolist() for part in per_dim.split(model.ladder_dims)]
