@@ -75,6 +75,10 @@ class StubSkills:
         s = torch.as_tensor(skill_obs, dtype=torch.float32)
         return torch.as_tensor(z, dtype=torch.float32)[:, :2] + 0.1 * s[:, :1]
 
+    def step_decoder(self, full_observation: bool = False) -> Any:
+        """The same decoder on one (full) observation (D,) and z (z,), as NumPy."""
+        return lambda obs, z: self.decode_step(obs[None], z[None])[0].numpy()
+
 
 # -- SkillWrapper --------------------------------------------------------------------------------------
 def test_rewards_are_summed_with_gamma_and_the_decoder_is_closed_loop() -> None:

@@ -16,12 +16,15 @@ How ``a`` becomes ``z`` (``prior``):
   Gaussian ``u`` with ``tanh``, so this makes the agent's pre-squash Gaussian *the* distribution of ``z``
   and ``KL(pi(z | s) || p(z | s))`` exact in closed form (:class:`absaction.agents.prior_sac.PriorSAC`).
 
-``ladders="top"``: the agent controls only the abstract part of ``z``, the rest is the prior mean at the
-decision's state. With a ladder skill model (``len(model.ladder_dims) > 1``, ladders concatenated
-ladder 1 first, ladder 1 nearest the actions, as the TCVLAE) the top part is the last ladder; a model with
-one latent group has no ladders, so the agent then controls the first ``top_dims`` dimensions. (The
-conditional prior p(z_lower | s, z_top) of a ladder model would fill the rest more precisely; the skill
-model offers only the marginal prior today, whose mean is used.)
+``ladders="top"``: the agent controls only the abstract part of ``z``. With a ladder skill model
+(``len(model.ladder_dims) > 1``, ladders concatenated ladder 1 first, ladder 1 nearest the actions, as the
+TCVLAE) the top part is the last ladder, chosen through the top prior p(z_top | s), and the concrete
+ladders are filled with the conditional prior's mean E[z_lower | s, z_top] (``model.complete_z``). A model
+with one latent group has no ladders, so the agent then controls its first ``top_dims`` dimensions and the
+rest is the prior mean.
+
+The decoder runs as the model's NumPy :meth:`~absaction.models.skill.SkillModel.step_decoder` (the
+normalisations folded into its layers), several times faster per primitive step than a torch call.
 
 Example (an untrained model here; pass a run folder of ``absaction train --model skill`` in practice)::
 
@@ -67,7 +70,7 @@ def load_skill_model(model_or_run_dir: Any, what: str = "skill actions") -> Any:
         else model_or_run_dir
     )
     name = getattr(model, "name", type(model).__name__)
-    if not all(hasattr(model, attr) for attr in ("prior", "decode_step", "horizon", "z_dim")):
+    if not all(hasattr(model, attr) for attr in ("prior", "decode_step", "step_decoder", "horizon", "z_dim")):
         raise AbsactionError(
             f"{what} need a skill model with a prior p(z | s) and a per-step decoder, got a {name} model "
             "(latent chunks)",
@@ -205,6 +208,9 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self.top_dims = None if top_dims is None else int(top_dims)
         self.z_bound = float(z_bound)
         self.exposed = exposed_dims(model, ladders, self.top_dims)  # (d,)
+        # a ladder model's top ladder: the rest comes from the conditional prior (see the module)
+        self.ladder_top = ladders == "top" and len(getattr(model, "ladder_dims", [])) > 1
+        self._step = model.step_decoder(full_observation=True)  # NumPy pi(a | s, z) on the env's observation
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.exposed),), dtype=np.float32)
         self._obs: np.ndarray | None = None
         self.decode_seconds = 0.0
@@ -221,6 +227,14 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(
                 f"expected an action of {len(self.exposed)} values, got shape {np.shape(action)}"
             )
+        if (
+            self.ladder_top
+        ):  # choose z_top through the top prior, the concrete ladders from p(z_lower | s, z_top)
+            s = self._skill_obs(obs)
+            top_mean_t, top_sigma_t = self.model.prior_top(s)
+            top_mean, top_sigma = top_mean_t[0].cpu().numpy(), top_sigma_t[0].cpu().numpy()
+            z_top = self._choose(flat, top_mean, top_sigma)
+            return self.model.complete_z(s, torch.from_numpy(z_top)[None])[0].cpu().numpy().astype(np.float32)
         needs_prior = self.prior_mode == "reparam" or len(self.exposed) < int(self.model.z_dim)
         if needs_prior:
             mean_t, sigma_t = self.model.prior(self._skill_obs(obs))
@@ -228,14 +242,16 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         else:
             mean = sigma = np.zeros(int(self.model.z_dim), np.float32)
         z = mean.astype(np.float32).copy()
-        e = self.exposed
-        if self.prior_mode == "none":
-            z[e] = self.z_bound * np.clip(flat, -1.0, 1.0)
-        elif self.prior_mode == "reparam":
-            z[e] = mean[e] + sigma[e] * self.z_bound * np.clip(flat, -1.0, 1.0)
-        else:
-            z[e] = np.arctanh(np.clip(flat, -KL_ACTION_LIMIT, KL_ACTION_LIMIT))
+        z[self.exposed] = self._choose(flat, mean[self.exposed], sigma[self.exposed])
         return z
+
+    def _choose(self, flat: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """The exposed latents for agent action ``flat`` (d,), given their prior ``mean``/``sigma`` (d,)."""
+        if self.prior_mode == "none":
+            return (self.z_bound * np.clip(flat, -1.0, 1.0)).astype(np.float32)
+        if self.prior_mode == "reparam":
+            return (mean + sigma * self.z_bound * np.clip(flat, -1.0, 1.0)).astype(np.float32)
+        return np.arctanh(np.clip(flat, -KL_ACTION_LIMIT, KL_ACTION_LIMIT)).astype(np.float32)
 
     def action_prior(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The prior of the exposed latents in the agent's pre-squash space, ``(mean, std)`` each (B, d),
@@ -262,7 +278,6 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             raise gym.error.ResetNeeded("call reset() before step()")
         started = time.perf_counter()
         z = self.latent(self._obs, action)
-        z_t = torch.from_numpy(z)[None]  # (1, z)
         box = self.inner_action_space
         executed = np.zeros((self.chunk_steps, box.shape[0]), dtype=box.dtype)  # (k, A)
         obs: Any = self._obs
@@ -272,7 +287,7 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         decode_time = time.perf_counter() - started
         for n in range(1, self.chunk_steps + 1):  # n is used after the loop
             tick = time.perf_counter()
-            decoded = self.model.decode_step(self._skill_obs(obs), z_t)[0].cpu().numpy()
+            decoded = self._step(np.asarray(obs, dtype=np.float32).reshape(-1), z)  # (A,)
             np.clip(decoded, box.low, box.high, out=executed[n - 1])
             decode_time += time.perf_counter() - tick
             obs, reward, terminated, truncated, info = self.env.step(executed[n - 1])
