@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 from absaction.cli._args import (
@@ -14,6 +16,7 @@ from absaction.cli._args import (
     positive_float,
     positive_int,
 )
+from absaction.errors import AbsactionError
 
 EPILOG = """\
 Budgets (--steps, --eval-every) count PRIMITIVE env steps for every kind of agent: a latent agent that
@@ -64,7 +67,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--env", required=True, metavar="ID", help="gymnasium env id with a Box action space")
+    parser.add_argument("--env", metavar="ID", help="gymnasium env id with a Box action space (required)")
     parser.add_argument("--algo", default="ppo", choices=("ppo", "sac", "td3"), help="SB3 algorithm")
     parser.add_argument(
         "--actions",
@@ -132,9 +135,17 @@ def register(subparsers: Any) -> None:
     )
     budget.add_argument("--seed", type=non_negative_int, default=0, help="seed of everything")
     budget.add_argument(
-        "--eval-every", type=positive_int, help="primitive env steps between evaluations (default: steps/10)"
+        "--eval-every",
+        type=positive_int,
+        help="primitive env steps between evaluations (default: steps/10, or one evaluation's episode "
+        "steps if that is more)",
     )
-    budget.add_argument("--eval-episodes", type=positive_int, default=10, help="episodes per evaluation")
+    budget.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        help="episodes per evaluation (default: 10, fewer when 11 evaluations of 10 full-length episodes "
+        "would take more env steps than the budget: long episodes on a short budget)",
+    )
     hp = parser.add_argument_group("hyperparameters")
     hp.add_argument("--hyperparams", metavar="FILE", help="YAML file instead of the packaged one")
     hp.add_argument(
@@ -153,15 +164,47 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="gymnasium.make argument",
     )
-    hp.add_argument("--device", default="cpu", help="torch device of the agent")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    hp.add_argument("--device", default="cpu", help="torch device of the agent (cuda needs CUDA)")
+    run_group = parser.add_argument_group("output and interruption")
+    run_group.add_argument("--out", metavar="DIR", help="output folder (required unless --resume)")
     add_force(parser)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run_group.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the interrupted run in RUN_DIR (Ctrl-C, an error or kill -9) from its last "
+        "checkpoint; it ends with the eval.csv an uninterrupted run would have (the run's own settings "
+        "apply)",
+    )
+    run_group.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        metavar="N",
+        help="primitive env steps between checkpoints (default: a tenth of --steps; with --resume: the "
+        "run's own); a checkpoint is also written before learning",
+    )
+    run_group.add_argument(
+        "--threads",
+        type=non_negative_int,
+        default=1,
+        metavar="N",
+        help="torch threads; 0 = torch's default (all cores), much slower for these small networks when "
+        "other processes are busy",
+    )
+    run_group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
+    # what every option is when not given: --resume refuses any other (the run's own settings apply)
+    parser.set_defaults(resume_defaults={k: v for k, v in vars(parser.parse_args([])).items()})
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown, description and epilog kept as written."""
+    """Defaults shown, description and epilog kept as written. An option without a default (None,
+    a flag's False, an empty list) or whose help already names its default shows none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, []) or "default" in text or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -198,13 +241,72 @@ def config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+# run control: the only options --resume takes
+RESUME_OPTIONS: tuple[str, ...] = ("resume", "out", "no_progress", "checkpoint_every", "threads")
+
+
 def run(args: argparse.Namespace) -> int:
     from absaction.agents import train_agent
+    from absaction.agents.training import resume_agent
 
-    config = config_from_args(args)
-    result = train_agent(config, args.out, force=args.force, progress=not args.no_progress)
+    if args.resume is not None:
+        _check_resume_args(args)
+        run_dir = Path(args.resume)
+        try:
+            result = resume_agent(
+                run_dir, progress=not args.no_progress, checkpoint_every=args.checkpoint_every,
+                threads=args.threads,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            return _interrupted(run_dir)
+    else:
+        given = (("--env", args.env), ("--out", args.out))
+        missing = " and ".join(flag for flag, value in given if not value)
+        if missing:
+            raise AbsactionError(f"missing {missing}", "pass --env ID --out DIR (or --resume RUN_DIR)")
+        config = config_from_args(args)
+        run_dir = Path(args.out)
+        try:
+            result = train_agent(
+                config, run_dir, force=args.force, progress=not args.no_progress,
+                checkpoint_every=args.checkpoint_every, threads=args.threads,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            return _interrupted(run_dir)
     _print_summary(result)
     return 0
+
+
+def _check_resume_args(args: argparse.Namespace) -> None:
+    """--resume continues a run with its own settings: refuse any other option given with it."""
+    defaults: dict[str, Any] = args.resume_defaults
+    given = [
+        "--" + key.replace("_", "-")
+        for key, default in defaults.items()
+        if key not in (*RESUME_OPTIONS, "func", "resume_defaults") and getattr(args, key) != default
+    ]
+    if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
+        given.append("--out")
+    if given:
+        raise AbsactionError(
+            f"{', '.join(given)} cannot change a run being resumed (its own settings apply)",
+            f"pass only --resume {args.resume} (with --threads, --checkpoint-every or --no-progress)",
+        )
+
+
+def _interrupted(run_dir: Path) -> int:
+    """Ctrl-C: say what is kept and how to go on."""
+    from absaction.agents.resume import describe, has_checkpoint, resume_command
+
+    if has_checkpoint(run_dir):
+        print(
+            f"absaction rl: interrupted; {run_dir} keeps the checkpoint at {describe(run_dir)}; "
+            f"continue with: {resume_command(run_dir)}",
+            file=sys.stderr,
+        )
+    else:
+        print("absaction rl: interrupted before the first checkpoint; nothing was kept", file=sys.stderr)
+    return 130
 
 
 def _print_summary(result: Any) -> None:
