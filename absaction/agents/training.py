@@ -227,7 +227,7 @@ def train_agent(
     with torch_threads(threads):
         hyperparams = resolve_hyperparams(config)
         config = resolve_config(config, hyperparams)
-        assert config.steps is not None
+        assert config.steps is not None and config.eval_episodes is not None
         seed_everything(config.seed)
 
         # Everything that can fail on user input happens before the output folder exists.

@@ -107,7 +107,7 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Runner, log: Callab
             models[kind] = (stage / kind).resolve()
             if not _model_complete(models[kind]):
                 progressive = config.vae_progressive if kind == "tcvlae" else 0
-                train = TrainConfig(model=kind, threads=1, seed=0, progressive=progressive)
+                train = TrainConfig(model=kind, threads=config.threads, seed=0, progressive=progressive)
                 if config.vae_epochs is not None:
                     train.epochs = config.vae_epochs
                 jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
@@ -305,7 +305,11 @@ def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> No
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: one train_agent run; returns its summary. Interrupted (Ctrl-C), it leaves no folder."""
     config = AgentConfig.from_dict(job["config"])
-    return train_agent(config, job["out_dir"], progress=False, plot=False).summary()
+    # no checkpoints: a sweep's run folder appears only when complete (a rerun redoes a stopped run)
+    threads = int(job.get("threads", 1))
+    return train_agent(
+        config, job["out_dir"], progress=False, plot=False, checkpoint_every=0, threads=threads
+    ).summary()
 
 
 # Set in every worker by _worker_init: the parent sets it on Ctrl-C, so that jobs already queued to a
@@ -313,12 +317,12 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 _STOP: Any = None
 
 
-def _worker_init(stop: Any) -> None:
+def _worker_init(stop: Any, threads: int = 1) -> None:
     global _STOP
     _STOP = stop
     # Idle workers ignore Ctrl-C (the parent decides what happens); a running job re-enables it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
+    torch.set_num_threads(threads)  # one core per worker by default: --workers processes = --workers cores
     warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
 
 
@@ -338,8 +342,9 @@ class Runner:
     """Runs jobs in ``workers`` spawned processes with one torch thread each, or in this process for
     one worker. Use as a context manager; jobs and their functions must be picklable."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, threads: int = 1) -> None:
         self.workers = workers
+        self.threads = threads
         self._pool: ProcessPoolExecutor | None = None
         self._stop: Any = None
 
@@ -349,10 +354,13 @@ class Runner:
             context = multiprocessing.get_context("spawn")
             self._stop = context.Event()
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_worker_init, initargs=(self._stop,)
+                self.workers,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(self._stop, self.threads),
             )
         else:
-            torch.set_num_threads(1)
+            torch.set_num_threads(self.threads)
         return self
 
     def __exit__(self, *exc: object) -> None:

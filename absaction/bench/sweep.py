@@ -188,7 +188,7 @@ def run_bench(
     atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
     plan, expected = describe_sweep(config, out)
     say(plan)
-    with Runner(config.workers) as runner:
+    with Runner(config.workers, config.threads) as runner:
         stage1 = prepare_stage1(config, out, runner, say)
         runs = plan_runs(config, stage1, out)
         signatures = preflight(runs, stage1)
@@ -202,7 +202,13 @@ def run_bench(
         if skipped:
             say(f"bench rl: {skipped} finished run(s) found in {out}, {len(todo)} to go")
         jobs = [
-            {"config": run.config.to_dict(), "out_dir": str(run.out_dir), "label": run.label} for run in todo
+            {
+                "config": run.config.to_dict(),
+                "out_dir": str(run.out_dir),
+                "label": run.label,
+                "threads": config.threads,
+            }
+            for run in todo
         ]
         bar = tqdm(
             total=len(runs) - n_shared,

@@ -187,8 +187,8 @@ def register(subparsers: Any) -> None:
         type=non_negative_int,
         default=1,
         metavar="N",
-        help="torch threads; 0 = torch's default (all cores), much slower for these small networks when "
-        "other processes are busy",
+        help="torch threads; 0 = all cores (torch's own choice), much slower for these small networks "
+        "when other processes are busy",
     )
     run_group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -202,7 +202,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if action.default in (None, False, []) or "default" in text or action.default is argparse.SUPPRESS:
+        empty = action.default is None or action.default is False or action.default == []
+        if empty or "default" in text or action.default is argparse.SUPPRESS:
             return text
         return super()._get_help_string(action)
 
