@@ -32,7 +32,7 @@ from .evaluation import EvalResult, evaluate
 from .hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_policy_kwargs
 from .persistence import LoadedAgent, load_agent
 from .plots import plot_learning_curve
-from .training import TrainResult, train_agent
+from .training import TrainResult, resume_agent, train_agent
 
 __all__ = [
     "ACTION_KINDS",
@@ -56,5 +56,6 @@ __all__ = [
     "parse_policy_kwargs",
     "plot_learning_curve",
     "read_eval_csv",
+    "resume_agent",
     "train_agent",
 ]

@@ -30,11 +30,13 @@ examples:
   absaction rl --env absaction/Reach2DSparse-v0 --actions repeat --chunk 8 --out runs/ppo-repeat8
   absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --bc data/reach2d --out runs/sac-bc
   absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
+  absaction rl --resume runs/ppo          # continue after Ctrl-C or kill -9, from the last checkpoint
 
 outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
 mean_length, mean_decisions; the first row is before learning), learning_curve.png, agent.zip +
 agent.json (everything to reload the agent: absaction.agents.load_agent(DIR)), config.json,
-sb3/progress.csv.
+sb3/progress.csv. While the run trains the folder also holds resume.json and a checkpoint-N/ folder
+(every --checkpoint-every steps); they are removed when it finishes.
 """
 
 
