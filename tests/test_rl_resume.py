@@ -389,3 +389,24 @@ def test_rl_comparison_shows_the_random_baselines_and_no_repeated_panel(tmp_path
     _plot_rl(tmp_path / "rl", tmp_path / "rl_comparison.png", "x")
     assert (tmp_path / "rl_comparison.png").read_bytes()[:4] == b"\x89PNG"
     assert np.isfinite(np.asarray(curves, dtype=float)).all()
+
+
+def test_checkpoints_default_to_a_tenth_of_the_budget_and_a_changed_model_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _interrupt_at_evaluation(patch, 3, KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train_agent(_config("ppo", steps=640, eval_every=128), run, progress=False, plot=False)
+    record = json.loads((run / RESUME_JSON).read_text())
+    # stopped by the evaluation at 256, inside the step that ends the rollout: the last checkpoint is at the
+    # start of that rollout (64-step PPO rollouts, a checkpoint at every one)
+    assert record["checkpoint_every"] == 64 and record["primitive_steps"] == 192
+    # the run records its action model (none here); one that differs now is named, nothing is touched
+    record["model"] = {"run_dir": "/elsewhere", "sha256": "0" * 64}
+    (run / RESUME_JSON).write_text(json.dumps(record))
+    before = sorted(p.name for p in run.iterdir())
+    with pytest.raises(AbsactionError, match=r"changed since .* started"):
+        resume_agent(run, progress=False, plot=False)
+    assert sorted(p.name for p in run.iterdir()) == before
