@@ -19,7 +19,11 @@ Checkpoints are taken at the start of a rollout (``on_rollout_start``): for PPO 
 boundary (the rollout buffer is empty), for SAC/TD3 the moment between a gradient step and the next env
 step. The envs are pickled mid-episode, so nothing has to wait for an episode to end. Restoring the
 whole state there makes the continued run draw the same random numbers as an uninterrupted one: its
-evaluation rows are equal (except ``seconds``, wall-clock time).
+evaluation rows are equal (except ``seconds``, wall-clock time). Two SB3 options are outside this
+promise, as neither's state is reachable from a callback: gSDE exploration (``use_sde``: its noise matrix
+is drawn before the rollout-start hook and is not part of the saved policy) and Ornstein-Uhlenbeck
+action noise (``noise_type: ornstein-uhlenbeck``, which ``learn`` resets); a resumed run with either
+continues correctly but draws other exploration noise. On a GPU, nondeterministic kernels can differ too.
 
 ``state.pkl`` and ``agent.zip`` are pickles, like every SB3 file: resume only run folders you wrote.
 """
@@ -104,9 +108,9 @@ def save_checkpoint(
         venv: the vector env it trains in (VecNormalize included).
         record: JSON-able state for ``resume.json`` (configuration, evaluation rows, callback counters);
             must hold ``primitive_steps``.
-        progress_csv: SB3's log so far (its rows from before a resume included), or None.
         extra: picklable state that JSON cannot hold (warm-start results, ...), returned by
             :func:`load_checkpoint` under ``"extra"``.
+        progress_csv: SB3's log so far (its rows from before a resume included), or None.
     """
     import cloudpickle  # SB3's own dependency: pickles envs defined in any module
     from stable_baselines3.common.vec_env import VecNormalize
