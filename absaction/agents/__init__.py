@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "load_agent": "absaction.agents.persistence",
     "plot_learning_curve": "absaction.agents.plots",
     "TrainResult": "absaction.agents.training",
+    "resume_agent": "absaction.agents.training",
     "train_agent": "absaction.agents.training",
 }
 
@@ -76,6 +77,7 @@ __all__ = [
     "parse_policy_kwargs",
     "plot_learning_curve",
     "read_eval_csv",
+    "resume_agent",
     "train_agent",
 ]
 

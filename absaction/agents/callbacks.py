@@ -72,6 +72,13 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.6g}"
 
 
+def _float_or_nan(key: str, value: Any) -> Any:
+    # JSON has no NaN: a checkpoint's rows store it as null
+    if key in ("primitive_steps", "decisions"):
+        return int(value)
+    return math.nan if value is None else float(value)
+
+
 def read_eval_csv(path: str | Path) -> list[EvalRow]:
     """Rows of an ``eval.csv`` written by :class:`PrimitiveStepCallback`."""
     with open(path, newline="", encoding="utf-8") as fh:
@@ -102,6 +109,11 @@ class PrimitiveStepCallback(BaseCallback):
         progress: show a tqdm bar (stderr) in primitive steps.
         schedule: the :class:`PrimitiveProgress` that primitive-step schedules read.
         description: the bar's label.
+        checkpoint: writes a checkpoint of the run (called after the evaluation before learning, then at
+            the first rollout start after every ``checkpoint_every`` primitive steps), or None.
+        checkpoint_every: primitive env steps between checkpoints.
+        on_start: called at the end of training start, after SB3 has set itself up (a resumed run
+            restores its random state there), or None.
     """
 
     def __init__(
@@ -113,6 +125,9 @@ class PrimitiveStepCallback(BaseCallback):
         progress: bool = True,
         schedule: PrimitiveProgress | None = None,
         description: str = "training",
+        checkpoint: Callable[[], None] | None = None,
+        checkpoint_every: int | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.budget = int(budget)
@@ -129,28 +144,78 @@ class PrimitiveStepCallback(BaseCallback):
         self._train_seconds = 0.0
         self._resumed_at = 0.0
         self._bar: Any = None
+        self._checkpoint_fn = checkpoint
+        self.checkpoint_every = int(checkpoint_every or budget)
+        self._next_checkpoint = self.checkpoint_every
+        self._on_start = on_start
+        self._resumed = False
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The counters and evaluation rows so far (JSON-able; :meth:`load_state` restores them)."""
+        return {
+            "primitive_steps": self.primitive_steps,
+            "decisions": self.decisions,
+            "next_eval": self._next_eval,
+            "next_checkpoint": self._next_checkpoint,
+            "train_seconds": self._train_seconds,
+            "rows": [dataclasses.asdict(row) for row in self.rows],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state`: ``eval.csv`` is rewritten with its rows when training starts."""
+        self.primitive_steps = int(state["primitive_steps"])
+        self.decisions = int(state["decisions"])
+        self._next_eval = int(state["next_eval"])
+        self._next_checkpoint = int(state["next_checkpoint"])
+        self._train_seconds = float(state["train_seconds"])
+        self.rows = [EvalRow(**{k: _float_or_nan(k, v) for k, v in row.items()}) for row in state["rows"]]
+        if self.schedule is not None:
+            self.schedule.update(self.primitive_steps, self.budget)
+        self._resumed = True
 
     # -- SB3 hooks ------------------------------------------------------------------------------------
     def _on_training_start(self) -> None:
+        # a resumed run drops the rows a killed session appended after its checkpoint
         with open(self.csv_path, "w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh).writerow(EVAL_COLUMNS)
+            writer = csv.writer(fh)
+            writer.writerow(EVAL_COLUMNS)
+            writer.writerows(row.as_csv() for row in self.rows)
         self._bar = tqdm(
             total=self.budget,
+            initial=min(self.primitive_steps, self.budget),
             desc=self.description,
             unit="step",
             file=sys.stderr,
             disable=not self.show_progress,
             dynamic_ncols=True,
         )
-        self._evaluate()  # step 0: success before learning (after a BC warm start, if any)
+        if not self._resumed:
+            self._evaluate()  # step 0: success before learning (after a BC warm start, if any)
+            if self._checkpoint_fn is not None:
+                self._checkpoint_fn()  # the run is resumable from its first step
+        elif self.rows:
+            self._show(self.rows[-1].success_rate, self.rows[-1].mean_return)
+        if self._on_start is not None:
+            self._on_start()
         self._resumed_at = time.perf_counter()
+
+    def _on_rollout_start(self) -> None:
+        # PPO: an update boundary (empty rollout buffer); SAC/TD3: between a gradient step and an env step
+        if self._checkpoint_fn is not None and self.primitive_steps >= self._next_checkpoint:
+            self._pause_clock()
+            while self._next_checkpoint <= self.primitive_steps:
+                self._next_checkpoint += self.checkpoint_every
+            self._checkpoint_fn()
+            self._resumed_at = time.perf_counter()
 
     def _on_step(self) -> bool:
         infos: list[dict[str, Any]] = self.locals["infos"]
         executed = sum(int(info.get("primitive_steps", 1)) for info in infos)
         self.primitive_steps += executed
         self.decisions += len(infos)
-        self._bar.update(executed)
+        # the last decision overshoots the budget by up to a chunk per env: the bar stops at its total
+        self._bar.update(max(0, min(executed, self.budget - self._bar.n)))
         if self.schedule is not None:
             self.schedule.update(self.primitive_steps, self.budget)
         if self.primitive_steps >= self.budget:
@@ -188,9 +253,12 @@ class PrimitiveStepCallback(BaseCallback):
         self.rows.append(row)
         with open(self.csv_path, "a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow(row.as_csv())
-        self._bar.set_postfix(
-            success=_fmt(result.success_rate), ret=f"{result.mean_return:.3g}", refresh=False
-        )
+        self._show(result.success_rate, result.mean_return)
+
+    def _show(self, success_rate: float, mean_return: float) -> None:
+        # an env without is_success has no success rate to show (NaN): the bar shows the return only
+        shown = {} if math.isnan(success_rate) else {"success": _fmt(success_rate)}
+        self._bar.set_postfix(**shown, ret=f"{mean_return:.3g}", refresh=False)
 
 
 def actor_parameters(agent: BaseAlgorithm) -> list[Any]:
@@ -233,7 +301,8 @@ class CriticWarmupCallback(BaseCallback):
         self._frozen: list[Any] = []
 
     def _on_training_start(self) -> None:
-        if self.steps > 0:
+        # a run resumed after the warm-up has no actor to freeze
+        if self.steps > 0 and self.clock.primitive_steps <= self.steps:
             self._frozen = [p for p in actor_parameters(self.model) if p.requires_grad]
             for p in self._frozen:
                 p.requires_grad_(False)

@@ -63,8 +63,9 @@ class AgentConfig:
     """seed of everything (agent, train env; evaluation episodes use seed + 1_000_000 + i)"""
     eval_every: int | None = None
     """primitive env steps between evaluations (None: a tenth of ``steps``)"""
-    eval_episodes: int = 10
-    """episodes per evaluation, deterministic policy, the same episode seeds every time"""
+    eval_episodes: int | None = None
+    """episodes per evaluation, deterministic policy, the same episode seeds every time (None: 10, fewer
+    when 11 evaluations of 10 full-length episodes would take more env steps than ``steps``)"""
     bc_dataset: str | None = None
     """dataset (folder or Minari id) for a behaviour-cloning warm start: of the actions (primitive agents)
     or of the z that encodes each demonstrated chunk (latent agents)"""
@@ -140,7 +141,7 @@ class AgentConfig:
             if count is not None and int(count) < 1:
                 flag = name.replace("_", "-")
                 raise AbsactionError(f"{name} must be a positive integer, got {count}", f"pass --{flag} >= 1")
-        if self.eval_episodes < 1:
+        if self.eval_episodes is not None and self.eval_episodes < 1:
             raise AbsactionError(
                 f"eval_episodes must be >= 1, got {self.eval_episodes}", "pass --eval-episodes 10"
             )

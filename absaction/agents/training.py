@@ -14,22 +14,25 @@ Output folder (written atomically: it appears complete or not at all):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.logger import configure, make_output_format
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
 from absaction.data import load_dataset
-from absaction.errors import AbsactionError, one_line
-from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
+from absaction.errors import AbsactionError, one_line, option
+from absaction.files import atomic_dir, atomic_write_bytes, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
 from absaction.wrappers import LatentActionWrapper, share_clock
@@ -72,6 +75,17 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 
     from absaction.data import ActionDataset
     from absaction.wrappers import ActionDecoder
+from .resume import (
+    finish,
+    has_checkpoint,
+    load_checkpoint,
+    merged_progress_csv,
+    read_resume_record,
+    restore_agent,
+    restore_rng,
+    resume_or_force,
+    save_checkpoint,
+)
 
 
 @dataclasses.dataclass
@@ -131,15 +145,45 @@ class TrainResult:
 
 
 def resolve_config(config: AgentConfig, hyperparams: dict[str, Any]) -> AgentConfig:
-    """Fill ``steps`` (YAML ``n_timesteps``) and ``eval_every`` (a tenth of the budget); validate."""
+    """Fill ``steps`` (YAML ``n_timesteps``), ``eval_episodes`` and ``eval_every``; validate.
+
+    The default evaluation takes at most about as many env steps as training: 10 episodes every tenth
+    of the budget, unless the env's episodes are so long (MountainCarContinuous-v0: 999 steps) that
+    this would exceed the budget; then fewer episodes (at least 1) and, if one episode per tenth is
+    still too many, evaluations one episode's length apart.
+    """
     config.validate()
-    steps = config.steps if config.steps is not None else int(hyperparams.get("n_timesteps", 100_000))
-    eval_every = config.eval_every if config.eval_every is not None else max(1, steps // 10)
-    resolved = config.replace(steps=int(steps), eval_every=int(eval_every))
+    steps = int(config.steps if config.steps is not None else hyperparams.get("n_timesteps", 100_000))
+    length = episode_steps(config)
+    episodes = config.eval_episodes
+    if episodes is None:
+        episodes = DEFAULT_EVAL_EPISODES if length is None else min(
+            DEFAULT_EVAL_EPISODES, max(1, steps // (10 * length))
+        )  # fmt: skip
+    eval_every = config.eval_every
+    if eval_every is None:
+        eval_every = max(1, steps // 10)
+        if length is not None and config.eval_episodes is None:
+            eval_every = min(steps, max(eval_every, episodes * length))
+    resolved = config.replace(steps=steps, eval_every=int(eval_every), eval_episodes=int(episodes))
     if resolved.model is not None:
         resolved = resolved.replace(model=str(resolved.model_path()))
     resolved.validate()
     return resolved
+
+
+DEFAULT_EVAL_EPISODES = 10
+
+
+def episode_steps(config: AgentConfig) -> int | None:
+    """The env's episode limit in primitive steps (``max_episode_steps``), or None if it has none."""
+    limit = config.env_kwargs.get("max_episode_steps")
+    if limit is None:
+        try:
+            limit = gym.spec(config.env_id).max_episode_steps
+        except gym.error.Error:  # a "module:EnvId" not imported yet: gymnasium.make decides later
+            return None
+    return int(limit) if limit else None
 
 
 def build_agent(
@@ -184,135 +228,311 @@ def train_agent(
     progress: bool = True,
     plot: bool = True,
     tensorboard: bool = False,
+    checkpoint_every: int | None = None,
+    threads: int = 1,
 ) -> TrainResult:
     """Train one agent for ``config.steps`` PRIMITIVE env steps and write its output folder.
 
     Every mistake in ``config`` (unknown env or algorithm, missing or mismatching action model, bad
     ladder/dim selection, an existing ``out_dir`` without ``force``) raises :class:`AbsactionError`
     before anything is written. A benchmark runs many of these, one call per (agent, task, seed), e.g.
-    in a ``ProcessPoolExecutor`` with ``progress=False`` and ``torch.set_num_threads(1)`` per worker.
+    in a ``ProcessPoolExecutor`` with ``progress=False`` and ``checkpoint_every=0``.
+
+    With checkpoints (the default) the folder exists while the run trains and holds ``resume.json`` and
+    a checkpoint (see :mod:`absaction.agents.resume`): a run stopped by Ctrl-C, an error or ``kill -9``
+    continues with :func:`resume_agent`. Finished, it holds what an uninterrupted run writes, nothing more.
 
     Args:
         config: the run.
         out_dir: the output folder (created; replaced only with ``force``).
-        force: replace an existing ``out_dir``.
+        force: replace an existing ``out_dir`` (an earlier output of ``absaction rl`` only).
         progress: show a tqdm bar in primitive env steps (stderr).
         plot: write ``learning_curve.png``.
         tensorboard: also log SB3's training metrics to ``out_dir/tensorboard`` (needs
             ``pip install absaction[tensorboard]``).
+        checkpoint_every: primitive env steps between checkpoints (None: a tenth of the budget; 0: none,
+            the folder is then built under a temporary name and appears only when complete).
+        threads: torch threads while training (0: torch's default, all cores; 1 is fastest for these
+            small networks, and the only sane choice beside other busy processes).
     """
     if tensorboard:
         check_tensorboard()  # before anything is written
     started = time.perf_counter()
+    check_device(config.device)
     out_dir = check_new_output(
-        out_dir, force, "run folder", command="rl", inputs=[config.model, config.bc_dataset]
-    )
-    hyperparams = resolve_hyperparams(config)
-    config = resolve_config(config, hyperparams)
-    assert config.steps is not None and config.eval_every is not None
-    seed_everything(config.seed)
+        out_dir, force, "run folder", command="rl", inputs=[config.model, config.bc_dataset],
+        exists_fix=resume_or_force(out_dir),
+    )  # fmt: skip
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise AbsactionError(f"checkpoint_every must be >= 0, got {checkpoint_every}", "pass 0 or more")
+    with torch_threads(threads):
+        hyperparams = resolve_hyperparams(config)
+        config = resolve_config(config, hyperparams)
+        assert config.steps is not None and config.eval_episodes is not None
+        seed_everything(config.seed)
 
-    # Everything that can fail on user input happens before the output folder exists.
-    action_model = load_model_for(config)
-    demonstrations = None
-    if config.bc_dataset is not None:
-        demonstrations = load_dataset(config.bc_dataset)
-    schedule = PrimitiveProgress()
-    venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
-    eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
-    agent = build_agent(config, venv, hyperparams, schedule)
-    share_clock(_vec_envs(venv), eval_env)  # residual skills: evaluations use the training lambda
-
-    bc_result: BCResult | None = None
-    if demonstrations is not None:
-        macro = find_macro_wrapper(eval_env)
-        _check_demonstration_space(
-            demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
-        )
-        # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
-        pairs = (
-            latent_demonstration_pairs(demonstrations, macro)
-            if isinstance(macro, LatentActionWrapper)
-            else demonstration_pairs(demonstrations)  # primitive actions (validate() refuses repeat + BC)
-        )
-        transform: Callable[[np.ndarray], np.ndarray] | None = None
-        if isinstance(venv, VecNormalize):  # clone in the normalised observation space
-            normalizing = venv
-            normalizing.obs_rms.update(pairs[0])
-
-            def transform(obs: np.ndarray) -> np.ndarray:
-                return np.asarray(normalizing.normalize_obs(obs))
-
-        # one pair per decision: a latent agent has ~chunk times fewer pairs, so smaller batches keep the
-        # number of gradient steps per epoch comparable
-        batch_size = 256 if macro is None else 32
-        bc_result = bc_pretrain(
-            agent,
-            pairs,
-            epochs=config.bc_epochs,
-            batch_size=batch_size,
-            seed=config.seed,
-            obs_transform=transform,
-        )
-
-    def evaluate_now() -> Any:
-        transform = obs_normalizer(vec_normalize_stats(venv))
-        return evaluate(
-            sb3_policy(agent, transform), eval_env, config.eval_episodes, config.seed + EVAL_SEED_OFFSET
-        )
-
-    # The same evaluation episodes under uniformly random agent actions: "success before learning" of
-    # the interface itself (a random z often succeeds because the decoder carries the data prior).
-    random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
-
-    with atomic_dir(out_dir, force, "run folder", command="rl") as tmp:
-        logger = configure(str(tmp / "sb3"), ["csv"])
-        if tensorboard:  # what SB3's tensorboard_log gives, in the run folder as `absaction train` does
-            logger.output_formats.append(make_output_format("tensorboard", str(tmp / TENSORBOARD_DIR)))
-        agent.set_logger(logger)
-        callback = PrimitiveStepCallback(
-            budget=config.steps,
-            eval_every=config.eval_every,
-            evaluate=evaluate_now,
-            csv_path=tmp / "eval.csv",
-            progress=progress,
-            schedule=schedule,
-            description=f"{config.algo}/{config.actions} {config.env_id}",
-        )
-        callbacks: list[Any] = [callback]
-        if bc_result is not None:
-            warmup = critic_warmup_steps(config, hyperparams, steps_per_decision(eval_env))
-            callbacks.append(CriticWarmupCallback(callback, warmup))
-        # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
-        # budget and the callback is what stops training.
-        agent.learn(total_timesteps=config.steps, callback=callbacks)
-        settings = wrapper_settings(eval_env)
-        setattr(agent, ZIP_SETTINGS_ATTRIBUTE, settings)
-        agent.save(tmp / AGENT_ZIP)
-        result = TrainResult(
-            out_dir=Path(out_dir),
-            config=config,
-            hyperparams=hyperparams,
-            evaluations=list(callback.rows),
-            primitive_steps=callback.primitive_steps,
-            decisions=callback.decisions,
-            wall_seconds=math.nan,
-            bc=bc_result,
-            decode_overhead_ms=_decode_overhead_ms(venv),
-            random_actions=random_result,
-            agent=agent,
-        )
-        record = _agent_record(result, agent, venv, eval_env, action_model, settings)
-        atomic_write_json(tmp / AGENT_JSON, json_safe(record))
-        atomic_write_json(tmp / "config.json", {"config": config.to_dict(), "hyperparams": hyperparams})
-        if bc_result is not None:
-            atomic_write_json(tmp / "bc.json", bc_result.to_dict())
-        if plot:
-            plot_learning_curve(result.evaluations, tmp / "learning_curve.png", title=_title(config))
+        # Everything that can fail on user input happens before the output folder exists.
+        action_model = load_model_for(config)
+        demonstrations = None
+        if config.bc_dataset is not None:
+            demonstrations = load_dataset(config.bc_dataset)
+        schedule = PrimitiveProgress()
+        venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
+        eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
+        agent = build_agent(config, venv, hyperparams, schedule)
+        share_clock(_vec_envs(venv), eval_env)  # residual skills: evaluations use the training lambda
+        bc_result = None
+        if demonstrations is not None:
+            bc_result = _warm_start(config, agent, venv, eval_env, demonstrations)
+        # The same evaluation episodes under uniformly random agent actions: "success before learning" of
+        # the interface itself (a random z often succeeds because the decoder carries the data prior).
+        random_result = evaluate_random_actions(eval_env, config.eval_episodes, config.seed)
+        every = max(1, config.steps // 10) if checkpoint_every is None else int(checkpoint_every)
+        session = _Session(
+            config, hyperparams, action_model, venv, eval_env, agent, schedule,
+            bc_result, random_result, every, tensorboard,
+        )  # fmt: skip
+        if every == 0:
+            with atomic_dir(out_dir, force, "run folder", command="rl") as tmp:
+                result = session.run(tmp, out_dir, progress=progress, plot=plot)
+        else:
+            with atomic_dir(out_dir, force, "run folder", command="rl"):
+                pass  # the folder and its record; training writes into it, its checkpoints mark it incomplete
+            try:
+                result = session.run(out_dir, out_dir, progress=progress, plot=plot)
+            except BaseException:
+                if not has_checkpoint(out_dir):  # stopped before its first checkpoint: nothing to keep
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                raise
     result.wall_seconds = time.perf_counter() - started
     venv.close()
     eval_env.close()
     return result
+
+
+def resume_agent(
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    plot: bool = True,
+    checkpoint_every: int | None = None,
+    threads: int = 1,
+) -> TrainResult:
+    """Continue the incomplete run in ``run_dir`` (of :func:`train_agent`) from its last checkpoint.
+
+    The continued run ends with the same ``eval.csv`` as an uninterrupted run of the same configuration
+    (except the ``seconds`` column, wall-clock time) and the same folder layout.
+
+    Args:
+        run_dir: the run folder; it must hold ``resume.json`` (see :mod:`absaction.agents.resume`).
+        progress: show a tqdm bar.
+        plot: write ``learning_curve.png``.
+        checkpoint_every: primitive env steps between checkpoints (None: the run's own interval).
+        threads: torch threads while training (0: torch's default).
+    """
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    record = read_resume_record(run_dir)
+    config = AgentConfig.from_dict(record["config"])
+    hyperparams: dict[str, Any] = record["hyperparams"]
+    check_device(config.device)
+    if record.get("model") != model_fingerprint(config.model_path()):
+        raise AbsactionError(
+            f"the action model {config.model} changed since {run_dir} started (sha256 differs)",
+            f"restore the model the run started with, or start again with {option('force')}",
+        )
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise AbsactionError(f"checkpoint_every must be >= 1, got {checkpoint_every}", "pass 1 or more")
+    every = int(record["checkpoint_every"]) if checkpoint_every is None else int(checkpoint_every)
+    with torch_threads(threads):
+        state = load_checkpoint(run_dir, record)
+        action_model = load_model_for(config)
+        schedule = PrimitiveProgress()
+        venv = state["venv"]
+        eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
+        agent = build_agent(config, venv, hyperparams, schedule)
+        share_clock(_vec_envs(venv), eval_env)
+        extra = state["extra"]
+        session = _Session(
+            config, hyperparams, action_model, venv, eval_env, agent, schedule,
+            extra["bc"], extra["random_actions"], every, bool(record.get("tensorboard", False)),
+        )  # fmt: skip
+        result = session.run(run_dir, run_dir, progress=progress, plot=plot, resumed=(record, state))
+    result.wall_seconds = time.perf_counter() - started
+    venv.close()
+    eval_env.close()
+    return result
+
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device on a machine without CUDA (SB3 would fall back to the CPU silently)."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise AbsactionError(f"--device {device} needs CUDA, which is not available", "use --device cpu")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch uses ``threads`` threads inside the block (0: leave torch's default)."""
+    if threads < 0:
+        raise AbsactionError(f"threads must be >= 0, got {threads}", "pass --threads 1 (or 0: all cores)")
+    if threads == 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _warm_start(config: AgentConfig, agent: Any, venv: Any, eval_env: Any, demonstrations: Any) -> BCResult:
+    """Behaviour cloning of the demonstrations into ``agent``'s actor."""
+    macro = find_macro_wrapper(eval_env)
+    _check_demonstration_space(
+        demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
+    )
+    # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
+    pairs = (
+        latent_demonstration_pairs(demonstrations, macro)
+        if isinstance(macro, LatentActionWrapper)
+        else demonstration_pairs(demonstrations)  # primitive actions (validate() refuses repeat + BC)
+    )
+    transform = None
+    if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
+        venv.obs_rms.update(pairs[0])
+        transform = venv.normalize_obs
+    # one pair per decision: a latent agent has ~chunk times fewer pairs, so smaller batches keep the
+    # number of gradient steps per epoch comparable
+    batch_size = 256 if macro is None else 32
+    return bc_pretrain(
+        agent, pairs, epochs=config.bc_epochs, batch_size=batch_size, seed=config.seed,
+        obs_transform=transform,
+    )  # fmt: skip
+
+
+@dataclasses.dataclass
+class _Session:
+    """One training session of a run: a fresh start or a continuation of a checkpoint."""
+
+    config: AgentConfig
+    hyperparams: dict[str, Any]
+    action_model: Any
+    venv: Any
+    eval_env: Any
+    agent: Any
+    schedule: PrimitiveProgress
+    bc_result: BCResult | None
+    random_result: EvalResult | None
+    checkpoint_every: int
+    tensorboard: bool = False
+
+    def evaluate_now(self) -> EvalResult:
+        transform = obs_normalizer(vec_normalize_stats(self.venv))
+        return evaluate(
+            sb3_policy(self.agent, transform),
+            self.eval_env,
+            int(self.config.eval_episodes or 1),
+            self.config.seed + EVAL_SEED_OFFSET,
+        )
+
+    def run(
+        self,
+        work: Path,
+        out_dir: Path,
+        *,
+        progress: bool,
+        plot: bool,
+        resumed: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    ) -> TrainResult:
+        """Train into ``work`` (the run folder, or its temporary twin without checkpoints) and write the
+        finished outputs there."""
+        config, agent = self.config, self.agent
+        assert config.steps is not None and config.eval_every is not None
+        progress_before: bytes | None = None
+        if resumed is not None:
+            previous = resumed[1]["folder"] / "progress.csv"
+            progress_before = previous.read_bytes() if previous.is_file() else None
+        logger = configure(str(work / "sb3"), ["csv"])
+        if self.tensorboard:  # what SB3's tensorboard_log gives, in the run folder as `absaction train` does
+            logger.output_formats.append(make_output_format("tensorboard", str(work / TENSORBOARD_DIR)))
+        agent.set_logger(logger)
+        checkpoints = self.checkpoint_every > 0
+
+        def save() -> None:
+            record = {
+                "config": config.to_dict(),
+                "hyperparams": self.hyperparams,
+                "checkpoint_every": self.checkpoint_every,
+                "tensorboard": self.tensorboard,
+                "primitive_steps": callback.primitive_steps,
+                "callback": callback.state(),
+                "model": model_fingerprint(config.model_path()),
+            }
+            progress_csv = merged_progress_csv(progress_before, work / "sb3" / "progress.csv")
+            extra = {"bc": self.bc_result, "random_actions": self.random_result}
+            save_checkpoint(work, agent, self.venv, json_safe(record), extra, progress_csv)
+
+        on_start = None
+        if resumed is not None:
+            record, state = resumed
+            restore_agent(agent, state)
+            on_start = lambda: restore_rng(agent, state["rng"])  # noqa: E731 - after SB3's set-up
+        callback = PrimitiveStepCallback(
+            budget=config.steps,
+            eval_every=config.eval_every,
+            evaluate=self.evaluate_now,
+            csv_path=work / "eval.csv",
+            progress=progress,
+            schedule=self.schedule,
+            description=f"{config.algo}/{config.actions} {config.env_id}",
+            checkpoint=save if checkpoints else None,
+            checkpoint_every=self.checkpoint_every if checkpoints else None,
+            on_start=on_start,
+        )
+        if resumed is not None:
+            callback.load_state(resumed[0]["callback"])
+        callbacks: list[Any] = [callback]
+        if self.bc_result is not None:
+            warmup = critic_warmup_steps(config, self.hyperparams, steps_per_decision(self.eval_env))
+            callbacks.append(CriticWarmupCallback(callback, warmup))
+        # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
+        # budget and the callback is what stops training. A resumed run keeps SB3's counters, so that
+        # its progress (num_timesteps / total) is the uninterrupted run's.
+        agent.learn(
+            total_timesteps=config.steps - agent.num_timesteps,
+            callback=callbacks,
+            reset_num_timesteps=resumed is None,
+        )
+        if progress_before is not None:
+            progress_csv = work / "sb3" / "progress.csv"
+            atomic_write_bytes(progress_csv, merged_progress_csv(progress_before, progress_csv) or b"")
+        settings = wrapper_settings(self.eval_env)
+        setattr(agent, ZIP_SETTINGS_ATTRIBUTE, settings)
+        agent.save(work / AGENT_ZIP)
+        result = TrainResult(
+            out_dir=Path(out_dir),
+            config=config,
+            hyperparams=self.hyperparams,
+            evaluations=list(callback.rows),
+            primitive_steps=callback.primitive_steps,
+            decisions=callback.decisions,
+            wall_seconds=math.nan,
+            bc=self.bc_result,
+            decode_overhead_ms=_decode_overhead_ms(self.venv),
+            random_actions=self.random_result,
+            agent=agent,
+        )
+        record = _agent_record(result, agent, self.venv, self.eval_env, self.action_model, settings)
+        atomic_write_json(work / AGENT_JSON, json_safe(record))
+        atomic_write_json(work / "config.json", {"config": config.to_dict(), "hyperparams": self.hyperparams})
+        if self.bc_result is not None:
+            atomic_write_json(work / "bc.json", self.bc_result.to_dict())
+        if plot:
+            plot_learning_curve(result.evaluations, work / "learning_curve.png", title=_title(config))
+        if checkpoints:
+            finish(work)
+        return result
 
 
 def critic_warmup_steps(config: AgentConfig, hyperparams: dict[str, Any], decision_steps: int = 1) -> int:

@@ -17,12 +17,18 @@ import math
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
+import absaction.envs  # noqa: F401 - registers the absaction/ ids for rollouts
+from absaction.data import load_dataset
 from absaction.data.skill_windows import SkillWindows
 from absaction.errors import AbsactionError
+from absaction.files import atomic_dir, atomic_write_json
+from absaction.models import load, read_config
 from absaction.models.skill import SkillModel
+from absaction.train.skill_loop import SkillTrainConfig, skill_windows_for
 
 
 def reconstruction(model: SkillModel, windows: SkillWindows) -> dict[str, float]:
@@ -81,9 +87,6 @@ def prior_rollouts(
         (T + 1, D) observation lists), "coverage": {"std": per-column std of the final skill observations,
         "cells": occupied cells of a 0.1-unit grid over the final positions}}``.
     """
-    import gymnasium as gym  # the env layer, only for rollouts
-
-    import absaction.envs  # noqa: F401 - registers the absaction/ ids
 
     env_id = env_id or model.env_id
     if env_id is None:
@@ -193,10 +196,6 @@ def evaluate_skill_run(
     """``absaction evaluate`` for a skill model: reconstruction and prior NLL of the run's validation
     episodes (all windows of ``data`` when given), prior rollouts; writes report.json,
     prior_rollouts.png and traversal.png into ``out`` atomically."""
-    from absaction.data import load_dataset
-    from absaction.files import atomic_dir, atomic_write_json
-    from absaction.models import load, read_config
-    from absaction.train.skill_loop import SkillTrainConfig, skill_windows_for
 
     config = read_config(run_dir)
     model = load(run_dir)

@@ -294,7 +294,10 @@ class RLBenchConfig:
     eval_episodes: int = 20
     """episodes per evaluation (deterministic policy)"""
     workers: int = 2
-    """parallel worker processes (one torch thread each); 1 runs everything in this process"""
+    """parallel worker processes (``threads`` torch threads each); 1 runs everything in this process"""
+    threads: int = 1
+    """torch threads per worker (1: with ``workers`` workers the sweep keeps ``workers`` cores busy;
+    more threads per small network mostly wait on each other)"""
     data: str | None = None
     """demonstrations (dataset folder or Minari id); None: collect scripted Reach2D-v0 experts"""
     model: str | None = None
@@ -359,6 +362,7 @@ class RLBenchConfig:
             "eval_points": self.eval_points,
             "eval_episodes": self.eval_episodes,
             "workers": self.workers,
+            "threads": self.threads,
             "demo_episodes": self.demo_episodes,
             "bootstrap_reps": self.bootstrap_reps,
         }

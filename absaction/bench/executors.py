@@ -114,12 +114,12 @@ def make_executor(spec: ExecutorSpec, workers: int | None, threads: int | None =
 _STOP: Any = None
 
 
-def _worker_init(stop: Any) -> None:
+def _worker_init(stop: Any, threads: int = 1) -> None:
     global _STOP
     _STOP = stop
     # Idle workers ignore Ctrl-C (the parent decides what happens); a running job re-enables it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)  # one core per worker: --workers processes = --workers cores
+    torch.set_num_threads(threads)  # one core per worker by default: --workers processes = --workers cores
     warnings.filterwarnings("ignore", category=UserWarning)  # SB3/gymnasium advice, not results
 
 
@@ -152,7 +152,10 @@ class LocalExecutor:
             context = multiprocessing.get_context("spawn")
             self._stop = context.Event()
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_worker_init, initargs=(self._stop,)
+                self.workers,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(self._stop, self.threads or 1),
             )
         elif self.threads is not None:
             torch.set_num_threads(self.threads)

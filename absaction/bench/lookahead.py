@@ -90,6 +90,7 @@ def lookahead_ceilings(
             if log is not None:
                 log(f"bench rl: lookahead ceiling of {key} ({candidates} candidates per decision)")
             started = time.perf_counter()
+            assert run.config.eval_episodes is not None  # a sweep sets it for every run
             env = make_env(run.config)
             try:
                 plan = evaluate_lookahead(env, run.config.eval_episodes, run.config.seed, candidates)

@@ -116,6 +116,7 @@ def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -
         value = stored.get("success_rate")
         return math.nan if value is None else float(value)
     config = AgentConfig.from_dict(record["config"])
+    assert config.eval_episodes is not None  # a run's record holds its resolved configuration
     env = make_env(config)
     try:
         result = evaluate_random_actions(env, config.eval_episodes, config.seed)

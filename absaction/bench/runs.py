@@ -102,7 +102,7 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
             models[kind] = (stage / kind).resolve()
             if not _model_complete(models[kind]):
                 progressive = config.vae_progressive if kind == "tcvlae" else 0
-                train = TrainConfig(model=kind, threads=1, seed=0, progressive=progressive)
+                train = TrainConfig(model=kind, threads=config.threads, seed=0, progressive=progressive)
                 if config.vae_epochs is not None:
                     train.epochs = config.vae_epochs
                 jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
@@ -309,4 +309,15 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
             last = list(csv.DictReader(fh))[-1]
         return {"success_rate": float(last["success_rate"]), "out_dir": str(out_dir), "reused": True}
     tensorboard = bool(job.get("tensorboard", False))
-    return train_agent(config, out_dir, progress=False, plot=False, tensorboard=tensorboard).summary()
+    threads = int(job.get("threads", 1))
+    # no checkpoints: a sweep's run folder appears only when complete (a rerun redoes a stopped run)
+    summary = train_agent(
+        config,
+        out_dir,
+        progress=False,
+        plot=False,
+        tensorboard=tensorboard,
+        checkpoint_every=0,
+        threads=threads,
+    ).summary()
+    return summary

@@ -198,7 +198,7 @@ def run_bench(
     atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
     plan, expected = describe_sweep(config, out)
     say(plan)
-    with make_executor(executor, config.workers) as runner:
+    with make_executor(executor, config.workers, config.threads) as runner:
         stage1 = prepare_stage1(config, out, runner, say)
         runs = plan_runs(config, stage1, out)
         signatures = preflight(runs, stage1)
@@ -217,6 +217,7 @@ def run_bench(
                 "out_dir": str(run.out_dir.resolve()),  # absolute: a Ray worker's directory differs
                 "label": run.label,
                 "tensorboard": tensorboard,
+                "threads": config.threads,
             }
             for run in todo
         ]

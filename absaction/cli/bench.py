@@ -165,6 +165,10 @@ def register_rl(benches: Any) -> None:
         help="progressive training of the stage-1 TCVLAE, epochs per ladder (default: 20; 0 = the paper's)",
     )  # fmt: skip
     rl.add_argument("--workers", type=positive_int, default=2, help="parallel runs (one CPU core each)")
+    rl.add_argument(
+        "--threads", type=positive_int, default=1, metavar="N",
+        help="torch threads per worker (default: 1, fastest for these small networks)",
+    )  # fmt: skip
     rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
     rl.add_argument(
         "--lookahead", type=non_negative_int, default=256, metavar="N",
@@ -206,6 +210,7 @@ def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
         eval_points=args.eval_points,
         eval_episodes=args.eval_episodes,
         workers=args.workers,
+        threads=args.threads,
         data=args.data,
         model=args.model,
         demo_episodes=args.demo_episodes,

@@ -60,6 +60,9 @@ class DemoConfig:
     """primitive env steps per RL agent (0 skips the comparison)"""
     seed: int = 0
     """one seed for every stage"""
+    threads: int = 1
+    """torch threads of the training stages (0: torch's default, all cores; 1 is fastest for these small
+    networks, by far when other processes are busy)"""
     timings: dict[str, float] = field(default_factory=dict)
     """seconds per stage, filled in as the demo runs"""
 
@@ -86,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--rl-steps", type=non_negative_int, default=DemoConfig.rl_steps, metavar="N",
                         help="primitive steps per RL agent, 0 skips RL (default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="seed (default: 0)")
+    parser.add_argument("--threads", type=non_negative_int, default=DemoConfig.threads, metavar="N",
+                        help="torch threads of the training stages, 0 = all cores "
+                             "(default: %(default)s)")  # fmt: skip
     add_force(parser)
     parser.set_defaults(func=run)
 
@@ -93,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     config = DemoConfig(
         out=args.out, episodes=args.episodes, noise=args.noise, epochs=args.epochs, rl_env=args.rl_env,
-        rl_steps=args.rl_steps, seed=args.seed,
+        rl_steps=args.rl_steps, seed=args.seed, threads=args.threads,
     )  # fmt: skip
     run_demo(config, force=args.force)
     return 0
@@ -122,7 +128,8 @@ def run_demo(config: DemoConfig, force: bool = False) -> Path:
 def _stages(config: DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]]]:
     seed = str(config.seed)
     data, model = out / "dataset", out / "model"
-    train_args = ["train", "--data", str(data), "--model", "tcvlae", "--seed", seed, "--out", str(model)]
+    train_args = ["train", "--data", str(data), "--model", "tcvlae", "--seed", seed, "--out", str(model),
+                  "--threads", str(config.threads)]  # fmt: skip
     if config.epochs is not None:
         train_args += ["--epochs", str(config.epochs)]
     stages: list[tuple[str, Callable[[], None]]] = [
@@ -153,7 +160,7 @@ def _cli(argv: list[str]) -> None:
 def _rl_comparison(config: DemoConfig, out: Path, model: Path) -> None:
     """Primitive PPO vs latent PPO (abstract ladder TCVLAE latents) for the same primitive budget."""
     common = ["--env", config.rl_env, "--algo", "ppo", "--steps", str(config.rl_steps),
-              "--seed", str(config.seed)]  # fmt: skip
+              "--seed", str(config.seed), "--threads", str(config.threads)]  # fmt: skip
     evaluate_every = str(max(config.rl_steps // 6, 1))
     common += ["--eval-every", evaluate_every, "--eval-episodes", "20"]
     _cli(["rl", *common, "--actions", "primitive", "--out", str(out / "rl" / "primitive")])
@@ -164,28 +171,52 @@ def _rl_comparison(config: DemoConfig, out: Path, model: Path) -> None:
 def _read_curve(run_dir: Path) -> dict[str, list[float]]:
     with open(run_dir / "eval.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return {key: [float(r[key]) for r in rows] for key in ("primitive_steps", "success_rate", "mean_return")}
+    keys = ("primitive_steps", "success_rate", "mean_return", "mean_length")
+    return {key: [float(r[key]) for r in rows] for key in keys}
 
 
-def _plot_rl(rl_dir: Path, png: Path, env_id: str) -> None:
+def _rl_figure(rl_dir: Path, env_id: str) -> Any:
+    """Success rate and a second curve of the primitive and latent runs in ``rl_dir``, with the success of
+    uniformly random actions (random z for the latent agent) as dashed baselines.
+
+    The second panel is the mean return, or, where every return equals the success rate (a sparse 0/1
+    reward such as Reach2DObstacle-v0's: the panel would repeat the first), the mean episode length.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from absaction.agents.persistence import read_agent_json
+
     fig = Figure(figsize=(9, 3.6))
     FigureCanvasAgg(fig)
-    ax_success, ax_return = fig.subplots(1, 2)
-    for kind, colour in (("primitive", "tab:gray"), ("latent", "tab:blue")):
-        curve = _read_curve(rl_dir / kind)
+    ax_success, ax_other = fig.subplots(1, 2)
+    kinds = (("primitive", "tab:gray"), ("latent", "tab:blue"))
+    curves = {kind: _read_curve(rl_dir / kind) for kind, _ in kinds}
+    sparse = all(c["mean_return"] == c["success_rate"] for c in curves.values())
+    other, other_label = (
+        ("mean_length", "mean episode length (steps)") if sparse else ("mean_return", "mean return")
+    )
+    for kind, colour in kinds:
+        curve = curves[kind]
         ax_success.plot(curve["primitive_steps"], curve["success_rate"], "o-", color=colour, label=kind)
-        ax_return.plot(curve["primitive_steps"], curve["mean_return"], "o-", color=colour, label=kind)
+        ax_other.plot(curve["primitive_steps"], curve[other], "o-", color=colour, label=kind)
+        random_success = (read_agent_json(rl_dir / kind).get("random_actions") or {}).get("success_rate")
+        if random_success is not None:
+            name = "random z" if kind == "latent" else "random actions"
+            ax_success.axhline(
+                random_success, color=colour, linestyle="--", linewidth=1, label=f"{kind}: {name}"
+            )
     ax_success.set(xlabel="primitive env steps", ylabel="success rate", ylim=(-0.05, 1.05))
-    ax_return.set(xlabel="primitive env steps", ylabel="mean return")
-    ax_success.legend()
+    ax_other.set(xlabel="primitive env steps", ylabel=other_label)
+    ax_success.legend(fontsize="small")
     fig.suptitle(f"PPO on {env_id}: primitive actions vs TCVLAE latent actions")
     fig.tight_layout()
+    return fig
 
+
+def _plot_rl(rl_dir: Path, png: Path, env_id: str) -> None:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    _rl_figure(rl_dir, env_id).savefig(buffer, format="png", dpi=120)
     atomic_write_bytes(png, buffer.getvalue())
 
 

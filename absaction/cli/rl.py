@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import TYPE_CHECKING
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from absaction.agents.config import ACTION_KINDS, ALGOS, FIXED_MODES, AgentConfig
 from absaction.cli._args import (
@@ -19,6 +21,7 @@ from absaction.cli._args import (
     positive_float,
     positive_int,
 )
+from absaction.errors import AbsactionError
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from absaction.agents import TrainResult
@@ -38,11 +41,13 @@ examples:
   absaction rl --env absaction/Reach2DNewGoals-v0 --algo sac --actions skill --model runs/skills \\
       --prior kl ...
   absaction rl --env Pendulum-v1 --actions latent --model runs/pendulum-vae --set learning_rate=1e-3 ...
+  absaction rl --resume runs/ppo          # continue after Ctrl-C or kill -9, from the last checkpoint
 
 outputs (in --out): eval.csv (primitive_steps, decisions, success_rate, mean_return, seconds,
 mean_length, mean_decisions; the first row is before learning), learning_curve.png, agent.zip +
 agent.json (everything to reload the agent: absaction.agents.load_agent(DIR)), config.json,
-sb3/progress.csv.
+sb3/progress.csv. While the run trains the folder also holds resume.json and a checkpoint-N/ folder
+(every --checkpoint-every steps); they are removed when it finishes.
 """
 
 
@@ -81,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     a = AgentConfig  # defaults and their text live in its fields
-    parser.add_argument("--env", required=True, metavar="ID", help=field_docs(a)["env_id"])
+    parser.add_argument("--env", metavar="ID", help=field_docs(a)["env_id"] + " (required unless --resume)")
     parser.add_argument("--algo", default=field_default(a, "algo"), choices=ALGOS, help=field_help(a, "algo"))
     parser.add_argument(
         "--actions", default=field_default(a, "actions"), choices=ACTION_KINDS, help=field_help(a, "actions")
@@ -142,8 +147,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     budget.add_argument("--eval-every", type=positive_int, help=field_docs(a)["eval_every"])
     budget.add_argument(
-        "--eval-episodes", type=positive_int, default=field_default(a, "eval_episodes"),
-        help=field_help(a, "eval_episodes"),
+        "--eval-episodes", type=positive_int, help=field_help(
+            a, "eval_episodes", default="10, fewer when 11 evaluations of 10 full-length episodes would take "
+            "more env steps than the budget"
+        ),
     )  # fmt: skip
     hp = parser.add_argument_group("hyperparameters")
     hp.add_argument("--hyperparams", metavar="FILE", help=field_docs(a)["hyperparams_file"])
@@ -157,15 +164,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="gymnasium.make argument, e.g. --env-kwarg success_radius=0.02. " + KEY_VALUE_SEMANTICS,
     )  # fmt: skip
     hp.add_argument("--device", default=field_default(a, "device"), help=field_help(a, "device"))
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    run_group = parser.add_argument_group("output and interruption")
+    run_group.add_argument("--out", metavar="DIR", help="output folder (required unless --resume)")
     add_force(parser)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument(
-        "--tensorboard",
-        action="store_true",
+    run_group.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue the interrupted run in RUN_DIR (Ctrl-C, an error or kill -9) from its last "
+        "checkpoint; it ends with the eval.csv an uninterrupted run would have (the run's own settings "
+        "apply)",
+    )  # fmt: skip
+    run_group.add_argument(
+        "--checkpoint-every", type=positive_int, metavar="N",
+        help="primitive env steps between checkpoints (default: a tenth of --steps; with --resume: the "
+        "run's own); a checkpoint is also written before learning",
+    )  # fmt: skip
+    run_group.add_argument(
+        "--threads", type=non_negative_int, default=1, metavar="N",
+        help="torch threads (default: 1); 0 = all cores (torch's own choice), much slower for these small "
+        "networks when other processes are busy",
+    )  # fmt: skip
+    run_group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run_group.add_argument(
+        "--tensorboard", action="store_true",
         help="also log SB3's training metrics to OUT/tensorboard (pip install absaction[tensorboard])",
-    )
+    )  # fmt: skip
     parser.set_defaults(func=run)
+    # what every option is when not given: --resume refuses any other (the run's own settings apply)
+    parser.set_defaults(resume_defaults={k: v for k, v in vars(parser.parse_args([])).items()})
 
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
@@ -205,15 +230,72 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     )
 
 
+# run control: the only options --resume takes
+RESUME_OPTIONS: tuple[str, ...] = ("resume", "out", "no_progress", "checkpoint_every", "threads")
+
+
 def run(args: argparse.Namespace) -> int:
     from absaction.agents import train_agent
+    from absaction.agents.training import resume_agent
 
-    config = config_from_args(args)
-    result = train_agent(
-        config, args.out, force=args.force, progress=not args.no_progress, tensorboard=args.tensorboard
-    )
+    if args.resume is not None:
+        _check_resume_args(args)
+        run_dir = Path(args.resume)
+        try:
+            result = resume_agent(
+                run_dir, progress=not args.no_progress, checkpoint_every=args.checkpoint_every,
+                threads=args.threads,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            return _interrupted(run_dir)
+    else:
+        given = (("--env", args.env), ("--out", args.out))
+        missing = " and ".join(flag for flag, value in given if not value)
+        if missing:
+            raise AbsactionError(f"missing {missing}", "pass --env ID --out DIR (or --resume RUN_DIR)")
+        config = config_from_args(args)
+        run_dir = Path(args.out)
+        try:
+            result = train_agent(
+                config, run_dir, force=args.force, progress=not args.no_progress,
+                checkpoint_every=args.checkpoint_every, threads=args.threads, tensorboard=args.tensorboard,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            return _interrupted(run_dir)
     _print_summary(result)
     return 0
+
+
+def _check_resume_args(args: argparse.Namespace) -> None:
+    """--resume continues a run with its own settings: refuse any other option given with it."""
+    defaults: dict[str, Any] = args.resume_defaults
+    given = [
+        "--" + key.replace("_", "-")
+        for key, default in defaults.items()
+        if key not in (*RESUME_OPTIONS, "func", "resume_defaults") and getattr(args, key) != default
+    ]
+    if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
+        given.append("--out")
+    if given:
+        raise AbsactionError(
+            f"{', '.join(given)} cannot change a run being resumed (its own settings apply)",
+            f"pass only --resume {args.resume} (with --threads, --checkpoint-every or --no-progress)",
+        )
+
+
+def _interrupted(run_dir: Path) -> int:
+    """Ctrl-C: say what is kept and how to go on."""
+    from absaction.agents.resume import describe, has_checkpoint, resume_command
+
+    if has_checkpoint(run_dir):
+        print(
+            f"absaction rl: interrupted; {run_dir} keeps the checkpoint at {describe(run_dir)}; "
+            f"continue with: {resume_command(run_dir)}",
+            file=sys.stderr,
+        )
+    else:
+        print("absaction rl: interrupted before the first checkpoint; nothing was kept", file=sys.stderr)
+    return 130
 
 
 def _print_summary(result: TrainResult) -> None:
