@@ -14,8 +14,9 @@ access to a figure or model function does.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from absaction.lazy import lazy_exports
 
 # public name -> module that defines it (resolved on first access, PEP 562)
 _LAZY: dict[str, str] = {
@@ -81,14 +82,4 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.models.activity import ACTIVE_KL_THRESHOLD
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'absaction.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # cache: the next access skips __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from absaction.lazy import lazy_exports
 
 # Names are resolved on first access (PEP 562), as in absaction.analysis: a sub-module that needs no
 # torch (the configuration, read by the CLI's parser) can be imported without importing torch.
@@ -59,14 +60,4 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.train.runs import fit, load_windows, resume
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # cache: the next access skips __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
