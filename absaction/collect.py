@@ -16,7 +16,6 @@ once the dataset is complete; an error or Ctrl-C removes it and leaves ``out`` a
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -43,7 +42,8 @@ from absaction.data.layout import (
     INFO_SUCCESS_KEY,
 )
 from absaction.envs import PathSetExpert, load_recorded_paths
-from absaction.envs.pointmaze import MazeRoutes, register_robotics_for, waypoint_mode
+from absaction.envs.ids import registered_id, resolve_env_id
+from absaction.envs.pointmaze import MazeRoutes, waypoint_mode
 from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
 from absaction.errors import AbsactionError, one_line
@@ -168,26 +168,16 @@ class SB3Expert:
 def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with a clear error for unknown ids (suggesting close ones), envs that
     fail to build, non-Box action spaces and envs without a time limit."""
-    register_robotics_for(env_id)  # PointMaze_* ids exist once gymnasium-robotics (absaction[maze]) is loaded
-    if env_id not in gym.registry:
-        by_lower = {key.lower(): key for key in gym.registry}
-        close = [by_lower[env_id.lower()]] if env_id.lower() in by_lower else []
-        close = close or difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
-        fix = (
-            f"did you mean {_either(close)}?"
-            if close
-            else "list the ids with `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
-        )
-        raise AbsactionError(f"unknown environment id {env_id!r}", fix)
+    name = resolve_env_id(env_id)  # imports the module of a "module:EnvId" id
     kwargs: dict[str, Any] = dict(env_kwargs or {})
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    if max_steps is not None and is_reach2d(env_id):
+    if max_steps is not None and is_reach2d(name):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            env = gym.make(env_id, **kwargs)
+            env = gym.make(name, **kwargs)
     except AbsactionError:
         raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
@@ -301,7 +291,7 @@ def _same_space(a: gym.Space, b: gym.Space) -> bool:
 
 def default_dataset_id(env_id: str, expert_label: str) -> str:
     """``absaction/Reach2D-v0`` + ``scripted`` -> ``reach2d-scripted-v0`` (a valid Minari id)."""
-    name = re.sub(r"-v\d+$", "", env_id.split("/")[-1])
+    name = re.sub(r"-v\d+$", "", registered_id(env_id).split("/")[-1])
     slug = re.sub(r"[^-_0-9a-zA-Z]+", "-", f"{name}-{expert_label}").strip("-").lower()
     return f"{slug or 'dataset'}-v0"
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
+from absaction.envs.ids import resolve_env_id
 from absaction.errors import AbsactionError, refuse_unknown_keys
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
@@ -169,19 +167,6 @@ def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches)."""
-
-    if ":" in env_id:  # "module:EnvId-v0" imports the module that registers it; let gymnasium try
-        return
-    try:
-        gym.spec(env_id)
-    except gym.error.Error:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {', '.join(close)}?"
-            if close
-            else 'list them with `python -c "import gymnasium; gymnasium.pprint_registry()"`'
-        )
-        raise AbsactionError(
-            f"unknown env id {env_id!r}", f"pass a registered gymnasium id; {hint}"
-        ) from None
+    """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches);
+    ``module:EnvId`` imports the module first (:func:`absaction.envs.resolve_env_id`)."""
+    resolve_env_id(env_id)

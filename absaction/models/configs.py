@@ -43,6 +43,13 @@ class ModelConfig:
         config.validate()
         return config
 
+    @classmethod
+    def length_multiple(cls, options: dict[str, Any] | None = None) -> int:
+        """The number every sequence length must be a multiple of, for a model of this class built with
+        the model ``options`` (1 here; the convolutional models halve the time axis). Options that
+        cannot build a configuration give 1: building the model then names the problem."""
+        return 1
+
     def validate(self) -> None:
         """Raise :class:`AbsactionError` if the options cannot build a model."""
         if self.action_dim < 1:
@@ -74,6 +81,15 @@ class TCVLAEConfig(ModelConfig):
     def n_layers(self) -> int:
         """Number of stride-2 convolutions on each side."""
         return len(self.ladder_dims) * self.layers_per_ladder
+
+    @classmethod
+    def length_multiple(cls, options: dict[str, Any] | None = None) -> int:
+        """``2 ** n_layers``: each stride-2 convolution halves the time axis."""
+        try:
+            config = cls(**{"action_dim": 1, "seq_len": None, **(options or {})})
+            return int(2**config.n_layers)
+        except (TypeError, ValueError):  # unknown or malformed options: from_dict names them later
+            return 1
 
     def validate(self) -> None:
         super().validate()

@@ -48,7 +48,8 @@ class TrainConfig:
     normalize: str = "global"
     """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
     window: int | None = None
-    """window length in steps; None = whole episodes (all must share one length)"""
+    """window length in steps; None = whole episodes when they share one length the model can read, else
+    the longest length the model can read (a multiple of 2^layers) that fits in every episode"""
     stride: int | None = None
     """steps between window starts; None = the window length (no overlap)"""
     val_fraction: float = 0.1
