@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 from absaction.envs.ids import resolve_env_id
 from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.outputs import path_from_record, path_in_record
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
 ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat")
@@ -139,6 +141,27 @@ class AgentConfig:
             data["dims"] = {str(k): list(v) for k, v in self.dims.items()}
         return data
 
+    def to_record(self, folder: str | os.PathLike[str]) -> dict[str, Any]:
+        """:meth:`to_dict` for a record kept in ``folder``: the model folder, the BC dataset and the
+        hyperparameter file stored relative to ``folder`` (a Minari id stays an id), so that the record
+        resolves from any working folder; :meth:`from_record` reads it back."""
+        data = self.to_dict()
+        for key in PATH_FIELDS:
+            if data[key] is not None and Path(data[key]).expanduser().exists():
+                data[key] = path_in_record(data[key], folder)
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any], folder: str | os.PathLike[str]) -> AgentConfig:
+        """Inverse of :meth:`to_record` for a record kept in ``folder``: its paths made absolute."""
+        data = dict(data)
+        for key in PATH_FIELDS:
+            if data.get(key) is not None:
+                path = path_from_record(data[key], folder)
+                # the BC dataset may be a Minari id: kept as written when no such folder exists
+                data[key] = str(path) if key == "model" or path.exists() else data[key]
+        return cls.from_dict(data)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
         """Inverse of :meth:`to_dict`; refuses unknown keys (a file from another version)."""
@@ -159,6 +182,10 @@ class AgentConfig:
     def model_path(self) -> Path | None:
         """The action model's run folder as an absolute path, or None."""
         return None if self.model is None else Path(self.model).expanduser().resolve()
+
+
+PATH_FIELDS: tuple[str, ...] = ("model", "bc_dataset", "hyperparams_file")
+"""The :class:`AgentConfig` fields that hold a path (stored relative to a record's folder)."""
 
 
 def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:

@@ -54,6 +54,7 @@ from .persistence import (
     ZIP_SETTINGS_ATTRIBUTE,
     model_fingerprint,
     obs_normalizer,
+    record_with_relative_paths,
     space_record,
     vec_normalize_stats,
 )
@@ -269,8 +270,11 @@ def train_agent(
             agent=agent,
         )
         record = _agent_record(result, agent, venv, eval_env, action_model, settings)
-        atomic_write_json(tmp / AGENT_JSON, json_safe(record))
-        atomic_write_json(tmp / "config.json", {"config": config.to_dict(), "hyperparams": hyperparams})
+        # paths relative to the run folder (out_dir, where tmp is renamed to): found from any working folder
+        atomic_write_json(tmp / AGENT_JSON, json_safe(record_with_relative_paths(record, out_dir)))
+        atomic_write_json(
+            tmp / "config.json", {"config": config.to_record(out_dir), "hyperparams": hyperparams}
+        )
         if bc_result is not None:
             atomic_write_json(tmp / "bc.json", bc_result.to_dict())
         if plot:
