@@ -33,6 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 from absaction import __version__, envs
+from absaction.data.dataset import minari_root
 from absaction.data.layout import (
     COLLECT_FILE,
     DATA_SUBDIR,
@@ -46,8 +47,9 @@ from absaction.envs.ids import registered_id, resolve_env_id
 from absaction.envs.pointmaze import MazeRoutes, waypoint_mode
 from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
-from absaction.errors import AbsactionError, one_line
+from absaction.errors import AbsactionError, one_line, option
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
+from absaction.outputs import path_from_record, path_in_record
 from absaction.seeding import seed_everything
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
@@ -308,6 +310,52 @@ def _check_dataset_id(dataset_id: str) -> None:
         ) from None
 
 
+def minari_id_of(path: str | os.PathLike[str]) -> str | None:
+    """The Minari id a dataset folder at ``path`` is found by (``minari list local``,
+    ``minari.load_dataset(id)``): its place under ``$MINARI_DATASETS_PATH`` (default
+    ``~/.minari/datasets``), or None when it lies elsewhere."""
+    root = minari_root().expanduser().resolve()
+    try:
+        return Path(path).expanduser().resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _minari_place(out: Path, dataset_id: str | None) -> str | None:
+    """For an ``out`` under Minari's datasets folder, the id its place gives (which the dataset must carry
+    for Minari to list and load it); checked before any work starts."""
+    place = minari_id_of(out)
+    if place is None:
+        return None
+    root = minari_root()
+    if dataset_id is not None and dataset_id != place:
+        raise AbsactionError(
+            f"{out} lies in Minari's datasets folder {root} as {place!r}, but the dataset id is "
+            f"{dataset_id!r}: Minari would neither list nor load it",
+            f"write it to {root / dataset_id} or leave out {option('dataset_id', dataset_id)}",
+        )
+    try:
+        _check_dataset_id(place)
+    except AbsactionError:
+        raise AbsactionError(
+            f"{out} lies in Minari's datasets folder {root}, where its place {place!r} is its Minari id, "
+            "and that is not one",
+            f"name the folder [namespace/]name-vN, e.g. {root / 'reach2d-scripted-v0'}",
+        ) from None
+    return place
+
+
+def load_hint(summary: CollectSummary) -> str:
+    """How to read the dataset back, in Python: by its Minari id where Minari finds it, else by path."""
+    name = repr(summary.dataset_id)
+    if minari_id_of(summary.path) == summary.dataset_id:
+        return f"minari.load_dataset({name}) or absaction.data.load_dataset({name})"
+    return (
+        f"absaction.data.load_dataset({str(summary.path)!r}); for minari.load_dataset({name}) collect it "
+        f"to {minari_root() / summary.dataset_id} (set {_MINARI_ENV_VAR} to change that folder)"
+    )
+
+
 def collect(config: CollectConfig) -> CollectSummary:
     """Roll out ``config.episodes`` episodes and write them as a Minari dataset to ``config.out``.
 
@@ -334,6 +382,7 @@ def collect(config: CollectConfig) -> CollectSummary:
     )
     if config.dataset_id is not None:
         _check_dataset_id(config.dataset_id)
+    place_id = _minari_place(out, config.dataset_id)
 
     env = make_env(config.env_id, config.max_steps, config.env_kwargs)
     try:
@@ -347,7 +396,7 @@ def collect(config: CollectConfig) -> CollectSummary:
             label = f"paths-{Path(algorithm_name[len(PATHS_PREFIX) :]).stem}"  # reach2d-paths-<file>-v0
         else:
             label = config.expert
-        dataset_id = config.dataset_id or default_dataset_id(config.env_id, label)
+        dataset_id = config.dataset_id or place_id or default_dataset_id(config.env_id, label)
         _check_dataset_id(dataset_id)
         return _collect(config, out, env, expert, algorithm_name, dataset_id)
     finally:
@@ -443,7 +492,13 @@ def _collect(
             seconds=time.perf_counter() - started,
         )
         config_dict = asdict(config)
-        config_dict["out"] = str(config.out)
+        # paths relative to the dataset folder (absaction.outputs.path_in_record): the record names no
+        # folder of the machine it was written on; "." is the dataset folder itself
+        config_dict["out"] = "."
+        expert_file = expert_input(config.expert)
+        if expert_file is not None and Path(expert_file).expanduser().exists():
+            prefix = PATHS_PREFIX if config.expert.startswith(PATHS_PREFIX) else ""
+            config_dict["expert"] = prefix + path_in_record(expert_file, out)
         config_dict["dataset_id"] = dataset_id
         assert env.spec is not None  # make_env guarantees it
         atomic_write_json(
@@ -590,6 +645,7 @@ def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:
         ("mean return", f"{summary.mean_return:.4g} ± {summary.std_return:.3g} (std)"),
         ("factors", ", ".join(summary.factor_names) or "none"),
         ("time", f"{summary.seconds:.1f} s"),
+        ("load with", load_hint(summary)),
     ):
         table.add_row(key, value)
     Console(file=file or sys.stdout, highlight=False).print(table)
@@ -601,10 +657,21 @@ def _either(names: list[str]) -> str:
 
 
 def read_collect_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The ``collect.json`` beside a dataset written by :func:`collect`, or None if there is none."""
+    """The ``collect.json`` beside a dataset written by :func:`collect`, or None if there is none; the
+    expert's file (stored relative to the dataset folder) as an absolute path."""
     file = Path(path) / COLLECT_FILE
     if not file.is_file():
         return None
     with open(file, encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
+    config = data.get("config")
+    expert = config.get("expert") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(expert, str):
+        return data
+    stored = expert_input(expert)
+    if stored is not None and not Path(stored).is_absolute():
+        resolved = path_from_record(stored, path).resolve()
+        if resolved.exists():
+            prefix = PATHS_PREFIX if expert.startswith(PATHS_PREFIX) else ""
+            config["expert"] = prefix + str(resolved)
     return data

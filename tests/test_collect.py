@@ -520,7 +520,8 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "absaction collect: error: unknown environment id 'NoSuchEnv-v0'; list the ids with "
-        "`python -c 'import gymnasium; gymnasium.pprint_registry()'`"
+        "`python -c 'import gymnasium; gymnasium.pprint_registry()'`, or pass module:EnvId for an env "
+        "that a module of yours registers"
     ]
     assert list(tmp_path.iterdir()) == []
 

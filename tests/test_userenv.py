@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
+import minari
 import numpy as np
 import pytest
 
@@ -281,3 +284,47 @@ def test_python_errors_name_arguments_cli_errors_name_flags(tmp_path: Path) -> N
     with cli_spelling(), pytest.raises(AbsactionError) as cli_error:
         collect(config)
     assert "--episodes" in str(cli_error.value)
+
+
+# ------------------------------------------------------------------------ 5. Minari's own tools read it
+def test_dataset_under_minari_path_is_listed_and_loaded_by_minari(
+    minari_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(
+        capsys, "collect", "--env", "Pendulum-v1", "--expert", "random", "--episodes", "3",
+        "--max-steps", "5", "--out", str(minari_home / "pendulum-random-v0"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "minari.load_dataset('pendulum-random-v0')" in " ".join(out.split())
+    # a namespaced place gives a namespaced id
+    code, out, err = run_cli(
+        capsys, "collect", "--env", "Pendulum-v1", "--expert", "random", "--episodes", "2",
+        "--max-steps", "5", "--out", str(minari_home / "mine" / "pend-v3"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "collected mine/pend-v3" in out
+
+    # Minari's own command line, in a process of its own, lists both
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "minari"), "list", "local"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, check=True,
+    )  # fmt: skip
+    assert "pendulum-random-v0" in listed.stdout and "mine/pend-v3" in listed.stdout, listed.stdout
+    dataset = minari.load_dataset("pendulum-random-v0")
+    assert dataset.total_episodes == 3 and dataset.total_steps == 15
+    assert minari.load_dataset("mine/pend-v3").total_episodes == 2
+
+
+def test_minari_place_and_id_must_agree(
+    minari_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    base = ["collect", "--env", "Pendulum-v1", "--expert", "random", "--episodes", "1", "--max-steps", "3"]
+    code, _, err = run_cli(capsys, *base, "--out", str(minari_home / "pend"))
+    assert code == 2 and "not one" in err and "name-vN" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, *base, "--out", str(minari_home / "a-v0"), "--dataset-id", "b-v0")
+    assert code == 2 and "Minari would neither list nor load it" in err and "--dataset-id b-v0" in err
+    assert sorted(p.name for p in minari_home.iterdir()) == []
+    # elsewhere: the summary says how to load it
+    code, out, err = run_cli(capsys, *base, "--out", str(tmp_path / "elsewhere"))
+    text = " ".join(out.split())
+    assert code == 0 and "absaction.data.load_dataset(" in text and "MINARI_DATASETS_PATH" in text
