@@ -47,7 +47,7 @@ from absaction.envs.ids import registered_id, resolve_env_id
 from absaction.envs.pointmaze import MazeRoutes, waypoint_mode
 from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
-from absaction.errors import AbsactionError, one_line, option
+from absaction.errors import AbsactionError, flag, one_line, option
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
 from absaction.outputs import path_from_record, path_in_record
 from absaction.seeding import seed_everything
@@ -185,7 +185,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
         raise AbsactionError(
             f"cannot create environment {env_id} ({type(err).__name__}: {one_line(err)})",
-            "check the --env-kwarg values"
+            f"check the {flag('env_kwarg', python='env_kwargs')} values"
             if env_kwargs
             else "install what the environment needs or choose another one",
         ) from None
@@ -198,7 +198,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
         )
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
-        raise AbsactionError(f"environment {env_id} has no time limit", "pass --max-steps M")
+        raise AbsactionError(f"environment {env_id} has no time limit", f"pass {option('max_steps', 'M')}")
     return env
 
 
@@ -219,7 +219,8 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
         factory = getattr(envs, "make_expert", None)
         if factory is None:  # pragma: no cover - only while absaction.envs is incomplete
             raise AbsactionError(
-                "this installation has no scripted experts", "use --expert random or an SB3 .zip"
+                "this installation has no scripted experts",
+                f"use {option('expert', 'random', python=repr('random'))} or an SB3 .zip",
             )
         expert = factory(env)  # raises AbsactionError when the env has no scripted expert
         return expert, f"scripted:{type(expert).__name__}"
@@ -365,17 +366,20 @@ def collect(config: CollectConfig) -> CollectSummary:
     """
     if config.episodes <= 0:
         raise AbsactionError(
-            f"episodes must be positive, got {config.episodes}", "pass --episodes N with N >= 1"
+            f"episodes must be positive, got {config.episodes}", f"pass {option('episodes', 'N')} with N >= 1"
         )
     if config.max_steps is not None and config.max_steps <= 0:
         raise AbsactionError(
-            f"max steps must be positive, got {config.max_steps}", "pass --max-steps M with M >= 1"
+            f"max steps must be positive, got {config.max_steps}",
+            f"pass {option('max_steps', 'M')} with M >= 1",
         )
     if config.seed < 0:
-        raise AbsactionError(f"seed must be >= 0, got {config.seed}", "pass --seed S with S >= 0")
+        raise AbsactionError(
+            f"seed must be >= 0, got {config.seed}", f"pass {option('seed', 'S')} with S >= 0"
+        )
     if not (np.isfinite(config.noise) and config.noise >= 0):
         raise AbsactionError(
-            f"noise must be a finite number >= 0, got {config.noise}", "pass e.g. --noise 0.01"
+            f"noise must be a finite number >= 0, got {config.noise}", f"pass e.g. {option('noise', '0.01')}"
         )
     out = check_new_output(
         config.out, config.force, "output folder", command="collect", inputs=[expert_input(config.expert)]

@@ -198,18 +198,19 @@ def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"actions": "latent"}, "latent actions need an action model; pass --model RUN_DIR"),
+        # a Python caller reads Python names (the CLI's flags: test_cli_subprocess_error)
+        ({"actions": "latent"}, "latent actions need an action model; pass model=RUN_DIR"),
         ({"env_id": "absaction_tests/Lin-v0"}, "unknown environment id 'absaction_tests/Lin-v0'"),
         ({"actions": "repeat"}, "action repeat needs a repeat count"),
-        ({"chunk": 4}, "--chunk only applies to latent or repeat actions"),
-        ({"model": "somewhere"}, "--model only applies to --actions latent"),
+        ({"chunk": 4}, "chunk only applies to latent or repeat actions"),
+        ({"model": "somewhere"}, "model only applies to actions='latent', got actions='primitive'"),
         ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
         (
             {"actions": "repeat", "chunk": 4, "bc_dataset": "x"},
             "behaviour cloning warm-starts primitive- and",
         ),
-        ({"actions": "latent", "model": "m", "plan_phase": True}, "--plan-phase needs latent actions and a"),
-        ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "--plan-phase needs latent actions and a"),
+        ({"actions": "latent", "model": "m", "plan_phase": True}, "plan_phase needs latent actions and a"),
+        ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "plan_phase needs latent actions and a"),
     ],
 )
 def test_config_mistakes(fields: dict[str, Any], message: str):
@@ -530,8 +531,8 @@ def test_cli_subprocess_error(tmp_path: Path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "absaction rl: error: latent actions need an action model; pass --model RUN_DIR (the --out folder of "
-        "`absaction train`)"
+        "absaction rl: error: latent actions need an action model; pass --model RUN_DIR (the run folder that "
+        "`absaction train` wrote)"
     ]
     assert not (tmp_path / "out").exists()
 

@@ -367,7 +367,7 @@ def test_env_without_time_limit(tmp_path: Path) -> None:
         register(
             "absaction-tests/NoLimit-v0", entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv"
         )
-    with pytest.raises(AbsactionError, match="has no time limit; pass --max-steps M"):
+    with pytest.raises(AbsactionError, match="has no time limit; pass max_steps=M"):  # Python's spelling
         collect(CollectConfig("absaction-tests/NoLimit-v0", tmp_path / "x", "random", episodes=1))
     summary = collect(
         CollectConfig("absaction-tests/NoLimit-v0", tmp_path / "y", "random", 1, max_steps=5, progress=False)

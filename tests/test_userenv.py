@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 import absaction.models as models
-from absaction.agents.config import check_env_id
+from absaction.agents.config import AgentConfig, check_env_id
 from absaction.agents.persistence import load_agent
 from absaction.bench.catalogue import resolve_task
 from absaction.bench.estimate import _horizon
@@ -30,6 +31,7 @@ from absaction.envs import resolve_env_id
 from absaction.errors import AbsactionError, cli_spelling
 from absaction.models import qrnn
 from absaction.outputs import path_from_record, path_in_record
+from absaction.train import TrainConfig, fit
 
 # A user's own world in a module of their own, registered when the module is imported: a point that moves
 # by a tenth of its 2-D action per step, 22 steps an episode (22 does not divide by 4 = 2^2 layers).
@@ -273,17 +275,40 @@ def test_qrnn_is_importable_from_models() -> None:
 
 
 # ------------------------------------------------------------------------- 7. errors in the caller's words
-def test_python_errors_name_arguments_cli_errors_name_flags(tmp_path: Path) -> None:
-    out = tmp_path / "ds"
-    out.mkdir()
-    (out / "x").write_text("")
-    config = CollectConfig(env_id="Pendulum-v1", expert="random", episodes=0, out=out, progress=False)
+def test_python_errors_name_arguments_cli_errors_name_flags(
+    tmp_path: Path, write_minari_dataset: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = CollectConfig(
+        env_id="Pendulum-v1", expert="random", episodes=0, out=tmp_path / "o", progress=False
+    )
     with pytest.raises(AbsactionError) as python_error:
         collect(config)
-    assert "episodes=" in str(python_error.value) and "--episodes" not in str(python_error.value)
+    assert "pass episodes=N with N >= 1" in str(python_error.value) and "--" not in str(python_error.value)
     with cli_spelling(), pytest.raises(AbsactionError) as cli_error:
         collect(config)
-    assert "--episodes" in str(cli_error.value)
+    assert "pass --episodes N with N >= 1" in str(cli_error.value)
+
+    # train: a window the model cannot read, and an existing run folder
+    data = favae_like(write_minari_dataset, tmp_path / "favae", episodes=4)
+    with pytest.raises(AbsactionError) as python_error:
+        fit(data, TrainConfig(window=30, epochs=1), tmp_path / "run", progress=False)
+    assert "(window=24)" in str(python_error.value) and "--window" not in str(python_error.value)
+    code, _, err = run_cli(
+        capsys, "train", "--data", str(data), "--window", "30", "--out", str(tmp_path / "r")
+    )
+    assert code == 2 and "(--window 24)" in err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("years of work")
+    with pytest.raises(AbsactionError, match=r"force=True replaces only its own output"):
+        fit(data, TrainConfig(epochs=1), tmp_path / "mine", force=True, progress=False)
+
+    # rl: a latent agent without a model, and a typo'd device
+    with pytest.raises(AbsactionError, match=r"pass model=RUN_DIR"):
+        AgentConfig(env_id="Pendulum-v1", actions="latent").validate()
+    with pytest.raises(AbsactionError, match=r"pass device='cpu' or device='cuda'"):
+        TrainConfig(device="gpu").validate()
+    with cli_spelling(), pytest.raises(AbsactionError, match=r"pass --device cpu or --device cuda"):
+        TrainConfig(device="gpu").validate()
 
 
 # ------------------------------------------------------------------------ 5. Minari's own tools read it
@@ -328,3 +353,19 @@ def test_minari_place_and_id_must_agree(
     code, out, err = run_cli(capsys, *base, "--out", str(tmp_path / "elsewhere"))
     text = " ".join(out.split())
     assert code == 0 and "absaction.data.load_dataset(" in text and "MINARI_DATASETS_PATH" in text
+
+
+# ---------------------------------------------------------------- 6. committed results name no machine
+def test_committed_results_hold_no_absolute_paths() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    files = subprocess.run(
+        ["git", "ls-files", "--", "*.csv", "*.json", "*.md"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert any(name.startswith("benchmarks/results/") for name in files)
+    machine_path = re.compile(r'(^|[ ,"])/(work|tmp|root|home)/', re.MULTILINE)
+    found = [name for name in files if machine_path.search((repo / name).read_text(encoding="utf-8"))]
+    assert found == []

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from absaction.envs.ids import resolve_env_id
-from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.errors import AbsactionError, flag, option, refuse_unknown_keys
 from absaction.outputs import path_from_record, path_in_record
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
@@ -74,35 +74,37 @@ class AgentConfig:
     # ------------------------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Raise :class:`AbsactionError` (one line: problem and fix) for an inconsistent config."""
-        _choice(self.algo, ALGOS, "algorithm", "--algo")
-        _choice(self.actions, ACTION_KINDS, "action kind", "--actions")
-        _choice(self.fixed, FIXED_MODES, "fixed mode", "--fixed")
+        _choice(self.algo, ALGOS, "algorithm", "algo")
+        _choice(self.actions, ACTION_KINDS, "action kind", "actions")
+        _choice(self.fixed, FIXED_MODES, "fixed mode", "fixed")
         check_env_id(self.env_id)
+        latent = _text("actions", "latent")
         if self.actions == "latent" and not self.model:
             raise AbsactionError(
                 "latent actions need an action model",
-                "pass --model RUN_DIR (the --out folder of `absaction train`)",
+                f"pass {option('model', 'RUN_DIR')} (the run folder that `absaction train` wrote)",
             )
         if self.actions != "latent":
             for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
                 if value:
                     raise AbsactionError(
-                        f"--{name} only applies to --actions latent, got --actions {self.actions}",
-                        f"drop --{name} or use --actions latent",
+                        f"{flag(name)} only applies to {latent}, got {_text('actions', self.actions)}",
+                        f"drop {flag(name)} or use {latent}",
                     )
         if self.plan_phase and (self.actions != "latent" or self.chunk is None):
             raise AbsactionError(
-                "--plan-phase needs latent actions and a closed-loop --chunk K",
-                "pass --actions latent --chunk K (K dividing the model's length) or drop --plan-phase",
+                f"{flag('plan_phase')} needs latent actions and a closed-loop {option('chunk', 'K')}",
+                f"pass {latent} {option('chunk', 'K')} (K dividing the model's length) or drop "
+                f"{flag('plan_phase')}",
             )
         if self.actions == "repeat" and self.chunk is None:
             raise AbsactionError(
-                "action repeat needs a repeat count", "pass --chunk K (e.g. the model's length)"
+                "action repeat needs a repeat count", f"pass {option('chunk', 'K')} (e.g. the model's length)"
             )
         if self.actions == "primitive" and self.chunk is not None:
             raise AbsactionError(
-                "--chunk only applies to latent or repeat actions",
-                "drop --chunk or choose --actions latent/repeat",
+                f"{flag('chunk')} only applies to latent or repeat actions",
+                f"drop {flag('chunk')} or choose {latent} or {_text('actions', 'repeat')}",
             )
         counts: tuple[tuple[str, int | None], ...] = (
             ("chunk", self.chunk),
@@ -111,26 +113,33 @@ class AgentConfig:
         )
         for name, count in counts:
             if count is not None and int(count) < 1:
-                flag = name.replace("_", "-")
-                raise AbsactionError(f"{name} must be a positive integer, got {count}", f"pass --{flag} >= 1")
+                raise AbsactionError(
+                    f"{name} must be a positive integer, got {count}", f"pass {flag(name)} >= 1"
+                )
         if self.eval_episodes < 1:
             raise AbsactionError(
-                f"eval_episodes must be >= 1, got {self.eval_episodes}", "pass --eval-episodes 10"
+                f"eval_episodes must be >= 1, got {self.eval_episodes}",
+                f"pass {option('eval_episodes', '10')}",
             )
         if not self.z_bound > 0:
-            raise AbsactionError(f"z_bound must be > 0, got {self.z_bound}", "pass e.g. --z-bound 2")
+            raise AbsactionError(
+                f"z_bound must be > 0, got {self.z_bound}", f"pass e.g. {option('z_bound', '2')}"
+            )
         if self.bc_dataset is not None:
             if self.actions == "repeat":
                 raise AbsactionError(
                     "behaviour cloning warm-starts primitive- and latent-action agents, not action repeat",
-                    "drop --bc or use --actions primitive or latent",
+                    f"drop {flag('bc', python='bc_dataset')} or use {_text('actions', 'primitive')} or "
+                    f"{latent}",
                 )
             if self.bc_epochs < 1:
-                raise AbsactionError(f"bc_epochs must be >= 1, got {self.bc_epochs}", "pass --bc-epochs 20")
+                raise AbsactionError(
+                    f"bc_epochs must be >= 1, got {self.bc_epochs}", f"pass {option('bc_epochs', '20')}"
+                )
         if self.bc_critic_warmup is not None and int(self.bc_critic_warmup) < 0:
             raise AbsactionError(
                 f"bc_critic_warmup must be >= 0, got {self.bc_critic_warmup}",
-                "pass --bc-critic-warmup 0 or more",
+                f"pass {option('bc_critic_warmup', '0')} or more",
             )
 
     # ------------------------------------------------------------------------------ (de)serialise
@@ -188,9 +197,16 @@ PATH_FIELDS: tuple[str, ...] = ("model", "bc_dataset", "hyperparams_file")
 """The :class:`AgentConfig` fields that hold a path (stored relative to a record's folder)."""
 
 
-def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
+def _choice(value: str, options: tuple[str, ...], what: str, name: str) -> None:
     if value not in options:
-        raise AbsactionError(f"unknown {what} {value!r}", f"choose one of {', '.join(options)} ({flag})")
+        raise AbsactionError(
+            f"unknown {what} {value!r}", f"choose one of {', '.join(options)} ({flag(name)})"
+        )
+
+
+def _text(name: str, value: str) -> str:
+    """A text-valued option as the caller writes it: ``--actions latent`` / ``actions='latent'``."""
+    return option(name, value, python=repr(value))
 
 
 def check_env_id(env_id: str) -> None:

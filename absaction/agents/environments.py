@@ -16,7 +16,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.envs.ids import resolve_env_id
-from absaction.errors import AbsactionError, one_line
+from absaction.errors import AbsactionError, flag, one_line
 from absaction.wrappers import ActionDecoder, ActionRepeatWrapper, LatentActionWrapper, MacroActionWrapper
 from absaction.wrappers import latent as latent_module
 
@@ -60,7 +60,8 @@ def make_env(
     except (gym.error.Error, TypeError, ImportError) as err:
         first = one_line(err)
         raise AbsactionError(
-            f"gymnasium.make({config.env_id!r}) failed ({first})", "check the env id and --env-kwarg values"
+            f"gymnasium.make({config.env_id!r}) failed ({first})",
+            f"check the env id and {flag('env_kwarg', python='env_kwargs')} values",
         ) from None
     if not isinstance(env.action_space, gym.spaces.Box):
         raise AbsactionError(

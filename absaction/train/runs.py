@@ -81,7 +81,9 @@ def resume(
     run_dir = Path(run_dir)
     saved = model_io.read_config(run_dir)
     if "train" not in saved or "data" not in saved:
-        raise AbsactionError(f"{run_dir} was not written by absaction train", "start a new run with --out")
+        raise AbsactionError(
+            f"{run_dir} was not written by absaction train", "start a new run in another folder"
+        )
     config = TrainConfig.from_dict(saved["train"])
     overrides = dict(overrides or {})
     model_options = overrides.pop("model_options", {}) or {}
@@ -94,7 +96,9 @@ def resume(
     saved_path = recorded_data(run_dir, saved)
     dataset_path = data if data is not None else saved_path
     if dataset_path is None:
-        raise AbsactionError(f"{run_dir} does not record its dataset", f"pass --data with --resume {run_dir}")
+        raise AbsactionError(
+            f"{run_dir} does not record its dataset", f"pass the dataset again ({option('data', 'DATA')})"
+        )
     if data is not None and saved_path is not None and _same_path(data, saved_path) is False:
         conflicts.append(("data", saved_path, os.fspath(data)))
     if conflicts:
