@@ -15,7 +15,6 @@ once the dataset is complete; an error or Ctrl-C removes it and leaves ``out`` a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -24,7 +23,6 @@ import sys
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -41,6 +39,13 @@ from absaction.data.layout import (
     FACTOR_NAMES_KEY,
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
+)
+from absaction.data.minari_ids import (
+    MINARI_ENV_VAR,
+    check_dataset_id,
+    minari_datasets_path,
+    minari_id_of,
+    minari_place,
 )
 from absaction.envs import PathSetExpert, load_recorded_paths
 from absaction.envs.ids import registered_id, resolve_env_id
@@ -59,7 +64,6 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 _CHUNK_EPISODES = 100
 #: stable-baselines3 algorithms tried, in order, when loading a policy .zip.
 SB3_ALGORITHMS: tuple[str, ...] = ("PPO", "SAC", "TD3", "A2C", "DDPG")
-_MINARI_ENV_VAR = "MINARI_DATASETS_PATH"
 CODE_PERMALINK = "https://github.com/absaction/absaction"
 
 
@@ -299,53 +303,6 @@ def default_dataset_id(env_id: str, expert_label: str) -> str:
     return f"{slug or 'dataset'}-v0"
 
 
-def _check_dataset_id(dataset_id: str) -> None:
-    from minari.dataset.minari_dataset import parse_dataset_id
-
-    try:
-        parse_dataset_id(dataset_id)  # TypeError when the -vN suffix is missing
-    except (ValueError, TypeError):
-        raise AbsactionError(
-            f"malformed dataset id {dataset_id!r}",
-            "use the form [namespace/]name-v0, e.g. reach2d-scripted-v0",
-        ) from None
-
-
-def minari_id_of(path: str | os.PathLike[str]) -> str | None:
-    """The Minari id a dataset folder at ``path`` is found by (``minari list local``,
-    ``minari.load_dataset(id)``): its place under ``$MINARI_DATASETS_PATH`` (default
-    ``~/.minari/datasets``), or None when it lies elsewhere."""
-    root = minari_root().expanduser().resolve()
-    try:
-        return Path(path).expanduser().resolve().relative_to(root).as_posix()
-    except ValueError:
-        return None
-
-
-def _minari_place(out: Path, dataset_id: str | None) -> str | None:
-    """For an ``out`` under Minari's datasets folder, the id its place gives (which the dataset must carry
-    for Minari to list and load it); checked before any work starts."""
-    place = minari_id_of(out)
-    if place is None:
-        return None
-    root = minari_root()
-    if dataset_id is not None and dataset_id != place:
-        raise AbsactionError(
-            f"{out} lies in Minari's datasets folder {root} as {place!r}, but the dataset id is "
-            f"{dataset_id!r}: Minari would neither list nor load it",
-            f"write it to {root / dataset_id} or leave out {option('dataset_id', dataset_id)}",
-        )
-    try:
-        _check_dataset_id(place)
-    except AbsactionError:
-        raise AbsactionError(
-            f"{out} lies in Minari's datasets folder {root}, where its place {place!r} is its Minari id, "
-            "and that is not one",
-            f"name the folder [namespace/]name-vN, e.g. {root / 'reach2d-scripted-v0'}",
-        ) from None
-    return place
-
-
 def load_hint(summary: CollectSummary) -> str:
     """How to read the dataset back, in Python: by its Minari id where Minari finds it, else by path."""
     name = repr(summary.dataset_id)
@@ -353,7 +310,7 @@ def load_hint(summary: CollectSummary) -> str:
         return f"minari.load_dataset({name}) or absaction.data.load_dataset({name})"
     return (
         f"absaction.data.load_dataset({str(summary.path)!r}); for minari.load_dataset({name}) collect it "
-        f"to {minari_root() / summary.dataset_id} (set {_MINARI_ENV_VAR} to change that folder)"
+        f"to {minari_root() / summary.dataset_id} (set {MINARI_ENV_VAR} to change that folder)"
     )
 
 
@@ -385,8 +342,8 @@ def collect(config: CollectConfig) -> CollectSummary:
         config.out, config.force, "output folder", command="collect", inputs=[expert_input(config.expert)]
     )
     if config.dataset_id is not None:
-        _check_dataset_id(config.dataset_id)
-    place_id = _minari_place(out, config.dataset_id)
+        check_dataset_id(config.dataset_id)
+    place_id = minari_place(out, config.dataset_id)
 
     env = make_env(config.env_id, config.max_steps, config.env_kwargs)
     try:
@@ -401,7 +358,7 @@ def collect(config: CollectConfig) -> CollectSummary:
         else:
             label = config.expert
         dataset_id = config.dataset_id or place_id or default_dataset_id(config.env_id, label)
-        _check_dataset_id(dataset_id)
+        check_dataset_id(dataset_id)
         return _collect(config, out, env, expert, algorithm_name, dataset_id)
     finally:
         env.close()
@@ -441,7 +398,7 @@ def _collect(
             range(config.episodes), desc=f"collect {config.env_id}", unit="ep", file=sys.stderr,
             disable=not config.progress, dynamic_ncols=True,
         )  # fmt: skip
-        with bar, _minari_datasets_path(staging), warnings.catch_warnings():
+        with bar, minari_datasets_path(staging), warnings.catch_warnings():
             # Minari nags about unset optional metadata (author_email, eval_env); nothing to fix for a user
             warnings.filterwarnings("ignore", category=UserWarning, module=r"minari(\..*)?$")
             for i in bar:
@@ -614,20 +571,6 @@ def _stack(items: list[Any]) -> Any:
     if isinstance(first, tuple):
         return tuple(_stack([item[k] for item in items]) for k in range(len(first)))
     return np.stack([np.asarray(item) for item in items])
-
-
-@contextlib.contextmanager
-def _minari_datasets_path(path: Path) -> Iterator[None]:
-    """Point Minari at ``path`` for the duration, restoring the caller's setting afterwards."""
-    old = os.environ.get(_MINARI_ENV_VAR)
-    os.environ[_MINARI_ENV_VAR] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(_MINARI_ENV_VAR, None)
-        else:
-            os.environ[_MINARI_ENV_VAR] = old
 
 
 def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:

@@ -157,7 +157,8 @@ def longest_window(lengths: Sequence[int] | np.ndarray, multiple: int = 1) -> in
         raise AbsactionError(
             f"the shortest episode has {shortest} steps, fewer than the {multiple} the model needs "
             f"(it halves the time axis {multiple.bit_length() - 1} times)",
-            f"collect episodes of at least {multiple} steps or use fewer layers or ladders",
+            f"collect episodes of at least {multiple} steps, use fewer layers or ladders, or a "
+            "variable-length model (seq2seq)",
         )
     return shortest // multiple * multiple
 
