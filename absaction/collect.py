@@ -474,7 +474,7 @@ def _collect(
                     "action_space": str(env.action_space),
                     "observation_space": str(env.observation_space),
                 },
-                "summary": summary.to_dict(),
+                "summary": {**summary.to_dict(), "path": "."},  # the dataset folder itself
             },
         )
     return summary

@@ -92,6 +92,7 @@ def test_module_env_id_through_collect_train_rl(
     assert "userreach-random-v0" in out  # the dataset id is made from the registered part of the id
     collect_json = json.loads((tmp_path / "ds" / "collect.json").read_text())
     assert collect_json["config"]["env_id"] == USER_ID  # kept as written: a later process imports it again
+    assert collect_json["config"]["out"] == collect_json["summary"]["path"] == "."  # no machine paths
 
     code, _, err = run_cli(
         capsys, "train", "--data", "ds", "--out", "run", "--epochs", "1", "--ladder-dims", "2,1"
