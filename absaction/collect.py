@@ -15,8 +15,6 @@ once the dataset is complete; an error or Ctrl-C removes it and leaves ``out`` a
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import json
 import os
 import re
@@ -25,7 +23,6 @@ import sys
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -34,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from absaction import __version__, envs
+from absaction.data.dataset import minari_root
 from absaction.data.layout import (
     COLLECT_FILE,
     DATA_SUBDIR,
@@ -42,12 +40,21 @@ from absaction.data.layout import (
     INFO_FACTORS_KEY,
     INFO_SUCCESS_KEY,
 )
+from absaction.data.minari_ids import (
+    MINARI_ENV_VAR,
+    check_dataset_id,
+    minari_datasets_path,
+    minari_id_of,
+    minari_place,
+)
 from absaction.envs import PathSetExpert, load_recorded_paths
-from absaction.envs.pointmaze import MazeRoutes, register_robotics_for, waypoint_mode
+from absaction.envs.ids import registered_id, resolve_env_id
+from absaction.envs.pointmaze import MazeRoutes, waypoint_mode
 from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
-from absaction.errors import AbsactionError, one_line
+from absaction.errors import AbsactionError, flag, one_line, option
 from absaction.files import atomic_dir, atomic_write_json, check_new_output
+from absaction.outputs import path_from_record, path_in_record
 from absaction.seeding import seed_everything
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
@@ -57,7 +64,6 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 _CHUNK_EPISODES = 100
 #: stable-baselines3 algorithms tried, in order, when loading a policy .zip.
 SB3_ALGORITHMS: tuple[str, ...] = ("PPO", "SAC", "TD3", "A2C", "DDPG")
-_MINARI_ENV_VAR = "MINARI_DATASETS_PATH"
 CODE_PERMALINK = "https://github.com/absaction/absaction"
 
 
@@ -168,32 +174,22 @@ class SB3Expert:
 def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gymnasium.make(env_id)`` with a clear error for unknown ids (suggesting close ones), envs that
     fail to build, non-Box action spaces and envs without a time limit."""
-    register_robotics_for(env_id)  # PointMaze_* ids exist once gymnasium-robotics (absaction[maze]) is loaded
-    if env_id not in gym.registry:
-        by_lower = {key.lower(): key for key in gym.registry}
-        close = [by_lower[env_id.lower()]] if env_id.lower() in by_lower else []
-        close = close or difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
-        fix = (
-            f"did you mean {_either(close)}?"
-            if close
-            else "list the ids with `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
-        )
-        raise AbsactionError(f"unknown environment id {env_id!r}", fix)
+    name = resolve_env_id(env_id)  # imports the module of a "module:EnvId" id
     kwargs: dict[str, Any] = dict(env_kwargs or {})
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
-    if max_steps is not None and is_reach2d(env_id):
+    if max_steps is not None and is_reach2d(name):
         kwargs["max_steps"] = max_steps  # a Reach2D world also truncates by its own clock
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            env = gym.make(env_id, **kwargs)
+            env = gym.make(name, **kwargs)
     except AbsactionError:
         raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...
         raise AbsactionError(
             f"cannot create environment {env_id} ({type(err).__name__}: {one_line(err)})",
-            "check the --env-kwarg values"
+            f"check the {flag('env_kwarg', python='env_kwargs')} values"
             if env_kwargs
             else "install what the environment needs or choose another one",
         ) from None
@@ -206,7 +202,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
         )
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
-        raise AbsactionError(f"environment {env_id} has no time limit", "pass --max-steps M")
+        raise AbsactionError(f"environment {env_id} has no time limit", f"pass {option('max_steps', 'M')}")
     return env
 
 
@@ -227,7 +223,8 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
         factory = getattr(envs, "make_expert", None)
         if factory is None:  # pragma: no cover - only while absaction.envs is incomplete
             raise AbsactionError(
-                "this installation has no scripted experts", "use --expert random or an SB3 .zip"
+                "this installation has no scripted experts",
+                f"use {option('expert', 'random', python=repr('random'))} or an SB3 .zip",
             )
         expert = factory(env)  # raises AbsactionError when the env has no scripted expert
         return expert, f"scripted:{type(expert).__name__}"
@@ -301,21 +298,20 @@ def _same_space(a: gym.Space, b: gym.Space) -> bool:
 
 def default_dataset_id(env_id: str, expert_label: str) -> str:
     """``absaction/Reach2D-v0`` + ``scripted`` -> ``reach2d-scripted-v0`` (a valid Minari id)."""
-    name = re.sub(r"-v\d+$", "", env_id.split("/")[-1])
+    name = re.sub(r"-v\d+$", "", registered_id(env_id).split("/")[-1])
     slug = re.sub(r"[^-_0-9a-zA-Z]+", "-", f"{name}-{expert_label}").strip("-").lower()
     return f"{slug or 'dataset'}-v0"
 
 
-def _check_dataset_id(dataset_id: str) -> None:
-    from minari.dataset.minari_dataset import parse_dataset_id
-
-    try:
-        parse_dataset_id(dataset_id)  # TypeError when the -vN suffix is missing
-    except (ValueError, TypeError):
-        raise AbsactionError(
-            f"malformed dataset id {dataset_id!r}",
-            "use the form [namespace/]name-v0, e.g. reach2d-scripted-v0",
-        ) from None
+def load_hint(summary: CollectSummary) -> str:
+    """How to read the dataset back, in Python: by its Minari id where Minari finds it, else by path."""
+    name = repr(summary.dataset_id)
+    if minari_id_of(summary.path) == summary.dataset_id:
+        return f"minari.load_dataset({name}) or absaction.data.load_dataset({name})"
+    return (
+        f"absaction.data.load_dataset({str(summary.path)!r}); for minari.load_dataset({name}) collect it "
+        f"to {minari_root() / summary.dataset_id} (set {MINARI_ENV_VAR} to change that folder)"
+    )
 
 
 def collect(config: CollectConfig) -> CollectSummary:
@@ -327,23 +323,27 @@ def collect(config: CollectConfig) -> CollectSummary:
     """
     if config.episodes <= 0:
         raise AbsactionError(
-            f"episodes must be positive, got {config.episodes}", "pass --episodes N with N >= 1"
+            f"episodes must be positive, got {config.episodes}", f"pass {option('episodes', 'N')} with N >= 1"
         )
     if config.max_steps is not None and config.max_steps <= 0:
         raise AbsactionError(
-            f"max steps must be positive, got {config.max_steps}", "pass --max-steps M with M >= 1"
+            f"max steps must be positive, got {config.max_steps}",
+            f"pass {option('max_steps', 'M')} with M >= 1",
         )
     if config.seed < 0:
-        raise AbsactionError(f"seed must be >= 0, got {config.seed}", "pass --seed S with S >= 0")
+        raise AbsactionError(
+            f"seed must be >= 0, got {config.seed}", f"pass {option('seed', 'S')} with S >= 0"
+        )
     if not (np.isfinite(config.noise) and config.noise >= 0):
         raise AbsactionError(
-            f"noise must be a finite number >= 0, got {config.noise}", "pass e.g. --noise 0.01"
+            f"noise must be a finite number >= 0, got {config.noise}", f"pass e.g. {option('noise', '0.01')}"
         )
     out = check_new_output(
         config.out, config.force, "output folder", command="collect", inputs=[expert_input(config.expert)]
     )
     if config.dataset_id is not None:
-        _check_dataset_id(config.dataset_id)
+        check_dataset_id(config.dataset_id)
+    place_id = minari_place(out, config.dataset_id)
 
     env = make_env(config.env_id, config.max_steps, config.env_kwargs)
     try:
@@ -357,8 +357,8 @@ def collect(config: CollectConfig) -> CollectSummary:
             label = f"paths-{Path(algorithm_name[len(PATHS_PREFIX) :]).stem}"  # reach2d-paths-<file>-v0
         else:
             label = config.expert
-        dataset_id = config.dataset_id or default_dataset_id(config.env_id, label)
-        _check_dataset_id(dataset_id)
+        dataset_id = config.dataset_id or place_id or default_dataset_id(config.env_id, label)
+        check_dataset_id(dataset_id)
         return _collect(config, out, env, expert, algorithm_name, dataset_id)
     finally:
         env.close()
@@ -398,7 +398,7 @@ def _collect(
             range(config.episodes), desc=f"collect {config.env_id}", unit="ep", file=sys.stderr,
             disable=not config.progress, dynamic_ncols=True,
         )  # fmt: skip
-        with bar, _minari_datasets_path(staging), warnings.catch_warnings():
+        with bar, minari_datasets_path(staging), warnings.catch_warnings():
             # Minari nags about unset optional metadata (author_email, eval_env); nothing to fix for a user
             warnings.filterwarnings("ignore", category=UserWarning, module=r"minari(\..*)?$")
             for i in bar:
@@ -453,7 +453,13 @@ def _collect(
             seconds=time.perf_counter() - started,
         )
         config_dict = asdict(config)
-        config_dict["out"] = str(config.out)
+        # paths relative to the dataset folder (absaction.outputs.path_in_record): the record names no
+        # folder of the machine it was written on; "." is the dataset folder itself
+        config_dict["out"] = "."
+        expert_file = expert_input(config.expert)
+        if expert_file is not None and Path(expert_file).expanduser().exists():
+            prefix = PATHS_PREFIX if config.expert.startswith(PATHS_PREFIX) else ""
+            config_dict["expert"] = prefix + path_in_record(expert_file, out)
         config_dict["dataset_id"] = dataset_id
         assert env.spec is not None  # make_env guarantees it
         atomic_write_json(
@@ -468,7 +474,7 @@ def _collect(
                     "action_space": str(env.action_space),
                     "observation_space": str(env.observation_space),
                 },
-                "summary": summary.to_dict(),
+                "summary": {**summary.to_dict(), "path": "."},  # the dataset folder itself
             },
         )
     return summary
@@ -567,20 +573,6 @@ def _stack(items: list[Any]) -> Any:
     return np.stack([np.asarray(item) for item in items])
 
 
-@contextlib.contextmanager
-def _minari_datasets_path(path: Path) -> Iterator[None]:
-    """Point Minari at ``path`` for the duration, restoring the caller's setting afterwards."""
-    old = os.environ.get(_MINARI_ENV_VAR)
-    os.environ[_MINARI_ENV_VAR] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(_MINARI_ENV_VAR, None)
-        else:
-            os.environ[_MINARI_ENV_VAR] = old
-
-
 def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:
     """A short table of what was written (rich)."""
     from rich.console import Console
@@ -600,6 +592,7 @@ def print_summary(summary: CollectSummary, file: IO[str] | None = None) -> None:
         ("mean return", f"{summary.mean_return:.4g} ± {summary.std_return:.3g} (std)"),
         ("factors", ", ".join(summary.factor_names) or "none"),
         ("time", f"{summary.seconds:.1f} s"),
+        ("load with", load_hint(summary)),
     ):
         table.add_row(key, value)
     Console(file=file or sys.stdout, highlight=False).print(table)
@@ -611,10 +604,21 @@ def _either(names: list[str]) -> str:
 
 
 def read_collect_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The ``collect.json`` beside a dataset written by :func:`collect`, or None if there is none."""
+    """The ``collect.json`` beside a dataset written by :func:`collect`, or None if there is none; the
+    expert's file (stored relative to the dataset folder) as an absolute path."""
     file = Path(path) / COLLECT_FILE
     if not file.is_file():
         return None
     with open(file, encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
+    config = data.get("config")
+    expert = config.get("expert") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(expert, str):
+        return data
+    stored = expert_input(expert)
+    if stored is not None and not Path(stored).is_absolute():
+        resolved = path_from_record(stored, path).resolve()
+        if resolved.exists():
+            prefix = PATHS_PREFIX if expert.startswith(PATHS_PREFIX) else ""
+            config["expert"] = prefix + str(resolved)
     return data

@@ -58,13 +58,28 @@ def refuse_unknown_keys(
 _SPELLING: contextvars.ContextVar[str] = contextvars.ContextVar("absaction_option_spelling", default="python")
 
 
-def option(name: str, value: str | None = None) -> str:
+def option(name: str, value: str | None = None, *, python: str | None = None) -> str:
     """Spell option ``name`` (``"force"``, ``"bc_data"``) as the caller writes it: ``--force`` /
-    ``--bc-data VALUE`` at the command line, ``force=True`` / ``bc_data=VALUE`` in Python."""
+    ``--bc-data VALUE`` at the command line, ``force=True`` / ``bc_data=VALUE`` in Python.
+
+    Args:
+        name: the option's name (the Python argument or field; ``_`` becomes ``-`` in the flag).
+        value: its value as typed at the command line; None for an on/off flag (``True`` in Python).
+        python: the value as written in Python where it differs (``"'cpu'"``, ``"[8, 4, 2]"``).
+    """
     if _SPELLING.get() == "cli":
         flag = "--" + name.replace("_", "-")
         return flag if value is None else f"{flag} {value}"
-    return f"{name.replace('-', '_')}={'True' if value is None else value}"
+    shown = python if python is not None else ("True" if value is None else value)
+    return f"{name.replace('-', '_')}={shown}"
+
+
+def flag(name: str, python: str | None = None) -> str:
+    """Name option ``name`` without a value, as the caller writes it: ``--lr`` at the command line, ``lr``
+    (or ``python``, where the Python name differs: ``--env-kwarg`` is ``env_kwargs``) in Python."""
+    if _SPELLING.get() == "cli":
+        return "--" + name.replace("_", "-")
+    return python if python is not None else name.replace("-", "_")
 
 
 @contextlib.contextmanager

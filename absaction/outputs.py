@@ -179,3 +179,41 @@ def _is_figure(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(64).lstrip()
     return any(head.startswith(magic) for magic in FIGURE_MAGIC.get(fmt, ()))
+
+
+# Paths inside a record (a run's config.json, a report, a benchmark's results) are stored relative to the
+# folder that holds the record: the record then resolves from any working folder, and a committed result
+# names no folder of the machine it ran on. Reading joins them to that folder again.
+
+
+def path_in_record(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+    """How a record kept in ``folder`` stores ``path``: relative to ``folder``, with ``/`` separators
+    (``../data/reach2d`` for a run in ``runs/x`` of the dataset ``data/reach2d``); absolute only where no
+    relative path exists (another drive on Windows).
+
+    >>> path_in_record("data/reach2d", "runs/x")
+    '../../data/reach2d'
+    """
+    target, base = Path(path).expanduser().absolute(), Path(folder).expanduser().absolute()
+    try:
+        return Path(os.path.relpath(target, base)).as_posix()
+    except ValueError:  # no relative path between two Windows drives
+        return str(target)
+
+
+def path_from_record(stored: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path:
+    """Where a path stored by :func:`path_in_record` in a record kept in ``folder`` lies, as an absolute
+    path: an absolute one as it is, a relative one joined to ``folder``. A record written before paths
+    were stored this way held a path relative to the working folder of its command: where only that one
+    exists, it is the answer.
+
+    >>> str(path_from_record("../../data/reach2d", "/home/me/runs/x"))
+    '/home/me/data/reach2d'
+    """
+    stored = Path(stored).expanduser()
+    if stored.is_absolute():
+        return stored
+    joined = Path(os.path.normpath(Path(folder).expanduser().absolute() / stored))
+    if not joined.exists() and stored.exists():
+        return stored.absolute()  # an older record: relative to the working folder it was written from
+    return joined

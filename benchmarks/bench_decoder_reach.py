@@ -42,6 +42,7 @@ from absaction.envs import Reach2DEnv
 from absaction.envs.variants import NEW_GOALS
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
+from absaction.outputs import path_in_record
 from absaction.wrappers import LatentActionWrapper
 
 NEW_GOALS_ID = "absaction/Reach2DNewGoals-v0"
@@ -151,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         out = None if args.out is None else check_new_output(args.out, args.force, "output file")
         report = {
-            "model": str(Path(args.model).resolve()),
+            # relative to the folder of the JSON file: a committed result names no folder of the machine
+            "model": path_in_record(args.model, Path(out).parent if out is not None else Path.cwd()),
             "box": reach_of_the_box(args.model, args.points),
             **precision_and_chain(args.model, args.data, args.episodes),
         }

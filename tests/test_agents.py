@@ -198,18 +198,19 @@ def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"actions": "latent"}, "latent actions need an action model; pass --model RUN_DIR"),
-        ({"env_id": "absaction_tests/Lin-v0"}, "unknown env id 'absaction_tests/Lin-v0'"),
+        # a Python caller reads Python names (the CLI's flags: test_cli_subprocess_error)
+        ({"actions": "latent"}, "latent actions need an action model; pass model=RUN_DIR"),
+        ({"env_id": "absaction_tests/Lin-v0"}, "unknown environment id 'absaction_tests/Lin-v0'"),
         ({"actions": "repeat"}, "action repeat needs a repeat count"),
-        ({"chunk": 4}, "--chunk only applies to latent or repeat actions"),
-        ({"model": "somewhere"}, "--model only applies to --actions latent"),
+        ({"chunk": 4}, "chunk only applies to latent or repeat actions"),
+        ({"model": "somewhere"}, "model only applies to actions='latent', got actions='primitive'"),
         ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
         (
             {"actions": "repeat", "chunk": 4, "bc_dataset": "x"},
             "behaviour cloning warm-starts primitive- and",
         ),
-        ({"actions": "latent", "model": "m", "plan_phase": True}, "--plan-phase needs latent actions and a"),
-        ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "--plan-phase needs latent actions and a"),
+        ({"actions": "latent", "model": "m", "plan_phase": True}, "plan_phase needs latent actions and a"),
+        ({"actions": "repeat", "chunk": 4, "plan_phase": True}, "plan_phase needs latent actions and a"),
     ],
 )
 def test_config_mistakes(fields: dict[str, Any], message: str):
@@ -277,7 +278,7 @@ def test_tiny_runs_count_primitive_steps(
     assert record["primitive_steps"] == result.primitive_steps
     if actions == "latent":
         assert record["model"] == {
-            "run_dir": str(stub_model.resolve()),
+            "run_dir": f"../{stub_model.name}",  # relative to the run folder: found from any working folder
             "sha256": hashlib.sha256(b"stub weights").hexdigest(),
         }
         assert record["wrapper"]["dims"] == {"1": [0], "2": [0]} and record["wrapper"]["z_bound"] == 2.0
@@ -481,7 +482,7 @@ def _real_model(tmp_path: Path, action_dim: int = 2, low: float = -1.0) -> Path:
         ("missing-model", "does not exist"),
         (
             "unknown-env",
-            "unknown env id 'absaction_tests/Lime-v0'; pass a registered gymnasium id; did you mean",
+            "unknown environment id 'absaction_tests/Lime-v0'; did you mean absaction_tests/Line-v0",
         ),
         ("env-kwarg", "gymnasium.make('absaction_tests/Line-v0') failed"),
         ("size", "the model decodes 3-D actions"),
@@ -530,8 +531,8 @@ def test_cli_subprocess_error(tmp_path: Path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "absaction rl: error: latent actions need an action model; pass --model RUN_DIR (the --out folder of "
-        "`absaction train`)"
+        "absaction rl: error: latent actions need an action model; pass --model RUN_DIR (the run folder that "
+        "`absaction train` wrote)"
     ]
     assert not (tmp_path / "out").exists()
 

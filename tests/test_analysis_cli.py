@@ -520,7 +520,9 @@ def test_cli_on_a_trained_run(reach_data: Path, tmp_path: Path, capsys: pytest.C
     code, _, _ = run_cli(["evaluate", "--model", str(run), "--out", str(tmp_path / "rep")], capsys)
     assert code == 0
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert report["model"]["name"] == "tcvlae" and report["data"]["path"] == str(reach_data)
+    # the report names its inputs relative to its own folder
+    assert report["model"]["name"] == "tcvlae" and report["data"]["path"] == "../reach"
+    assert report["model"]["run_dir"] == "../trained"
     assert report["reconstruction"]["sigma"] == pytest.approx(0.1)  # the training sigma (TrainConfig default)
     assert report["reconstruction"]["nll"] is not None and report["metrics"] is not None
 

@@ -25,6 +25,7 @@ from absaction.bench.executors import LocalExecutor
 from absaction.bench.stats import Estimate, normalised_auc
 from absaction.cli import main
 from absaction.errors import AbsactionError
+from absaction.outputs import path_from_record, path_in_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -327,6 +328,12 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     assert data["shared"] == []  # the two agents differ: nothing is shared
     cached = json.loads((out / lookahead.LOOKAHEAD_FILE).read_text())
     assert cached["dense/ppo-latent"]["ceiling"] == ceiling
+    # every record names its folders relative to the bench folder: none holds this machine's paths
+    assert cached["dense/ppo-latent"]["settings"]["config"]["model"] == "stage1/tcvlae"
+    assert data["stage1"]["data"] == "stage1/demos" and data["stage1"]["models"]["tcvlae"] == "stage1/tcvlae"
+    assert {run["out_dir"] for run in data["runs"]} >= {"runs/dense/ppo-latent/seed0"}
+    for name in ("bench.json", "summary.json", lookahead.LOOKAHEAD_FILE, "results.csv"):
+        assert str(out.parent) not in (out / name).read_text(), name
 
 
 def test_resume_skips_finished_runs_and_checks_the_settings(
@@ -443,13 +450,16 @@ def test_ablations_use_the_given_data_and_model(quick_sweep: tuple[Path, str], t
 
     ladders = len(trained["model_config"]["ladder_dims"])
     assert list(wrapper("ppo-latent-top")["dims"]) == [str(ladders)]  # the top ladder only
-    assert wrapper("ppo-latent-top")["model"] == str(model.resolve())
+    # records name folders relative to their own folder
+    top_run = out / "runs" / "dense" / "ppo-latent-top" / "seed0"
+    assert path_from_record(wrapper("ppo-latent-top")["model"], top_run).resolve() == model.resolve()
     assert list(wrapper("ppo-flat")["dims"]) == ["1"] and wrapper("ppo-flat")["model"].endswith("tcvae")
     active = load(model).active_dims()
     assert wrapper("ppo-untrained")["dims"] == {str(i): d for i, d in enumerate(active, start=1) if d}
     assert wrapper("ppo-repeat")["wrapper"] == "repeat" and wrapper("ppo-repeat")["chunk_steps"] == 32
     settings = json.loads((out / "bench.json").read_text())["config"]
-    assert settings["data"] == str(data) and settings["model"] == str(model)
+    assert settings["data"] == path_in_record(data, out) and settings["model"] == path_in_record(model, out)
+    assert path_from_record(settings["model"], out).resolve() == model.resolve()
 
 
 # ------------------------------------------------------------------------------------- bad input
@@ -579,6 +589,21 @@ def test_identical_agents_share_runs_instead_of_training_twice(tmp_path: Path):
     assert {r.agent.name for r in reverse if r.shared_with} == {"ppo-latent"}
 
 
+def test_a_moved_sweep_resumes_without_recomputing(
+    quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """The lookahead cache is keyed on paths relative to the bench folder: a sweep copied elsewhere (or
+    committed and checked out on another machine) resumes with its ceilings and runs reused."""
+    import shutil
+
+    out, _ = quick_sweep
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    assert main([*QUICK, "--out", str(moved), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "0 run(s) trained" in captured.out and "lookahead ceiling of" not in captured.err
+
+
 def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
     """benchmarks/bench_decoder_reach.py on a tiny TCVLAE: its figures agree with a direct decode, and bad
     input is one line and exit 2."""
@@ -597,6 +622,7 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["chain_mean_z_success"][1] == 2 and 0 <= report["chain_mean_z_success"][0] <= 2
+    assert report["model"] == "vae"  # relative to the folder of the JSON file
     assert sorted(report["per_target"]) == ["0", "1"]
     # the box's end points, recomputed by decoding the same points here
     wrapper = LatentActionWrapper(gym.make("absaction/Reach2DNewGoals-v0"), str(run))

@@ -271,4 +271,6 @@ def test_recorded_paths_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[st
     summary = json.loads((out / "summary.json").read_text())
     assert [c["claim"].endswith("[paths data]") for c in summary["claims"]] == [True, True]
     assert summary["data"]["paths"]["env_id"] == "absaction/Reach2D-v0"
-    assert summary["config"]["paths_file"] == str(tmp_path / "paths.npz")
+    # relative to the results folder: a committed summary names no folder of the machine it ran on
+    assert summary["config"]["paths_file"] == "../paths.npz" and summary["config"]["out"] == "."
+    assert summary["data"]["paths"]["path"] == "work/data/paths"

@@ -367,7 +367,7 @@ def test_env_without_time_limit(tmp_path: Path) -> None:
         register(
             "absaction-tests/NoLimit-v0", entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv"
         )
-    with pytest.raises(AbsactionError, match="has no time limit; pass --max-steps M"):
+    with pytest.raises(AbsactionError, match="has no time limit; pass max_steps=M"):  # Python's spelling
         collect(CollectConfig("absaction-tests/NoLimit-v0", tmp_path / "x", "random", episodes=1))
     summary = collect(
         CollectConfig("absaction-tests/NoLimit-v0", tmp_path / "y", "random", 1, max_steps=5, progress=False)
@@ -520,7 +520,8 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "absaction collect: error: unknown environment id 'NoSuchEnv-v0'; list the ids with "
-        "`python -c 'import gymnasium; gymnasium.pprint_registry()'`"
+        "`python -c 'import gymnasium; gymnasium.pprint_registry()'`, or pass module:EnvId for an env "
+        "that a module of yours registers"
     ]
     assert list(tmp_path.iterdir()) == []
 

@@ -25,6 +25,13 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
     assert "| target |" in summary and "PPO, latent actions" in summary
     timings = json.loads((out / "demo.json").read_text())["timings"]
     assert set(timings) == {"collect", "plot", "train", "traverse", "evaluate", "rl"}
+    # every record names its folders relative to itself: staged elsewhere, they still resolve here
+    assert json.loads((out / "demo.json").read_text())["out"] == "."
+    assert json.loads((out / "model" / "config.json").read_text())["data"]["path"] == "../dataset"
+    assert json.loads((out / "rl" / "latent" / "agent.json").read_text())["config"]["model"] == "../../model"
+    assert json.loads((out / "evaluation" / "report.json").read_text())["data"]["path"] == "../dataset"
+    for record in out.rglob("*.json"):
+        assert str(tmp_path) not in record.read_text(), record
     # no temporary or set-aside folders are left beside the output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
 
@@ -49,10 +56,14 @@ def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.Cap
     (out / "mine.txt").unlink()
     write_record(out, "demo")  # an earlier demo's folder, which --force may replace
     (out / "old.txt").write_text("from the earlier demo")
-    # an unknown RL task fails the last stage, after the others have written into the folder
+    # an unknown RL task is refused before any stage runs
+    status = main(["demo", "--out", str(out), "--rl-env", "absaction/NoSuchTask-v0", "--force"])
+    err = capsys.readouterr().err
+    assert status == 2 and "unknown environment id 'absaction/NoSuchTask-v0'" in err and "demo 1/" not in err
+    # a task with discrete actions fails the last stage, after the others have written into the folder
     status = main(["demo", "--out", str(out), "--episodes", "16", "--epochs", "1", "--rl-steps", "64",
-                   "--rl-env", "absaction/NoSuchTask-v0", "--force"])  # fmt: skip
+                   "--rl-env", "CartPole-v1", "--force"])  # fmt: skip
     assert status == 2
-    assert "NoSuchTask" in capsys.readouterr().err
+    assert "CartPole-v1 has a Discrete action space" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]

@@ -134,7 +134,7 @@ def test_length_that_does_not_divide_names_the_fix() -> None:
         build_model("tcvlae", 2, 30)
     message = str(err.value)
     assert "sequences of length 30 do not divide by 8" in message
-    assert "--window 24" in message and "--max-steps 32" in message
+    assert "(window=24)" in message and "--max-steps 32" in message  # Python names the argument
     with pytest.raises(AbsactionError, match="do not divide by 16"):
         build_model("tcvae", 2, 8)
 

@@ -28,7 +28,7 @@ from absaction.cli._args import field_docs
 from absaction.data.normalizer import fit_normalizer
 from absaction.errors import AbsactionError
 from absaction.models import MODELS, ActionVAE, ModelConfig, load
-from absaction.outputs import RECORD_FILE
+from absaction.outputs import RECORD_FILE, path_from_record
 from absaction.train import (
     RESUME_FILE,
     TrainConfig,
@@ -285,10 +285,11 @@ def test_resume_can_extend_a_finished_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"beta": 50.0}, "--beta 50.0 vs the run's 100.0"),
-        ({"capacity": "none"}, "--capacity none vs the run's adaptive:50,signed"),
-        ({"model_options": {"ladder_dims": [3, 1], "channels": 4}}, "--ladder-dims"),
-        ({"model": "tcvae", "model_options": {"channels": 4}}, "--model tcvae vs the run's tcvlae"),
+        # Python's names here; the command line's flags in test_cli_trains_resumes_and_reports_conflicts
+        ({"beta": 50.0}, "run: beta 50.0 vs the run's 100.0"),
+        ({"capacity": "none"}, "run: capacity none vs the run's adaptive:50,signed"),
+        ({"model_options": {"ladder_dims": [3, 1], "channels": 4}}, r"run: ladder_dims \[3, 1\]"),
+        ({"model": "tcvae", "model_options": {"channels": 4}}, "run: model tcvae vs the run's tcvlae"),
     ],
 )
 def test_resume_with_a_conflicting_configuration_names_the_key(
@@ -304,7 +305,7 @@ def test_resume_with_a_conflicting_configuration_names_the_key(
 
 def test_resume_on_other_data_is_refused(tmp_path: Path) -> None:
     _fit(tmp_path / "run", _config())
-    with pytest.raises(AbsactionError, match="--data"):
+    with pytest.raises(AbsactionError, match="run: data windows of fingerprint"):
         fit_arrays(_windows(seed=9), _config(), tmp_path / "run", resume=True, progress=False)
 
 
@@ -436,7 +437,8 @@ def test_cli_trains_resumes_and_reports_conflicts(
     config = json.loads((run / "config.json").read_text())
     assert config["env_id"] == "absaction/Reach2D-v0" and config["model_config"]["seq_len"] == 32
     assert config["data"]["factor_names"][:3] == ["target", "bulge_out", "bulge_right"]
-    assert config["data"]["path"] == os.fspath(expert_dataset.resolve())
+    # relative to the run folder, so that it resolves from any working folder
+    assert path_from_record(config["data"]["path"], run) == expert_dataset.resolve()
     assert config["action_low"] == [-1.0, -1.0]
     model = load(run)
     assert model.decode([torch.zeros(1, 2), torch.zeros(1, 1)]).shape == (1, 32, 2)
@@ -493,7 +495,7 @@ def test_cli_ctrl_c_keeps_a_resumable_run(
 def test_fit_from_a_dataset_and_resume_by_folder(expert_dataset: Path, tmp_path: Path) -> None:
     config = _config(epochs=2, batch_size=4)
     fit(expert_dataset, config, tmp_path / "run", progress=False)
-    with pytest.raises(AbsactionError, match="--data"):
+    with pytest.raises(AbsactionError, match=f"run: data {tmp_path} vs the run's "):
         resume(tmp_path / "run", data=tmp_path, progress=False)
     assert resume(tmp_path / "run", {"epochs": 3}, progress=False).metrics[-1]["epoch"] == 3
 
@@ -729,7 +731,8 @@ def test_cli_pads_whole_episodes_for_a_variable_length_model(
     data = write_minari_dataset(tmp_path / "varlen", episodes, gym.spaces.Box(-1, 1, (2,), np.float32))
     # a fixed-length model cannot stack these episodes: the data layer says which window to use
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "conv"), "--quiet"]) == 2
-    assert "episodes have different lengths" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the shortest episode has 5 steps, fewer than the 8" in err and "variable-length model" in err
     monkeypatch.setitem(MODELS, "pool", f"{__name__}:PoolVAE")
     run = tmp_path / "run"
     argv = ["train", "--data", str(data), "--model", "pool", "--epochs", "2", "--val-fraction", "0.34"]

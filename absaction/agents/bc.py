@@ -24,7 +24,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, flag
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -102,7 +102,7 @@ def latent_demonstration_pairs(
         raise AbsactionError(
             "behaviour cloning in latent space does not support plan_phase (mid-plan decisions have no "
             "demonstrated z)",
-            "drop --plan-phase or --bc",
+            f"drop {flag('plan_phase')} or {flag('bc', python='bc_dataset')}",
         )
     obs, actions = demonstration_pairs(dataset)
     episodes = getattr(dataset, "episodes", None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import os
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
-from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.envs.ids import resolve_env_id
+from absaction.errors import AbsactionError, flag, option, refuse_unknown_keys
+from absaction.outputs import path_from_record, path_in_record
 
 ALGOS: tuple[str, ...] = ("ppo", "sac", "td3")
 ACTION_KINDS: tuple[str, ...] = ("primitive", "latent", "repeat", "skill")
@@ -87,14 +87,15 @@ class AgentConfig:
     # ------------------------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Raise :class:`AbsactionError` (one line: problem and fix) for an inconsistent config."""
-        _choice(self.algo, ALGOS, "algorithm", "--algo")
-        _choice(self.actions, ACTION_KINDS, "action kind", "--actions")
-        _choice(self.fixed, FIXED_MODES, "fixed mode", "--fixed")
+        _choice(self.algo, ALGOS, "algorithm", "algo")
+        _choice(self.actions, ACTION_KINDS, "action kind", "actions")
+        _choice(self.fixed, FIXED_MODES, "fixed mode", "fixed")
         check_env_id(self.env_id)
+        latent = _text("actions", "latent")
         if self.actions == "latent" and not self.model:
             raise AbsactionError(
                 "latent actions need an action model",
-                "pass --model RUN_DIR (the --out folder of `absaction train`)",
+                f"pass {option('model', 'RUN_DIR')} (the run folder that `absaction train` wrote)",
             )
         if self.actions == "skill":
             _check_skill(self)
@@ -115,22 +116,23 @@ class AgentConfig:
             for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
                 if value:
                     raise AbsactionError(
-                        f"--{name} only applies to --actions latent, got --actions {self.actions}",
-                        f"drop --{name} or use --actions latent",
+                        f"{flag(name)} only applies to {latent}, got {_text('actions', self.actions)}",
+                        f"drop {flag(name)} or use {latent}",
                     )
         if self.plan_phase and (self.actions != "latent" or self.chunk is None):
             raise AbsactionError(
-                "--plan-phase needs latent actions and a closed-loop --chunk K",
-                "pass --actions latent --chunk K (K dividing the model's length) or drop --plan-phase",
+                f"{flag('plan_phase')} needs latent actions and a closed-loop {option('chunk', 'K')}",
+                f"pass {latent} {option('chunk', 'K')} (K dividing the model's length) or drop "
+                f"{flag('plan_phase')}",
             )
         if self.actions == "repeat" and self.chunk is None:
             raise AbsactionError(
-                "action repeat needs a repeat count", "pass --chunk K (e.g. the model's length)"
+                "action repeat needs a repeat count", f"pass {option('chunk', 'K')} (e.g. the model's length)"
             )
         if self.actions == "primitive" and self.chunk is not None:
             raise AbsactionError(
-                "--chunk only applies to latent or repeat actions",
-                "drop --chunk or choose --actions latent/repeat",
+                f"{flag('chunk')} only applies to latent or repeat actions",
+                f"drop {flag('chunk')} or choose {latent} or {_text('actions', 'repeat')}",
             )
         counts: tuple[tuple[str, int | None], ...] = (
             ("chunk", self.chunk),
@@ -139,26 +141,33 @@ class AgentConfig:
         )
         for name, count in counts:
             if count is not None and int(count) < 1:
-                flag = name.replace("_", "-")
-                raise AbsactionError(f"{name} must be a positive integer, got {count}", f"pass --{flag} >= 1")
+                raise AbsactionError(
+                    f"{name} must be a positive integer, got {count}", f"pass {flag(name)} >= 1"
+                )
         if self.eval_episodes is not None and self.eval_episodes < 1:
             raise AbsactionError(
-                f"eval_episodes must be >= 1, got {self.eval_episodes}", "pass --eval-episodes 10"
+                f"eval_episodes must be >= 1, got {self.eval_episodes}",
+                f"pass {option('eval_episodes', '10')}",
             )
         if not self.z_bound > 0:
-            raise AbsactionError(f"z_bound must be > 0, got {self.z_bound}", "pass e.g. --z-bound 2")
+            raise AbsactionError(
+                f"z_bound must be > 0, got {self.z_bound}", f"pass e.g. {option('z_bound', '2')}"
+            )
         if self.bc_dataset is not None:
             if self.actions == "repeat":
                 raise AbsactionError(
                     "behaviour cloning warm-starts primitive- and latent-action agents, not action repeat",
-                    "drop --bc or use --actions primitive or latent",
+                    f"drop {flag('bc', python='bc_dataset')} or use {_text('actions', 'primitive')} or "
+                    f"{latent}",
                 )
             if self.bc_epochs < 1:
-                raise AbsactionError(f"bc_epochs must be >= 1, got {self.bc_epochs}", "pass --bc-epochs 20")
+                raise AbsactionError(
+                    f"bc_epochs must be >= 1, got {self.bc_epochs}", f"pass {option('bc_epochs', '20')}"
+                )
         if self.bc_critic_warmup is not None and int(self.bc_critic_warmup) < 0:
             raise AbsactionError(
                 f"bc_critic_warmup must be >= 0, got {self.bc_critic_warmup}",
-                "pass --bc-critic-warmup 0 or more",
+                f"pass {option('bc_critic_warmup', '0')} or more",
             )
 
     # ------------------------------------------------------------------------------ (de)serialise
@@ -168,6 +177,27 @@ class AgentConfig:
         if self.dims is not None:
             data["dims"] = {str(k): list(v) for k, v in self.dims.items()}
         return data
+
+    def to_record(self, folder: str | os.PathLike[str]) -> dict[str, Any]:
+        """:meth:`to_dict` for a record kept in ``folder``: the model folder, the BC dataset and the
+        hyperparameter file stored relative to ``folder`` (a Minari id stays an id), so that the record
+        resolves from any working folder; :meth:`from_record` reads it back."""
+        data = self.to_dict()
+        for key in PATH_FIELDS:
+            if data[key] is not None and Path(data[key]).expanduser().exists():
+                data[key] = path_in_record(data[key], folder)
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any], folder: str | os.PathLike[str]) -> AgentConfig:
+        """Inverse of :meth:`to_record` for a record kept in ``folder``: its paths made absolute."""
+        data = dict(data)
+        for key in PATH_FIELDS:
+            if data.get(key) is not None:
+                path = path_from_record(data[key], folder)
+                # the BC dataset may be a Minari id: kept as written when no such folder exists
+                data[key] = str(path) if key == "model" or path.exists() else data[key]
+        return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
@@ -193,8 +223,8 @@ class AgentConfig:
 
 def _check_skill(config: AgentConfig) -> None:
     """The skill-action settings that cannot work together, one line each."""
-    _choice(config.prior, PRIOR_MODES, "prior mode", "--prior")
-    _choice(config.skill_ladders, SKILL_LADDERS, "ladders mode for skills", "--ladders")
+    _choice(config.prior, PRIOR_MODES, "prior mode", "prior")
+    _choice(config.skill_ladders, SKILL_LADDERS, "ladders mode for skills", "ladders", python="skill_ladders")
     if not config.model:
         raise AbsactionError(
             "skill actions need a skill model",
@@ -229,25 +259,23 @@ def _check_skill(config: AgentConfig) -> None:
         )
 
 
-def _choice(value: str, options: tuple[str, ...], what: str, flag: str) -> None:
+PATH_FIELDS: tuple[str, ...] = ("model", "bc_dataset", "hyperparams_file")
+"""The :class:`AgentConfig` fields that hold a path (stored relative to a record's folder)."""
+
+
+def _choice(value: str, options: tuple[str, ...], what: str, name: str, python: str | None = None) -> None:
     if value not in options:
-        raise AbsactionError(f"unknown {what} {value!r}", f"choose one of {', '.join(options)} ({flag})")
+        raise AbsactionError(
+            f"unknown {what} {value!r}", f"choose one of {', '.join(options)} ({flag(name, python)})"
+        )
+
+
+def _text(name: str, value: str) -> str:
+    """A text-valued option as the caller writes it: ``--actions latent`` / ``actions='latent'``."""
+    return option(name, value, python=repr(value))
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches)."""
-
-    if ":" in env_id:  # "module:EnvId-v0" imports the module that registers it; let gymnasium try
-        return
-    try:
-        gym.spec(env_id)
-    except gym.error.Error:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {', '.join(close)}?"
-            if close
-            else 'list them with `python -c "import gymnasium; gymnasium.pprint_registry()"`'
-        )
-        raise AbsactionError(
-            f"unknown env id {env_id!r}", f"pass a registered gymnasium id; {hint}"
-        ) from None
+    """Raise a one-line :class:`AbsactionError` for an id gymnasium cannot make (with close matches);
+    ``module:EnvId`` imports the module first (:func:`absaction.envs.resolve_env_id`)."""
+    resolve_env_id(env_id)

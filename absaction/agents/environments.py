@@ -15,8 +15,8 @@ import gymnasium as gym
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from absaction.envs.pointmaze import register_robotics_for
-from absaction.errors import AbsactionError, one_line
+from absaction.envs.ids import resolve_env_id
+from absaction.errors import AbsactionError, flag, one_line
 from absaction.wrappers import (
     ActionDecoder,
     ActionRepeatWrapper,
@@ -64,16 +64,17 @@ def make_env(
         hyperparams: resolved hyperparameters (for ``gamma``); read from the YAML when None.
     """
 
-    register_robotics_for(config.env_id)  # PointMaze_* ids exist once gymnasium-robotics is loaded
     config.validate()
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     gamma = float(hp.get("gamma", 0.99))
     try:
-        env = gym.make(config.env_id, **config.env_kwargs)
+        # a "module:EnvId" id imports its module (validate() resolved it; this returns the registered id)
+        env = gym.make(resolve_env_id(config.env_id), **config.env_kwargs)
     except (gym.error.Error, TypeError, ImportError) as err:
         first = one_line(err)
         raise AbsactionError(
-            f"gymnasium.make({config.env_id!r}) failed ({first})", "check the env id and --env-kwarg values"
+            f"gymnasium.make({config.env_id!r}) failed ({first})",
+            f"check the env id and {flag('env_kwarg', python='env_kwargs')} values",
         ) from None
     if not isinstance(env.action_space, gym.spaces.Box):
         raise AbsactionError(

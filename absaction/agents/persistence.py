@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from absaction.errors import AbsactionError
 from absaction.files import read_versioned_json
+from absaction.outputs import path_from_record, path_in_record
 from absaction.wrappers.residual import find_residual
 
 from .config import AgentConfig
@@ -120,7 +122,10 @@ def read_agent_json(run_dir: Path) -> dict[str, Any]:
         )
     if not path.is_file():
         raise AbsactionError(f"{run_dir} has no {AGENT_JSON}", "pass the --out folder of `absaction rl`")
-    return read_versioned_json(path, FORMAT, FORMAT_VERSION, "an absaction agent record", "retrain the agent")
+    record = read_versioned_json(
+        path, FORMAT, FORMAT_VERSION, "an absaction agent record", "retrain the agent"
+    )
+    return record_with_absolute_paths(record, run_dir)  # stored relative to the run folder
 
 
 def zip_wrapper_settings(path: Path) -> dict[str, Any] | None:
@@ -224,7 +229,11 @@ def load_agent(run_dir: str | Path, env: gym.Env[Any, Any] | None = None, device
                 "build the env with absaction.agents.make_env(loaded.config) or omit env",
             )
         env_model = getattr(find_macro_wrapper(env), "model_run_dir", None)
-        if expected.get("model") and env_model is not None and str(env_model) != expected["model"]:
+        if (
+            expected.get("model")
+            and env_model is not None
+            and Path(env_model).resolve() != Path(expected["model"]).resolve()
+        ):
             raise AbsactionError(
                 f"the env decodes with {env_model}; the agent was trained with {expected['model']}",
                 "wrap the env with the agent's model",
@@ -243,3 +252,28 @@ def load_agent(run_dir: str | Path, env: gym.Env[Any, Any] | None = None, device
         residual.clock.steps = int(record.get("primitive_steps", 0))
     norm = (record.get("normalization") or {}).get("vec_normalize")
     return LoadedAgent(agent=agent, env=env, record=record, obs_transform=obs_normalizer(norm))
+
+
+def record_with_relative_paths(record: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """``agent.json``'s content as kept in the run folder ``folder``: the action model's folder (config,
+    fingerprint, wrapper settings) and the other paths of the config relative to ``folder``, so that the
+    record names no folder of the machine it ran on and resolves from any working folder."""
+    record = dict(record)
+    record["config"] = AgentConfig.from_dict(record["config"]).to_record(folder)
+    return _map_model_paths(record, lambda stored: path_in_record(stored, folder))
+
+
+def record_with_absolute_paths(record: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Inverse of :func:`record_with_relative_paths` for the record read from ``folder``."""
+    record = dict(record)
+    record["config"] = AgentConfig.from_record(record["config"], folder).to_dict()
+    return _map_model_paths(record, lambda stored: str(path_from_record(stored, folder)))
+
+
+def _map_model_paths(record: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """``record`` with ``change`` applied to the model folder of its fingerprint and wrapper settings."""
+    for section, key in (("model", "run_dir"), ("wrapper", "model")):
+        entry = record.get(section)
+        if isinstance(entry, dict) and entry.get(key):
+            record[section] = {**entry, key: change(entry[key])}
+    return record

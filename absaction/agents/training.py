@@ -64,6 +64,7 @@ from .persistence import (
     ZIP_SETTINGS_ATTRIBUTE,
     model_fingerprint,
     obs_normalizer,
+    record_with_relative_paths,
     space_record,
     vec_normalize_stats,
 )
@@ -333,7 +334,7 @@ def resume_agent(
     started = time.perf_counter()
     run_dir = Path(run_dir)
     record = read_resume_record(run_dir)
-    config = AgentConfig.from_dict(record["config"])
+    config = AgentConfig.from_record(record["config"], run_dir)  # paths stored relative to the run folder
     hyperparams: dict[str, Any] = record["hyperparams"]
     check_device(config.device)
     if record.get("model") != model_fingerprint(config.model_path()):
@@ -461,7 +462,7 @@ class _Session:
 
         def save() -> None:
             record = {
-                "config": config.to_dict(),
+                "config": config.to_record(out_dir),  # paths relative to the run folder
                 "hyperparams": self.hyperparams,
                 "checkpoint_every": self.checkpoint_every,
                 "tensorboard": self.tensorboard,
@@ -524,8 +525,11 @@ class _Session:
             agent=agent,
         )
         record = _agent_record(result, agent, self.venv, self.eval_env, self.action_model, settings)
-        atomic_write_json(work / AGENT_JSON, json_safe(record))
-        atomic_write_json(work / "config.json", {"config": config.to_dict(), "hyperparams": self.hyperparams})
+        # paths relative to the run folder (out_dir, where work is renamed to): found from any working folder
+        atomic_write_json(work / AGENT_JSON, json_safe(record_with_relative_paths(record, out_dir)))
+        atomic_write_json(
+            work / "config.json", {"config": config.to_record(out_dir), "hyperparams": self.hyperparams}
+        )
         if self.bc_result is not None:
             atomic_write_json(work / "bc.json", self.bc_result.to_dict())
         if plot:

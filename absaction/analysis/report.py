@@ -29,8 +29,10 @@ import numpy as np
 
 from absaction.analysis import metrics
 from absaction.analysis.traversal import latent_names
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from absaction.train.runs import recorded_data
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -131,12 +133,27 @@ def pick_sequence(model: ActionVAE, dataset: ActionDataset, index: int) -> np.nd
     return np.asarray(actions if model.seq_len is None else actions[: model.seq_len], dtype=np.float32)
 
 
-def training_data_path(run_config: dict[str, Any]) -> str | None:
-    """The dataset a run was trained on, as recorded in its ``config.json`` (``data`` entry), or None."""
-    data = run_config.get("data")
-    if isinstance(data, dict):
-        data = data.get("path") or data.get("dataset")
-    return str(data) if data else None
+def training_data_path(run_config: dict[str, Any], run_dir: str | os.PathLike[str]) -> str | None:
+    """The dataset the run in ``run_dir`` was trained on, as recorded in its ``config.json`` (``data``
+    entry, parsed as ``run_config``), or None (see :func:`absaction.train.runs.recorded_data`)."""
+    return recorded_data(run_dir, run_config)
+
+
+def load_data_of(model_dir: str | os.PathLike[str], given: str | None, run_config: dict[str, Any]) -> Any:
+    """The dataset a command reads for the model in ``model_dir``: ``given`` (``--data``), else the
+    run's recorded training data; one-line errors name ``--data`` as the fix when neither is there."""
+    data_path = given or training_data_path(run_config, model_dir)
+    if data_path is None:
+        raise AbsactionError(f"the run {model_dir} does not record its training data", "pass --data DIR")
+    if given is not None:
+        return load_dataset(data_path)
+    try:
+        return load_dataset(data_path)
+    except AbsactionError as err:
+        raise AbsactionError(
+            f"the training data of {model_dir} is not found ({err.problem})",
+            "pass --data DIR (the dataset folder or Minari id) to use it from where it is now",
+        ) from None
 
 
 def training_sigma(run_config: dict[str, Any]) -> float | None:

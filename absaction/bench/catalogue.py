@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from absaction.agents.config import AgentConfig, check_env_id
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.models import read_config
+from absaction.outputs import path_from_record, path_in_record
 
 # ------------------------------------------------------------------------------------------- tasks
 DEMO_ENV = "absaction/Reach2D-v0"
@@ -78,6 +80,15 @@ class Stage1:
         return {
             "data": self.data,
             "models": {k: str(v) for k, v in self.models.items()},
+            "top_ladder": self.top_ladder,
+            "chunk": self.chunk,
+        }
+
+    def to_record(self, folder: str | os.PathLike[str]) -> dict[str, Any]:
+        """:meth:`to_dict` with its folders relative to ``folder`` (see :meth:`RLBenchConfig.to_record`)."""
+        return {
+            "data": record_setting(self.data, folder),
+            "models": {k: path_in_record(v, folder) for k, v in self.models.items()},
             "top_ladder": self.top_ladder,
             "chunk": self.chunk,
         }
@@ -388,6 +399,19 @@ class RLBenchConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_record(self, folder: str | os.PathLike[str]) -> dict[str, Any]:
+        """:meth:`to_dict` for a record kept in ``folder`` (``bench.json``, ``summary.json``): the
+        ``data`` and ``model`` folders relative to it (a Minari id stays an id), so that a committed
+        result names no folder of the machine it ran on."""
+        return {
+            **self.to_dict(),
+            **{key: record_setting(value, folder) for key, value in self.paths().items()},
+        }
+
+    def paths(self) -> dict[str, str | None]:
+        """The settings that name a folder (or a Minari id): ``data`` and ``model``."""
+        return {"data": self.data, "model": self.model}
+
     def agent_table(self) -> list[BenchAgent]:
         return [AGENTS[name] for name in self.agents]
 
@@ -403,6 +427,24 @@ def resolve_task(name: str) -> str:
             f"unknown task {name!r}", f"use a short name ({', '.join(TASKS)}) or a registered env id"
         ) from err
     return name
+
+
+def record_setting(value: str | None, folder: str | os.PathLike[str]) -> str | None:
+    """A setting that names a folder or a Minari id, as a record in ``folder`` keeps it: an existing
+    folder relative to ``folder`` (:func:`absaction.outputs.path_in_record`), anything else as it is."""
+    if value is None or not Path(value).expanduser().exists():
+        return value
+    return path_in_record(value, folder)
+
+
+def same_setting(saved: Any, current: Any, folder: str | os.PathLike[str]) -> bool:
+    """Whether a ``data``/``model`` value saved in a record in ``folder`` (relative, or absolute in an
+    older one) names the same folder or Minari id as ``current``."""
+    if saved == current or not isinstance(saved, str) or not isinstance(current, str):
+        return bool(saved == current)
+    if not Path(current).expanduser().exists():
+        return False  # a Minari id: the same only when spelt the same
+    return path_from_record(saved, folder).resolve() == Path(current).expanduser().resolve()
 
 
 # Keys whose change makes finished runs and stage-1 artefacts incomparable: --resume refuses them.

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import gymnasium as gym
 
+from absaction.envs.ids import resolve_env_id
+from absaction.errors import AbsactionError
 from absaction.train import TrainConfig
 
 from .catalogue import BenchAgent, RLBenchConfig, lookahead_applies
@@ -52,8 +54,8 @@ the candidate's chunk): 0.4 ms per candidate of a 32-step decision, measured on 
 def _horizon(env_id: str) -> int:
     """The env's time limit in primitive steps (200 when it has none or is unknown)."""
     try:
-        return int(gym.spec(env_id).max_episode_steps or 200)
-    except gym.error.Error:
+        return int(gym.spec(resolve_env_id(env_id)).max_episode_steps or 200)
+    except (gym.error.Error, AbsactionError):
         return 200
 
 

@@ -84,7 +84,8 @@ def lookahead_ceilings(
             fresh[key] = {**same, "ceiling": {**same["ceiling"], "agent": agent}}
             found.append(Ceiling(**fresh[key]["ceiling"]))
             continue
-        settings = {"config": run.config.to_dict(), "candidates": candidates}
+        # paths relative to out: the key of a resumed or moved sweep still matches, and names no machine
+        settings = {"config": run.config.to_record(out), "candidates": candidates}
         entry = cache.get(key)
         if entry is None or entry.get("settings") != settings:
             if log is not None:

@@ -45,6 +45,7 @@ from .results import (
     cell_stats,
     grid_of,
     read_run,
+    relative_run_dir,
     results_csv,
     summary_csv,
 )
@@ -420,13 +421,16 @@ def write_report(
         files["summary.json"],
         json_safe(
             {
-                "config": config.to_dict(),
-                "stage1": stage1.to_dict(),
+                # folders relative to out: the committed summary names no folder of the machine
+                "config": config.to_record(out),
+                "stage1": stage1.to_record(out),
                 "timing": timing,
                 "agents": {name: dataclasses.asdict(AGENTS[name]) for name in config.agents},
                 "confidence": CONFIDENCE,
                 "success_threshold": SUCCESS_THRESHOLD,
-                "runs": [dataclasses.asdict(r) for r in results],
+                "runs": [
+                    {**dataclasses.asdict(r), "out_dir": relative_run_dir(r.out_dir, out)} for r in results
+                ],
                 "cells": [c.to_dict() for c in cells],
                 "target_check": [t.to_dict() for t in targets],
                 "verdicts": [v.to_dict() for v in verdicts],

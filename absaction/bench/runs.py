@@ -31,6 +31,7 @@ from absaction.files import json_safe
 from absaction.models import load, read_config, save
 from absaction.models.io import model_from_config
 from absaction.train import TrainConfig, fit, resume
+from absaction.train.runs import recorded_data
 
 from .catalogue import DEMO_ENV, BenchAgent, RLBenchConfig, Stage1, task_name
 from .estimate import estimate_run_seconds
@@ -66,7 +67,7 @@ def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
         given = Path(config.data).expanduser()
         return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
     if config.model is not None:
-        recorded = (read_config(Path(config.model).expanduser()).get("data") or {}).get("path")
+        recorded = recorded_data(Path(config.model).expanduser())
         if recorded and Path(recorded).exists():
             return str(Path(recorded).resolve())
     demos = stage / "demos"

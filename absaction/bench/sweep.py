@@ -42,7 +42,7 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
 from absaction.train.metrics import check_tensorboard
 
-from .catalogue import RESUME_KEYS, RLBenchConfig, Stage1, task_name
+from .catalogue import RESUME_KEYS, RLBenchConfig, Stage1, same_setting, task_name
 from .estimate import (
     duration,
     estimate_lookahead_seconds,
@@ -132,7 +132,10 @@ def prepare_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> 
             )
         saved = json.loads(marker.read_text(encoding="utf-8")).get("config", {})
         for key in RESUME_KEYS:
-            if saved.get(key) != getattr(config, key):
+            now = getattr(config, key)
+            if not (
+                same_setting(saved.get(key), now, out) if key in config.paths() else saved.get(key) == now
+            ):
                 raise AbsactionError(
                     f"{out} was swept with {key}={saved.get(key)!r}, now {key}={getattr(config, key)!r}",
                     "pass the same settings to --resume, or use another --out (or --force to start over)",
@@ -195,7 +198,8 @@ def run_bench(
         check_tensorboard()
     prepare_out(config, out, force, resume)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "bench.json", {"absaction_version": __version__, "config": config.to_dict()})
+    record = {"absaction_version": __version__, "config": config.to_record(out)}  # folders relative to out
+    atomic_write_json(out / "bench.json", record)
     plan, expected = describe_sweep(config, out)
     say(plan)
     with make_executor(executor, config.workers, config.threads) as runner:

@@ -21,6 +21,7 @@ from typing import Any
 
 from absaction.cli import main
 from absaction.cli._args import add_force, non_negative_int, positive_int
+from absaction.envs.ids import resolve_env_id
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, staged_dir
 
@@ -110,6 +111,8 @@ def run_demo(config: DemoConfig, force: bool = False) -> Path:
     from rich.console import Console
 
     console = Console(stderr=True)
+    if config.rl_steps > 0:
+        resolve_env_id(config.rl_env)  # an unknown id or unimportable module: refused before any work
     with staged_dir(config.out, force, "demo folder", command="demo") as out:
         stages = _stages(config, out)
         for number, (name, stage) in enumerate(stages, start=1):
@@ -117,8 +120,9 @@ def run_demo(config: DemoConfig, force: bool = False) -> Path:
             start = time.perf_counter()
             stage()
             config.timings[name] = round(time.perf_counter() - start, 2)
-        atomic_write_json(out / "demo.json", {k: str(v) if isinstance(v, Path) else v
-                                               for k, v in vars(config).items()})  # fmt: skip
+        # "out" is the folder that holds demo.json: "." keeps the record free of this machine's paths
+        atomic_write_json(out / "demo.json", {**{k: str(v) if isinstance(v, Path) else v
+                                                 for k, v in vars(config).items()}, "out": "."})  # fmt: skip
         atomic_write_text(out / "summary.md", _summary(config, out))
     console.rule("[bold green]demo finished")
     console.print(f"outputs in [bold]{config.out}[/]; read {config.out / 'summary.md'}")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from absaction.analysis.metrics import DEFAULT_BINS
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
-from absaction.data import load_dataset
 from absaction.envs.reach2d import env_step_size
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, check_new_output
 from absaction.models.activity import ACTIVE_KL_THRESHOLD
+from absaction.outputs import path_in_record
 
 EPILOG = """\
 what it measures (on the posterior means of every window of the data, all episodes):
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         REPORT_MD,
         evaluate_model,
         evaluation_data,
+        load_data_of,
         training_data_path,
         training_sigma,
         write_report,
@@ -107,11 +108,9 @@ def run(args: argparse.Namespace) -> int:
             raise AbsactionError("--factors is empty", "pass factor names such as target,bulge_out")
     model = load(args.model)
     config = read_config(args.model)
-    data_path = args.data or training_data_path(config)
-    if data_path is None:
-        raise AbsactionError(f"the run {args.model} does not record its training data", "pass --data DIR")
+    data_path = args.data or training_data_path(config, args.model)
     check_new_output(args.out, args.force, "report folder", command="evaluate", inputs=[data_path])
-    dataset = load_dataset(data_path)
+    dataset = load_data_of(args.model, args.data, config)
     data = evaluation_data(model, dataset)
     step_size = env_step_size(model.env_id or dataset.env_id)
     report = evaluate_model(
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     report["model"] = {
-        "run_dir": str(args.model),
+        "run_dir": path_in_record(args.model, args.out),  # relative to the report folder
         "name": config.get("model"),
         "ladder_dims": model.ladder_dims,
         "seq_len": model.seq_len,
@@ -133,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "env_id": model.env_id,
     }
     report["data"] = {
-        "path": str(dataset.path),
+        "path": path_in_record(dataset.path, args.out),
         "env_id": dataset.env_id,
         "episodes": data.episodes,
         "window_length": data.window_length,

@@ -83,7 +83,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--window",
         type=positive_int,
         metavar="L",
-        help=field_help(t, "window", "window length in steps", "whole episodes, one length"),
+        help=field_help(
+            t,
+            "window",
+            "window length in steps",
+            "whole episodes, else the longest that fits the model and the episodes",
+        ),
     )
     data.add_argument(
         "--stride",

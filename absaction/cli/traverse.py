@@ -9,7 +9,6 @@ import numpy as np
 
 from absaction.analysis.metrics import active_units
 from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
-from absaction.data import load_dataset
 from absaction.envs.reach2d import env_step_size
 from absaction.errors import AbsactionError
 from absaction.models.activity import ACTIVE_KL_THRESHOLD
@@ -84,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
 
-    from absaction.analysis.report import encode_means, evaluation_data, pick_sequence, training_data_path
+    from absaction.analysis.report import encode_means, evaluation_data, load_data_of, pick_sequence
     from absaction.analysis.traversal import (
         active_grid,
         check_figure_path,
@@ -110,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     if not args.all:
         check_latent(model.ladder_dims, args.ladder, args.dim)
-    data_path = args.data or training_data_path(read_config(args.model))
-    if data_path is None:
-        raise AbsactionError(f"the run {args.model} does not record its training data", "pass --data DIR")
-    dataset = load_dataset(data_path)
+    dataset = load_data_of(args.model, args.data, read_config(args.model))
     actions = pick_sequence(model, dataset, args.index)  # (T, A)
 
     if model.kl_per_dim is not None:

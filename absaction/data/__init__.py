@@ -21,7 +21,7 @@ from __future__ import annotations
 from absaction.data.dataset import ActionDataset, Episode, load_dataset, minari_root, resolve_dataset_path
 from absaction.data.normalizer import Normalizer
 from absaction.data.split import train_val_split
-from absaction.data.windows import ActionWindows, make_windows, pad_episodes
+from absaction.data.windows import ActionWindows, longest_window, make_windows, pad_episodes
 
 __all__ = [
     "ActionDataset",
@@ -29,6 +29,7 @@ __all__ = [
     "Episode",
     "Normalizer",
     "load_dataset",
+    "longest_window",
     "make_windows",
     "minari_root",
     "pad_episodes",

@@ -132,6 +132,37 @@ def make_windows(
     )
 
 
+def longest_window(lengths: Sequence[int] | np.ndarray, multiple: int = 1) -> int | None:
+    """The window length a fixed-length model reads from episodes of ``lengths`` steps when the user
+    chose none: None (whole episodes) when they share one length that divides by ``multiple``, else the
+    longest multiple of ``multiple`` that fits in the shortest episode.
+
+    >>> longest_window([32, 32], 8), longest_window([99, 99], 8), longest_window([40, 70], 16)
+    (None, 96, 32)
+
+    Args:
+        lengths: steps of every episode.
+        multiple: what the model's sequence length must divide by (``2 ** layers`` for a conv ladder).
+
+    Raises:
+        AbsactionError: the shortest episode is shorter than ``multiple``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if not lengths.size:
+        raise AbsactionError("the dataset has no episodes", "collect some with `absaction collect`")
+    shortest = int(lengths.min())
+    if (lengths == shortest).all() and shortest % multiple == 0:
+        return None
+    if shortest < multiple:
+        raise AbsactionError(
+            f"the shortest episode has {shortest} steps, fewer than the {multiple} the model needs "
+            f"(it halves the time axis {multiple.bit_length() - 1} times)",
+            f"collect episodes of at least {multiple} steps, use fewer layers or ladders, or a "
+            "variable-length model (seq2seq)",
+        )
+    return shortest // multiple * multiple
+
+
 def pad_episodes(
     episode_actions: Sequence[np.ndarray], pad_value: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:

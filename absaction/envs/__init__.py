@@ -54,6 +54,7 @@ from .experts import (
     load_recorded_paths,
     make_expert,
 )
+from .ids import registered_id, resolve_env_id
 from .obs_layout import ObsLayout
 from .play import NEW_GOAL_MARGIN, PLAY_VARIANTS, Reach2DPlayEnv
 from .pointmaze import (
@@ -140,5 +141,7 @@ __all__ = [
     "make_expert",
     "register_envs",
     "register_pointmaze_envs",
+    "registered_id",
     "require_robotics",
+    "resolve_env_id",
 ]

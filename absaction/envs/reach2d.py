@@ -483,7 +483,8 @@ def _index(value: Any, n: int) -> int:
 
 def is_reach2d(env_id: str | None) -> bool:
     """Whether ``env_id`` is one of absaction's Reach2D worlds (they share one observation layout)."""
-    return env_id is not None and env_id.startswith("absaction/") and "Reach2D" in env_id
+    name = None if env_id is None else env_id.rpartition(":")[2]  # "module:EnvId" -> "EnvId"
+    return name is not None and name.startswith("absaction/") and "Reach2D" in name
 
 
 def env_step_size(env_id: str | None) -> float | None:

@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "build_model": "absaction.models.registry",
     "model_class": "absaction.models.registry",
     "MERGES": "absaction.models.configs",
+    "QRNN": "absaction.models.qrnn",
     "TCVLAE": "absaction.models.tcvlae",
     "FlatTCVAE": "absaction.models.tcvlae",
     "TCVAEConfig": "absaction.models.configs",
@@ -52,6 +53,7 @@ __all__ = [
     "CAPACITY_MODES",
     "MERGES",
     "MODELS",
+    "QRNN",
     "TCVLAE",
     "ActionVAE",
     "Capacity",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.models.configs import MERGES, ModelConfig, TCVAEConfig, TCVLAEConfig
     from absaction.models.io import load, read_config, save
     from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
+    from absaction.models.qrnn import QRNN
     from absaction.models.registry import MODELS, build_model, model_class
     from absaction.models.tcvlae import TCVLAE, FlatTCVAE
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 
 FORMS: tuple[str, ...] = ("signed", "abs")
 """``signed``: beta (KL - C) (the paper's Eq. 7); ``abs``: beta |KL - C| (Burgess)."""
@@ -44,7 +44,7 @@ def _parse_adaptive(args: list[str], form: str | None) -> CapacitySpec:
     if len(args) > 1:
         raise AbsactionError(
             f"capacity mode 'adaptive' takes one argument (the window in epochs), got {len(args)}",
-            "write e.g. --capacity adaptive:50 or adaptive:50,abs",
+            f"write e.g. {option('capacity', 'adaptive:50', python=repr('adaptive:50'))} or adaptive:50,abs",
         )
     window = _parse_number(args[0], int, "the adaptive window (epochs)") if args else 50
     if window < 1:
@@ -58,23 +58,28 @@ def _parse_linear(args: list[str], form: str | None) -> CapacitySpec:
     if len(args) != 2:
         raise AbsactionError(
             "capacity mode 'linear' needs CMAX,STEPS (nats, optimiser steps)",
-            "write e.g. --capacity linear:25,2000",
+            f"write e.g. {option('capacity', 'linear:25,2000', python=repr('linear:25,2000'))}",
         )
     c_max = _parse_number(args[0], float, "CMAX (nats)")
     steps = _parse_number(args[1], int, "STEPS (optimiser steps)")
     if c_max < 0 or steps < 1:
         raise AbsactionError(
             f"linear capacity needs CMAX >= 0 and STEPS >= 1, got {c_max:g},{steps}",
-            "write e.g. --capacity linear:25,2000",
+            f"write e.g. {option('capacity', 'linear:25,2000', python=repr('linear:25,2000'))}",
         )
     return CapacitySpec("linear", form or "abs", c_max=c_max, steps=steps)  # Burgess's form by default
 
 
 def _parse_none(args: list[str], form: str | None) -> CapacitySpec:
     if form is not None:
-        raise AbsactionError("capacity mode 'none' has no form", "write --capacity none")
+        raise AbsactionError(
+            "capacity mode 'none' has no form", f"write {option('capacity', 'none', python=repr('none'))}"
+        )
     if args:
-        raise AbsactionError("capacity mode 'none' takes no arguments", "write --capacity none")
+        raise AbsactionError(
+            "capacity mode 'none' takes no arguments",
+            f"write {option('capacity', 'none', python=repr('none'))}",
+        )
     return CapacitySpec("none", "signed")
 
 

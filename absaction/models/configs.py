@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.errors import AbsactionError, option, refuse_unknown_keys
 
 POOLING_MODES: tuple[str, ...] = ("f", "fo", "ifo")
 """QRNN pooling variants: forget gate only, forget + output gates, input + forget + output gates."""
@@ -43,6 +43,13 @@ class ModelConfig:
         config.validate()
         return config
 
+    @classmethod
+    def length_multiple(cls, options: dict[str, Any] | None = None) -> int:
+        """The number every sequence length must be a multiple of, for a model of this class built with
+        the model ``options`` (1 here; the convolutional models halve the time axis). Options that
+        cannot build a configuration give 1: building the model then names the problem."""
+        return 1
+
     def validate(self) -> None:
         """Raise :class:`AbsactionError` if the options cannot build a model."""
         if self.action_dim < 1:
@@ -50,7 +57,7 @@ class ModelConfig:
         if not self.ladder_dims or any(int(d) < 1 for d in self.ladder_dims):
             raise AbsactionError(
                 f"ladder sizes must be positive integers, got {self.ladder_dims}",
-                "pass e.g. --ladder-dims 8,4,2",
+                f"pass e.g. {option('ladder_dims', '8,4,2', python='[8, 4, 2]')}",
             )
 
 
@@ -75,6 +82,15 @@ class TCVLAEConfig(ModelConfig):
         """Number of stride-2 convolutions on each side."""
         return len(self.ladder_dims) * self.layers_per_ladder
 
+    @classmethod
+    def length_multiple(cls, options: dict[str, Any] | None = None) -> int:
+        """``2 ** n_layers``: each stride-2 convolution halves the time axis."""
+        try:
+            config = cls(**{"action_dim": 1, "seq_len": None, **(options or {})})
+            return int(2**config.n_layers)
+        except (TypeError, ValueError):  # unknown or malformed options: from_dict names them later
+            return 1
+
     def validate(self) -> None:
         super().validate()
         if self.merge not in MERGES:
@@ -83,17 +99,19 @@ class TCVLAEConfig(ModelConfig):
             raise AbsactionError(
                 f"channels and layers_per_ladder must be positive, got {self.channels} and "
                 f"{self.layers_per_ladder}",
-                "use e.g. --channels 16",
+                f"use e.g. {option('channels', '16')}",
             )
         if self.seq_len is None or self.seq_len < 1:
-            raise AbsactionError("the convolutional models need a fixed sequence length", "pass --window L")
+            raise AbsactionError(
+                "the convolutional models need a fixed sequence length", f"pass {option('window', 'L')}"
+            )
         factor = 2**self.n_layers
         if self.seq_len % factor:
             shorter = self.seq_len // factor * factor
             longer = shorter + factor
             fix = f"collect episodes of {longer} steps (absaction collect --max-steps {longer})"
             if shorter:
-                fix = f"use windows of {shorter} steps (--window {shorter}) or " + fix
+                fix = f"use windows of {shorter} steps ({option('window', str(shorter))}) or " + fix
             raise AbsactionError(
                 f"sequences of length {self.seq_len} do not divide by {factor} "
                 f"(the model halves the time axis {self.n_layers} times)",
@@ -114,7 +132,8 @@ class TCVAEConfig(TCVLAEConfig):
         if len(self.ladder_dims) != 1:
             raise AbsactionError(
                 f"the flat tcvae has one latent group, got ladder sizes {self.ladder_dims}",
-                "pass a single size such as --ladder-dims 4, or use --model tcvlae for ladders",
+                f"pass a single size such as {option('ladder_dims', '4', python='[4]')}, or use "
+                f"{option('model', 'tcvlae', python=repr('tcvlae'))} for ladders",
             )
         super().validate()
 

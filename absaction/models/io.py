@@ -89,10 +89,10 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise AbsactionError(
-            f"model folder {run_dir} does not exist", "pass the --out folder of an absaction train run"
+            f"model folder {run_dir} does not exist", "pass the run folder that absaction train wrote"
         )
     if not run_dir.is_dir():
-        raise AbsactionError(f"{run_dir} is not a folder", "pass the --out folder of an absaction train run")
+        raise AbsactionError(f"{run_dir} is not a folder", "pass the run folder that absaction train wrote")
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise AbsactionError(

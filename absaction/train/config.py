@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from absaction.data.normalizer import NORMALIZE_MODES
-from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.errors import AbsactionError, flag, option, refuse_unknown_keys
 from absaction.models.capacity_spec import parse_capacity
 
 RUN_CONTROL_KEYS: frozenset[str] = frozenset(
@@ -48,7 +48,8 @@ class TrainConfig:
     normalize: str = "global"
     """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
     window: int | None = None
-    """window length in steps; None = whole episodes (all must share one length)"""
+    """window length in steps; None = whole episodes when they share one length the model can read, else
+    the longest length the model can read (a multiple of 2^layers) that fits in every episode"""
     stride: int | None = None
     """steps between window starts; None = the window length (no overlap)"""
     val_fraction: float = 0.1
@@ -93,15 +94,20 @@ class TrainConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
         if not self.device.startswith(("cpu", "cuda", "mps")):
-            raise AbsactionError(f"unknown device {self.device!r}", "pass --device cpu or --device cuda")
+            raise AbsactionError(
+                f"unknown device {self.device!r}",
+                f"pass {option('device', 'cpu', python=repr('cpu'))} or "
+                f"{option('device', 'cuda', python=repr('cuda'))}",
+            )
         if self.threads < 0:
             raise AbsactionError(
-                f"threads must be 0 (torch's default) or more, got {self.threads}", "pass e.g. --threads 1"
+                f"threads must be 0 (torch's default) or more, got {self.threads}",
+                f"pass e.g. {option('threads', '1')}",
             )
         if self.progressive < 0:
             raise AbsactionError(
                 f"progressive must be 0 (off) or a number of epochs, got {self.progressive}",
-                "pass e.g. --progressive 20",
+                f"pass e.g. {option('progressive', '20')}",
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,5 +142,6 @@ class TrainConfig:
 
 
 def flag_name(key: str) -> str:
-    """The ``absaction train`` flag of a configuration key: ``ladder_dims`` -> ``--ladder-dims``."""
-    return "--" + key.replace("_", "-")
+    """A configuration key as the caller names it: ``ladder_dims`` -> ``--ladder-dims`` (the
+    ``absaction train`` flag) at the command line, ``ladder_dims`` in Python."""
+    return flag(key)

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from absaction import __version__
 from absaction.data import Normalizer
 from absaction.data.normalizer import fit_normalizer
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, flag, option
 from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
 from absaction.models.base import ActionVAE
@@ -125,7 +125,9 @@ def fit_arrays(
         check_tensorboard()
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise AbsactionError(
-            f"--device {config.device} needs CUDA, which is not available", "use --device cpu"
+            f"{option('device', config.device, python=repr(config.device))} needs CUDA, which is not "
+            "available",
+            f"use {option('device', 'cpu', python=repr('cpu'))}",
         )
     if not resume:
         check_new_output(run_dir, force, "run folder", command="train")
@@ -183,7 +185,7 @@ def fit_arrays(
                 if not math.isfinite(row["loss"]):
                     raise AbsactionError(
                         f"training diverged: the loss is {row['loss']} in epoch {epoch}",
-                        "lower --lr or raise --sigma",
+                        f"lower {flag('lr')} or raise {flag('sigma')}",
                     )
                 run.epoch, run.elapsed = epoch, run.elapsed + row["seconds"]
                 run.metrics.append(row)
@@ -305,8 +307,9 @@ class _Run:
             raise resume_conflict(self.run_dir, conflicts)
         if config.epochs < state.epoch:
             raise AbsactionError(
-                f"--epochs {config.epochs} is less than the {state.epoch} epochs {self.run_dir} has done",
-                f"pass --epochs {state.epoch} or more",
+                f"{option('epochs', str(config.epochs))} is less than the {state.epoch} epochs "
+                f"{self.run_dir} has done",
+                f"pass {option('epochs', str(state.epoch))} or more",
             )
         self.model.load_state_dict(state.model_state)
         self.optimizer.load_state(state.optimizer_state, state.step)
@@ -327,11 +330,11 @@ def resume_conflict(run_dir: Path, conflicts: list[tuple[str, Any, Any]]) -> Abs
     """The one-line error for a ``--resume`` whose configuration or data differs from the run's."""
     described = "; ".join(f"{flag_name(key)} {new} vs the run's {old}" for key, old, new in conflicts)
     if any(key == "data" for key, _, _ in conflicts):
-        fix = "resume with the run's own dataset (unchanged), or start a new run with --out"
+        fix = "resume with the run's own dataset (unchanged), or start a new run in another folder"
     else:
         fix = (
             f"drop {'that option' if len(conflicts) == 1 else 'those options'} to continue the run, "
-            "or start a new run with --out"
+            "or start a new run in another folder"
         )
     return AbsactionError(f"cannot resume {run_dir}: {described}", fix)
 

@@ -29,7 +29,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 from absaction.files import atomic_write_text
 
 METRICS_FILE = "metrics.csv"
@@ -60,8 +60,8 @@ def check_tensorboard() -> None:
     """Fail early, with the install command, when TensorBoard logging is asked for but not installed."""
     if importlib.util.find_spec("tensorboard") is None:
         raise AbsactionError(
-            "--tensorboard needs the tensorboard package, which is not installed",
-            "pip install absaction[tensorboard] (or drop --tensorboard)",
+            f"{option('tensorboard')} needs the tensorboard package, which is not installed",
+            f"pip install absaction[tensorboard] (or drop {option('tensorboard')})",
         )
 
 

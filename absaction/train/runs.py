@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from absaction.data import ActionWindows, load_dataset, pad_episodes, train_val_split
+from absaction.data import ActionWindows, load_dataset, longest_window, pad_episodes, train_val_split
 from absaction.errors import AbsactionError, option
 from absaction.files import check_new_output
 from absaction.models import io as model_io
 from absaction.models.registry import model_class
-from absaction.outputs import written_by
+from absaction.outputs import path_from_record, path_in_record, written_by
 from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
 from absaction.train.loop import EpochCallback, FitResult, fit_arrays, resume_conflict
 
@@ -80,7 +81,9 @@ def resume(
     run_dir = Path(run_dir)
     saved = model_io.read_config(run_dir)
     if "train" not in saved or "data" not in saved:
-        raise AbsactionError(f"{run_dir} was not written by absaction train", "start a new run with --out")
+        raise AbsactionError(
+            f"{run_dir} was not written by absaction train", "start a new run in another folder"
+        )
     config = TrainConfig.from_dict(saved["train"])
     overrides = dict(overrides or {})
     model_options = overrides.pop("model_options", {}) or {}
@@ -90,10 +93,12 @@ def resume(
         for key, value in model_options.items()
         if saved["model_config"].get(key) != value
     ]
-    saved_path = saved["data"].get("path")
+    saved_path = recorded_data(run_dir, saved)
     dataset_path = data if data is not None else saved_path
     if dataset_path is None:
-        raise AbsactionError(f"{run_dir} does not record its dataset", f"pass --data with --resume {run_dir}")
+        raise AbsactionError(
+            f"{run_dir} does not record its dataset", f"pass the dataset again ({option('data', 'DATA')})"
+        )
     if data is not None and saved_path is not None and _same_path(data, saved_path) is False:
         conflicts.append(("data", saved_path, os.fspath(data)))
     if conflicts:
@@ -104,11 +109,29 @@ def resume(
 
 
 def load_windows(
-    data: str | os.PathLike[str], config: TrainConfig
+    data: str | os.PathLike[str], config: TrainConfig, *, verbose: bool = False
 ) -> tuple[ActionWindows, ActionWindows, Any]:
-    """The training and validation windows of ``data`` for ``config`` (split by episode), and the dataset."""
+    """The training and validation windows of ``data`` for ``config`` (split by episode), and the dataset.
+
+    Without ``config.window`` a fixed-length model reads whole episodes when they fit it, else the
+    longest windows that do (:func:`absaction.data.longest_window`); ``verbose`` says so on stderr.
+    """
     dataset = load_dataset(data)
-    windows = dataset.action_windows(config.window, config.stride)
+    window = config.window
+    if window is None and model_class(config.model).fixed_length:
+        multiple = model_class(config.model).config_class.length_multiple(config.model_options)
+        lengths = dataset.episode_lengths()
+        window = longest_window(lengths, multiple)
+        if window is not None and verbose:
+            low, high = int(lengths.min()), int(lengths.max())
+            span = f"{low}" if low == high else f"{low} to {high}"
+            print(
+                f"window: episodes of {span} steps do not all fit a {config.model} with sequences that "
+                f"divide by {multiple}; training on windows of {window} steps (choose with "
+                f"{option('window', 'L')})",
+                file=sys.stderr,
+            )
+    windows = dataset.action_windows(window, config.stride)
     train, val = windows.split_by_episode(config.val_fraction, config.seed)
     return train, val, dataset
 
@@ -134,14 +157,17 @@ def _fit_dataset(
         lengths = {"train_lengths": episode_lengths[train_idx], "val_lengths": episode_lengths[val_idx]}
         window, val_episodes = None, val_idx.tolist()
     else:
-        train, val, dataset = load_windows(data, config)
+        train, val, dataset = load_windows(data, config, verbose=progress and not resume)
         train_actions, val_actions = train.actions, val.actions
         window, val_episodes = train.length, np.unique(val.episode_index).tolist()
     space = dataset.action_space
     data_info = {
-        "path": os.fspath(dataset.path),
+        # relative to the run folder (absaction.outputs.path_in_record): found from any working folder
+        "path": path_in_record(dataset.path, run_dir),
+        # a dataset named by its Minari id is found by the id again, wherever MINARI_DATASETS_PATH points
+        "minari_id": None if Path(data).expanduser().exists() else os.fspath(data),
         "episodes": len(dataset),
-        "window": window,
+        "window": window,  # the length trained on, also when chosen for the user (config.window None)
         "stride": config.stride,
         "factor_names": list(dataset.factor_names),
         "val_episodes": val_episodes,
@@ -161,6 +187,29 @@ def _fit_dataset(
         progress=progress,
         epoch_callback=epoch_callback,
     )
+
+
+def recorded_data(run_dir: str | os.PathLike[str], saved: dict[str, Any] | None = None) -> str | None:
+    """The dataset the run in ``run_dir`` was trained on, as its ``config.json`` records it: the folder
+    (stored relative to the run folder) when it is there, else the Minari id it was given as, else the
+    folder where it should be (loading it then names what is missing); None when nothing is recorded.
+
+    Args:
+        run_dir: the run folder.
+        saved: its parsed ``config.json``, when already read.
+    """
+    if saved is None:
+        saved = model_io.read_config(run_dir)
+    data = saved.get("data")
+    if not isinstance(data, dict):
+        return None if not data else str(data)
+    stored, minari_id = data.get("path") or data.get("dataset"), data.get("minari_id")
+    path = None if not stored else path_from_record(stored, run_dir)
+    if path is not None and path.exists():
+        return str(path)
+    if minari_id:
+        return str(minari_id)
+    return None if path is None else str(path)
 
 
 def _same_path(given: str | os.PathLike[str], saved: str) -> bool | None:

@@ -34,6 +34,7 @@ from absaction.bench.vae.tables import markdown
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, atomic_write_text
+from absaction.outputs import path_in_record
 
 
 def run_benchmark(config: VAEBenchConfig, executor: ExecutorSpec | None = None) -> dict[str, Any]:
@@ -114,7 +115,16 @@ def run_benchmark(config: VAEBenchConfig, executor: ExecutorSpec | None = None) 
             capacity_pngs[key] = f"capacity_{key}.png"
     ok_speed = [s for s in speed if "error" not in s]
     summary_doc: dict[str, Any] = {
-        "config": jsonable(dataclasses.asdict(config)),
+        # folders relative to the results folder (config.out): the committed summary names no machine
+        "config": jsonable(
+            {
+                **dataclasses.asdict(config),
+                "out": ".",
+                "paths_file": None
+                if config.paths_file is None
+                else path_in_record(config.paths_file, config.out),
+            }
+        ),
         "train_defaults": {
             key: value
             for key, value in dataclasses.asdict(train_config(config, VARIANTS[0], 0)).items()
@@ -129,7 +139,7 @@ def run_benchmark(config: VAEBenchConfig, executor: ExecutorSpec | None = None) 
         },
         "data": {
             key: {
-                "path": os.fspath(data_dirs[key]),
+                "path": path_in_record(data_dirs[key], config.out),
                 "env_id": DATASETS[key].env_id,
                 "episodes": dataset_episodes(config, key),
                 "noise": config.noise,
