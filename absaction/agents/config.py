@@ -100,17 +100,18 @@ class AgentConfig:
         if self.actions == "skill":
             _check_skill(self)
         else:
-            skill_options: tuple[tuple[str, object, object], ...] = (
-                ("prior", self.prior, "none"),
-                ("residual", self.residual, False),
-                ("ladders", self.skill_ladders, "all"),
-                ("top-dims", self.top_dims, None),
+            skill_options: tuple[tuple[str, str | None, object, object], ...] = (
+                ("prior", None, self.prior, "none"),
+                ("residual", None, self.residual, False),
+                ("ladders", "skill_ladders", self.skill_ladders, "all"),
+                ("top_dims", None, self.top_dims, None),
             )
-            for option, setting, default in skill_options:
+            skill = _text("actions", "skill")
+            for name, python, setting, default in skill_options:
                 if setting != default:
                     raise AbsactionError(
-                        f"--{option} only applies to --actions skill, got --actions {self.actions}",
-                        f"drop --{option} or use --actions skill",
+                        f"{flag(name, python)} only applies to {skill}, got {_text('actions', self.actions)}",
+                        f"drop {flag(name, python)} or use {skill}",
                     )
         if self.actions not in ("latent", "skill"):
             for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
