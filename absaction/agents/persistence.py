@@ -266,7 +266,8 @@ def record_with_relative_paths(record: dict[str, Any], folder: str | os.PathLike
 def record_with_absolute_paths(record: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Inverse of :func:`record_with_relative_paths` for the record read from ``folder``."""
     record = dict(record)
-    record["config"] = AgentConfig.from_record(record["config"], folder).to_dict()
+    if "config" in record:  # a partial record (a figure's test data) has none to resolve
+        record["config"] = AgentConfig.from_record(record["config"], folder).to_dict()
     return _map_model_paths(record, lambda stored: str(path_from_record(stored, folder)))
 
 

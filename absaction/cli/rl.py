@@ -96,8 +96,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.add_argument(
         "--ladders", type=ladders_spec, metavar="L[,L...]|top",
         help=field_help(
-            a, "ladders", "1-based ladders the agent controls; skill actions: all | top",
-            "all, or those named in --dims",
+            a, "ladders", "1-based ladders the agent controls, all unless --dims names them; skill actions: "
+            "all | top", "all",
         ),
     )  # fmt: skip
     group.add_argument(
@@ -148,8 +148,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     budget.add_argument("--eval-every", type=positive_int, help=field_docs(a)["eval_every"])
     budget.add_argument(
         "--eval-episodes", type=positive_int, help=field_help(
-            a, "eval_episodes", default="10, fewer when 11 evaluations of 10 full-length episodes would take "
-            "more env steps than the budget"
+            a, "eval_episodes", "episodes per evaluation, deterministic policy, the same episode seeds every "
+            "time", "10, fewer when 11 evaluations of 10 full-length episodes would take more env steps "
+            "than --steps",
         ),
     )  # fmt: skip
     hp = parser.add_argument_group("hyperparameters")
