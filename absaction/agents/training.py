@@ -27,14 +27,20 @@ from stable_baselines3.common.logger import configure, make_output_format
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
-from absaction.data import load_dataset
 from absaction.errors import AbsactionError, one_line
 from absaction.files import atomic_dir, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
-from absaction.wrappers import LatentActionWrapper, share_clock
+from absaction.wrappers import LatentActionWrapper, SkillWrapper, share_clock
 
-from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
+from .bc import (
+    BCResult,
+    bc_pretrain,
+    demonstration_pairs,
+    latent_demonstration_pairs,
+    load_demonstrations,
+    skill_demonstration_pairs,
+)
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
 from .config import AgentConfig
 from .environments import (
@@ -216,7 +222,7 @@ def train_agent(
     action_model = load_model_for(config)
     demonstrations = None
     if config.bc_dataset is not None:
-        demonstrations = load_dataset(config.bc_dataset)
+        demonstrations = load_demonstrations(config.bc_dataset)
     schedule = PrimitiveProgress()
     venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
     eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
@@ -226,15 +232,20 @@ def train_agent(
     bc_result: BCResult | None = None
     if demonstrations is not None:
         macro = find_macro_wrapper(eval_env)
-        _check_demonstration_space(
-            demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
-        )
-        # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
-        pairs = (
-            latent_demonstration_pairs(demonstrations, macro)
-            if isinstance(macro, LatentActionWrapper)
-            else demonstration_pairs(demonstrations)  # primitive actions (validate() refuses repeat + BC)
-        )
+        if not isinstance(demonstrations, tuple):  # pairs from an .npz record no action space
+            _check_demonstration_space(
+                demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
+            )
+        # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model;
+        # a skill agent the action that chooses the skill encoded from every demonstrated window
+        pairs: tuple[np.ndarray, np.ndarray]
+        if isinstance(macro, LatentActionWrapper):
+            assert not isinstance(demonstrations, tuple)
+            pairs = latent_demonstration_pairs(demonstrations, macro)
+        elif isinstance(macro, SkillWrapper):
+            pairs = skill_demonstration_pairs(demonstrations, macro)  # type: ignore[arg-type]
+        else:  # primitive actions (validate() refuses repeat + BC)
+            pairs = demonstration_pairs(demonstrations)
         transform: Callable[[np.ndarray], np.ndarray] | None = None
         if isinstance(venv, VecNormalize):  # clone in the normalised observation space
             normalizing = venv
