@@ -22,8 +22,8 @@ from absaction.agents.persistence import load_agent
 from absaction.envs.pointmaze import maze_map
 from absaction.files import atomic_write_bytes
 
-from .runs import RunSpec
 from .catalogue import task_name
+from .runs import RunSpec
 from .suites import maze_of
 
 POSITION = slice(0, 2)
@@ -32,7 +32,7 @@ GOAL = slice(2, 4)
 """The desired goal's (x, y)."""
 
 
-class _PathRecorder(gym.Wrapper):  # type: ignore[type-arg]
+class _PathRecorder(gym.Wrapper[Any, Any, Any, Any]):
     """Records the position of every primitive step."""
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:

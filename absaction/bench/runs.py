@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from absaction.agents.bc import demonstration_pairs, load_demonstrations
@@ -58,7 +59,7 @@ def fit_job(job: dict[str, Any]) -> str:
     run_dir = Path(job["run_dir"])
     if job.get("skill"):
         if run_dir.exists():
-            resume_skills(run_dir)
+            resume_skills(run_dir, {})
         else:
             fit_skills(job["data"], SkillTrainConfig.from_dict(job["train"]), run_dir)
     elif run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
@@ -95,10 +96,10 @@ def relabelled_pairs(data: str, out: Path) -> str:
                 f"{data} has no achieved_goal/desired_goal observation keys to relabel",
                 "pass --data with PointMaze stitch data (absaction collect --expert waypoint:stitch)",
             )
-        segments = [(ep.observations, ep.actions) for ep in dataset.episodes]
-        obs, actions = hindsight_pairs(
-            segments, layout.columns(["achieved_goal"]), layout.columns(["desired_goal"]), seed=0
-        )
+        segments = [(np.asarray(ep.observations), np.asarray(ep.actions)) for ep in dataset.episodes]
+        achieved = [int(i) for i in layout.columns(["achieved_goal"])]
+        desired = [int(i) for i in layout.columns(["desired_goal"])]
+        obs, actions = hindsight_pairs(segments, achieved, desired, seed=0)
         write_pairs(out, obs, actions, dataset.env_id)
     return str(out.resolve())
 
@@ -189,7 +190,8 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
                     }
                 )
     if jobs:
-        log(f"stage 1: training {', '.join(Path(j['run_dir']).name for j in jobs)} on {data}")
+        names = ", ".join(f"{Path(j['run_dir']).name} (on {j['data']})" for j in jobs)
+        log(f"stage 1: training {names}")
         for _ in runner.imap_unordered(fit_job, jobs):
             pass
     if "untrained" in needed:
@@ -209,7 +211,7 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
         model = load(path)
         if kind.startswith("skill"):  # a one-group skill model: the -top agents control its first half
             groups = list(model.ladder_dims)
-            skill_top[kind] = None if len(groups) > 1 else max(1, int(model.z_dim) // 2)
+            skill_top[kind] = None if len(groups) > 1 else max(1, sum(int(g) for g in groups) // 2)
             continue
         active = model.active_dims()
         with_units = [i for i, dims in enumerate(active, start=1) if dims]

@@ -72,7 +72,7 @@ examples:
   absaction bench rl --tasks obstacle chain --agents ppo ppo-bc ppo-latent --seeds 10 --out bench-2
   absaction bench rl --full --workers 16 --out bench-full    # every agent, 200k steps: a bigger machine
   absaction bench rl --out bench-rl --resume                 # continue an interrupted sweep
-  absaction bench rl --skills --out bench-skills             # + the skill agents (about 2.6 h)
+  absaction bench rl --skills --out bench-skills             # + the skill agents (about 4 h)
   absaction bench rl --suite pointmaze --dry-run --out bench-maze   # PointMaze: the plan, 2.5 h
 """
 
