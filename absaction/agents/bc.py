@@ -177,7 +177,7 @@ def skill_demonstration_pairs(dataset: ActionDataset, wrapper: SkillWrapper) -> 
 
 def load_demonstrations(path: str | Path) -> Demonstrations:
     """The BC data at ``path``: an ``.npz`` file of ``observations`` (N, obs_dim) and ``actions`` (N, A)
-    pairs (e.g. goal-relabelled ones, :func:`absaction.bench.relabel.write_pairs`), else a dataset folder
+    pairs (e.g. the goal-relabelled ones of the PointMaze benchmark's stage 1), else a dataset folder
     or Minari id (:func:`absaction.data.load_dataset`)."""
     if str(path).endswith(".npz"):
         try:
