@@ -121,8 +121,10 @@ def test_agent_table_and_presets_are_consistent():
         assert set(preset.agents) <= set(catalogue.AGENTS) and set(preset.tasks) <= set(catalogue.TASKS)
     default = catalogue.PRESETS["default"]
     assert default.seeds >= 5 and set(default.tasks) == set(catalogue.TASKS)
-    for family in catalogue.FAMILIES:  # primitive (incl. BC), latent and ablations all in the default
+    for family in set(catalogue.FAMILIES) - {"skill"}:  # primitive (incl. BC), latent, ablations
         assert any(catalogue.AGENTS[a].family == family for a in default.agents)
+    with_skills = catalogue.RLBenchConfig.from_preset("default", skills=True).agents  # --skills adds them
+    assert any(catalogue.AGENTS[a].family == "skill" for a in with_skills)
     assert any(catalogue.AGENTS[a].bc for a in default.agents)
     assert {"ppo-flat", "ppo-untrained", "ppo-repeat"} <= set(default.agents)
     assert set(catalogue.PRESETS["full"].agents) == set(catalogue.AGENTS)
@@ -650,14 +652,17 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
 # ------------------------------------------------------------------------------------------ layout
 BENCH_ORDER = (
     "stats",
+    "suites",
     "catalogue",
     "estimate",
     "executors",
+    "relabel",
     "runs",
     "lookahead",
     "results",
     "figures",
     "report",
+    "maze_figure",
     "sweep",
 )
 

@@ -2,7 +2,9 @@
 
 A latent agent's decoder has seen the demonstrations, so a primitive agent may see them too: before RL,
 its policy is fitted to the expert's (observation, action) pairs. A latent agent can be warm-started the
-same way on (observation, encoded z) pairs: :func:`latent_demonstration_pairs`.
+same way on (observation, encoded z) pairs: :func:`latent_demonstration_pairs`, and a skill agent on
+(observation, agent action of the encoded skill) pairs: :func:`skill_demonstration_pairs`. Pairs made
+elsewhere (e.g. goal-relabelled ones) are read from an ``.npz`` file: :func:`load_demonstrations`.
 
 - PPO (``ActorCriticPolicy``): maximise the log-likelihood of the expert actions under the Gaussian
   policy (mean *and* log-std are fitted: maximum likelihood).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -24,13 +27,14 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
+from absaction.data import load_dataset
 from absaction.errors import AbsactionError, flag
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
 
     from absaction.data import ActionDataset
-    from absaction.wrappers import LatentActionWrapper
+    from absaction.wrappers import LatentActionWrapper, SkillWrapper
 
 # SAC's tanh cannot reach +-1; expert actions on the bounds are pulled inside by this much.
 _SQUASH_MARGIN = 1e-3
@@ -121,6 +125,70 @@ def latent_demonstration_pairs(
     index = np.asarray(starts)
     chunks = actions[index[:, None] + np.arange(window)[None, :]]  # (N, T, A)
     return obs[index], wrapper.encode_actions(chunks)
+
+
+def skill_demonstration_pairs(dataset: ActionDataset, wrapper: SkillWrapper) -> tuple[np.ndarray, np.ndarray]:
+    """``(observations (N, obs_dim), agent actions (N, d))`` for a skill agent: at every point where it
+    would decide (each episode's start, then every ``wrapper.chunk_steps`` steps, while a whole window of
+    the model's horizon H follows), the observation and the agent action whose skill is the posterior
+    mean of the demonstrated window (``model.encode_windows``), mapped back through the wrapper's mapping:
+
+    - ``prior="none"``: ``a = z / z_bound``;
+    - ``prior="reparam"``: ``a = (z - mu(s)) / (sigma(s) z_bound)`` (the prior at the window's start);
+    - ``prior="kl"``: ``a = tanh(z)``;
+
+    on the latents the agent controls (``wrapper.exposed``), clipped to [-1, 1].
+    """
+    episodes = getattr(dataset, "episodes", None)
+    if episodes is None:
+        raise AbsactionError(
+            "behaviour cloning in skill space needs whole demonstrated episodes (windows of H steps), "
+            "not (observation, action) pairs",
+            "pass a dataset folder written by `absaction collect` as the BC data",
+        )
+    obs, actions = demonstration_pairs(dataset)
+    model = wrapper.model
+    window, stride = int(model.horizon), int(wrapper.chunk_steps)
+    starts: list[int] = []
+    offset = 0
+    for ep in episodes:
+        starts.extend(offset + t for t in range(0, len(ep.actions) - window + 1, stride))
+        offset += len(ep.actions)
+    if not starts:
+        raise AbsactionError(
+            f"no demonstration episode is as long as one skill ({window} steps)",
+            "collect longer episodes or use a skill model with a shorter horizon",
+        )
+    index = np.asarray(starts)
+    steps = index[:, None] + np.arange(window)[None, :]  # (N, H)
+    skill_obs = model.skill_observation(obs[steps])  # (N, H, O)
+    z, _ = model.encode_windows(skill_obs, actions[steps])  # (N, z)
+    z_np = z.cpu().numpy()
+    e = np.asarray(wrapper.exposed)
+    if wrapper.prior_mode == "none":
+        agent_actions = z_np[:, e] / wrapper.z_bound
+    elif wrapper.prior_mode == "reparam":
+        mean, sigma = (t.cpu().numpy() for t in model.prior(skill_obs[:, 0]))  # (N, z) each
+        agent_actions = (z_np[:, e] - mean[:, e]) / (sigma[:, e] * wrapper.z_bound)
+    else:  # "kl": z = atanh(a)
+        agent_actions = np.tanh(z_np[:, e])
+    return obs[index], np.clip(agent_actions, -1.0, 1.0).astype(np.float32)
+
+
+def load_demonstrations(path: str | Path) -> Demonstrations:
+    """The BC data at ``path``: an ``.npz`` file of ``observations`` (N, obs_dim) and ``actions`` (N, A)
+    pairs (e.g. the goal-relabelled ones of the PointMaze benchmark's stage 1), else a dataset folder
+    or Minari id (:func:`absaction.data.load_dataset`)."""
+    if str(path).endswith(".npz"):
+        try:
+            with np.load(Path(path).expanduser()) as data:
+                return np.asarray(data["observations"], np.float32), np.asarray(data["actions"], np.float32)
+        except (OSError, KeyError, ValueError) as err:
+            raise AbsactionError(
+                f"cannot read demonstration pairs from {path} ({err})",
+                "pass an .npz with 'observations' and 'actions' arrays, or a dataset folder",
+            ) from None
+    return load_dataset(path)
 
 
 def _policy_of(agent: BaseAlgorithm) -> Any:

@@ -67,8 +67,9 @@ class AgentConfig:
     """episodes per evaluation, deterministic policy, the same episode seeds every time (None: 10, fewer
     when 11 evaluations of 10 full-length episodes would take more env steps than ``steps``)"""
     bc_dataset: str | None = None
-    """dataset (folder or Minari id) for a behaviour-cloning warm start: of the actions (primitive agents)
-    or of the z that encodes each demonstrated chunk (latent agents)"""
+    """dataset (folder or Minari id, or an ``.npz`` of observation/action pairs) for a behaviour-cloning
+    warm start: of the actions (primitive agents), of the z that encodes each demonstrated chunk (latent
+    agents), or of the action choosing the skill encoded from each demonstrated window (skill agents)"""
     bc_epochs: int = 20
     """epochs of behaviour cloning over the dataset's (observation, action) pairs"""
     bc_critic_warmup: int | None = None
@@ -254,9 +255,11 @@ def _check_skill(config: AgentConfig) -> None:
         raise AbsactionError(
             "--plan-phase and --fixed apply to latent chunks, not skills", "drop them with --actions skill"
         )
-    if config.bc_dataset is not None:
+    if config.bc_dataset is not None and config.residual:
         raise AbsactionError(
-            "behaviour cloning does not warm-start skill agents yet", "drop --bc with --actions skill"
+            "behaviour cloning in skill space clones one skill per decision, a residual agent acts every "
+            "step",
+            "drop --bc or --residual",
         )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecNormalize
 
 from absaction.errors import AbsactionError
-from absaction.files import read_versioned_json
+from absaction.files import json_safe, read_versioned_json
 from absaction.outputs import path_from_record, path_in_record
 from absaction.wrappers.residual import find_residual
 
@@ -238,9 +238,10 @@ def load_agent(run_dir: str | Path, env: gym.Env[Any, Any] | None = None, device
                 f"the env decodes with {env_model}; the agent was trained with {expected['model']}",
                 "wrap the env with the agent's model",
             )
+    # compared as agent.json stores them (json_safe: an infinite bound, e.g. PointMaze's, is null there)
     if (
-        space_record(env.action_space) != record["action_space"]
-        or space_record(env.observation_space) != record["observation_space"]
+        json_safe(space_record(env.action_space)) != record["action_space"]
+        or json_safe(space_record(env.observation_space)) != record["observation_space"]
     ):
         raise AbsactionError(
             f"the env's spaces ({env.observation_space}, {env.action_space}) differ from the agent's",

@@ -30,14 +30,20 @@ from stable_baselines3.common.logger import configure, make_output_format
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
-from absaction.data import load_dataset
 from absaction.errors import AbsactionError, one_line, option
 from absaction.files import atomic_dir, atomic_write_bytes, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
-from absaction.wrappers import LatentActionWrapper, share_clock
+from absaction.wrappers import LatentActionWrapper, SkillWrapper, share_clock
 
-from .bc import BCResult, bc_pretrain, demonstration_pairs, latent_demonstration_pairs
+from .bc import (
+    BCResult,
+    bc_pretrain,
+    demonstration_pairs,
+    latent_demonstration_pairs,
+    load_demonstrations,
+    skill_demonstration_pairs,
+)
 from .callbacks import CriticWarmupCallback, EvalRow, PrimitiveStepCallback
 from .config import AgentConfig
 from .environments import (
@@ -276,7 +282,7 @@ def train_agent(
         action_model = load_model_for(config)
         demonstrations = None
         if config.bc_dataset is not None:
-            demonstrations = load_dataset(config.bc_dataset)
+            demonstrations = load_demonstrations(config.bc_dataset)
         schedule = PrimitiveProgress()
         venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
         eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
@@ -390,20 +396,25 @@ def torch_threads(threads: int) -> Iterator[None]:
 def _warm_start(config: AgentConfig, agent: Any, venv: Any, eval_env: Any, demonstrations: Any) -> BCResult:
     """Behaviour cloning of the demonstrations into ``agent``'s actor."""
     macro = find_macro_wrapper(eval_env)
-    _check_demonstration_space(
-        demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
-    )
-    # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model
-    pairs = (
-        latent_demonstration_pairs(demonstrations, macro)
-        if isinstance(macro, LatentActionWrapper)
-        else demonstration_pairs(demonstrations)  # primitive actions (validate() refuses repeat + BC)
-    )
+    if not isinstance(demonstrations, tuple):  # pairs from an .npz record no action space
+        _check_demonstration_space(
+            demonstrations, eval_env.action_space if macro is None else macro.inner_action_space, config
+        )
+    # a latent agent clones the demonstrated z: every chunk of demonstration encoded by its model;
+    # a skill agent the action that chooses the skill encoded from every demonstrated window
+    pairs: tuple[np.ndarray, np.ndarray]
+    if isinstance(macro, LatentActionWrapper):
+        assert not isinstance(demonstrations, tuple)
+        pairs = latent_demonstration_pairs(demonstrations, macro)
+    elif isinstance(macro, SkillWrapper):
+        pairs = skill_demonstration_pairs(demonstrations, macro)
+    else:  # primitive actions (validate() refuses repeat + BC)
+        pairs = demonstration_pairs(demonstrations)
     transform = None
     if vec_normalize_stats(venv) is not None:  # clone in the normalised observation space
         venv.obs_rms.update(pairs[0])
         transform = venv.normalize_obs
-    # one pair per decision: a latent agent has ~chunk times fewer pairs, so smaller batches keep the
+    # one pair per decision: a macro agent has ~chunk times fewer pairs, so smaller batches keep the
     # number of gradient steps per epoch comparable
     batch_size = 256 if macro is None else 32
     return bc_pretrain(

@@ -28,6 +28,8 @@ from absaction.errors import AbsactionError
 from absaction.models import read_config
 from absaction.outputs import path_from_record, path_in_record
 
+from .suites import MAZE_TASKS, SUITES, check_maze_data, suite_data
+
 # ------------------------------------------------------------------------------------------- tasks
 DEMO_ENV = "absaction/Reach2D-v0"
 """The env the expert demonstrations come from (the paper world)."""
@@ -47,20 +49,27 @@ no expert visited): where issue 5 expects latent agents to need 3x fewer env ste
 
 
 def task_name(env_id: str) -> str:
-    """The short name of a task (its run folder): the :data:`TASKS` key, else a path-safe id."""
-    for name, task in TASKS.items():
+    """The short name of a task (its run folder): the :data:`TASKS` (or PointMaze suite) key, else a
+    path-safe id."""
+    for name, task in {**TASKS, **MAZE_TASKS}.items():
         if task == env_id:
             return name
     return env_id.replace("/", "-").replace(":", "-")
 
 
 # ------------------------------------------------------------------------------------------ agents
-FAMILIES: tuple[str, ...] = ("primitive", "latent", "ablation")
+FAMILIES: tuple[str, ...] = ("primitive", "latent", "skill", "ablation")
 """primitive: acts in env actions (with or without a BC warm start); latent: acts in the ladder
-TCVLAE's latents; ablation: the controls (flat VAE, untrained decoder, action repeat)."""
+TCVLAE's latents; skill: chooses a closed-loop skill every H steps (``SkillWrapper``); ablation: the
+controls (flat VAE, untrained decoder, action repeat)."""
 
-MODEL_KINDS: tuple[str, ...] = ("tcvlae", "tcvae", "untrained")
-"""Stage-1 action models an agent may act through."""
+MODEL_KINDS: tuple[str, ...] = ("tcvlae", "tcvae", "untrained", "skill", "skill-play")
+"""Stage-1 action models an agent may act through (``skill``: the skill model on the demonstrations,
+``skill-play``: on the play data)."""
+
+DATA_KINDS: tuple[str, ...] = ("demos", "play")
+"""Stage-1 data a BC warm start may clone: the demonstrations (goal-relabelled pairs on the PointMaze
+suite) or the play data (``absaction/Reach2DPlay-v0``)."""
 
 
 @dataclasses.dataclass
@@ -75,6 +84,11 @@ class Stage1:
     """model kind -> 1-based index of its most abstract ladder with active units"""
     chunk: int | None
     """the TCVLAE's decoded length (primitive steps per latent decision, and the repeat count)"""
+    bc_data: dict[str, str] = dataclasses.field(default_factory=dict)
+    """data kind (:data:`DATA_KINDS`) -> what a BC warm start clones: a dataset folder, or an ``.npz``
+    of goal-relabelled (observation, action) pairs"""
+    skill_top_dims: dict[str, int | None] = dataclasses.field(default_factory=dict)
+    """skill model kind -> latents a ``-top`` agent controls (None: the model's last ladder)"""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +96,8 @@ class Stage1:
             "models": {k: str(v) for k, v in self.models.items()},
             "top_ladder": self.top_ladder,
             "chunk": self.chunk,
+            "bc_data": self.bc_data,
+            "skill_top_dims": self.skill_top_dims,
         }
 
     def to_record(self, folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -109,29 +125,43 @@ class BenchAgent:
     """stage-1 action model of a latent agent: tcvlae | tcvae | untrained"""
     ladders: str = "all"
     """latent agents: ``all`` (the active units of every ladder) or ``top`` (only the most abstract
-    ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE)"""
+    ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE); skill agents: ``top`` controls
+    the skill model's last ladder (a one-group model: its first half), the rest is the prior mean"""
     bc: bool = False
     """warm-start the policy by behaviour cloning on the demonstrations"""
     closed_loop: int | None = None
     """latent agents: re-decide every this many primitive steps (None: open loop, one decision per chunk)"""
     plan_phase: bool = False
     """latent closed loop along the plan (see ``LatentActionWrapper(plan_phase=...)``)"""
+    prior: str = "none"
+    """skill agents: how an action becomes z (``AgentConfig.prior``: none | reparam | kl)"""
+    residual: bool = False
+    """skill agents: a per-step residual on the decoded action (ReSkill)"""
+    data: str = "demos"
+    """what the BC warm start clones (:data:`DATA_KINDS`)"""
+    hyperparams: tuple[tuple[str, Any], ...] = ()
+    """overrides of the packaged hyperparameters, as (key, value) pairs"""
 
     def config(
         self, env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, stage1: Stage1
     ) -> AgentConfig:
         """The :class:`AgentConfig` of this agent on ``env_id`` with stage-1 artefacts filled in."""
         model = ladders = chunk = bc_dataset = None
+        top_dims = None
         if self.actions == "latent":
             assert self.model is not None
             model = str(stage1.models[self.model])
             ladders = [stage1.top_ladder[self.model]] if self.ladders == "top" else None
+        if self.actions == "skill":
+            assert self.model is not None
+            model = str(stage1.models[self.model])
+            top_dims = stage1.skill_top_dims.get(self.model) if self.ladders == "top" else None
         if self.actions == "latent" and self.closed_loop is not None:
             chunk = self.closed_loop
         if self.actions == "repeat":
             chunk = stage1.chunk  # the latent agents' decoded length: is any gain just temporal extension?
         if self.bc:
-            bc_dataset = str(stage1.data)
+            bc_dataset = stage1.bc_data.get(self.data, str(stage1.data))
         return AgentConfig(
             env_id,
             algo=self.algo,
@@ -140,6 +170,11 @@ class BenchAgent:
             ladders=ladders,
             chunk=chunk,
             plan_phase=self.plan_phase,
+            prior=self.prior,
+            residual=self.residual,
+            skill_ladders=self.ladders if self.actions == "skill" else "all",
+            top_dims=top_dims,
+            hyperparams=dict(self.hyperparams),
             bc_dataset=bc_dataset,
             steps=steps,
             seed=seed,
@@ -149,12 +184,58 @@ class BenchAgent:
 
     def needs(self) -> set[str]:
         """Stage-1 artefacts this agent uses (``demos`` and model kinds)."""
-        needed = {"demos"} if self.bc else set()
+        needed = {self.data} if self.bc else set()
         if self.model is not None:
             needed.add(self.model)
         if self.actions == "repeat":
             needed.add("tcvlae")  # its chunk length is the TCVLAE's sequence length
         return needed
+
+
+def _skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[BenchAgent, ...]:
+    """The skill agents on one skill model (``model``, trained on ``on``; BC clones ``data``)."""
+
+    def agent(name: str, description: str, algo: str, **fields: Any) -> BenchAgent:
+        return BenchAgent(
+            name + suffix,
+            "skill",
+            f"{description}, skills of {on}",
+            algo,
+            "skill",
+            model,
+            data=data,
+            **fields,
+        )
+
+    return (
+        agent("sac-skill-prior", "SAC regularised by KL to the skill prior (SPiRL)", "sac", prior="kl"),
+        agent(
+            "ppo-skill-prior", "PPO acting through the skill prior (reparameterised)", "ppo", prior="reparam"
+        ),
+        agent(
+            "ppo-skill-residual",
+            "PPO through the prior plus a per-step residual (ReSkill)",
+            "ppo",
+            prior="reparam",
+            residual=True,
+        ),
+        agent("sac-skill", "SAC in skill space, no prior (SPiRL's ablation)", "sac"),
+        agent("ppo-skill", "PPO in skill space, no prior", "ppo"),
+        agent(
+            "ppo-skill-bc",
+            "PPO through the prior, BC warm start in skill space",
+            "ppo",
+            prior="reparam",
+            bc=True,
+        ),
+        agent(
+            "ppo-skill-prior-top",
+            "PPO through the prior on the top latents only (rest: prior mean)",
+            "ppo",
+            prior="reparam",
+            ladders="top",
+        ),
+    )
 
 
 AGENTS: dict[str, BenchAgent] = {
@@ -212,6 +293,36 @@ AGENTS: dict[str, BenchAgent] = {
             "ppo-untrained", "ablation", "PPO on an untrained TCVLAE decoder", "ppo", "latent", "untrained"
         ),
         BenchAgent("ppo-repeat", "ablation", "PPO, each action repeated for one chunk", "ppo", "repeat"),
+        # primitive SAC with one gradient step per 8 env steps: the PointMaze default's affordable SAC
+        # (one step per env step costs ~16 ms on one core there); --full runs `sac`/`sac-bc`
+        BenchAgent(
+            "sac-u8",
+            "primitive",
+            "SAC, one gradient step per 8 env steps",
+            "sac",
+            "primitive",
+            hyperparams=(("train_freq", 8),),
+        ),
+        BenchAgent(
+            "sac-bc-u8",
+            "primitive",
+            "SAC, BC warm start, one gradient step per 8 env steps",
+            "sac",
+            "primitive",
+            bc=True,
+            hyperparams=(("train_freq", 8),),
+        ),
+        BenchAgent(
+            "ppo-bc-play",
+            "primitive",
+            "PPO, BC warm start on the play data",
+            "ppo",
+            "primitive",
+            bc=True,
+            data="play",
+        ),
+        *_skill_agents("", "skill", "demos", "the demonstrations"),
+        *_skill_agents("-play", "skill-play", "play", "the play data"),
     )
 }
 """The agent table: every agent the benchmark knows, by name (``--agents``)."""
@@ -237,7 +348,29 @@ class Preset:
     eval_episodes: int
     demo_episodes: int
     vae_epochs: int | None
+    skill_epochs: int | None = None
+    play_episodes: int = 400
 
+
+SKILL_AGENTS: tuple[str, ...] = (
+    "ppo-skill-prior-play",
+    "ppo-skill-prior",
+    "sac-skill-prior-play",
+    "ppo-skill-residual-play",
+    "ppo-skill-residual",
+    "sac-skill-play",
+    "ppo-skill-play",
+    "ppo-skill-bc-play",
+    "ppo-skill-bc",
+    "ppo-skill-prior-top-play",
+    "ppo-bc-play",
+)
+"""What ``--skills`` adds to a Reach2D preset: every skill agent on the play data and (where the paper's
+demonstrations make a different prior) on them (SAC on the play data only), and the BC baseline on the
+play data. Not in the default preset: they take it from 38 minutes to 4.1 hours on 2 cores (``--dry-run``)."""
+
+QUICK_SKILL_AGENTS: tuple[str, ...] = ("ppo-skill-prior-play", "ppo-skill-bc", "sac-skill-prior-play")
+"""What ``--skills`` adds to the quick preset."""
 
 PRESETS: dict[str, Preset] = {
     # 2 CPU cores, well under an hour (estimate printed before the start): the PPO family, where primitive
@@ -286,6 +419,65 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+MAZE_AGENTS: tuple[str, ...] = (
+    "ppo",
+    "ppo-bc",
+    "sac-u8",
+    "sac-bc-u8",
+    "ppo-latent",
+    "ppo-repeat",
+    "sac-skill-prior",
+    "ppo-skill-prior",
+    "ppo-skill-residual",
+    "ppo-skill-prior-top",
+)
+"""The PointMaze default's agents (``--full`` adds primitive SAC at one gradient step per env step and the
+skill space without a prior)."""
+
+MAZE_PRESETS: dict[str, Preset] = {
+    # 2.5 h on 2 cores (--dry-run): 5 Medium tasks x 10 agents x 5 seeds x 36k primitive steps, the stitch
+    # data ~100k transitions (1,600 segments); primitive SAC updates every 8 env steps (sac-u8)
+    "default": Preset(
+        tasks=tuple(t for t in MAZE_TASKS if t.startswith("medium")),
+        agents=MAZE_AGENTS,
+        seeds=5,
+        steps=36_000,
+        eval_points=9,
+        eval_episodes=8,
+        demo_episodes=1600,
+        vae_epochs=None,
+        skill_epochs=20,
+    ),
+    "quick": Preset(  # a smoke test: one task, the relabelled BC and a skill agent, a few hundred steps
+        tasks=("medium-1",),
+        agents=("ppo-bc", "ppo-skill-prior"),
+        seeds=1,
+        steps=300,
+        eval_points=2,
+        eval_episodes=2,
+        demo_episodes=20,
+        vae_epochs=2,
+        skill_epochs=2,
+    ),
+    "full": Preset(  # meant for a Ray cluster (--executor ray)
+        tasks=tuple(t for t in MAZE_TASKS if t.startswith("large")),
+        agents=(*MAZE_AGENTS, "sac", "sac-bc", "sac-skill"),
+        seeds=5,
+        steps=200_000,
+        eval_points=20,
+        eval_episodes=20,
+        demo_episodes=3200,
+        vae_epochs=None,
+    ),
+}
+
+
+def presets_of(suite: str) -> dict[str, Preset]:
+    """The presets (``default`` | ``quick`` | ``full``) of ``suite``."""
+    if suite not in SUITES:
+        raise AbsactionError(f"unknown suite {suite!r}", f"choose one of {', '.join(SUITES)} (--suite)")
+    return MAZE_PRESETS if suite == "pointmaze" else PRESETS
+
 
 @dataclasses.dataclass
 class RLBenchConfig:
@@ -328,23 +520,45 @@ class RLBenchConfig:
     space can express, see :func:`.lookahead.lookahead_ceilings`); 0 skips it"""
     preset: str = "default"
     """the preset the sizes came from (a record; flags may have overridden fields)"""
+    suite: str = "reach2d"
+    """the world (:data:`~.suites.SUITES`): what stage 1 collects and trains"""
+    skill_epochs: int | None = None
+    """epochs of the stage-1 skill models (None: ``absaction train --model skill``'s default)"""
+    play_episodes: int = 400
+    """play episodes to collect for the ``-play`` agents (Reach2D suite)"""
+    skill_horizon: int | None = None
+    """H of the stage-1 skill models (None: the suite's, 4 on Reach2D, 10 on PointMaze)"""
+    skill_z_dim: int | None = None
+    """latent size of the stage-1 skill models (None: the suite's, 4 on Reach2D, 8 on PointMaze)"""
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> RLBenchConfig:
-        """The sizes of preset ``name`` (``default`` | ``quick`` | ``full``) with ``overrides``."""
-        if name not in PRESETS:
-            raise AbsactionError(f"unknown preset {name!r}", f"choose one of {', '.join(PRESETS)}")
-        p = PRESETS[name]
+    def from_preset(
+        cls, name: str, suite: str = "reach2d", skills: bool = False, **overrides: Any
+    ) -> RLBenchConfig:
+        """The sizes of preset ``name`` (``default`` | ``quick`` | ``full``) of ``suite`` with
+        ``overrides``; ``skills`` adds the skill agents (:data:`SKILL_AGENTS`) to a Reach2D preset."""
+        presets = presets_of(suite)
+        if name not in presets:
+            raise AbsactionError(f"unknown preset {name!r}", f"choose one of {', '.join(presets)}")
+        p = presets[name]
+        agents = list(p.agents)
+        if skills and suite == "reach2d" and name != "full":  # full holds every agent already
+            agents += [
+                a for a in (QUICK_SKILL_AGENTS if name == "quick" else SKILL_AGENTS) if a not in agents
+            ]
         values: dict[str, Any] = {
-            "tasks": [TASKS[t] for t in p.tasks],
-            "agents": list(p.agents),
+            "tasks": [{**TASKS, **MAZE_TASKS}[t] for t in p.tasks],
+            "agents": agents,
             "seeds": p.seeds,
             "steps": p.steps,
             "eval_points": p.eval_points,
             "eval_episodes": p.eval_episodes,
             "demo_episodes": p.demo_episodes,
             "vae_epochs": p.vae_epochs,
+            "skill_epochs": p.skill_epochs,
+            "play_episodes": p.play_episodes,
             "preset": name,
+            "suite": suite,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -391,8 +605,15 @@ class RLBenchConfig:
                 f"{self.steps} steps cannot hold {self.eval_points} evaluation points",
                 f"pass --steps {self.eval_points} or more",
             )
+        data = suite_data(self.suite, self.tasks)  # the maze extra, one maze
+        for key in ("skill_epochs", "skill_horizon", "skill_z_dim"):
+            if getattr(self, key) is not None and int(getattr(self, key)) < 1:
+                raise AbsactionError(f"{key} must be >= 1", f"pass --{key.replace('_', '-')} 1 or more")
         if self.data is not None:
-            load_dataset(Path(self.data).expanduser() if Path(self.data).expanduser().exists() else self.data)
+            given = Path(self.data).expanduser() if Path(self.data).expanduser().exists() else self.data
+            dataset = load_dataset(given)
+            if self.suite == "pointmaze":
+                check_maze_data(dataset.env_id, data.demo_env, self.data)
         if self.model is not None:
             read_config(Path(self.model).expanduser())  # one-line errors for a missing/broken run folder
 
@@ -417,14 +638,18 @@ class RLBenchConfig:
 
 
 def resolve_task(name: str) -> str:
-    """A task's env id from its short name (:data:`TASKS`) or id; unknown ids get a one-line error."""
+    """A task's env id from its short name (:data:`TASKS`, ``medium-1`` ...) or id; unknown ids get a
+    one-line error."""
     if name in TASKS:
         return TASKS[name]
+    if name in MAZE_TASKS:
+        return MAZE_TASKS[name]
     try:
         check_env_id(name)
     except AbsactionError as err:
         raise AbsactionError(
-            f"unknown task {name!r}", f"use a short name ({', '.join(TASKS)}) or a registered env id"
+            f"unknown task {name!r}",
+            f"use a short name ({', '.join([*TASKS, *MAZE_TASKS])}) or a registered env id",
         ) from err
     return name
 
@@ -457,4 +682,9 @@ RESUME_KEYS: tuple[str, ...] = (
     "demo_episodes",
     "vae_epochs",
     "vae_progressive",
+    "suite",
+    "skill_epochs",
+    "play_episodes",
+    "skill_horizon",
+    "skill_z_dim",
 )

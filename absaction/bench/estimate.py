@@ -22,8 +22,10 @@ import gymnasium as gym
 from absaction.envs.ids import resolve_env_id
 from absaction.errors import AbsactionError
 from absaction.train import TrainConfig
+from absaction.train.skill_loop import SkillTrainConfig
 
-from .catalogue import BenchAgent, RLBenchConfig, lookahead_applies
+from .catalogue import AGENTS, BenchAgent, RLBenchConfig, lookahead_applies
+from .suites import SUITE_DATA
 
 # Measured with train_agent on one core of the 2-core development machine (other jobs running):
 # milliseconds of training per PRIMITIVE env step. Macro agents (latent, repeat) decide every ~32 steps,
@@ -36,6 +38,14 @@ TRAIN_MS_PER_STEP: dict[tuple[str, str], float] = {
     ("td3", "primitive"): 5.0,
     ("td3", "macro"): 0.15,
 }
+SKILL_DECODE_MS_PER_STEP = 0.08
+"""A skill agent's closed-loop decoder, per primitive step (one small MLP call; the prior per decision)."""
+MAZE_ENV_MS_PER_STEP = 0.2
+"""A PointMaze step (MuJoCo, ~5,000 steps/s) beyond a Reach2D step, per primitive step."""
+SAC_MS_PER_UPDATE = 6.6
+"""One SAC gradient step of the packaged agents (64x64 nets, batch 256): primitive SAC's cost per step."""
+SKILL_SAC_GRADIENT_STEPS = 4
+"""Gradient steps per decision of a skill SAC agent (``gradient_steps`` of ``sac.yml``'s ``skill:``)."""
 EVAL_MS_PER_STEP: dict[str, float] = {"primitive": 0.4, "macro": 0.03}
 """Milliseconds per primitive env step of evaluation (a deterministic policy, one observation at a time)."""
 RUN_SETUP_SECONDS = 0.5
@@ -44,6 +54,12 @@ BC_SECONDS_PER_EPISODE = 0.0075
 """A behaviour-cloning warm start (20 epochs), per demonstration episode (3 s for 400)."""
 COLLECT_SECONDS_PER_EPISODE = 0.005
 """Collecting one scripted demonstration."""
+SKILL_SECONDS_PER_EPISODE_EPOCH = 0.006
+"""Training a stage-1 skill model, per episode and epoch (measured: 2-3 s per epoch of 400 play episodes)."""
+MAZE_COLLECT_SECONDS_PER_EPISODE = 0.06
+"""Collecting one PointMaze stitch segment with the waypoint expert (~60 MuJoCo steps and the planner)."""
+MAZE_EPISODE_SCALE = 2.0
+"""A PointMaze stitch segment (~60 steps, a MuJoCo env) against a Reach2D demonstration (~40 steps)."""
 VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
 """Training a stage-1 VAE, per demonstration and epoch (the two VAEs train in parallel)."""
 LOOKAHEAD_MS_PER_CANDIDATE_STEP = 0.0125
@@ -59,15 +75,42 @@ def _horizon(env_id: str) -> int:
         return 200
 
 
+def _skill_horizon(config: RLBenchConfig) -> int:
+    return int(config.skill_horizon or SUITE_DATA[config.suite].skill_horizon)
+
+
+def train_ms_per_step(agent: BenchAgent, config: RLBenchConfig) -> float:
+    """Milliseconds of training per primitive env step (one core), without the env beyond Reach2D's.
+
+    Skill agents decide every H steps: the algorithm's per-decision cost divided by H (a residual agent
+    decides every step), plus the decoder at every step. Primitive SAC is dominated by its gradient steps
+    (one per ``train_freq`` env steps)."""
+    hyper = dict(agent.hyperparams)
+    if agent.actions == "skill":
+        per_decision = TRAIN_MS_PER_STEP[(agent.algo, "primitive")]
+        if agent.algo == "sac":
+            per_decision = SAC_MS_PER_UPDATE * SKILL_SAC_GRADIENT_STEPS
+        steps = 1 if agent.residual else _skill_horizon(config)
+        return per_decision / steps + SKILL_DECODE_MS_PER_STEP
+    kind = "primitive" if agent.actions == "primitive" else "macro"
+    every = int(hyper.get("train_freq", 1))
+    if every > 1:  # fewer gradient steps; acting (~0.5 ms) still happens at every step
+        return (TRAIN_MS_PER_STEP[(agent.algo, kind)] - 0.5) / every + 0.5
+    return TRAIN_MS_PER_STEP[(agent.algo, kind)]
+
+
 def estimate_run_seconds(agent: BenchAgent, env_id: str, config: RLBenchConfig) -> float:
     """Predicted seconds (one core) of one run: set-up + training + all evaluations (+ BC)."""
-    kind = "primitive" if agent.actions == "primitive" else "macro"
+    kind = "primitive" if agent.actions == "primitive" or agent.residual else "macro"
     horizon = _horizon(env_id)
     evaluations = config.eval_points + 1
-    eval_seconds = evaluations * config.eval_episodes * horizon * EVAL_MS_PER_STEP[kind] / 1000
-    train_seconds = config.steps * TRAIN_MS_PER_STEP[(agent.algo, kind)] / 1000
+    env_ms = MAZE_ENV_MS_PER_STEP if config.suite == "pointmaze" else 0.0
+    eval_ms = EVAL_MS_PER_STEP[kind] + env_ms + (SKILL_DECODE_MS_PER_STEP if agent.actions == "skill" else 0)
+    eval_seconds = evaluations * config.eval_episodes * horizon * eval_ms / 1000
+    train_seconds = config.steps * (train_ms_per_step(agent, config) + env_ms) / 1000
+    random_seconds = config.eval_episodes * horizon * eval_ms / 1000  # the random-action evaluation
     bc_seconds = config.demo_episodes * BC_SECONDS_PER_EPISODE if agent.bc else 0.0
-    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + bc_seconds
+    return RUN_SETUP_SECONDS + train_seconds + eval_seconds + random_seconds + bc_seconds
 
 
 def estimate_lookahead_seconds(agent: BenchAgent, env_id: str, config: RLBenchConfig) -> float:
@@ -90,9 +133,21 @@ def estimate_seconds(
     runs = max(sum(costs) / config.workers, max(costs, default=0.0)) + report_seconds
     stage1 = 0.0
     if not stage1_cached:
+        # collections one after another, then the models in parallel (one worker each; the VAE cost
+        # already counts the two VAEs in parallel): the longest model decides
+        maze = config.suite == "pointmaze"
+        scale = MAZE_EPISODE_SCALE if maze else 1.0
+        collect_each = MAZE_COLLECT_SECONDS_PER_EPISODE if maze else COLLECT_SECONDS_PER_EPISODE
         epochs = config.vae_epochs or TrainConfig().epochs
-        per_episode = COLLECT_SECONDS_PER_EPISODE + epochs * VAE_SECONDS_PER_EPISODE_EPOCH
-        stage1 = config.demo_episodes * per_episode
+        skill_epochs = config.skill_epochs or SkillTrainConfig().epochs
+        collecting = config.demo_episodes * collect_each
+        models = [config.demo_episodes * epochs * VAE_SECONDS_PER_EPISODE_EPOCH * scale]
+        if any(AGENTS[a].actions == "skill" for a in config.agents):
+            models.append(config.demo_episodes * skill_epochs * SKILL_SECONDS_PER_EPISODE_EPOCH * scale)
+        if any(AGENTS[a].data == "play" or (AGENTS[a].model or "").endswith("play") for a in config.agents):
+            collecting += config.play_episodes * COLLECT_SECONDS_PER_EPISODE
+            models.append(config.play_episodes * skill_epochs * SKILL_SECONDS_PER_EPISODE_EPOCH)
+        stage1 = collecting + max(models)
     return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
 
 

@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from absaction.agents.bc import demonstration_pairs, load_demonstrations
 from absaction.agents.config import AgentConfig
 from absaction.agents.environments import find_macro_wrapper, make_env
 from absaction.agents.hyperparams import resolve_hyperparams
@@ -32,10 +34,13 @@ from absaction.models import load, read_config, save
 from absaction.models.io import model_from_config
 from absaction.train import TrainConfig, fit, resume
 from absaction.train.runs import recorded_data
+from absaction.train.skill_loop import SkillTrainConfig, fit_skills, resume_skills
 
-from .catalogue import DEMO_ENV, BenchAgent, RLBenchConfig, Stage1, task_name
+from .catalogue import BenchAgent, RLBenchConfig, Stage1, task_name
 from .estimate import estimate_run_seconds
 from .executors import Executor
+from .relabel import hindsight_pairs, write_pairs
+from .suites import SuiteData, suite_data
 
 # ----------------------------------------------------------------------------------------- stage 1
 
@@ -51,13 +56,53 @@ def _model_complete(run_dir: Path) -> bool:
 
 
 def fit_job(job: dict[str, Any]) -> str:
-    """Worker: train (or finish) one stage-1 VAE; returns its run folder."""
+    """Worker: train (or finish) one stage-1 VAE or skill model (``job["skill"]``); returns its folder."""
     run_dir = Path(job["run_dir"])
-    if run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
+    if job.get("skill"):
+        if run_dir.exists():
+            resume_skills(run_dir, {})
+        else:
+            fit_skills(job["data"], SkillTrainConfig.from_dict(job["train"]), run_dir)
+    elif run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
         resume(run_dir, progress=False)
     else:
         fit(job["data"], TrainConfig.from_dict(job["train"]), run_dir, progress=False)
     return str(run_dir)
+
+
+def _collect_into(folder: Path, env_id: str, expert: str, episodes: int, noise: float) -> str:
+    if not folder.exists():  # collect writes atomically: an existing folder is complete
+        collect(
+            CollectConfig(
+                env_id=env_id,
+                expert=expert,
+                episodes=episodes,
+                seed=0,
+                noise=noise,
+                out=folder,
+                progress=False,
+            )
+        )
+    return str(folder.resolve())
+
+
+def relabelled_pairs(data: str, out: Path) -> str:
+    """The goal-relabelled BC pairs of a goal-conditioned dataset (Dict observation with
+    ``achieved_goal`` and ``desired_goal``), written once to ``out`` (``.npz``)."""
+    if not out.exists():
+        dataset = load_dataset(data)
+        layout = dataset.obs_layout
+        if layout is None or not {"achieved_goal", "desired_goal"} <= set(layout.keys):
+            raise AbsactionError(
+                f"{data} has no achieved_goal/desired_goal observation keys to relabel",
+                "pass --data with PointMaze stitch data (absaction collect --expert waypoint:stitch)",
+            )
+        segments = [(np.asarray(ep.observations), np.asarray(ep.actions)) for ep in dataset.episodes]
+        achieved = [int(i) for i in layout.columns(["achieved_goal"])]
+        desired = [int(i) for i in layout.columns(["desired_goal"])]
+        obs, actions = hindsight_pairs(segments, achieved, desired, seed=0)
+        write_pairs(out, obs, actions, dataset.env_id)
+    return str(out.resolve())
 
 
 def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
@@ -70,19 +115,30 @@ def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
         recorded = recorded_data(Path(config.model).expanduser())
         if recorded and Path(recorded).exists():
             return str(Path(recorded).resolve())
-    demos = stage / "demos"
-    if not demos.exists():  # collect writes atomically: an existing folder is complete
-        collect(
-            CollectConfig(
-                env_id=DEMO_ENV,
-                expert="scripted",
-                episodes=config.demo_episodes,
-                seed=0,
-                out=demos,
-                progress=False,
-            )
-        )
-    return str(demos.resolve())
+    suite = suite_data(config.suite, config.tasks)
+    return _collect_into(stage / "demos", suite.demo_env, suite.expert, config.demo_episodes, suite.noise)
+
+
+def _skill_columns(data: str, names: tuple[str, ...]) -> list[str]:
+    """The skill observation of ``data``: Dict keys of a flattened Dict observation become its column
+    indices (the skill windows name flat columns only), other names stay."""
+    layout = load_dataset(data).obs_layout
+    if layout is None or not set(names) <= set(layout.keys):
+        return list(names)
+    return [str(int(i)) for i in layout.columns(list(names))]
+
+
+def _skill_train_config(config: RLBenchConfig, suite: SuiteData, data: str) -> SkillTrainConfig:
+    train = SkillTrainConfig(
+        horizon=config.skill_horizon or suite.skill_horizon,
+        z_dim=config.skill_z_dim or suite.skill_z_dim,
+        skill_obs=_skill_columns(data, suite.skill_obs),
+        threads=1,
+        seed=0,
+    )
+    if config.skill_epochs is not None:
+        train.epochs = config.skill_epochs
+    return train
 
 
 def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Callable[[str], None]) -> Stage1:
@@ -92,8 +148,22 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
     needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
     if "untrained" in needed:
         needed.add("tcvlae")
-    data_needed = bool(needed & {"demos", "tcvae"}) or ("tcvlae" in needed and config.model is None)
+    suite = suite_data(config.suite, config.tasks)
+    data_needed = bool(needed & {"demos", "tcvae", "skill"}) or ("tcvlae" in needed and config.model is None)
     data = _resolve_data(config, stage) if data_needed else None
+    bc_data: dict[str, str] = {}
+    if data is not None:
+        # primitive BC on goal-conditioned segments: hindsight-relabelled pairs (see .relabel)
+        bc_data["demos"] = (
+            relabelled_pairs(data, stage / "bc_relabelled.npz") if suite.relabel_goals else data
+        )
+    if needed & {"play", "skill-play"}:
+        if suite.play_env is None:
+            raise AbsactionError(
+                f"the {config.suite} suite has no play data", "drop the -play agents (--agents)"
+            )
+        log(f"stage 1: collecting {config.play_episodes} play episodes in {suite.play_env}")
+        bc_data["play"] = _collect_into(stage / "play", suite.play_env, "scripted", config.play_episodes, 0.0)
     models: dict[str, Path] = {}
     if "tcvlae" in needed and config.model is not None:
         models["tcvlae"] = Path(config.model).expanduser().resolve()
@@ -107,8 +177,22 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
                 if config.vae_epochs is not None:
                     train.epochs = config.vae_epochs
                 jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
+    for kind, source in (("skill", data), ("skill-play", bc_data.get("play"))):
+        if kind in needed:
+            models[kind] = (stage / kind).resolve()
+            if not _model_complete(models[kind]):
+                train_skill = _skill_train_config(config, suite, str(source))
+                jobs.append(
+                    {
+                        "data": str(source),
+                        "train": train_skill.to_dict(),
+                        "run_dir": str(models[kind]),
+                        "skill": True,
+                    }
+                )
     if jobs:
-        log(f"stage 1: training {', '.join(Path(j['run_dir']).name for j in jobs)} on {data}")
+        names = ", ".join(f"{Path(j['run_dir']).name} (on {j['data']})" for j in jobs)
+        log(f"stage 1: training {names}")
         for _ in runner.imap_unordered(fit_job, jobs):
             pass
     if "untrained" in needed:
@@ -122,15 +206,27 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
                 untrained, models["untrained"], extra={"untrained_copy_of": str(models["tcvlae"])}, force=True
             )
     top_ladder: dict[str, int] = {}
+    skill_top: dict[str, int | None] = {}
     chunk = None
     for kind, path in models.items():
         model = load(path)
+        if kind.startswith("skill"):  # a one-group skill model: the -top agents control its first half
+            groups = list(model.ladder_dims)
+            skill_top[kind] = None if len(groups) > 1 else max(1, sum(int(g) for g in groups) // 2)
+            continue
         active = model.active_dims()
         with_units = [i for i, dims in enumerate(active, start=1) if dims]
         top_ladder[kind] = with_units[-1] if with_units else len(active)
         if kind == "tcvlae":
             chunk = model.seq_len
-    return Stage1(data=data, models=models, top_ladder=top_ladder, chunk=chunk)
+    return Stage1(
+        data=data,
+        models=models,
+        top_ladder=top_ladder,
+        chunk=chunk,
+        bc_data=bc_data,
+        skill_top_dims=skill_top,
+    )
 
 
 # -------------------------------------------------------------------------------------------- runs
@@ -180,7 +276,7 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], 
     choices, plus the wrapper's resolved settings (the latents it really exposes). Two agents with
     the same signature on a task train the same agent, bit for bit.
     """
-    demos: Any = None
+    demos: dict[str, Any] = {}
     signatures: dict[tuple[str, str], str] = {}
     for run in runs:
         if (run.task, run.agent.name) in signatures:
@@ -188,10 +284,11 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], 
         env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
         try:
             if run.agent.bc:
-                if demos is None:
-                    assert stage1.data is not None
-                    demos = load_dataset(stage1.data)
-                check_bc_applicable(demos, env, run.task)
+                path = run.config.bc_dataset
+                assert path is not None
+                if path not in demos:
+                    demos[path] = load_demonstrations(path)
+                check_bc_applicable(demos[path], env, run.task)
             macro = find_macro_wrapper(env)
             fields = {k: v for k, v in run.config.to_dict().items() if k not in ("seed", "ladders", "dims")}
             fields["wrapper"] = None if macro is None else macro.macro_settings()
@@ -225,14 +322,17 @@ def share_identical_runs(
 
 
 def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
-    """The demonstrations come from Reach2D-v0; cloning them is meaningful where the observation layout
-    and the action space are the same (true for the whole Reach2D family; bounds may differ)."""
-    obs_shape = getattr(demos.observation_space, "shape", None)
-    act_shape = demos.action_space.shape
-    if obs_shape != env.observation_space.shape or act_shape != env.action_space.shape:
+    """Cloning the demonstrations (a dataset or (observation, action) pairs) is meaningful where the flat
+    observation and the primitive action have the same sizes as the task's (true for the whole Reach2D
+    family, and for PointMaze data and its tasks; bounds may differ)."""
+    obs, actions = demonstration_pairs(demos)
+    obs_shape, act_shape = obs.shape[1:], actions.shape[1:]
+    macro = find_macro_wrapper(env)
+    env_act = (env.action_space if macro is None else macro.inner_action_space).shape
+    if obs_shape != env.observation_space.shape or act_shape != env_act:
         raise AbsactionError(
             f"the BC demonstrations (observations {obs_shape}, actions {act_shape}) do not fit {task} "
-            f"(observations {env.observation_space.shape}, actions {env.action_space.shape})",
+            f"(observations {env.observation_space.shape}, actions {env_act})",
             "drop the -bc agents (--agents) or pass --data with demonstrations of that env's layout",
         )
 

@@ -10,7 +10,11 @@ Output folder::
     OUT/stage1/tcvae/                  the flat TCVAE (ablation)
     OUT/stage1/untrained/              the TCVLAE's architecture with untrained weights (ablation)
     OUT/runs/<task>/<agent>/seed<k>/   one train_agent output folder per run
+    OUT/stage1/play/                   play data (Reach2DPlay-v0) for the -play skill agents
+    OUT/stage1/skill/, skill-play/     skill models on the demonstrations and on the play data
+    OUT/stage1/bc_relabelled.npz       PointMaze suite: goal-relabelled BC pairs of the stitch data
     OUT/results.csv, summary.csv, summary.md, summary.json, learning_curves.png, lookahead.json
+    OUT/maze_rollouts.png              PointMaze suite: final policies drawn over the maze
 
 Every run folder is written atomically, so a folder that exists is a finished run: ``--resume``
 skips those and an interrupted sweep continues where it stopped.
@@ -51,6 +55,7 @@ from .estimate import (
 )
 from .executors import ExecutorSpec, make_executor
 from .lookahead import read_lookahead_cache
+from .maze_figure import plot_maze_rollouts
 from .report import Report, write_report
 from .runs import (
     plan_runs,
@@ -251,6 +256,10 @@ def run_bench(
         "runs_shared": n_shared,
     }
     report = write_report(config, stage1, runs, out, timing, say)
+    if config.suite == "pointmaze":  # final-policy rollouts drawn over the maze, on the first task
+        figure = plot_maze_rollouts(runs, config.tasks[0], out)
+        if figure is not None:
+            say(f"bench rl: rollouts over the maze: {figure}")
     seconds = time.perf_counter() - started  # with the report (lookahead ceilings included)
     return BenchResult(out, config, stage1, len(runs), skipped, expected, seconds, report, n_shared)
 

@@ -45,11 +45,16 @@ RL_EPILOG = """\
 agents (--agents):
 {agents}
 
-tasks (--tasks): {tasks} (short names), or any registered env id
+tasks (--tasks): {tasks} (short names), or any registered env id;
+  --suite pointmaze: {maze_tasks}
 
 presets: default = {default}
          --quick = {quick}
          --full  = {full}
+         --skills adds to the Reach2D preset: {skills}
+--suite pointmaze: default = {maze_default}
+         --quick = {maze_quick}
+         --full  = {maze_full} (for a Ray cluster)
 flags given explicitly override the preset's value.
 
 Budgets count PRIMITIVE env steps for every agent. The estimated duration is printed before the
@@ -67,6 +72,8 @@ examples:
   absaction bench rl --tasks obstacle chain --agents ppo ppo-bc ppo-latent --seeds 10 --out bench-2
   absaction bench rl --full --workers 16 --out bench-full    # every agent, 200k steps: a bigger machine
   absaction bench rl --out bench-rl --resume                 # continue an interrupted sweep
+  absaction bench rl --skills --out bench-skills             # + the skill agents (about 4 h)
+  absaction bench rl --suite pointmaze --dry-run --out bench-maze   # PointMaze: the plan, 2.5 h
 """
 
 
@@ -79,10 +86,10 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
         return super()._get_help_string(action)
 
 
-def _preset_text(name: str) -> str:
-    from absaction.bench.catalogue import PRESETS  # lazy: imports torch and SB3 (see the module doc)
+def _preset_text(name: str, suite: str = "reach2d") -> str:
+    from absaction.bench.catalogue import presets_of  # lazy: imports torch and SB3 (see the module doc)
 
-    p = PRESETS[name]
+    p = presets_of(suite)[name]
     return (
         f"{len(p.tasks)} task(s), {len(p.agents)} agents ({', '.join(p.agents)}), {p.seeds} seeds, "
         f"{p.steps:,} steps, {p.eval_points} evaluations x {p.eval_episodes} episodes"
@@ -105,12 +112,18 @@ class _LazyEpilogParser(argparse.ArgumentParser):
 
 
 def _rl_epilog() -> str:
-    from absaction.bench.catalogue import AGENTS, TASKS  # lazy: imports torch and SB3
+    from absaction.bench.catalogue import AGENTS, SKILL_AGENTS, TASKS  # lazy: imports torch and SB3
+    from absaction.bench.suites import MAZE_TASKS  # lazy: as above
 
-    agents = "\n".join(f"  {a.name:<15} {a.description} ({a.family})" for a in AGENTS.values())
+    agents = "\n".join(f"  {a.name:<24} {a.description} ({a.family})" for a in AGENTS.values())
     return RL_EPILOG.format(
         agents=agents,
         tasks=", ".join(TASKS),
+        maze_tasks=", ".join(MAZE_TASKS),
+        skills=", ".join(SKILL_AGENTS),
+        maze_default=_preset_text("default", "pointmaze"),
+        maze_quick=_preset_text("quick", "pointmaze"),
+        maze_full=_preset_text("full", "pointmaze"),
         default=_preset_text("default"),
         quick=_preset_text("quick"),
         full=_preset_text("full"),
@@ -143,6 +156,16 @@ def register_rl(benches: Any) -> None:
     what = rl.add_argument_group("what to compare")
     what.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks (default: the preset's)")
     what.add_argument("--agents", nargs="+", metavar="AGENT", help="agents (default: the preset's)")
+    what.add_argument(
+        "--suite", choices=("reach2d", "pointmaze"), default="reach2d",
+        help="the world: the Reach2D family, or PointMaze's five tasks per maze (stitch data collected "
+        "here; needs pip install 'absaction[maze]'; --full: the Large maze)",
+    )  # fmt: skip
+    what.add_argument(
+        "--skills", action="store_true",
+        help="Reach2D: add the skill agents (skill models on the demonstrations and on play data, "
+        "H = 4) and the BC baseline on the play data to the preset's agents",
+    )  # fmt: skip
     size = rl.add_argument_group("size (default: the preset's)")
     size.add_argument(
         "--seeds", type=positive_int, metavar="N", help="runs per agent and task (seeds 0..N-1)"
@@ -160,6 +183,14 @@ def register_rl(benches: Any) -> None:
     stage1.add_argument("--model", metavar="RUN_DIR", help="a trained TCVLAE instead of training one")
     stage1.add_argument("--demo-episodes", type=positive_int, metavar="N", help="expert episodes to collect")
     stage1.add_argument("--vae-epochs", type=positive_int, metavar="N", help="epochs of the stage-1 VAEs")
+    stage1.add_argument("--skill-epochs", type=positive_int, metavar="N", help="epochs of the skill models")
+    stage1.add_argument(
+        "--skill-horizon", type=positive_int, metavar="H",
+        help="steps per skill (default: 4 on Reach2D, 10 on PointMaze)",
+    )  # fmt: skip
+    stage1.add_argument(
+        "--play-episodes", type=positive_int, metavar="N", help="play episodes to collect (the -play agents)"
+    )
     stage1.add_argument(
         "--vae-progressive", type=non_negative_int, metavar="P", default=None,
         help="progressive training of the stage-1 TCVLAE, epochs per ladder (default: 20; 0 = the paper's)",
@@ -203,6 +234,11 @@ def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
     name = "quick" if args.quick else "full" if args.full else "default"
     return RLBenchConfig.from_preset(
         name,
+        suite=args.suite,
+        skills=args.skills,
+        skill_epochs=args.skill_epochs,
+        skill_horizon=args.skill_horizon,
+        play_episodes=args.play_episodes,
         tasks=args.tasks,
         agents=args.agents,
         seeds=args.seeds,

@@ -1,0 +1,166 @@
+"""``absaction bench rl`` with skill agents (Reach2D, ``--skills``) and the PointMaze suite: skill-space BC,
+hindsight goal relabelling, the maze estimate, and both sweeps end to end on tiny budgets."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+
+from absaction.agents.bc import bc_pretrain, skill_demonstration_pairs
+from absaction.bench.catalogue import AGENTS, RLBenchConfig
+from absaction.bench.relabel import hindsight_pairs
+from absaction.bench.sweep import describe_sweep
+from absaction.cli import main
+from absaction.data import load_dataset
+from absaction.train.skill_loop import SkillTrainConfig, fit_skills
+from absaction.wrappers import SkillWrapper
+
+
+# ----------------------------------------------------------------------------------------- relabelling
+def test_hindsight_relabelling_on_a_hand_made_segment() -> None:
+    # two segments; columns: achieved goal (0, 1), desired goal (2, 3), something else (4)
+    first = np.array([[t, 10 * t, -1, -1, 7] for t in range(5)], dtype=np.float32)  # 4 actions
+    second = np.array([[100 + t, 0, -2, -2, 8] for t in range(3)], dtype=np.float32)  # 2 actions
+    segments = [(first, np.arange(4.0)[:, None]), (second, np.arange(2.0)[:, None] + 10)]
+    final_obs, final_act = hindsight_pairs(segments, [0, 1], [2, 3], strategy="final")
+    np.testing.assert_array_equal(final_obs[:4, 2:4], [[4, 40]] * 4)  # the segment's last achieved goal
+    np.testing.assert_array_equal(final_obs[4:, 2:4], [[102, 0]] * 2)  # never the other segment's
+    np.testing.assert_array_equal(final_obs[:, [0, 1, 4]], np.r_[first[:4], second[:2]][:, [0, 1, 4]])
+    np.testing.assert_array_equal(final_act[:, 0], [0, 1, 2, 3, 10, 11])
+    for seed in range(5):
+        obs, _ = hindsight_pairs(segments, [0, 1], [2, 3], strategy="future", seed=seed)
+        later = obs[:4, 2]  # the achieved x of a later step t' in t+1..4 (x = t', y = 10 t')
+        assert np.all(later > np.arange(4)) and np.all(later <= 4)
+        np.testing.assert_array_equal(obs[:4, 3], 10 * later)
+        assert set(obs[4:, 2]) <= {101.0, 102.0} and obs[5, 2] == 102.0  # the last step: only t' = T
+    assert first[0, 2] == -1  # the input is not modified
+
+
+# ------------------------------------------------------------------------------------ skill-space BC
+@pytest.fixture(scope="module")
+def reach_skill_model(tmp_path_factory: pytest.TempPathFactory, collect_dataset: Callable[..., Path]) -> Path:
+    data = collect_dataset("absaction/Reach2D-v0", "scripted", episodes=16, seed=0)
+    run = tmp_path_factory.mktemp("skill") / "model"
+    fit_skills(data, SkillTrainConfig(horizon=4, z_dim=4, epochs=3), run)
+    return run
+
+
+def test_skill_space_bc_reduces_the_z_error_on_its_demonstrations(
+    reach_skill_model: Path, collect_dataset: Callable[..., Path]
+) -> None:
+    data = load_dataset(collect_dataset("absaction/Reach2D-v0", "scripted", episodes=16, seed=0))
+    env = SkillWrapper(
+        gym.make("absaction/Reach2DNewGoals-v0"), reach_skill_model, prior="none", z_bound=0.25
+    )
+    obs, actions = skill_demonstration_pairs(data, env)
+    windows = sum(len(ep.actions) // 4 for ep in data.episodes)
+    assert obs.shape == (windows, 6) and actions.shape == (windows, 4)
+    # the inverse mapping: where nothing was clipped, the wrapper maps the cloned action back to the
+    # encoded z (the posterior mean of that window)
+    inside = np.all(np.abs(actions) < 0.999, axis=1)
+    assert inside.any()
+    i = int(np.flatnonzero(inside)[0])
+    z = env.latent(obs[i], actions[i])
+    model = env.model
+    flat_obs = np.concatenate([np.asarray(ep.observations[: len(ep.actions)]) for ep in data.episodes])
+    flat_act = np.concatenate([np.asarray(ep.actions) for ep in data.episodes])
+    s = next(t for t in range(len(flat_obs)) if np.array_equal(flat_obs[t], obs[i]))  # window i's start
+    mean, _ = model.encode_windows(
+        model.skill_observation(flat_obs[s : s + 4])[None], flat_act[s : s + 4][None].astype(np.float32)
+    )
+    np.testing.assert_allclose(z, mean[0].numpy(), atol=1e-4)
+    targets = np.stack([env.latent(o, a) for o, a in zip(obs, actions, strict=True)])  # (N, z)
+
+    def z_error() -> float:
+        predicted, _ = agent.predict(obs, deterministic=True)
+        return float(
+            np.mean(
+                np.abs(np.stack([env.latent(o, a) for o, a in zip(obs, predicted, strict=True)]) - targets)
+            )
+        )
+
+    agent = PPO("MlpPolicy", env, seed=0, n_steps=64, batch_size=32, device="cpu")
+    before = z_error()
+    result = bc_pretrain(agent, (obs, actions), epochs=100, batch_size=32, learning_rate=3e-3)
+    assert z_error() < 0.5 * before
+    assert result.action_error_after < 0.5 * result.action_error_before
+
+
+# --------------------------------------------------------------------------------------- estimates
+def test_pointmaze_default_sweep_is_estimated_within_two_and_a_half_hours() -> None:
+    config = RLBenchConfig.from_preset("default", suite="pointmaze")
+    config.validate()
+    text, seconds = describe_sweep(config)
+    assert seconds <= 2.5 * 3600
+    assert config.seeds >= 5 and len(config.tasks) == 5 and config.workers == 2
+    assert "5 task(s) x 10 agent(s) x 5 seed(s)" in text
+    assert {AGENTS[a].family for a in config.agents} == {"primitive", "latent", "skill", "ablation"}
+
+
+def test_data_from_another_maze_is_refused(tmp_path: Path, collect_dataset: Callable[..., Path]) -> None:
+    medium = collect_dataset("PointMaze_Medium-v3", "waypoint:stitch", episodes=2, seed=0, noise=0.5)
+    args = ["bench", "rl", "--suite", "pointmaze", "--dry-run", "--out", str(tmp_path / "b")]
+    assert main([*args, "--data", str(medium), "--tasks", "large-1"]) == 2
+    assert main([*args, "--data", str(medium), "--tasks", "medium-2"]) == 0
+
+
+# ---------------------------------------------------------------------------------------- end to end
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "results.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_quick_maze_bench_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "maze"
+    code = main(
+        [
+            "bench",
+            "rl",
+            "--suite",
+            "pointmaze",
+            "--quick",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = _rows(out)
+    assert sorted(r["agent"] for r in rows) == ["ppo-bc", "ppo-skill-prior"]
+    assert {r["task"] for r in rows} == {"medium-1"}
+    pairs = np.load(out / "stage1" / "bc_relabelled.npz")
+    assert pairs["observations"].shape[1] == 8 and pairs["actions"].shape[1] == 2
+    assert (out / "stage1" / "skill" / "model.safetensors").is_file()
+    assert (out / "maze_rollouts.png").stat().st_size > 10_000
+    for row in rows:
+        assert 0.0 <= float(row["success_random"]) <= 1.0
+
+
+def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "skills"
+    agents = ["ppo-skill-prior-play", "ppo-skill-bc", "sac-skill-prior-play", "ppo-skill-residual", "ppo"]
+    code = main(
+        [
+            "bench", "rl", "--quick", "--skills", "--agents", *agents, "--demo-episodes", "16",
+            "--play-episodes", "16", "--skill-epochs", "1", "--steps", "96", "--eval-points", "2",
+            "--eval-episodes", "2", "--seeds", "1", "--workers", "1", "--no-progress", "--lookahead", "0",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    rows = _rows(out)
+    assert sorted(r["agent"] for r in rows) == sorted(agents)
+    for kind in ("skill", "skill-play"):
+        assert (out / "stage1" / kind / "model.safetensors").is_file()
+    bc = (out / "runs" / "dense" / "ppo-skill-bc" / "seed0" / "bc.json").read_text()
+    assert '"n_samples"' in bc
+    for row in rows:
+        assert int(row["primitive_steps"]) >= 96
