@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from absaction.agents import AgentConfig
+from absaction.bench import agents as bench_agents
 from absaction.bench import catalogue, lookahead, sweep
 from absaction.bench import estimate as bench_estimate
 from absaction.bench import report as bench_report
@@ -115,23 +116,23 @@ def test_help_verdicts_and_the_no_help_sentence():
 
 # ------------------------------------------------------------------------------ plan and estimate
 def test_agent_table_and_presets_are_consistent():
-    families = {a.family for a in catalogue.AGENTS.values()}
-    assert families == set(catalogue.FAMILIES)
+    families = {a.family for a in bench_agents.AGENTS.values()}
+    assert families == set(bench_agents.FAMILIES)
     for preset in catalogue.PRESETS.values():
-        assert set(preset.agents) <= set(catalogue.AGENTS) and set(preset.tasks) <= set(catalogue.TASKS)
+        assert set(preset.agents) <= set(bench_agents.AGENTS) and set(preset.tasks) <= set(catalogue.TASKS)
     default = catalogue.PRESETS["default"]
     assert default.seeds >= 5 and set(default.tasks) == set(catalogue.TASKS)
-    for family in set(catalogue.FAMILIES) - {"skill"}:  # primitive (incl. BC), latent, ablations
-        assert any(catalogue.AGENTS[a].family == family for a in default.agents)
+    for family in set(bench_agents.FAMILIES) - {"skill"}:  # primitive (incl. BC), latent, ablations
+        assert any(bench_agents.AGENTS[a].family == family for a in default.agents)
     with_skills = catalogue.RLBenchConfig.from_preset("default", skills=True).agents  # --skills adds them
-    assert any(catalogue.AGENTS[a].family == "skill" for a in with_skills)
-    assert any(catalogue.AGENTS[a].bc for a in default.agents)
+    assert any(bench_agents.AGENTS[a].family == "skill" for a in with_skills)
+    assert any(bench_agents.AGENTS[a].bc for a in default.agents)
     assert {"ppo-flat", "ppo-untrained", "ppo-repeat"} <= set(default.agents)
-    assert set(catalogue.PRESETS["full"].agents) == set(catalogue.AGENTS)
+    assert set(catalogue.PRESETS["full"].agents) == set(bench_agents.AGENTS)
 
 
 def test_estimate_is_linear_in_the_budget_and_the_default_fits_the_hour():
-    agent = catalogue.AGENTS["ppo"]
+    agent = bench_agents.AGENTS["ppo"]
     short = catalogue.RLBenchConfig.from_preset("default", steps=10_000)
     long = catalogue.RLBenchConfig.from_preset("default", steps=20_000)
     run_seconds = bench_estimate.estimate_run_seconds
@@ -516,7 +517,7 @@ def test_subprocess_error_and_script_dry_run(tmp_path: Path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "absaction bench: error: unknown agent 'nope'; choose from " + ", ".join(catalogue.AGENTS)
+        "absaction bench: error: unknown agent 'nope'; choose from " + ", ".join(bench_agents.AGENTS)
     ]
     # the script in benchmarks/ is the same command; --dry-run checks and plans without writing
     proc = subprocess.run(
@@ -545,13 +546,13 @@ def test_help_lists_rl_and_points_to_the_scripts(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["bench", "rl", "--help"])
     text = capsys.readouterr().out
-    for name in catalogue.AGENTS:
+    for name in bench_agents.AGENTS:
         assert name in text
     assert "--quick" in text and "--full" in text and "--resume" in text and "--workers" in text
 
 
 def test_identical_agents_share_runs_instead_of_training_twice(tmp_path: Path):
-    agents = [catalogue.AGENTS[name] for name in ("ppo-bc", "ppo-latent", "ppo-latent-top", "ppo-flat")]
+    agents = [bench_agents.AGENTS[name] for name in ("ppo-bc", "ppo-latent", "ppo-latent-top", "ppo-flat")]
     runs = [
         bench_runs.RunSpec(
             task,
@@ -653,6 +654,7 @@ def test_decoder_reach_script_end_to_end(tmp_path: Path, expert_dataset: Path):
 BENCH_ORDER = (
     "stats",
     "suites",
+    "agents",
     "catalogue",
     "estimate",
     "executors",

@@ -13,7 +13,8 @@ import pytest
 from stable_baselines3 import PPO
 
 from absaction.agents.bc import bc_pretrain, skill_demonstration_pairs
-from absaction.bench.catalogue import AGENTS, RLBenchConfig
+from absaction.bench.agents import AGENTS
+from absaction.bench.catalogue import RLBenchConfig
 from absaction.bench.relabel import hindsight_pairs
 from absaction.bench.sweep import describe_sweep
 from absaction.cli import main

@@ -4,7 +4,8 @@ before it starts (and ``--dry-run`` prints only that).
 
 Example::
 
-    >>> from absaction.bench.catalogue import AGENTS, RLBenchConfig
+    >>> from absaction.bench.agents import AGENTS
+from absaction.bench.catalogue import RLBenchConfig
     >>> config = RLBenchConfig.from_preset("default", steps=10_000)
     >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # 9 s train, 5.4 s eval
     14.9
@@ -24,7 +25,8 @@ from absaction.errors import AbsactionError
 from absaction.train import TrainConfig
 from absaction.train.skill_loop import SkillTrainConfig
 
-from .catalogue import AGENTS, BenchAgent, RLBenchConfig, lookahead_applies
+from .agents import AGENTS, BenchAgent, lookahead_applies
+from .catalogue import RLBenchConfig
 from .suites import SUITE_DATA
 
 # Measured with train_agent on one core of the 2-core development machine (other jobs running):

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .catalogue import AGENTS, RLBenchConfig
+from .agents import AGENTS
+from .catalogue import RLBenchConfig
 from .results import ALL_TASKS, CellStats
 from .stats import SUCCESS_THRESHOLD, Estimate, Profile
 

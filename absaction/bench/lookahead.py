@@ -1,7 +1,7 @@
 """What each macro action space of the RL benchmark can express: the lookahead ceiling.
 
 For every (task, agent) whose chunk is a function of the action alone
-(:func:`~.catalogue.lookahead_applies`), a greedy one-decision lookahead planner
+(:func:`~.agents.lookahead_applies`), a greedy one-decision lookahead planner
 (:func:`~absaction.agents.evaluation.evaluate_lookahead`) runs on the evaluation episodes of the agent's
 first seed, next to random actions on the same episodes. It reads the simulator, so it is not an agent:
 it bounds what the action space allows one decision at a time. Results are cached in
@@ -21,7 +21,8 @@ from absaction.agents.environments import make_env
 from absaction.agents.evaluation import evaluate_lookahead, evaluate_random_actions
 from absaction.files import atomic_write_json, json_safe
 
-from .catalogue import lookahead_applies, task_name
+from .agents import lookahead_applies
+from .catalogue import task_name
 from .runs import RunSpec
 
 LOOKAHEAD_FILE = "lookahead.json"

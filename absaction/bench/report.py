@@ -35,7 +35,8 @@ import numpy as np
 
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
 
-from .catalogue import AGENTS, TARGET_TASKS, TASKS, RLBenchConfig, Stage1, task_name
+from .agents import AGENTS, Stage1
+from .catalogue import TARGET_TASKS, TASKS, RLBenchConfig, task_name
 from .figures import PROFILE_TAUS, plot_curves, plot_improvements, plot_profiles
 from .lookahead import Ceiling, ceiling_lines, lookahead_ceilings
 from .results import (

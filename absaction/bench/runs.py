@@ -36,7 +36,8 @@ from absaction.train import TrainConfig, fit, resume
 from absaction.train.runs import recorded_data
 from absaction.train.skill_loop import SkillTrainConfig, fit_skills, resume_skills
 
-from .catalogue import BenchAgent, RLBenchConfig, Stage1, task_name
+from .agents import BenchAgent, Stage1
+from .catalogue import RLBenchConfig, task_name
 from .estimate import estimate_run_seconds
 from .executors import Executor
 from .relabel import hindsight_pairs, write_pairs

@@ -46,7 +46,8 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json, check_new_output
 from absaction.train.metrics import check_tensorboard
 
-from .catalogue import RESUME_KEYS, RLBenchConfig, Stage1, same_setting, task_name
+from .agents import Stage1
+from .catalogue import RESUME_KEYS, RLBenchConfig, same_setting, task_name
 from .estimate import (
     duration,
     estimate_lookahead_seconds,

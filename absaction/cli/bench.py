@@ -112,7 +112,8 @@ class _LazyEpilogParser(argparse.ArgumentParser):
 
 
 def _rl_epilog() -> str:
-    from absaction.bench.catalogue import AGENTS, SKILL_AGENTS, TASKS  # lazy: imports torch and SB3
+    from absaction.bench.agents import AGENTS  # lazy: imports torch and SB3
+    from absaction.bench.catalogue import SKILL_AGENTS, TASKS
     from absaction.bench.suites import MAZE_TASKS  # lazy: as above
 
     agents = "\n".join(f"  {a.name:<24} {a.description} ({a.family})" for a in AGENTS.values())
