@@ -14,12 +14,10 @@ Output folder (written atomically: it appears complete or not at all):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +31,7 @@ from absaction import __version__
 from absaction.errors import AbsactionError, one_line, option
 from absaction.files import atomic_dir, atomic_write_bytes, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
+from absaction.threads import torch_threads
 from absaction.train.metrics import TENSORBOARD_DIR, check_tensorboard
 from absaction.wrappers import LatentActionWrapper, SkillWrapper, share_clock
 
@@ -375,22 +374,6 @@ def check_device(device: str) -> None:
     """Refuse a CUDA device on a machine without CUDA (SB3 would fall back to the CPU silently)."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise AbsactionError(f"--device {device} needs CUDA, which is not available", "use --device cpu")
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """torch uses ``threads`` threads inside the block (0: leave torch's default)."""
-    if threads < 0:
-        raise AbsactionError(f"threads must be >= 0, got {threads}", "pass --threads 1 (or 0: all cores)")
-    if threads == 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _warm_start(config: AgentConfig, agent: Any, venv: Any, eval_env: Any, demonstrations: Any) -> BCResult:

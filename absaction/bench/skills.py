@@ -31,6 +31,7 @@ from absaction.collect import CollectConfig, collect
 from absaction.data import load_dataset
 from absaction.models import load
 from absaction.models.skill import SkillModel
+from absaction.threads import torch_threads
 from absaction.train.skill_loop import SkillTrainConfig, fit_skills, skill_windows_for
 
 TRAIN_TARGET_S = 120.0
@@ -81,15 +82,11 @@ def decode_timings(model: SkillModel, calls: int, repeats: int, seed: int = 0) -
     obs = rng.normal(size=(1, model.obs_dim)).astype(np.float32)
     z = rng.normal(size=(1, model.z_dim)).astype(np.float32)
     step = model.step_decoder()
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # one action per call: a second thread only adds overhead
-    try:
+    with torch_threads(1):  # one action per call: a second thread only adds overhead
         return {
             "torch": time_per_call(lambda: model.decode_step(obs, z), calls, repeats),
             "numpy": time_per_call(lambda: step(obs[0], z[0]), calls, repeats),
         }
-    finally:
-        torch.set_num_threads(before)
 
 
 def _judge(model: SkillModel, held_out: Any) -> dict[str, float]:

@@ -15,7 +15,6 @@ rewritten (weights, config, resume state, metrics) every ``checkpoint_every`` ep
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import math
@@ -41,6 +40,7 @@ from absaction.models.capacity import Capacity, make_capacity
 from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
 from absaction.models.registry import build_model
 from absaction.seeding import seed_everything
+from absaction.threads import torch_threads
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
 from absaction.train.config import TrainConfig, flag_name
 from absaction.train.metrics import (
@@ -132,7 +132,7 @@ def fit_arrays(
     if not resume:
         check_new_output(run_dir, force, "run folder", command="train")
 
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         seed_everything(config.seed)  # the initial weights come from torch's global generator
         normalizer = fit_normalizer(_real_steps(train_actions, train_lengths), config.normalize)
         model = build_model(
@@ -527,19 +527,6 @@ def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = No
             f"{what} actions contain NaN or infinite values", "clean or re-collect the dataset"
         )
     return np.ascontiguousarray(array)
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    if threads == 0:  # torch's own default
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:

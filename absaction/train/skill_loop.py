@@ -36,6 +36,7 @@ from absaction.models.capacity import Capacity, make_capacity, parse_capacity
 from absaction.models.registry import build_model
 from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
 from absaction.seeding import seed_everything
+from absaction.threads import torch_threads
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
 from absaction.train.loop import FitResult, resume_conflict
 from absaction.train.metrics import METRICS_FILE, write_metrics_csv
@@ -186,10 +187,7 @@ def fit_skills(
     sha256 = digest.hexdigest()
     if not resume:
         check_new_output(run_dir, force, "run folder", command="train")
-    before = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         seed_everything(config.seed)
         model = build_model(
             "skill",
@@ -286,8 +284,6 @@ def fit_skills(
         if model.kl_per_dim is None:
             model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
         return FitResult(model.eval(), run_dir, metrics, elapsed)
-    finally:
-        torch.set_num_threads(before)
 
 
 def resume_skills(
