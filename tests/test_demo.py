@@ -114,3 +114,34 @@ def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.Cap
     assert "NoSuchTask" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_skills_figure_draws_both_agents_and_their_random_baselines(tmp_path: Path) -> None:
+    from absaction.cli.demo import SKILL_KINDS, SKILL_TITLE, _rl_figure
+
+    curves = {"primitive": [0.0, 0.3, 0.7], "skill": [0.0, 0.5, 1.0]}
+    for kind, random_success in (("primitive", 0.0), ("skill", 0.1)):
+        folder = tmp_path / "rl" / kind
+        folder.mkdir(parents=True)
+        rows = ["primitive_steps,decisions,success_rate,mean_return,mean_length"]
+        rows += [f"{5000 * i},{5000 * i},{s},{-30 + 10 * i},32" for i, s in enumerate(curves[kind])]
+        (folder / "eval.csv").write_text("\n".join(rows) + "\n")
+        record = {
+            "format": "absaction-agent",
+            "format_version": 1,
+            "random_actions": {"success_rate": random_success},
+        }
+        (folder / "agent.json").write_text(json.dumps(record))
+    fig = _rl_figure(tmp_path / "rl", "absaction/Reach2DNewGoals-v0", SKILL_KINDS, SKILL_TITLE)
+    left, right = fig.axes
+    solid = {line.get_label(): list(line.get_ydata()) for line in left.lines if line.get_linestyle() == "-"}
+    dashed = {line.get_label(): list(line.get_ydata()) for line in left.lines if line.get_linestyle() == "--"}
+    assert solid == curves
+    assert dashed == {
+        "primitive: random actions": [0.0, 0.0],
+        "skill: random skills from the prior": [0.1, 0.1],
+    }
+    assert list(left.lines[0].get_xdata()) == [0.0, 5000.0, 10000.0]  # primitive env steps on the x axis
+    # the returns differ from the success rates, so the second panel shows the mean return
+    assert right.get_ylabel() == "mean return"
+    assert fig._suptitle.get_text() == SKILL_TITLE.format(env="absaction/Reach2DNewGoals-v0")

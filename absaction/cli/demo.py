@@ -44,6 +44,9 @@ SKILL_KINDS: tuple[Kind, ...] = (
 DEMO_TIME = "2.5 minutes"
 """the demo's measured wall time on defaults (2 CPU cores; the README's Results give the stages)"""
 
+LATENT_TITLE = "PPO on {env}: primitive actions vs TCVLAE latent actions"
+SKILL_TITLE = "PPO on {env}: primitive actions vs skills from play data (through the prior)"
+
 EPILOG = f"""\
 outputs (in OUT):
   dataset/            Minari dataset of scripted Reach2D expert rollouts (with ground-truth factors)
@@ -246,8 +249,7 @@ def _rl_comparison(config: DemoConfig, out: Path, model: Path) -> None:
     common += ["--eval-every", evaluate_every, "--eval-episodes", "20"]
     _cli(["rl", *common, "--actions", "primitive", "--out", str(out / "rl" / "primitive")])
     _cli(["rl", *common, "--actions", "latent", "--model", str(model), "--out", str(out / "rl" / "latent")])
-    _plot_rl(out / "rl", out / "rl_comparison.png", config.rl_env, LATENT_KINDS,
-             "PPO on {env}: primitive actions vs TCVLAE latent actions")  # fmt: skip
+    _plot_rl(out / "rl", out / "rl_comparison.png", config.rl_env, LATENT_KINDS, LATENT_TITLE)
 
 
 def _skill_comparison(config: DemoConfig, rl_dir: Path, model: Path, png: Path) -> None:
@@ -258,8 +260,7 @@ def _skill_comparison(config: DemoConfig, rl_dir: Path, model: Path, png: Path) 
     _cli(["rl", *common, "--actions", "primitive", "--out", str(rl_dir / "primitive")])
     _cli(["rl", *common, "--actions", "skill", "--model", str(model), "--prior", "reparam",
           "--out", str(rl_dir / "skill")])  # fmt: skip
-    _plot_rl(rl_dir, png, config.skill_env, SKILL_KINDS,
-             "PPO on {env}: primitive actions vs skills from play data (through the prior)")  # fmt: skip
+    _plot_rl(rl_dir, png, config.skill_env, SKILL_KINDS, SKILL_TITLE)
 
 
 def _read_curve(run_dir: Path) -> dict[str, list[float]]:
@@ -269,7 +270,9 @@ def _read_curve(run_dir: Path) -> dict[str, list[float]]:
     return {key: [float(r[key]) for r in rows] for key in keys}
 
 
-def _rl_figure(rl_dir: Path, env_id: str, kinds: tuple[Kind, ...], title: str) -> Any:
+def _rl_figure(
+    rl_dir: Path, env_id: str, kinds: tuple[Kind, ...] = LATENT_KINDS, title: str = LATENT_TITLE
+) -> Any:
     """Success rate and a second curve of the runs ``rl_dir/<kind>``, with the success of uniformly random
     agent actions (random z, or random noise through the skill prior) as dashed baselines.
 
@@ -312,7 +315,9 @@ def _rl_figure(rl_dir: Path, env_id: str, kinds: tuple[Kind, ...], title: str) -
     return fig
 
 
-def _plot_rl(rl_dir: Path, png: Path, env_id: str, kinds: tuple[Kind, ...], title: str) -> None:
+def _plot_rl(
+    rl_dir: Path, png: Path, env_id: str, kinds: tuple[Kind, ...] = LATENT_KINDS, title: str = LATENT_TITLE
+) -> None:
     buffer = io.BytesIO()
     _rl_figure(rl_dir, env_id, kinds, title).savefig(buffer, format="png", dpi=120)
     atomic_write_bytes(png, buffer.getvalue())
