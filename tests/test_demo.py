@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,21 +11,50 @@ import pytest
 from absaction.cli import main
 from absaction.outputs import RECORD_FILE, write_record
 
+TINY = ["--episodes", "16", "--epochs", "1", "--rl-steps", "64"]
+TINY_SKILLS = ["--skill-episodes", "16", "--skill-epochs", "1", "--skill-steps", "64"]
+
 
 @pytest.mark.slow
 def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    status = main(["demo", "--out", str(out), "--episodes", "40", "--epochs", "3", "--rl-steps", "256"])
+    status = main(
+        ["demo", "--out", str(out), *TINY, *TINY_SKILLS, "--skill-horizon", "2", "--skill-z-dim", "3"]
+    )
     assert status == 0
     for name in ("dataset/collect.json", "dataset.png", "model/model.safetensors", "model/config.json",
                  "traversal.png", "evaluation/report.json", "rl/primitive/eval.csv", "rl/latent/eval.csv",
-                 "rl_comparison.png", "summary.md", "demo.json"):  # fmt: skip
+                 "rl_comparison.png", "skills/play/collect.json", "skills/model/model.safetensors",
+                 "skills/evaluation/report.json", "skills/evaluation/prior_rollouts.png",
+                 "skills/rl/primitive/eval.csv", "skills/rl/skill/eval.csv", "skills_comparison.png",
+                 "summary.md", "demo.json"):  # fmt: skip
         assert (out / name).is_file(), name
     summary = (out / "summary.md").read_text()
-    assert "40 scripted episodes on absaction/Reach2D-v0 (action noise std 0.05)" in summary
+    assert "16 scripted episodes on absaction/Reach2D-v0 (action noise std 0.05)" in summary
     assert "| target |" in summary and "PPO, latent actions" in summary
-    timings = json.loads((out / "demo.json").read_text())["timings"]
-    assert set(timings) == {"collect", "plot", "train", "traverse", "evaluate", "rl"}
+    assert "16 play episodes on absaction/Reach2DPlay-v0 (512 steps" in summary
+    assert "H = 2, z of size 3, 1 epochs" in summary
+    report = json.loads((out / "skills" / "evaluation" / "report.json").read_text())
+    rollout_success = report["prior_rollouts"]["success_rate"]
+    assert "Prior rollouts (z drawn from p(z | s) every H steps, no learning, 20 episodes on " in summary
+    assert f"success {100 * rollout_success:.0f}%" in summary
+    # the skill comparison's table reports the last evaluation of both agents, 64 primitive steps in
+    assert "PPO on absaction/Reach2DNewGoals-v0" in summary and "success after 64 steps" in summary
+    for kind in ("primitive", "skill"):
+        last = (out / "skills" / "rl" / kind / "eval.csv").read_text().strip().splitlines()[-1]
+        assert int(last.split(",")[0]) >= 64
+        assert f"| PPO, {kind} actions |" in summary
+    skill_config = json.loads((out / "skills" / "model" / "config.json").read_text())
+    assert skill_config["train"]["horizon"] == 2 and skill_config["train"]["z_dim"] == 3
+    demo = json.loads((out / "demo.json").read_text())
+    assert demo["skills"] is True and demo["skill_steps"] == 64
+    assert set(demo["timings"]) == {"collect", "plot", "train", "traverse", "evaluate", "rl", "play data",
+                                    "skill model", "prior rollouts", "skill rl"}  # fmt: skip
+    # summary.md lists the stage times in the order the stages ran
+    times = summary.split("Stage times (s): ")[1].split("; total")[0]
+    assert [re.sub(r" [0-9.]+$", "", part) for part in times.split(", ")] == [
+        "collect", "plot", "train", "traverse", "evaluate", "rl", "play data", "skill model",
+        "prior rollouts", "skill rl"]  # fmt: skip
     # every record names its folders relative to itself: staged elsewhere, they still resolve here
     assert json.loads((out / "demo.json").read_text())["out"] == "."
     assert json.loads((out / "model" / "config.json").read_text())["data"]["path"] == "../dataset"
@@ -34,6 +64,35 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
         assert str(tmp_path) not in record.read_text(), record
     # no temporary or set-aside folders are left beside the output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+@pytest.mark.slow
+def test_demo_without_skills_and_rl(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--episodes", "16", "--epochs", "1", "--rl-steps", "0",
+                 "--no-skills"]) == 0  # fmt: skip
+    assert not (out / "skills").exists() and not (out / "skills_comparison.png").exists()
+    assert not (out / "rl").exists()
+    summary = (out / "summary.md").read_text()
+    assert "## 3." not in summary and "Skills" not in summary
+    assert set(json.loads((out / "demo.json").read_text())["timings"]) == {
+        "collect", "plot", "train", "traverse", "evaluate"}  # fmt: skip
+
+
+def test_demo_help_names_the_skill_flags_and_one_measured_time(capsys: pytest.CaptureFixture[str]) -> None:
+    from absaction.cli import demo
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--skills, --no-skills", "--skill-episodes", "--skill-epochs", "--skill-steps",
+                 "--skill-horizon", "--skill-z-dim", "--skill-env"):  # fmt: skip
+        assert flag in text, flag
+    # the help, the module docstring and the README quote the same measured demo time
+    assert f"about {demo.DEMO_TIME} on 2 CPU cores" in " ".join(text.split())
+    assert f"about {demo.DEMO_TIME} of wall time" in " ".join((demo.__doc__ or "").split())
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert f"about {demo.DEMO_TIME} on 2 CPU cores" in readme
 
 
 def test_demo_refuses_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,9 +120,39 @@ def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert status == 2 and "unknown environment id 'absaction/NoSuchTask-v0'" in err and "demo 1/" not in err
     # a task with discrete actions fails the last stage, after the others have written into the folder
-    status = main(["demo", "--out", str(out), "--episodes", "16", "--epochs", "1", "--rl-steps", "64",
-                   "--rl-env", "CartPole-v1", "--force"])  # fmt: skip
+    status = main(["demo", "--out", str(out), *TINY, "--rl-env", "CartPole-v1", "--force"])
     assert status == 2
     assert "CartPole-v1 has a Discrete action space" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_skills_figure_draws_both_agents_and_their_random_baselines(tmp_path: Path) -> None:
+    from absaction.cli.demo import SKILL_KINDS, SKILL_TITLE, _rl_figure
+
+    curves = {"primitive": [0.0, 0.3, 0.7], "skill": [0.0, 0.5, 1.0]}
+    for kind, random_success in (("primitive", 0.0), ("skill", 0.1)):
+        folder = tmp_path / "rl" / kind
+        folder.mkdir(parents=True)
+        rows = ["primitive_steps,decisions,success_rate,mean_return,mean_length"]
+        rows += [f"{5000 * i},{5000 * i},{s},{-30 + 10 * i},32" for i, s in enumerate(curves[kind])]
+        (folder / "eval.csv").write_text("\n".join(rows) + "\n")
+        record = {
+            "format": "absaction-agent",
+            "format_version": 1,
+            "random_actions": {"success_rate": random_success},
+        }
+        (folder / "agent.json").write_text(json.dumps(record))
+    fig = _rl_figure(tmp_path / "rl", "absaction/Reach2DNewGoals-v0", SKILL_KINDS, SKILL_TITLE)
+    left, right = fig.axes
+    solid = {line.get_label(): list(line.get_ydata()) for line in left.lines if line.get_linestyle() == "-"}
+    dashed = {line.get_label(): list(line.get_ydata()) for line in left.lines if line.get_linestyle() == "--"}
+    assert solid == curves
+    assert dashed == {
+        "primitive: random actions": [0.0, 0.0],
+        "skill: random skills from the prior": [0.1, 0.1],
+    }
+    assert list(left.lines[0].get_xdata()) == [0.0, 5000.0, 10000.0]  # primitive env steps on the x axis
+    # the returns differ from the success rates, so the second panel shows the mean return
+    assert right.get_ylabel() == "mean return"
+    assert fig._suptitle.get_text() == SKILL_TITLE.format(env="absaction/Reach2DNewGoals-v0")
