@@ -28,6 +28,8 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, atomic_write_json
 from absaction.models import load, read_config
 from absaction.models.skill import SkillModel
+from absaction.outputs import path_in_record
+from absaction.train.runs import recorded_data
 from absaction.train.skill_loop import SkillTrainConfig, skill_windows_for
 
 
@@ -201,10 +203,12 @@ def evaluate_skill_run(
     model = load(run_dir)
     assert isinstance(model, SkillModel)
     train = SkillTrainConfig.from_dict(config["train"])
-    windows = skill_windows_for(load_dataset(data or config["data"]["path"]), train)
+    windows = skill_windows_for(load_dataset(data or recorded_data(run_dir, config) or ""), train)
     if data is None:  # the run's held-out episodes
         _, windows = windows.split_by_episode(train.val_fraction, train.seed)
-    report: dict[str, Any] = {"model": {"run_dir": str(run_dir), "name": "skill", **model.skill_obs_layout}}
+    # relative to the report folder, as every record's paths (absaction.outputs.path_in_record)
+    model_record = {"run_dir": path_in_record(run_dir, out), "name": "skill", **model.skill_obs_layout}
+    report: dict[str, Any] = {"model": model_record}
     if len(windows):
         report["reconstruction"] = reconstruction(model, windows)
         report["prior_nll"] = prior_nll(model, windows)

@@ -35,12 +35,14 @@ from absaction.models import io as model_io
 from absaction.models.capacity import Capacity, make_capacity, parse_capacity
 from absaction.models.registry import build_model
 from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
+from absaction.outputs import path_in_record
 from absaction.seeding import seed_everything
 from absaction.threads import torch_threads
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
 from absaction.train.loop import FitResult, resume_conflict
 from absaction.train.metrics import METRICS_FILE, write_metrics_csv
 from absaction.train.optim import Adam
+from absaction.train.runs import recorded_data
 
 SKILL_RUN_CONTROL: frozenset[str] = frozenset({"epochs", "checkpoint_every", "threads"})
 """Keys a resume may change (they steer the run, not its numbers)."""
@@ -218,7 +220,8 @@ def fit_skills(
         obs_t, act_t = _normalized(model, train)
         val_t = _normalized(model, val) if len(val) else None
         info = {
-            "path": str(dataset.path.resolve()),
+            # relative to the run folder (absaction.outputs.path_in_record): found from any working folder
+            "path": path_in_record(dataset.path, run_dir),
             "sha256": sha256,
             "n_train": len(train),
             "n_val": len(val),
@@ -292,7 +295,7 @@ def resume_skills(
     """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``)."""
     saved = model_io.read_config(Path(run_dir))
     config = SkillTrainConfig.from_dict({**saved["train"], **overrides})
-    return fit_skills(data or saved["data"]["path"], config, run_dir, resume=True)
+    return fit_skills(data or recorded_data(run_dir, saved) or "", config, run_dir, resume=True)
 
 
 def _restore_state(run_dir: Path, config: SkillTrainConfig, sha256: str) -> ResumeState:
