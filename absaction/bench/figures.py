@@ -21,8 +21,8 @@ PROFILE_TAUS = np.linspace(0.0, 1.0, 41)
 
 
 # -------------------------------------------------------------------------------------------- plot
-_FAMILY_STYLE = {"primitive": "--", "latent": "-", "ablation": ":"}
-_LINESTYLE = {"primitive": "dashed", "latent": "solid", "ablation": "dotted"}
+_FAMILY_STYLE = {"primitive": "--", "latent": "-", "skill": "-.", "ablation": ":"}
+_LINESTYLE = {"primitive": "dashed", "latent": "solid", "skill": "dashdot", "ablation": "dotted"}
 
 
 def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
@@ -34,7 +34,8 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     panels = [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks)
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.4 * rows + 0.8))
+    # at least 9 inches wide: the title and a legend row fit above and below a single panel
+    fig = Figure(figsize=(max(4.6 * columns, 9.0), 3.4 * rows + 0.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     colours = {agent: f"C{i % 10}" for i, agent in enumerate(config.agents)}
@@ -63,9 +64,12 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    ncol = min(len(labels), 6)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
     fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
-    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    legend_rows = math.ceil(len(labels) / max(ncol, 1))
+    height = 3.4 * rows + 0.8
+    fig.tight_layout(rect=(0, min(0.4, (0.3 * legend_rows + 0.1) / height), 1, 1))  # room for the legend
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()

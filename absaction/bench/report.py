@@ -117,6 +117,39 @@ class TargetCheck:
         }
 
 
+MACRO_FAMILIES: tuple[str, ...] = ("latent", "skill")
+"""The abstract-action families the checks below compare with the primitive one: latent chunks and
+skills. In the report's wording, "latent" means either."""
+
+
+def _suite_notes(config: RLBenchConfig) -> list[str]:
+    """The summary's notes that depend on the world and on which agents ran."""
+    notes = []
+    if any(AGENTS[name].family == "skill" for name in config.agents):
+        notes.append(
+            "- Skill agents choose a closed-loop skill every H steps (`SkillWrapper`); in the target check, "
+            "the verdicts and the probability of improvement above, 'latent' means any abstract-action "
+            "agent: latent chunks or skills."
+        )
+    if config.suite == "pointmaze":
+        notes.append(
+            "- PointMaze: the demonstrations are waypoint-expert segments ending at most 4 cells from their "
+            "start; BC warm starts clone them goal-conditioned, each transition's goal relabelled with a "
+            "later position of its segment (hindsight); every task's goal is farther than any segment goes."
+        )
+        return notes
+    return [
+        *notes,
+        "- BC warm starts clone the Reach2D-v0 demonstrations on every task: the observation layout (x, y, "
+        "goal x, goal y, time, progress) and the action space are shared by the Reach2D family, but `time` "
+        "is elapsed steps / the task's horizon (32 in the demonstrations, 64 on sparse and obstacle, 128 on "
+        "chain), and chain goals beyond the first lie outside the demonstrated positions.",
+        "- Target tasks (the demonstrations do not show their solution): "
+        + ", ".join(t for t in TASKS if t in TARGET_TASKS)
+        + ".",
+    ]
+
+
 def _best(cells: Sequence[CellStats], by: str) -> CellStats:
     if by == "steps":  # fewest steps to 80 %, ties (e.g. all censored) broken by the larger AUC
         return min(cells, key=lambda c: (c.steps_to_80.value, -c.auc.value))
@@ -125,7 +158,7 @@ def _best(cells: Sequence[CellStats], by: str) -> CellStats:
 
 def target_check(task: str, cells: Sequence[CellStats]) -> TargetCheck | None:
     """The 3x check on one task, or None without both a latent and a primitive agent."""
-    latent = [c for c in cells if c.family == "latent"]
+    latent = [c for c in cells if c.family in MACRO_FAMILIES]
     primitive = [c for c in cells if c.family == "primitive"]
     if not latent or not primitive:
         return None
@@ -182,7 +215,7 @@ class HelpVerdict:
 def help_verdict(task: str, cells: Sequence[CellStats], bc_agents: set[str]) -> HelpVerdict | None:
     """Best latent vs best primitive agent (BC included) on one task by AUC intervals, or None without
     both kinds of agent. ``bc_agents``: the names of the BC-warm-started agents."""
-    latent = [c for c in cells if c.family == "latent"]
+    latent = [c for c in cells if c.family in MACRO_FAMILIES]
     primitive = [c for c in cells if c.family == "primitive"]
     if not latent or not primitive:
         return None
@@ -223,7 +256,7 @@ def compare_auc(a: CellStats, b: CellStats) -> str:
 def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     """Best latent agent vs every ablation on one task, by AUC (is the gain the trained decoder's, or
     just temporal extension?)."""
-    latent = [c for c in cells if c.family == "latent"]
+    latent = [c for c in cells if c.family in MACRO_FAMILIES]
     if not latent:
         return []
     lat = _best(latent, "auc")
@@ -270,7 +303,7 @@ def improvements(
 
     out = []
     for task in [*tasks, ALL_TASKS] if len(tasks) > 1 else list(tasks):
-        latent = [c for c in cells if c.task == task and c.family == "latent"]
+        latent = [c for c in cells if c.task == task and c.family in MACRO_FAMILIES]
         primitive = [c for c in cells if c.task == task and c.family == "primitive"]
         if not latent or not primitive:
             continue
@@ -569,13 +602,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "- x axis: PRIMITIVE env steps for every agent; a latent or repeat agent decides once per chunk.",
         "- Latent agents act through the TCVLAE trained on the demonstrations; the `top` agents control "
         "only its most abstract ladder with active units, the others fix nothing (all active units).",
-        "- BC warm starts clone the Reach2D-v0 demonstrations on every task: the observation layout (x, y, "
-        "goal x, goal y, time, progress) and the action space are shared by the Reach2D family, but `time` "
-        "is elapsed steps / the task's horizon (32 in the demonstrations, 64 on sparse and obstacle, 128 on "
-        "chain), and chain goals beyond the first lie outside the demonstrated positions.",
-        "- Target tasks (the demonstrations do not show their solution): "
-        + ", ".join(t for t in TASKS if t in TARGET_TASKS)
-        + ".",
+        *_suite_notes(config),
         "",
         "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
         "`learning_curves.png`, `performance_profiles.png`"
