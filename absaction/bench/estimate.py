@@ -5,10 +5,10 @@ before it starts (and ``--dry-run`` prints only that).
 Example::
 
     >>> from absaction.bench.agents import AGENTS
-from absaction.bench.catalogue import RLBenchConfig
+    >>> from absaction.bench.catalogue import RLBenchConfig
     >>> config = RLBenchConfig.from_preset("default", steps=10_000)
-    >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # 9 s train, 5.4 s eval
-    14.9
+    >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # train + evaluate
+    15.1
     >>> duration(5400.0)
     '1.5 h'
 """
