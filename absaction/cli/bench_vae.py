@@ -28,6 +28,7 @@ from absaction.bench.vae.catalogue import (
     quick_config,
 )
 from absaction.cli._args import (
+    KEY_VALUE_SEMANTICS,
     add_executor_args,
     executor_spec,
     key_value,
@@ -143,8 +144,8 @@ def register(benches: Any) -> None:
     )  # fmt: skip
     what.add_argument(
         "--set", dest="overrides", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-        help="a TrainConfig field for every run, e.g. beta=50 or lr=0.001 (the value read as YAML: "
-        "numbers, lists, strings); repeatable; not model, seed, capacity or threads (set per run)",
+        help="a TrainConfig field for every run, e.g. beta=50 or lr=0.001; repeatable; not model, seed, "
+        "capacity or threads (set per run). " + KEY_VALUE_SEMANTICS,
     )  # fmt: skip
     size = parser.add_argument_group("size")
     size.add_argument(
