@@ -19,9 +19,9 @@ from absaction.agents import AgentConfig
 from absaction.bench import agents as bench_agents
 from absaction.bench import catalogue, lookahead, sweep
 from absaction.bench import estimate as bench_estimate
-from absaction.bench import report as bench_report
 from absaction.bench import results as bench_results
 from absaction.bench import runs as bench_runs
+from absaction.bench import verdicts as bench_verdicts
 from absaction.bench.executors import LocalExecutor
 from absaction.bench.stats import Estimate, normalised_auc
 from absaction.cli import main
@@ -70,7 +70,7 @@ def test_target_check_by_hand():
     assert latent.steps_to_80.value == pytest.approx(1400) and latent.censored == 1 and latent.steps_exact
     never = _cell("ppo", "primitive", [budget] * 5, [0.0] * 5)
     assert never.steps_to_80 == Estimate(budget, budget, budget) and not never.steps_exact
-    check = bench_report.target_check("obstacle", [latent, never])
+    check = bench_verdicts.target_check("obstacle", [latent, never])
     assert check is not None and check.target_task
     assert check.ratio == pytest.approx(budget / 1400) and check.ratio_lower_bound
     assert not check.overlap and check.met
@@ -78,23 +78,23 @@ def test_target_check_by_hand():
 
     # a primitive agent at IQM 4000 steps: 4000 / 1400 = 2.9x < 3x, however narrow the intervals
     close = _cell("ppo-bc", "primitive", [3000, 3500, 4000, 4500, 5000], [0.95] * 5)
-    check = bench_report.target_check("obstacle", [latent, never, close])
+    check = bench_verdicts.target_check("obstacle", [latent, never, close])
     assert check is not None and check.primitive.agent == "ppo-bc"  # the best primitive agent
     assert check.ratio == pytest.approx(4000 / 1400) and not check.ratio_lower_bound and not check.met
 
     # a latent agent censored in 2 of 5 runs: its IQM is only a lower bound, so no claim
     weak = _cell("ppo-latent", "latent", [1000, 1200, 1400, budget, budget], [0.5] * 5)
-    check = bench_report.target_check("obstacle", [weak, never])
+    check = bench_verdicts.target_check("obstacle", [weak, never])
     assert check is not None and not check.met
     assert "does not reach 80 % within the budget" in check.line(budget)
 
     # both at 80 % before any RL (BC alone, the decoder alone): as fast, not infinitely faster
     cloned = _cell("ppo-bc", "primitive", [0] * 5, [0.9] * 5)
     decoded = _cell("ppo-latent-bc", "latent", [0] * 5, [0.5] * 5)
-    check = bench_report.target_check("dense", [decoded, cloned])
+    check = bench_verdicts.target_check("dense", [decoded, cloned])
     assert check is not None and check.ratio == 1.0 and not check.met
     assert "both are at 80 % before any RL -> 3x target met: no" in check.line(budget)
-    alone = bench_report.target_check("dense", [decoded, never])
+    alone = bench_verdicts.target_check("dense", [decoded, never])
     assert alone is not None and math.isinf(alone.ratio) and "inf fewer steps" in alone.line(budget)
 
 
@@ -102,16 +102,16 @@ def test_help_verdicts_and_the_no_help_sentence():
     latent = _cell("ppo-latent", "latent", [1000] * 5, [0.8, 0.82, 0.84, 0.86, 0.88])
     weak_primitive = _cell("ppo", "primitive", [50_000] * 5, [0.1, 0.12, 0.14, 0.16, 0.18])
     bc = _cell("ppo-bc", "primitive", [0] * 5, [0.81, 0.83, 0.85, 0.87, 0.89])
-    helps = bench_report.help_verdict("obstacle", [latent, weak_primitive], bc_agents={"ppo-bc"})
+    helps = bench_verdicts.help_verdict("obstacle", [latent, weak_primitive], bc_agents={"ppo-bc"})
     assert helps is not None and helps.verdict == "helps"
-    assert bench_report.no_help_line([helps]).startswith("Latent actions help on every task")
-    tie = bench_report.help_verdict("obstacle", [latent, weak_primitive, bc], bc_agents={"ppo-bc"})
+    assert bench_verdicts.no_help_line([helps]).startswith("Latent actions help on every task")
+    tie = bench_verdicts.help_verdict("obstacle", [latent, weak_primitive, bc], bc_agents={"ppo-bc"})
     assert tie is not None and tie.verdict == "no clear difference" and tie.primitive.agent == "ppo-bc"
-    line = bench_report.no_help_line([helps, tie])
+    line = bench_verdicts.no_help_line([helps, tie])
     assert line.startswith(
         "Latent actions do not help on: obstacle (no clear difference: best primitive ppo-bc"
     )
-    assert bench_report.compare_auc(weak_primitive, latent) == "below"
+    assert bench_verdicts.compare_auc(weak_primitive, latent) == "below"
 
 
 # ------------------------------------------------------------------------------ plan and estimate
@@ -663,6 +663,7 @@ BENCH_ORDER = (
     "lookahead",
     "results",
     "figures",
+    "verdicts",
     "report",
     "maze_figure",
     "sweep",
