@@ -4,7 +4,7 @@ collect (scripted Reach2D experts) -> plot the dataset -> train the TCVLAE -> la
 evaluate (MIG/SAP/DCI) -> a short primitive-vs-latent PPO comparison on the obstacle task -> skills:
 play data -> a closed-loop skill model -> prior rollouts -> PPO through the skill prior vs primitive PPO
 on the goals no demonstration reached (Reach2DNewGoals-v0) -> summary.md. On defaults it takes about
-2.5 minutes of wall time on 2 CPU cores (measured; README, Results).
+1.5 minutes of wall time on 2 CPU cores (measured; README, Results).
 Every stage is the same code path as its own sub-command (the demo calls them), so what the demo shows
 is what a user gets. The folder is built in place and removed again if any stage fails or the run is
 interrupted; an existing folder is refused without ``--force``.
@@ -42,7 +42,7 @@ SKILL_KINDS: tuple[Kind, ...] = (
     ("skill", "tab:green", "random skills from the prior"),
 )
 
-DEMO_TIME = "2.5 minutes"
+DEMO_TIME = "1.5 minutes"
 """the demo's measured wall time on defaults (2 CPU cores; the README's Results give the stages)"""
 
 LATENT_TITLE = "PPO on {env}: primitive actions vs TCVLAE latent actions"
