@@ -13,30 +13,16 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from absaction.errors import AbsactionError
 from absaction.outputs import check_output, write_record
 
-
-def check_new_output(
-    path: str | os.PathLike[str],
-    force: bool,
-    what: str = "output folder",
-    *,
-    command: str | None = None,
-    inputs: Iterable[str | os.PathLike[str] | None] = (),
-    figure: bool = False,
-    exists_fix: str | None = None,
-) -> Path:
-    """Validate that ``path`` may be written (see :func:`absaction.outputs.check_output` for the rules:
-    ``force`` replaces only ``command``'s own output, never an input or the current folder). Nothing is
-    created or removed here."""
-    return check_output(
-        path, force, what, command=command, inputs=inputs, figure=figure, exists_fix=exists_fix
-    )
+check_new_output = check_output
+"""Validate a new output before any work (the rules, what ``force`` may replace, live in
+:func:`absaction.outputs.check_output`; every writer here calls it under this name)."""
 
 
 @contextlib.contextmanager
