@@ -102,37 +102,27 @@ def make_env(
     if config.actions == "skill":
         if model is None:
             model = load_model_for(config)
-        skill_wrapper: MacroActionWrapper
+        # what both skill wrappers take from the config
+        skill: dict[str, Any] = {
+            "prior": config.prior,
+            "ladders": config.skill_ladders,
+            "top_dims": config.top_dims,
+            "z_bound": config.z_bound,
+            "gamma": gamma,
+        }
         if config.residual:
             schedule = ResidualSchedule(
                 lambda_max=float(hp.get("residual_lambda", 1.0)),
                 midpoint=float(hp.get("residual_midpoint", 10_000)),
                 width=float(hp.get("residual_width", 2_000)),
             )
-            skill_wrapper = ResidualSkillWrapper(
-                env,
-                model,
-                prior=config.prior,
-                ladders=config.skill_ladders,
-                top_dims=config.top_dims,
-                z_bound=config.z_bound,
-                schedule=schedule,
-                gamma=gamma,
-            )
-            skill_wrapper.skills.model_run_dir = config.model_path()
-        else:
-            skill_wrapper = SkillWrapper(
-                env,
-                model,
-                prior=config.prior,
-                ladders=config.skill_ladders,
-                top_dims=config.top_dims,
-                z_bound=config.z_bound,
-                steps=config.chunk,
-                gamma=gamma,
-                discount_within_chunk=config.discount_within_chunk,
-            )
-            skill_wrapper.model_run_dir = config.model_path()
+            residual = ResidualSkillWrapper(env, model, schedule=schedule, **skill)
+            residual.skills.model_run_dir = config.model_path()
+            return residual
+        skill_wrapper = SkillWrapper(
+            env, model, steps=config.chunk, discount_within_chunk=config.discount_within_chunk, **skill
+        )
+        skill_wrapper.model_run_dir = config.model_path()
         return skill_wrapper
     if config.actions == "repeat":
         assert config.chunk is not None
