@@ -90,3 +90,11 @@ def cli_spelling() -> Iterator[None]:
         yield
     finally:
         _SPELLING.reset(token)
+
+
+def check_choice(value: object, options: Iterable[object], what: str) -> None:
+    """Raise :class:`AbsactionError` ``unknown {what} 'value'; choose one of a, b`` unless ``value`` is one
+    of ``options`` (a tuple of names, or a mapping's keys)."""
+    names = list(options)
+    if value not in names:
+        raise AbsactionError(f"unknown {what} {value!r}", f"choose one of {', '.join(map(str, names))}")

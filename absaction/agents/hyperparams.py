@@ -36,7 +36,7 @@ from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from torch import nn, optim
 
-from absaction.errors import AbsactionError, one_line, refuse_unknown_keys
+from absaction.errors import AbsactionError, check_choice, one_line, refuse_unknown_keys
 
 from .config import ACTION_KINDS, AgentConfig
 
@@ -107,8 +107,7 @@ def algorithm_class(algo: str) -> type[Any]:
     """The SB3 class of ``algo`` (ppo | sac | td3)."""
 
     classes: dict[str, type[Any]] = {"ppo": PPO, "sac": SAC, "td3": TD3}
-    if algo not in classes:
-        raise AbsactionError(f"unknown algorithm {algo!r}", f"choose one of {', '.join(classes)}")
+    check_choice(algo, classes, "algorithm")
     return classes[algo]
 
 
@@ -293,8 +292,7 @@ def algorithm_kwargs(
             "normal": NormalActionNoise,
             "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise,
         }
-        if noise_type not in makers:
-            raise AbsactionError(f"unknown noise_type {noise_type!r}", f"choose one of {', '.join(makers)}")
+        check_choice(noise_type, makers, "noise_type")
         std = float(hyperparams.get("noise_std", 0.1))
         kwargs["action_noise"] = makers[noise_type](np.zeros(action_dim), std * np.ones(action_dim))
     return str(hyperparams.get("policy", "MlpPolicy")), kwargs

@@ -25,7 +25,7 @@ from typing import Any
 
 from absaction.agents.config import check_env_id
 from absaction.data import load_dataset
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, check_choice
 from absaction.models import read_config
 from absaction.outputs import path_from_record
 
@@ -261,8 +261,7 @@ class RLBenchConfig:
         """The sizes of preset ``name`` (``default`` | ``quick`` | ``full``) of ``suite`` with
         ``overrides``; ``skills`` adds the skill agents (:data:`SKILL_AGENTS`) to a Reach2D preset."""
         presets = presets_of(suite)
-        if name not in presets:
-            raise AbsactionError(f"unknown preset {name!r}", f"choose one of {', '.join(presets)}")
+        check_choice(name, presets, "preset")
         p = presets[name]
         agents = list(p.agents)
         if skills and suite == "reach2d" and name != "full":  # full holds every agent already

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import torch
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, check_choice
 
 EXECUTORS: tuple[str, ...] = ("local", "ray")
 RAY_MAX_RETRIES = 3
@@ -66,8 +66,7 @@ class ExecutorSpec:
 
     def validate(self) -> None:
         """One-line errors for an unknown executor, bad resources, or Ray options without Ray."""
-        if self.kind not in EXECUTORS:
-            raise AbsactionError(f"unknown executor {self.kind!r}", f"choose one of {', '.join(EXECUTORS)}")
+        check_choice(self.kind, EXECUTORS, "executor")
         if self.ray_cpus_per_run <= 0 or self.ray_gpus_per_run < 0:
             raise AbsactionError(
                 f"a run needs > 0 CPUs and >= 0 GPUs, "

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, check_choice
 
 ArrayOrTensor = TypeVar("ArrayOrTensor")
 
@@ -136,8 +136,7 @@ def fit_normalizer(actions: np.ndarray, mode: str) -> Normalizer:
     the others. On Reach2D the forward speed varies by 1 % of the sideways motion; ``per-dim`` makes that
     variation half of the data's variance and the VAE then mixes target and bulge in its latents.
     """
-    if mode not in NORMALIZE_MODES:
-        raise AbsactionError(f"unknown normalisation {mode!r}", f"choose one of {', '.join(NORMALIZE_MODES)}")
+    check_choice(mode, NORMALIZE_MODES, "normalisation")
     per_dim = Normalizer.fit(actions)
     if mode == "per-dim":
         return per_dim

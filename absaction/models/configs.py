@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from absaction.errors import AbsactionError, option, refuse_unknown_keys
+from absaction.errors import AbsactionError, check_choice, option, refuse_unknown_keys
 
 POOLING_MODES: tuple[str, ...] = ("f", "fo", "ifo")
 """QRNN pooling variants: forget gate only, forget + output gates, input + forget + output gates."""
@@ -93,8 +93,7 @@ class TCVLAEConfig(ModelConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.merge not in MERGES:
-            raise AbsactionError(f"unknown merge {self.merge!r}", f"choose one of {', '.join(MERGES)}")
+        check_choice(self.merge, MERGES, "merge")
         if self.channels < 1 or self.layers_per_ladder < 1:
             raise AbsactionError(
                 f"channels and layers_per_ladder must be positive, got {self.channels} and "
@@ -174,14 +173,8 @@ class Seq2SeqConfig(ModelConfig):
                 f"seq2seq reads sequences of any length, but it was given a fixed seq_len={self.seq_len}",
                 "build it with seq_len=None (pass the typical episode length as default_length)",
             )
-        if self.mode not in POOLING_MODES:
-            raise AbsactionError(
-                f"unknown QRNN pooling {self.mode!r}", f"choose one of {', '.join(POOLING_MODES)}"
-            )
-        if self.merge not in SEQ2SEQ_MERGES:
-            raise AbsactionError(
-                f"unknown seq2seq merge {self.merge!r}", f"choose one of {', '.join(SEQ2SEQ_MERGES)}"
-            )
+        check_choice(self.mode, POOLING_MODES, "QRNN pooling")
+        check_choice(self.merge, SEQ2SEQ_MERGES, "seq2seq merge")
         sizes = {
             "hidden_size": self.hidden_size,
             "layers_per_ladder": self.layers_per_ladder,

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, check_choice
 from absaction.models.configs import POOLING_MODES
 from absaction.models.scan import linear_scan_reference, reverse_scan_, scan_
 
@@ -500,11 +500,5 @@ def _check_options(input_size: int, hidden_size: int, window: int, mode: str, im
         )
     if window < 1:
         raise AbsactionError(f"QRNN window must be >= 1, got {window}", "pass window=1 or more")
-    if mode not in POOLING_MODES:
-        raise AbsactionError(
-            f"unknown QRNN pooling mode {mode!r}", f"choose one of {', '.join(POOLING_MODES)}"
-        )
-    if impl not in POOLING_IMPLS:
-        raise AbsactionError(
-            f"unknown QRNN pooling impl {impl!r}", f"choose one of {', '.join(POOLING_IMPLS)}"
-        )
+    check_choice(mode, POOLING_MODES, "QRNN pooling mode")
+    check_choice(impl, POOLING_IMPLS, "QRNN pooling impl")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.errors import check_choice
 from absaction.models.base import ActionVAE
 
 MODELS: dict[str, str] = {
@@ -24,8 +24,7 @@ MODELS: dict[str, str] = {
 
 def model_class(name: str) -> type[ActionVAE]:
     """The class registered as ``name``."""
-    if name not in MODELS:
-        raise AbsactionError(f"unknown model {name!r}", f"choose one of {', '.join(MODELS)}")
+    check_choice(name, MODELS, "model")
     module_name, _, class_name = MODELS[name].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, ActionVAE)):  # pragma: no cover - a broken entry

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from absaction.data.normalizer import NORMALIZE_MODES
-from absaction.errors import AbsactionError, flag, option, refuse_unknown_keys
+from absaction.errors import AbsactionError, check_choice, flag, option, refuse_unknown_keys
 from absaction.models.capacity_spec import parse_capacity
 
 RUN_CONTROL_KEYS: frozenset[str] = frozenset(
@@ -87,10 +87,7 @@ class TrainConfig:
         for key, fvalue in {"beta": self.beta, "tc": self.tc, "sigma": self.sigma, "lr": self.lr}.items():
             if not fvalue >= 0 or (key not in ("beta", "tc") and fvalue == 0):
                 raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
-        if self.normalize not in NORMALIZE_MODES:
-            raise AbsactionError(
-                f"unknown normalisation {self.normalize!r}", f"choose one of {', '.join(NORMALIZE_MODES)}"
-            )
+        check_choice(self.normalize, NORMALIZE_MODES, "normalisation")
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
         if not self.device.startswith(("cpu", "cuda", "mps")):
