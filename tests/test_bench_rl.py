@@ -279,7 +279,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
         )
 
     text = (out / "summary.md").read_text()
-    header = "| agent | dense: before / random | dense: steps to 80 % | dense: AUC |"
+    header = "| agent | dense: before / random / prior | dense: steps to 80 % | dense: AUC |"
     assert header in text and "| `ppo-bc` (primitive) |" in text and "| `ppo-latent` (latent) |" in text
     assert "## 3x target" in text and "## Where latent actions do not help" in text
     assert "## Decode overhead" in text and "ms (target: <= 1 ms on CPU" in text

@@ -4,6 +4,7 @@ hindsight goal relabelling, the maze estimate, and both sweeps end to end on tin
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -163,5 +164,15 @@ def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
         assert (out / "stage1" / kind / "model.safetensors").is_file()
     bc = (out / "runs" / "dense" / "ppo-skill-bc" / "seed0" / "bc.json").read_text()
     assert '"n_samples"' in bc
+    prior = {}
     for row in rows:
         assert int(row["primitive_steps"]) >= 96
+        record = json.loads((out / row["run_dir"] / "agent.json").read_text())
+        if row["agent"] == "ppo":
+            assert row["success_prior"] == "nan" and record["prior_rollouts"] is None
+        else:  # every skill run records its model's prior rollouts on its evaluation episodes
+            assert float(row["success_prior"]) == record["prior_rollouts"]["success_rate"]
+            prior[row["agent"]] = float(row["success_prior"])
+    # the same model, task and seed: the same prior rollouts, whatever the agent
+    assert prior["ppo-skill-prior-play"] == prior["sac-skill-prior-play"]
+    assert "/ prior |" in (out / "summary.md").read_text()

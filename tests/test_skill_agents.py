@@ -20,6 +20,7 @@ import torch
 import absaction
 from absaction.agents import AgentConfig, load_agent, make_env, train_agent
 from absaction.agents.prior_sac import PriorSAC, actor_loss, alpha_loss, critic_target, gaussian_kl
+from absaction.bench.results import prior_rollout_success
 from absaction.errors import AbsactionError
 from absaction.models import build_model, save
 from absaction.wrappers import ResidualSchedule, ResidualSkillWrapper, SkillWrapper, share_clock
@@ -326,6 +327,37 @@ def test_tiny_runs_on_skill_actions(
     with pytest.raises(AbsactionError, match="wrapper settings differ") as info:
         load_agent(tmp_path / "agent", env=make_env(config.replace(prior="none")))
     assert "prior='none' (agent.json: " in str(info.value)
+    # the prior's own success (z ~ p(z | s), no learning) on the same evaluation episodes, recorded
+    assert record["prior_rollouts"]["episodes"] == 2 and record["prior_rollouts"]["mean_length"] == 32.0
+    assert result.summary()["success_prior"] == record["prior_rollouts"]["success_rate"]
+    stored = prior_rollout_success(tmp_path / "agent")
+    del record["prior_rollouts"]  # a run folder from before the record existed: evaluated again
+    (tmp_path / "agent" / "agent.json").write_text(json.dumps(record))
+    assert prior_rollout_success(tmp_path / "agent") == stored
+
+
+def test_prior_rollouts_of_a_run_are_its_evaluation_episodes(tiny_skills: Path) -> None:
+    from absaction.agents.evaluation import EVAL_SEED_OFFSET
+    from absaction.agents.priors import evaluate_prior_rollouts
+    from absaction.analysis.skills import prior_rollouts
+    from absaction.models import load
+
+    model = load(tiny_skills)
+    config = AgentConfig(
+        "absaction/Reach2D-v0", actions="skill", model=str(tiny_skills), seed=3, eval_episodes=3
+    )
+    result = evaluate_prior_rollouts(config, model)
+    assert result is not None
+    # by hand: the analysis loop on the task, reset with the run's evaluation seeds (dense reward: every
+    # return differs with the draws)
+    direct = prior_rollouts(model, env_id="absaction/Reach2D-v0", episodes=3, seed=3 + EVAL_SEED_OFFSET)
+    assert result.returns == pytest.approx(tuple(direct["returns"]))
+    assert result.success_rate == direct["success_rate"]
+    assert result.mean_length == pytest.approx(np.mean(direct["lengths"]))
+    assert result.mean_decisions == pytest.approx(np.mean([math.ceil(n / 4) for n in direct["lengths"]]))
+    other = evaluate_prior_rollouts(config.replace(seed=4), model)
+    assert other is not None and other.returns != result.returns  # other episodes, other draws
+    assert evaluate_prior_rollouts(config.replace(actions="primitive", model=None), model) is None
 
 
 @pytest.mark.slow

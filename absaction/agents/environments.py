@@ -49,6 +49,30 @@ def load_model_for(config: AgentConfig) -> Any:
     return model
 
 
+def make_task_env(config: AgentConfig) -> gym.Env[Any, Any]:
+    """The task env of ``config`` alone (``config.env_id`` with its ``env_kwargs``), without the agent's
+    action wrapper: what :func:`make_env` wraps, and where a skill model's prior rollouts run.
+
+    Raises:
+        AbsactionError: the env cannot be made, or its action space is not a continuous Box.
+    """
+    try:
+        # a "module:EnvId" id imports its module (validate() resolved it; this returns the registered id)
+        env = gym.make(resolve_env_id(config.env_id), **config.env_kwargs)
+    except (gym.error.Error, TypeError, ImportError) as err:
+        first = one_line(err)
+        raise AbsactionError(
+            f"gymnasium.make({config.env_id!r}) failed ({first})",
+            f"check the env id and {flag('env_kwarg', python='env_kwargs')} values",
+        ) from None
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise AbsactionError(
+            f"{config.env_id} has a {type(env.action_space).__name__} action space",
+            "absaction agents need a continuous Box action space",
+        )
+    return env
+
+
 def make_env(
     config: AgentConfig,
     *,
@@ -67,21 +91,7 @@ def make_env(
     config.validate()
     hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
     gamma = float(hp.get("gamma", 0.99))
-    try:
-        # a "module:EnvId" id imports its module (validate() resolved it; this returns the registered id)
-        env = gym.make(resolve_env_id(config.env_id), **config.env_kwargs)
-    except (gym.error.Error, TypeError, ImportError) as err:
-        first = one_line(err)
-        raise AbsactionError(
-            f"gymnasium.make({config.env_id!r}) failed ({first})",
-            f"check the env id and {flag('env_kwarg', python='env_kwargs')} values",
-        ) from None
-    if not isinstance(env.action_space, gym.spaces.Box):
-        raise AbsactionError(
-            f"{config.env_id} has a {type(env.action_space).__name__} action space",
-            "absaction agents need a continuous Box action space",
-        )
-    env = Monitor(env)
+    env: gym.Env[Any, Any] = Monitor(make_task_env(config))
     if config.actions == "latent":
         if model is None:
             model = load_model_for(config)

@@ -75,6 +75,7 @@ from .persistence import (
 )
 from .plots import plot_learning_curve
 from .prior_sac import init_actor_from_prior, prior_observations
+from .priors import evaluate_prior_rollouts
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -115,6 +116,8 @@ class TrainResult:
     """mean milliseconds per decision the latent wrapper spent decoding (training env; NaN otherwise)"""
     random_actions: EvalResult | None = None
     """the evaluation episodes under uniformly random agent actions (random z for a latent agent)"""
+    prior_rollouts: EvalResult | None = None
+    """skill agents: the evaluation episodes under the skill model's prior, z ~ p(z | s) every H steps"""
     agent: Any = dataclasses.field(default=None, repr=False, compare=False)
     """the trained SB3 algorithm (in memory only)"""
 
@@ -141,6 +144,7 @@ class TrainResult:
             "decisions": self.decisions,
             "success_before": self.before_learning.success_rate,
             "success_random": math.nan if self.random_actions is None else self.random_actions.success_rate,
+            "success_prior": math.nan if self.prior_rollouts is None else self.prior_rollouts.success_rate,
             "success_rate": self.final.success_rate,
             "mean_return": self.final.mean_return,
             "train_seconds": self.final.seconds,
@@ -516,6 +520,8 @@ class _Session:
             bc=self.bc_result,
             decode_overhead_ms=_decode_overhead_ms(self.venv),
             random_actions=self.random_result,
+            # after training: the rollouts draw from their own generator and never touch training's
+            prior_rollouts=evaluate_prior_rollouts(config, self.action_model),
             agent=agent,
         )
         record = _agent_record(result, agent, self.venv, self.eval_env, self.action_model, settings)
@@ -579,6 +585,18 @@ def _title(config: AgentConfig) -> str:
     return f"{config.algo.upper()} on {config.env_id} ({config.actions} actions{extra}, seed {config.seed})"
 
 
+def _eval_record(result: EvalResult | None) -> dict[str, Any] | None:
+    """The headline numbers of an evaluation without learning (random actions, prior rollouts)."""
+    if result is None:
+        return None
+    return {
+        "success_rate": result.success_rate,
+        "mean_return": result.mean_return,
+        "mean_length": result.mean_length,
+        "episodes": len(result.returns),
+    }
+
+
 def _agent_record(
     result: TrainResult,
     agent: BaseAlgorithm,
@@ -610,13 +628,7 @@ def _agent_record(
         "decode_overhead_ms": result.decode_overhead_ms,
         "final": dataclasses.asdict(result.final),
         "before_learning": dataclasses.asdict(result.before_learning),
-        "random_actions": None
-        if result.random_actions is None
-        else {
-            "success_rate": result.random_actions.success_rate,
-            "mean_return": result.random_actions.mean_return,
-            "mean_length": result.random_actions.mean_length,
-            "episodes": len(result.random_actions.returns),
-        },
+        "random_actions": _eval_record(result.random_actions),
+        "prior_rollouts": _eval_record(result.prior_rollouts),
         "bc": None if result.bc is None else result.bc.to_dict(),
     }

@@ -74,6 +74,7 @@ def prior_rollouts(
     episodes: int = 20,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    env: gym.Env[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes of the skill loop with z ~ p(z | s) re-drawn every H steps, no learning.
 
@@ -83,17 +84,24 @@ def prior_rollouts(
         episodes: episodes to run; episode i resets with seed ``seed + i``.
         seed: also seeds the z draws (a torch generator), so equal seeds give equal numbers.
         env_kwargs: ``gymnasium.make`` arguments.
+        env: an env to run in instead of making one (left open; ``env_id``/``env_kwargs`` unused): an
+            agent's task env, so that the rollouts see its evaluation episodes.
 
     Returns:
-        ``{"success_rate", "returns" (list), "final_positions" (E, 2 or O) list, "paths" (list of
-        (T + 1, D) observation lists), "coverage": {"std": per-column std of the final skill observations,
-        "cells": occupied cells of a 0.1-unit grid over the final positions}}``.
+        ``{"success_rate", "successes" (list), "returns" (list), "lengths" (primitive steps, list),
+        "final_positions" (E, 2 or O) list, "paths" (list of (T + 1, D) observation lists), "coverage":
+        {"std": per-column std of the final skill observations, "cells": occupied cells of a 0.1-unit grid
+        over the final positions}}``.
     """
 
-    env_id = env_id or model.env_id
-    if env_id is None:
-        raise AbsactionError("the skill model does not record its environment", "pass env_id")
-    env = gym.make(env_id, **(env_kwargs or {}))
+    own_env = env is None
+    if env is None:
+        env_id = env_id or model.env_id
+        if env_id is None:
+            raise AbsactionError("the skill model does not record its environment", "pass env_id")
+        env = gym.make(env_id, **(env_kwargs or {}))
+    else:
+        env_id = env.spec.id if env.spec is not None else env_id
     generator = torch.Generator().manual_seed(seed)
     successes, returns, finals, paths = [], [], [], []
     for episode in range(episodes):
@@ -114,7 +122,8 @@ def prior_rollouts(
         returns.append(total)
         finals.append(model.skill_observation(np.asarray(obs, np.float32)).numpy().astype(float))
         paths.append(np.stack(path))
-    env.close()
+    if own_env:
+        env.close()
     final = np.stack(finals)  # (E, O)
     cells = {tuple(np.floor(p[:2] / 0.1).astype(int).tolist()) for p in final}
     return {
@@ -122,7 +131,9 @@ def prior_rollouts(
         "episodes": episodes,
         "seed": seed,
         "success_rate": float(np.mean(successes)),
+        "successes": successes,
         "returns": returns,
+        "lengths": [len(p) - 1 for p in paths],
         "final_positions": final.tolist(),
         "paths": [p.tolist() for p in paths],
         "coverage": {"std": final.std(axis=0).tolist(), "cells": len(cells)},

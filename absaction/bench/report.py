@@ -279,7 +279,9 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "",
         "Columns per task: **before** = success rate of the deterministic policy before learning (after "
         "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random z "
-        "for latent agents: what the decoder's prior gives with no learning); **steps to 80 %** = "
+        "for latent agents: what the decoder's prior gives with no learning) / **prior** = of the skill "
+        "model's prior rollouts (skill agents: z ~ p(z | s) every H steps, no learning; `-` for the "
+        "others); **steps to 80 %** = "
         "primitive env steps to the first evaluation with >= 80 % success, "
         f"runs that never get there count as the budget ({fmt_steps(budget)}) and are listed as `k/n never`; "
         "**AUC** = area under the success curve over the budget, divided by the budget.",
@@ -287,7 +289,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
     ]
     header = ["agent"]
     for task in tasks:
-        header += [f"{task}: before / random", f"{task}: steps to 80 %", f"{task}: AUC"]
+        header += [f"{task}: before / random / prior", f"{task}: steps to 80 %", f"{task}: AUC"]
     pooled = len(tasks) > 1
     if pooled:
         header.append("all tasks: AUC")
@@ -297,7 +299,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         for task in tasks:
             cell = report.cell(task, agent)
             row += [
-                f"{cell.before.value:.2f} / {cell.random.value:.2f}",
+                f"{cell.before.value:.2f} / {cell.random.value:.2f} / {_rate(cell.prior.value)}",
                 steps_cell(cell, budget),
                 fmt_est(cell.auc),
             ]
@@ -387,6 +389,11 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         + ", `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rate(value: float) -> str:
+    """A success rate of the table, ``-`` where it does not apply (NaN)."""
+    return "-" if math.isnan(value) else f"{value:.2f}"
 
 
 def improvement_lines(items: Sequence[Improvement], reps: int) -> list[str]:

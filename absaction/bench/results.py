@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -21,9 +22,10 @@ import numpy as np
 
 from absaction.agents.callbacks import read_eval_csv
 from absaction.agents.config import AgentConfig
-from absaction.agents.environments import make_env
+from absaction.agents.environments import load_model_for, make_env
 from absaction.agents.evaluation import evaluate_random_actions
 from absaction.agents.persistence import read_agent_json
+from absaction.agents.priors import evaluate_prior_rollouts
 from absaction.errors import AbsactionError
 
 from .catalogue import RLBenchConfig, task_name
@@ -68,6 +70,9 @@ class RunResult:
     """wall-clock seconds of training (evaluations excluded)"""
     decode_ms: float = math.nan
     """mean milliseconds per decision the latent wrapper spent decoding (NaN for other agents)"""
+    success_prior: float = math.nan
+    """skill agents: success rate of the skill model's prior rollouts (z ~ p(z | s) every H steps, no
+    learning) on the same evaluation episodes; NaN for other agents"""
 
     @property
     def primitive_steps(self) -> int:
@@ -102,6 +107,7 @@ def read_run(run: RunSpec, budget: int) -> RunResult:
         decode_ms=math.nan
         if record.get("decode_overhead_ms") is None
         else float(record["decode_overhead_ms"]),
+        success_prior=prior_rollout_success(run.out_dir, record),
     )
 
 
@@ -125,6 +131,37 @@ def random_action_success(run_dir: Path, record: dict[str, Any] | None = None) -
     return result.success_rate
 
 
+def prior_rollout_success(run_dir: Path, record: dict[str, Any] | None = None) -> float:
+    """Success rate of the skill model's prior rollouts on a skill run's evaluation episodes, from its
+    ``agent.json`` (NaN for agents that do not act in skills). A skill run folder from before that
+    record existed is evaluated here once per (task, model, seed), the same way ``train_agent`` does."""
+    if record is None:
+        record = read_agent_json(Path(run_dir))
+    if "prior_rollouts" in record:
+        stored = record["prior_rollouts"]
+        value = None if stored is None else stored.get("success_rate")
+        return math.nan if value is None else float(value)
+    config = AgentConfig.from_record(record["config"], Path(run_dir))
+    if config.actions != "skill":
+        return math.nan
+    # what the rollouts depend on: runs of several agents share a task, a model and their seeds
+    key = (
+        config.env_id,
+        json.dumps(config.env_kwargs, sort_keys=True),
+        str(config.model_path()),
+        config.seed,
+        int(config.eval_episodes or 1),
+    )
+    if key not in _PRIOR_SUCCESS:
+        result = evaluate_prior_rollouts(config, load_model_for(config))
+        _PRIOR_SUCCESS[key] = math.nan if result is None else result.success_rate
+    return _PRIOR_SUCCESS[key]
+
+
+_PRIOR_SUCCESS: dict[tuple[str, str, str, int, int], float] = {}
+"""Prior-rollout success of older skill runs, computed once per process."""
+
+
 RESULT_COLUMNS: tuple[str, ...] = (
     "task",
     "agent",
@@ -134,6 +171,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "decisions",
     "success_before",
     "success_random",
+    "success_prior",
     "success_final",
     "final_return",
     "steps_to_80",
@@ -155,6 +193,7 @@ def _result_row(r: RunResult, folder: Path) -> list[Any]:
         r.decisions,
         _g(r.success_before),
         _g(r.success_random),
+        _g(r.success_prior),
         _g(r.success_final),
         _g(r.final_return),
         "" if r.censored else int(r.steps_to_80),
@@ -211,6 +250,8 @@ class CellStats:
     """success rate before learning (after a BC warm start)"""
     random: Estimate
     """success rate of uniformly random agent actions (random z for latent agents)"""
+    prior: Estimate
+    """skill agents: success rate of the skill model's prior rollouts (NaN for other agents)"""
     steps_to_80: Estimate
     """primitive env steps to 80 % success; censored runs count as the budget"""
     censored: int
@@ -255,8 +296,8 @@ def cell_stats(
     :data:`~.stats.BOOTSTRAP_SEED`)."""
 
     # every statistic of a run side by side, so that one rliable bootstrap (the arch loop dominates its
-    # cost) resamples them all: (n_s, 5 + P) per task
-    fields = ("success_before", "success_random", "steps_to_80", "auc", "success_final")
+    # cost) resamples them all: (n_s, 6 + P) per task
+    fields = ("success_before", "success_random", "success_prior", "steps_to_80", "auc", "success_final")
     columns = [
         np.array(
             [[getattr(r, f) for f in fields] + list(curve_at(r.steps, r.success, grid)) for r in group],
@@ -264,7 +305,7 @@ def cell_stats(
         ).reshape(len(group), len(fields) + len(grid))
         for group in strata
     ]
-    value, low, high = iqm_intervals(columns, reps=reps)  # (5 + P,) each
+    value, low, high = iqm_intervals(columns, reps=reps)  # (6 + P,) each
     ests = [Estimate(float(v), float(lo), float(hi)) for v, lo, hi in zip(value, low, high, strict=True)]
     return CellStats(
         task=task,
@@ -273,10 +314,11 @@ def cell_stats(
         runs=sum(len(g) for g in strata),
         before=ests[0],
         random=ests[1],
-        steps_to_80=ests[2],
+        prior=ests[2],
+        steps_to_80=ests[3],
         censored=sum(int(r.censored) for g in strata for r in g),
-        auc=ests[3],
-        final=ests[4],
+        auc=ests[4],
+        final=ests[5],
         curve_steps=[int(g) for g in grid],
         curve=ests[len(fields) :],
     )
@@ -293,6 +335,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "random_iqm",
     "random_low",
     "random_high",
+    "prior_iqm",
+    "prior_low",
+    "prior_high",
     "steps_to_80_iqm",
     "steps_to_80_low",
     "steps_to_80_high",
@@ -312,7 +357,7 @@ def summary_csv(cells: Sequence[CellStats]) -> str:
     rows: list[Sequence[Any]] = [SUMMARY_COLUMNS]
     for c in cells:
         row: list[Any] = [c.task, c.agent, c.family, c.runs]
-        for est in (c.before, c.random, c.steps_to_80):
+        for est in (c.before, c.random, c.prior, c.steps_to_80):
             row += [_g(est.value), _g(est.low), _g(est.high)]
         row += [c.censored, int(c.steps_exact)]
         for est in (c.auc, c.final):

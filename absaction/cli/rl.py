@@ -313,6 +313,8 @@ def _print_summary(result: TrainResult) -> None:
     table.add_row("success before learning", pct(result.before_learning.success_rate))
     if result.random_actions is not None:
         table.add_row("success of random actions", pct(result.random_actions.success_rate))
+    if result.prior_rollouts is not None:
+        table.add_row("success of prior rollouts (z ~ p(z | s))", pct(result.prior_rollouts.success_rate))
     table.add_row("final success rate", pct(result.final.success_rate))
     table.add_row("final mean return", f"{result.final.mean_return:.4g} (primitive rewards, undiscounted)")
     table.add_row("primitive env steps", f"{result.primitive_steps:,}")
