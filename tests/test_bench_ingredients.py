@@ -4,6 +4,7 @@ statistics of a pair against known answers, and the summary.md section."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -142,6 +143,8 @@ def test_statistics_against_known_answers():
     assert obstacle.ratio == pytest.approx(40_000 / 2000) and obstacle.ratio_text() == "20.00x"
     assert sparse.probability == Estimate(0.5, 0.5, 0.5) and sparse.verdict == "no clear difference"
     assert sparse.ratio == 1.0
+    at_once = dataclasses.replace(sparse, ratio=math.inf, ratio_bound=">=")
+    assert at_once.ratio_text() == "inf (at 80 % before RL)"
     assert chain.probability == Estimate(0.0, 0.0, 0.0) and chain.verdict == "hurts"
     # the BC IQM is censored at the budget: the ratio 20000 / 50000 is an upper bound
     assert chain.ratio_bound == "<=" and chain.ratio_text() == "<= 0.40x"
@@ -153,6 +156,9 @@ def test_statistics_against_known_answers():
     (one,) = ingredients.compare([bc, plain], ["obstacle"], _cells(mixed), mixed, REPS)
     assert one.probability.value == pytest.approx(3 / 6)  # pairs won: 0.4>0.3, 0.6>0.3, 0.6>0.5
     assert one.ratio_bound == "?" and one.verdict == "no clear difference"
+    assert ingredients.summary_sentences([one]).endswith(
+        "no clear difference on obstacle (neither reaches 80 %)."
+    )
     # runs shared with the other agent (the same folders): not compared
     shared = [
         *_runs("sparse", "p-bc", [0.5] * 3, [9] * 3, "same"),

@@ -205,8 +205,9 @@ class Comparison:
     def ratio_text(self) -> str:
         if self.ratio_bound == "?":
             return "? (neither reaches 80 %)"
-        value = "inf" if math.isinf(self.ratio) else f"{self.ratio:.2f}"
-        return f"{self.ratio_bound} {value}x" if self.ratio_bound else f"{value}x"
+        if math.isinf(self.ratio):  # whatever the other agent's censoring: it needs steps, this one none
+            return "inf (at 80 % before RL)"
+        return f"{self.ratio_bound} {self.ratio:.2f}x" if self.ratio_bound else f"{self.ratio:.2f}x"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -294,7 +295,11 @@ def summary_sentences(items: Sequence[Comparison]) -> str:
             ("hurts", "hurts"),
             ("no clear difference", "makes no clear difference"),
         ):
-            tasks = [c.task for c in group if c.verdict == verdict]
+            tasks = [
+                f"{c.task}{' (neither reaches 80 %)' if c.ratio_bound == '?' else ''}"
+                for c in group
+                if c.verdict == verdict
+            ]
             if tasks:
                 # "anywhere" only for no difference: "helps anywhere" would read as a claim beyond the tasks
                 everywhere = verdict == "no clear difference" and len(tasks) == len(group) > 1
