@@ -664,6 +664,7 @@ BENCH_ORDER = (
     "results",
     "figures",
     "verdicts",
+    "ingredients",
     "report",
     "maze_figure",
     "sweep",

@@ -1,6 +1,6 @@
-"""The RL benchmark's figures: learning curves, performance profiles and the probability of improvement
-(the last two drawn by rliable's plotting helpers). Each returns PNG bytes; matplotlib and rliable are
-imported on use."""
+"""The RL benchmark's figures: learning curves, performance profiles, the probability of improvement
+and that of each ingredient pair (the last three drawn by rliable's plotting helpers). Each returns PNG
+bytes; matplotlib and rliable are imported on use."""
 
 from __future__ import annotations
 
@@ -113,6 +113,21 @@ def plot_improvements(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
     Args:
         rows: one ``(X, Y, P(X > Y))`` per row, top row last; X labels the left axis, Y the right one.
     """
+    return _probability_plot(rows, "P(best latent run > best primitive run), by AUC", "latent", "primitive")
+
+
+def plot_ingredients(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
+    """PNG bytes: P(a run with an ingredient has a larger AUC than a run without it) [95 % CI] per
+    ingredient pair and task (:mod:`.ingredients`), 0.5 marked.
+
+    Args:
+        rows: one ``(ingredient, task: agent with it; agent without it; P)`` per row, top row last.
+    """
+    return _probability_plot(rows, "P(run with the ingredient > run without), by AUC", "with", "without")
+
+
+def _probability_plot(rows: Sequence[tuple[str, str, Estimate]], xlabel: str, left: str, right: str) -> bytes:
+    """rliable's probability-of-improvement plot of ``rows`` (X, Y, P(X > Y)), a line at 0.5."""
     # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -130,9 +145,9 @@ def plot_improvements(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
         ax=ax,
         colors=[f"C{n % 10}" for n in range(len(rows))],
         xticks=[0.0, 0.25, 0.5, 0.75, 1.0],
-        xlabel="P(best latent run > best primitive run), by AUC",
-        left_ylabel="latent",
-        right_ylabel="primitive",
+        xlabel=xlabel,
+        left_ylabel=left,
+        right_ylabel=right,
         labelsize="medium",
         ticklabelsize="small",
     )

@@ -15,8 +15,11 @@ Files (in the bench folder):
   each threshold tau in [0, 1], with 95 % stratified-bootstrap bands (rliable's score distributions);
 - ``probability_of_improvement.png``: P(best latent run > best primitive run) by AUC, per task and pooled
   over tasks, with 95 % intervals;
+- ``ingredients.png``: per pair of agents that differ in one ingredient (closed loop, prior, residual,
+  ladder, BC, data, ...; :mod:`.ingredients`) and task, P(run with it > run without it) by AUC with its
+  95 % interval; written only when the sweep has such a pair;
 - ``summary.json``: settings, stage-1 artefacts, timings, every run's curve, every statistic, the
-  profiles and the probabilities of improvement.
+  profiles, the probabilities of improvement and the ingredient comparisons (``ingredients``).
 
 Every statistic over seeds comes from rliable (:mod:`.stats`). The performance profiles and the
 probability of improvement score a run by its normalised AUC: it lies in [0, 1] on every task, counts
@@ -35,9 +38,11 @@ import numpy as np
 
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_safe
 
+from . import ingredients
 from .agents import AGENTS, Stage1
 from .catalogue import TARGET_TASKS, TASKS, RLBenchConfig, task_name
-from .figures import plot_curves, plot_improvements, plot_profiles
+from .figures import plot_curves, plot_improvements, plot_ingredients, plot_profiles
+from .ingredients import Comparison as IngredientComparison
 from .lookahead import Ceiling, ceiling_lines, lookahead_ceilings
 from .results import (
     ALL_TASKS,
@@ -126,6 +131,8 @@ class Report:
     """best latent vs best primitive agent by AUC: P(improvement) per task, then pooled"""
     profiles: dict[str, Profile] = dataclasses.field(default_factory=dict)
     """agent -> performance profile of its AUC over all tasks"""
+    ingredients: list[IngredientComparison] = dataclasses.field(default_factory=list)
+    """pairs of agents that differ in one ingredient, per task (:mod:`.ingredients`)"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
@@ -165,7 +172,7 @@ def build_report(
     bc_agents = {name for name in config.agents if AGENTS[name].bc}
     verdicts = [v for v in (help_verdict(task, by_task[task], bc_agents) for task in tasks) if v is not None]
     ablations = [line for task in tasks for line in ablation_lines(task, by_task[task])]
-    return Report(
+    report = Report(
         list(results),
         cells,
         targets,
@@ -178,6 +185,16 @@ def build_report(
         improvements(tasks, cells, results, config.bootstrap_reps),
         auc_profiles(tasks, config.agents, results, config.bootstrap_reps),
     )
+    report.ingredients = _ingredients(config, tasks, cells, results)
+    return report
+
+
+def _ingredients(
+    config: RLBenchConfig, tasks: Sequence[str], cells: Sequence[CellStats], results: Sequence[RunResult]
+) -> list[IngredientComparison]:
+    """The ingredient comparisons of the sweep's agents (:func:`.ingredients.compare`)."""
+    agents = [AGENTS[name] for name in config.agents]
+    return ingredients.compare(agents, tasks, cells, results, config.bootstrap_reps)
 
 
 def write_report(
@@ -217,6 +234,11 @@ def write_report(
     }
     if report.improvements:
         files["probability_of_improvement.png"] = out / "probability_of_improvement.png"
+    if report.ingredients:
+        files["ingredients.png"] = out / "ingredients.png"
+        atomic_write_bytes(
+            files["ingredients.png"], plot_ingredients(ingredients.figure_rows(report.ingredients))
+        )
     atomic_write_text(files["results.csv"], results_csv(results, out))
     atomic_write_text(files["summary.csv"], summary_csv(cells))
     atomic_write_text(files["summary.md"], summary_markdown(config, report, tasks))
@@ -249,6 +271,7 @@ def write_report(
                 "ablations": ablations,
                 "lookahead": [c.to_dict() for c in ceilings],
                 "probability_of_improvement": [i.to_dict() for i in report.improvements],
+                "ingredients": [c.to_dict() for c in report.ingredients],
                 "performance_profiles": {
                     "score": "auc",
                     "profiles": {agent: p.to_dict() for agent, p in report.profiles.items()},
@@ -326,6 +349,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
     lines += improvement_lines(report.improvements, config.bootstrap_reps)
+    lines += ingredients.markdown_lines(report.ingredients, config.bootstrap_reps, budget)
     lines += profile_lines(report.profiles, config.bootstrap_reps)
     # one value per run folder: an agent sharing another's runs (see "Identical agents") adds nothing
     decode = list({r.out_dir: r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)}.values())
@@ -386,6 +410,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "Files: `results.csv` (per run), `summary.csv` (these statistics), `summary.json` (everything), "
         "`learning_curves.png`, `performance_profiles.png`"
         + (", `probability_of_improvement.png`" if report.improvements else "")
+        + (", `ingredients.png`" if report.ingredients else "")
         + ", `runs/<task>/<agent>/seed<k>/` (each run's eval.csv, agent.zip, ...).",
     ]
     return "\n".join(lines) + "\n"
