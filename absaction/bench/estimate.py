@@ -9,6 +9,12 @@ Example::
     >>> config = RLBenchConfig.from_preset("default", steps=10_000)
     >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # train + evaluate
     15.1
+    >>> skills = RLBenchConfig.from_preset("default", agents=["ppo-skill-prior", "ppo-skill-ladder-top"])
+    >>> skills.skill_epochs = 20
+    >>> # stage 1: collect 400 demonstrations (2 s), then the TCVLAE, the flat and the ladder skill model in
+    >>> # parallel; the longest decides: the ladder one (400 episodes x 20 epochs x 6 ms x 1.1)
+    >>> round(estimate_seconds(skills, [0.0], False) - estimate_seconds(skills, [0.0], True), 1)
+    54.8
     >>> duration(5400.0)
     '1.5 h'
 """
