@@ -229,7 +229,7 @@ def _ladder_skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[B
         ),
         _skill_agent(
             "ppo-skill-ladder-top" + suffix,
-            "PPO through the top prior on the top ladder only (the concrete ladder: the prior "
+            "PPO through the top prior on the top ladder only (the concrete ladder: the mean of "
             f"p(z_lower | s, z_top)), ladder skill model of {on}",
             "ppo",
             model,

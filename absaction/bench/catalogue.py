@@ -94,7 +94,8 @@ SKILL_AGENTS: tuple[str, ...] = (
 )
 """What ``--skills`` adds to a Reach2D preset: every skill agent (on the flat skill model, and the ladder
 skill model's two) on the play data and (where the paper's demonstrations make a different prior) on them
-(SAC on the play data only), and the BC baseline on the play data. Not in the default preset: they take it from 38 minutes to 4.3 hours on 2 cores (``--dry-run``)."""
+(SAC on the play data only), and the BC baseline on the play data. Not in the default preset: they take
+it from 38 minutes to 4.3 hours on 2 cores (``--dry-run``)."""
 
 QUICK_SKILL_AGENTS: tuple[str, ...] = ("ppo-skill-prior-play", "ppo-skill-bc", "sac-skill-prior-play")
 """What ``--skills`` adds to the quick preset."""
