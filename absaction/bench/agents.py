@@ -19,9 +19,29 @@ FAMILIES: tuple[str, ...] = ("primitive", "latent", "skill", "ablation")
 TCVLAE's latents; skill: chooses a closed-loop skill every H steps (``SkillWrapper``); ablation: the
 controls (flat VAE, untrained decoder, action repeat)."""
 
-MODEL_KINDS: tuple[str, ...] = ("tcvlae", "tcvae", "untrained", "skill", "skill-play")
-"""Stage-1 action models an agent may act through (``skill``: the skill model on the demonstrations,
-``skill-play``: on the play data)."""
+MODEL_KINDS: tuple[str, ...] = (
+    "tcvlae",
+    "tcvae",
+    "untrained",
+    "skill",
+    "skill-play",
+    "skill-ladder",
+    "skill-ladder-play",
+)
+"""Stage-1 action models an agent may act through (``skill``: the flat skill model on the demonstrations,
+``skill-play``: on the play data; ``skill-ladder`` and ``skill-ladder-play``: the ladder skill models on
+the same data, two ladders splitting the flat model's latent size in halves)."""
+
+SKILL_MODEL_DATA: dict[str, str] = {
+    "skill": "demos",
+    "skill-play": "play",
+    "skill-ladder": "demos",
+    "skill-ladder-play": "play",
+}
+"""Skill model kind -> the data it is trained on (:data:`DATA_KINDS`)."""
+
+LADDER_SKILL_MODELS: frozenset[str] = frozenset({"skill-ladder", "skill-ladder-play"})
+"""The skill model kinds with a ladder encoder (``SkillTrainConfig(encoder="ladder")``)."""
 
 DATA_KINDS: tuple[str, ...] = ("demos", "play")
 """Stage-1 data a BC warm start may clone: the demonstrations (goal-relabelled pairs on the PointMaze
@@ -72,17 +92,19 @@ class BenchAgent:
 
     name: str
     family: str
-    """primitive | latent | ablation (see :data:`FAMILIES`)"""
+    """primitive | latent | skill | ablation (see :data:`FAMILIES`)"""
     description: str
     algo: str
     actions: str
-    """primitive | latent | repeat"""
+    """primitive | latent | skill | repeat"""
     model: str | None = None
-    """stage-1 action model of a latent agent: tcvlae | tcvae | untrained"""
+    """stage-1 action model of a latent or skill agent (:data:`MODEL_KINDS`)"""
     ladders: str = "all"
     """latent agents: ``all`` (the active units of every ladder) or ``top`` (only the most abstract
-    ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE); skill agents: ``top`` controls
-    the skill model's last ladder (a one-group model: its first half), the rest is the prior mean"""
+    ladder that has active units: ladder 3 of the paper's [8, 4, 2] TCVLAE); skill agents: ``top`` on a
+    ladder skill model controls its top ladder (through the top prior) and takes the concrete ladders from
+    p(z_lower | s, z_top); on a flat skill model it controls the first half of the latent, the rest is the
+    prior mean"""
     bc: bool = False
     """warm-start the policy by behaviour cloning on the demonstrations"""
     closed_loop: int | None = None
@@ -148,19 +170,18 @@ class BenchAgent:
         return needed
 
 
+def _skill_agent(name: str, description: str, algo: str, model: str, data: str, **fields: Any) -> BenchAgent:
+    """One skill-family agent acting through stage-1 skill model ``model`` (BC clones ``data``)."""
+    return BenchAgent(name, "skill", description, algo, "skill", model, data=data, **fields)
+
+
 def _skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[BenchAgent, ...]:
-    """The skill agents on one skill model (``model``, trained on ``on``; BC clones ``data``)."""
+    """The agents on the flat skill model ``model`` (one latent group, trained on ``on``; BC clones
+    ``data``)."""
 
     def agent(name: str, description: str, algo: str, **fields: Any) -> BenchAgent:
-        return BenchAgent(
-            name + suffix,
-            "skill",
-            f"{description}, skills of {on}",
-            algo,
-            "skill",
-            model,
-            data=data,
-            **fields,
+        return _skill_agent(
+            name + suffix, f"{description}, flat skill model of {on}", algo, model, data, **fields
         )
 
     return (
@@ -186,8 +207,33 @@ def _skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[BenchAge
         ),
         agent(
             "ppo-skill-prior-top",
-            "PPO through the prior on the top latents only (rest: prior mean)",
+            "PPO through the prior on the first half of the latent only (the rest: the prior mean)",
             "ppo",
+            prior="reparam",
+            ladders="top",
+        ),
+    )
+
+
+def _ladder_skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[BenchAgent, ...]:
+    """The agents on the ladder skill model ``model`` (two ladders, trained on ``on``; BC clones
+    ``data``): the same reparameterised PPO on every ladder, and on the abstract ladder only."""
+    return (
+        _skill_agent(
+            "ppo-skill-ladder" + suffix,
+            f"PPO through the skill prior on all ladders (reparameterised), ladder skill model of {on}",
+            "ppo",
+            model,
+            data,
+            prior="reparam",
+        ),
+        _skill_agent(
+            "ppo-skill-ladder-top" + suffix,
+            "PPO through the top prior on the top ladder only (the concrete ladder: the mean of "
+            f"p(z_lower | s, z_top)), ladder skill model of {on}",
+            "ppo",
+            model,
+            data,
             prior="reparam",
             ladders="top",
         ),
@@ -279,6 +325,8 @@ AGENTS: dict[str, BenchAgent] = {
         ),
         *_skill_agents("", "skill", "demos", "the demonstrations"),
         *_skill_agents("-play", "skill-play", "play", "the play data"),
+        *_ladder_skill_agents("", "skill-ladder", "demos", "the demonstrations"),
+        *_ladder_skill_agents("-play", "skill-ladder-play", "play", "the play data"),
     )
 }
 """The agent table: every agent the benchmark knows, by name (``--agents``)."""

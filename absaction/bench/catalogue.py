@@ -29,7 +29,7 @@ from absaction.errors import AbsactionError, check_choice
 from absaction.models import read_config
 from absaction.outputs import path_from_record
 
-from .agents import AGENTS, BenchAgent, record_setting
+from .agents import AGENTS, LADDER_SKILL_MODELS, BenchAgent, record_setting
 from .suites import MAZE_TASKS, SUITES, check_maze_data, suite_data
 
 # ------------------------------------------------------------------------------------------- tasks
@@ -86,11 +86,16 @@ SKILL_AGENTS: tuple[str, ...] = (
     "ppo-skill-bc-play",
     "ppo-skill-bc",
     "ppo-skill-prior-top-play",
+    "ppo-skill-ladder-play",
+    "ppo-skill-ladder",
+    "ppo-skill-ladder-top-play",
+    "ppo-skill-ladder-top",
     "ppo-bc-play",
 )
-"""What ``--skills`` adds to a Reach2D preset: every skill agent on the play data and (where the paper's
-demonstrations make a different prior) on them (SAC on the play data only), and the BC baseline on the
-play data. Not in the default preset: they take it from 38 minutes to 4.1 hours on 2 cores (``--dry-run``)."""
+"""What ``--skills`` adds to a Reach2D preset: every skill agent (on the flat skill model, and the ladder
+skill model's two) on the play data and (where the paper's demonstrations make a different prior) on them
+(SAC on the play data only), and the BC baseline on the play data. Not in the default preset: they take
+it from 38 minutes to 4.3 hours on 2 cores (``--dry-run``)."""
 
 QUICK_SKILL_AGENTS: tuple[str, ...] = ("ppo-skill-prior-play", "ppo-skill-bc", "sac-skill-prior-play")
 """What ``--skills`` adds to the quick preset."""
@@ -153,13 +158,17 @@ MAZE_AGENTS: tuple[str, ...] = (
     "ppo-skill-prior",
     "ppo-skill-residual",
     "ppo-skill-prior-top",
+    "ppo-skill-ladder-top",
 )
-"""The PointMaze default's agents (``--full`` adds primitive SAC at one gradient step per env step and the
-skill space without a prior)."""
+"""The PointMaze default's agents: the primitive baselines, the latent chunks, action repeat, the skill
+agents on the flat skill model and its ladder variant ``ppo-skill-ladder-top`` (the agent controls the
+abstract ladder of a two-ladder skill model only). ``--full`` adds primitive SAC at one gradient step per
+env step and the skill space without a prior."""
 
 MAZE_PRESETS: dict[str, Preset] = {
-    # 2.5 h on 2 cores (--dry-run): 5 Medium tasks x 10 agents x 5 seeds x 36k primitive steps, the stitch
-    # data ~100k transitions (1,600 segments); primitive SAC updates every 8 env steps (sac-u8)
+    # 2.5 h on 2 cores (--dry-run: 2.54 h; 2.42 h before ppo-skill-ladder-top and its ladder skill model):
+    # 5 Medium tasks x 11 agents x 5 seeds x 36k primitive steps, the stitch data ~100k transitions (1,600
+    # segments); primitive SAC updates every 8 env steps (sac-u8)
     "default": Preset(
         tasks=tuple(t for t in MAZE_TASKS if t.startswith("medium")),
         agents=MAZE_AGENTS,
@@ -331,6 +340,13 @@ class RLBenchConfig:
         for key in ("skill_epochs", "skill_horizon", "skill_z_dim"):
             if getattr(self, key) is not None and int(getattr(self, key)) < 1:
                 raise AbsactionError(f"{key} must be >= 1", f"pass --{key.replace('_', '-')} 1 or more")
+        ladder_agents = [a for a in self.agents if AGENTS[a].model in LADDER_SKILL_MODELS]
+        if ladder_agents and self.skill_z_dim is not None and int(self.skill_z_dim) < 2:
+            raise AbsactionError(
+                f"{ladder_agents[0]} needs a skill latent of 2 or more to split into two ladders, "
+                f"got {self.skill_z_dim}",
+                "pass --skill-z-dim 2 or more, or drop the ppo-skill-ladder agents (--agents)",
+            )
         if self.data is not None:
             given = Path(self.data).expanduser() if Path(self.data).expanduser().exists() else self.data
             dataset = load_dataset(given)

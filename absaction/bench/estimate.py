@@ -9,6 +9,12 @@ Example::
     >>> config = RLBenchConfig.from_preset("default", steps=10_000)
     >>> round(estimate_run_seconds(AGENTS["ppo"], "absaction/Reach2D-v0", config), 1)  # train + evaluate
     15.1
+    >>> skills = RLBenchConfig.from_preset("default", agents=["ppo-skill-prior", "ppo-skill-ladder-top"])
+    >>> skills.skill_epochs = 20
+    >>> # stage 1: collect 400 demonstrations (2 s), then the TCVLAE, the flat and the ladder skill model in
+    >>> # parallel; the longest decides: the ladder one (400 episodes x 20 epochs x 6 ms x 1.1)
+    >>> round(estimate_seconds(skills, [0.0], False) - estimate_seconds(skills, [0.0], True), 1)
+    54.8
     >>> duration(5400.0)
     '1.5 h'
 """
@@ -25,7 +31,7 @@ from absaction.errors import AbsactionError
 from absaction.train import TrainConfig
 from absaction.train.skill_loop import SkillTrainConfig
 
-from .agents import AGENTS, BenchAgent, lookahead_applies
+from .agents import AGENTS, LADDER_SKILL_MODELS, SKILL_MODEL_DATA, BenchAgent, lookahead_applies
 from .catalogue import RLBenchConfig
 from .suites import SUITE_DATA
 
@@ -58,6 +64,9 @@ COLLECT_SECONDS_PER_EPISODE = 0.005
 """Collecting one scripted demonstration."""
 SKILL_SECONDS_PER_EPISODE_EPOCH = 0.006
 """Training a stage-1 skill model, per episode and epoch (measured: 2-3 s per epoch of 400 play episodes)."""
+LADDER_SKILL_SCALE = 1.1
+"""A ladder skill model (the convolutional ladder encoder, two ladders) against the flat MLP one (measured:
+1.06x on 100 Reach2D play episodes, H = 4, z = [2, 2] against 4, one thread)."""
 MAZE_COLLECT_SECONDS_PER_EPISODE = 0.06
 """Collecting one PointMaze stitch segment with the waypoint expert (~60 MuJoCo steps and the planner)."""
 MAZE_EPISODE_SCALE = 2.0
@@ -144,11 +153,15 @@ def estimate_seconds(
         skill_epochs = config.skill_epochs or SkillTrainConfig().epochs
         collecting = config.demo_episodes * collect_each
         models = [config.demo_episodes * epochs * VAE_SECONDS_PER_EPISODE_EPOCH * scale]
-        if any(AGENTS[a].actions == "skill" for a in config.agents):
-            models.append(config.demo_episodes * skill_epochs * SKILL_SECONDS_PER_EPISODE_EPOCH * scale)
-        if any(AGENTS[a].data == "play" or (AGENTS[a].model or "").endswith("play") for a in config.agents):
+        needed = set().union(*(AGENTS[a].needs() for a in config.agents))
+        if needed & {"play", *(k for k, d in SKILL_MODEL_DATA.items() if d == "play")}:
             collecting += config.play_episodes * COLLECT_SECONDS_PER_EPISODE
-            models.append(config.play_episodes * skill_epochs * SKILL_SECONDS_PER_EPISODE_EPOCH)
+        for kind in needed & set(SKILL_MODEL_DATA):  # every skill model trains beside the others
+            episodes = (
+                config.demo_episodes * scale if SKILL_MODEL_DATA[kind] == "demos" else config.play_episodes
+            )
+            ladder = LADDER_SKILL_SCALE if kind in LADDER_SKILL_MODELS else 1.0
+            models.append(episodes * skill_epochs * SKILL_SECONDS_PER_EPISODE_EPOCH * ladder)
         stage1 = collecting + max(models)
     return stage1 + runs + (WORKER_START_SECONDS if config.workers > 1 else 0.0)
 

@@ -1,8 +1,9 @@
 """How a sweep of the RL benchmark runs (:mod:`.catalogue` says *what* it runs): the stage-1
 artefacts, the plan of runs, one run, and the worker processes.
 
-- :func:`prepare_stage1`: demonstrations, the ladder TCVLAE, the flat TCVAE and the untrained copy,
-  each built once into ``OUT/stage1`` and reused by a resumed sweep;
+- :func:`prepare_stage1`: demonstrations (and play data), the ladder TCVLAE, the flat TCVAE, the untrained
+  copy and the flat and ladder skill models, each built once into ``OUT/stage1`` (only when an agent of
+  the sweep needs it) and reused by a resumed sweep;
 - :func:`plan_runs` / :func:`preflight` / :func:`run_finished`: every (task, agent, seed) run as an
   :class:`~absaction.agents.AgentConfig`, checked before the first one starts, skipped when its folder
   exists (a run folder is written atomically, so an existing one is finished);
@@ -36,7 +37,7 @@ from absaction.train import TrainConfig, fit, resume
 from absaction.train.runs import recorded_data
 from absaction.train.skill_loop import SkillTrainConfig, fit_skills, resume_skills
 
-from .agents import BenchAgent, Stage1
+from .agents import LADDER_SKILL_MODELS, SKILL_MODEL_DATA, BenchAgent, Stage1
 from .catalogue import RLBenchConfig, task_name
 from .estimate import estimate_run_seconds
 from .executors import Executor
@@ -129,14 +130,23 @@ def _skill_columns(data: str, names: tuple[str, ...]) -> list[str]:
     return [str(int(i)) for i in layout.columns(list(names))]
 
 
-def _skill_train_config(config: RLBenchConfig, suite: SuiteData, data: str) -> SkillTrainConfig:
+def _skill_train_config(
+    config: RLBenchConfig, suite: SuiteData, data: str, ladder: bool = False
+) -> SkillTrainConfig:
+    """The stage-1 skill model on ``data``: flat (one latent group of the suite's z size), or with
+    ``ladder`` the ladder encoder with two ladders splitting that size in halves (the concrete one takes
+    the odd unit), the same horizon, skill observation, epochs and seed otherwise."""
+    z_dim = config.skill_z_dim or suite.skill_z_dim
     train = SkillTrainConfig(
         horizon=config.skill_horizon or suite.skill_horizon,
-        z_dim=config.skill_z_dim or suite.skill_z_dim,
+        z_dim=z_dim,
         skill_obs=_skill_columns(data, suite.skill_obs),
         threads=1,
         seed=0,
     )
+    if ladder:  # RLBenchConfig.validate refused a latent of 1, which has no two halves
+        train.encoder = "ladder"
+        train.ladder_dims = [z_dim - z_dim // 2, z_dim // 2]  # concrete first, top last
     if config.skill_epochs is not None:
         train.epochs = config.skill_epochs
     return train
@@ -150,7 +160,9 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
     if "untrained" in needed:
         needed.add("tcvlae")
     suite = suite_data(config.suite, config.tasks)
-    data_needed = bool(needed & {"demos", "tcvae", "skill"}) or ("tcvlae" in needed and config.model is None)
+    data_needed = bool(needed & {"demos", "tcvae", "skill", "skill-ladder"}) or (
+        "tcvlae" in needed and config.model is None
+    )
     data = _resolve_data(config, stage) if data_needed else None
     bc_data: dict[str, str] = {}
     if data is not None:
@@ -158,7 +170,7 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
         bc_data["demos"] = (
             relabelled_pairs(data, stage / "bc_relabelled.npz") if suite.relabel_goals else data
         )
-    if needed & {"play", "skill-play"}:
+    if needed & {"play", "skill-play", "skill-ladder-play"}:
         if suite.play_env is None:
             raise AbsactionError(
                 f"the {config.suite} suite has no play data", "drop the -play agents (--agents)"
@@ -178,11 +190,12 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
                 if config.vae_epochs is not None:
                     train.epochs = config.vae_epochs
                 jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
-    for kind, source in (("skill", data), ("skill-play", bc_data.get("play"))):
+    for kind, data_kind in SKILL_MODEL_DATA.items():  # flat and ladder, on the demonstrations and play
         if kind in needed:
+            source = data if data_kind == "demos" else bc_data.get("play")
             models[kind] = (stage / kind).resolve()
             if not _model_complete(models[kind]):
-                train_skill = _skill_train_config(config, suite, str(source))
+                train_skill = _skill_train_config(config, suite, str(source), kind in LADDER_SKILL_MODELS)
                 jobs.append(
                     {
                         "data": str(source),
@@ -211,7 +224,7 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
     chunk = None
     for kind, path in models.items():
         model = load(path)
-        if kind.startswith("skill"):  # a one-group skill model: the -top agents control its first half
+        if kind in SKILL_MODEL_DATA:  # -top agents: a ladder model's top ladder, else the first half
             groups = list(model.ladder_dims)
             skill_top[kind] = None if len(groups) > 1 else max(1, sum(int(g) for g in groups) // 2)
             continue

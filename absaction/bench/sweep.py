@@ -11,7 +11,8 @@ Output folder::
     OUT/stage1/untrained/              the TCVLAE's architecture with untrained weights (ablation)
     OUT/runs/<task>/<agent>/seed<k>/   one train_agent output folder per run
     OUT/stage1/play/                   play data (Reach2DPlay-v0) for the -play skill agents
-    OUT/stage1/skill/, skill-play/     skill models on the demonstrations and on the play data
+    OUT/stage1/skill/, skill-play/     flat skill models on the demonstrations and on the play data
+    OUT/stage1/skill-ladder(-play)/    two-ladder skill models on the same data (ppo-skill-ladder agents)
     OUT/stage1/bc_relabelled.npz       PointMaze suite: goal-relabelled BC pairs of the stitch data
     OUT/results.csv, summary.csv, summary.md, summary.json, learning_curves.png, lookahead.json
     OUT/maze_rollouts.png              PointMaze suite: final policies drawn over the maze
