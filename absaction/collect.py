@@ -49,7 +49,7 @@ from absaction.data.minari_ids import (
 )
 from absaction.envs import PathSetExpert, load_recorded_paths
 from absaction.envs.ids import registered_id, resolve_env_id
-from absaction.envs.pointmaze import MazeRoutes, waypoint_mode
+from absaction.envs.pointmaze import MazeRoutes, drop_temporary_xml, waypoint_mode
 from absaction.envs.reach2d import is_reach2d
 from absaction.envs.waypoint import WaypointExpert
 from absaction.errors import AbsactionError, flag, one_line, option
@@ -184,6 +184,7 @@ def make_env(env_id: str, max_steps: int | None = None, env_kwargs: dict[str, An
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             env = gym.make(name, **kwargs)
+        drop_temporary_xml(env)  # a gymnasium-robotics maze leaves its model file in the temporary folder
     except AbsactionError:
         raise  # the env's own one-line error (e.g. an unknown Reach2D option) already names the fix
     except Exception as err:  # missing extras (mujoco, box2d), bad kwargs, ...

@@ -19,7 +19,7 @@ from absaction.cli import main
 from absaction.collect import CollectConfig, collect
 from absaction.data import load_dataset
 from absaction.envs import TASK_ENV_IDS, TASKS, MazeRoutes, ObsLayout, WaypointExpert, require_robotics
-from absaction.envs.pointmaze import STITCH_MAX_CELLS, maze_map
+from absaction.envs.pointmaze import STITCH_MAX_CELLS, drop_temporary_xml, maze_map
 from absaction.envs.waypoint import bfs_distances, cells_within, free_grid, next_cell, shortest_path
 from absaction.errors import AbsactionError
 
@@ -189,6 +189,26 @@ def test_expert_solves_every_task_within_the_time_limit_and_the_episode_ends_on_
         assert success and total == 1.0  # sparse: one rewarded step, the one that ends the episode
         assert steps < env.spec.max_episode_steps  # terminated, not truncated
         env.close()
+
+
+def test_maze_envs_leave_no_model_file_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where gymnasium-robotics writes its XML
+    (tmp_path / "ant_maze_user.txt").write_text("a file of the user")  # not a maze model: kept
+    task = gym.make("absaction/PointMazeMedium-v0", task=2)
+    routes = MazeRoutes(gym.make("PointMaze_Medium-v3"), mode="stitch")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ant_maze_user.txt"]
+    for env in (task, routes):  # the model was read already: the envs still run
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+    # a raw env made without absaction leaves its file; drop_temporary_xml removes exactly that one
+    again = gym.make("PointMaze_UMaze-v3")
+    assert len(list(tmp_path.glob("ant_maze*.xml"))) == 1
+    drop_temporary_xml(again)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ant_maze_user.txt"]
 
 
 def test_task_envs_pass_gymnasium_and_sb3_checkers() -> None:

@@ -16,6 +16,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.envs.ids import resolve_env_id
+from absaction.envs.pointmaze import drop_temporary_xml
 from absaction.errors import AbsactionError, flag, one_line
 from absaction.wrappers import (
     ActionDecoder,
@@ -65,6 +66,7 @@ def make_task_env(config: AgentConfig) -> gym.Env[Any, Any]:
             f"gymnasium.make({config.env_id!r}) failed ({first})",
             f"check the env id and {flag('env_kwarg', python='env_kwargs')} values",
         ) from None
+    drop_temporary_xml(env)  # a gymnasium-robotics maze leaves its model file in the temporary folder
     if not isinstance(env.action_space, gym.spaces.Box):
         raise AbsactionError(
             f"{config.env_id} has a {type(env.action_space).__name__} action space",

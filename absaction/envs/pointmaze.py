@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import tempfile
 from types import ModuleType
 from typing import Any
 
@@ -122,6 +124,24 @@ def _check_maze(maze: str) -> None:
     require_robotics()
 
 
+def drop_temporary_xml(env: Any) -> None:
+    """Delete the model file a gymnasium-robotics maze env left in the temporary folder.
+
+    gymnasium-robotics 1.4 writes every maze's MuJoCo model to ``<tmp>/ant_maze<time>.xml`` and never
+    deletes it (a sweep leaves hundreds). MuJoCo has read it when the env exists, so it can go; a file
+    anywhere else, or already gone, is left alone.
+    """
+    point_env = getattr(getattr(env, "unwrapped", env), "point_env", None)
+    path = getattr(point_env, "fullpath", None)
+    if not isinstance(path, str):
+        return
+    name = os.path.basename(path)
+    in_tmp = os.path.dirname(os.path.abspath(path)) == os.path.abspath(tempfile.gettempdir())
+    if in_tmp and name.startswith("ant_maze") and name.endswith(".xml"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
 class PointMazeTaskEnv(gym.Env):
     """One of a maze's five evaluation tasks (see the module docstring).
 
@@ -156,6 +176,7 @@ class PointMazeTaskEnv(gym.Env):
         self._env = PointMazeEnv(
             maze_map=maze_map(maze), render_mode=render_mode, reward_type="sparse", continuing_task=False
         )
+        drop_temporary_xml(self._env)
         self.action_space = self._env.action_space
         self.layout = ObsLayout.from_space(self._env.observation_space)
         self.observation_space: gym.Space = (
@@ -223,6 +244,7 @@ class MazeRoutes(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"--expert waypoint collects from gymnasium-robotics maze envs, not from {name}",
                 "use e.g. --env PointMaze_Medium-v3, or choose another --expert",
             )
+        drop_temporary_xml(base)
         self.mode = mode
         self.max_cells = int(max_cells)
         # the env's own switches: navigate keeps going to new goals, stitch ends on its goal
