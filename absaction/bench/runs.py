@@ -175,7 +175,8 @@ def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Call
             raise AbsactionError(
                 f"the {config.suite} suite has no play data", "drop the -play agents (--agents)"
             )
-        log(f"stage 1: collecting {config.play_episodes} play episodes in {suite.play_env}")
+        if not (stage / "play").exists():  # a resumed sweep reuses its play data
+            log(f"stage 1: collecting {config.play_episodes} play episodes in {suite.play_env}")
         bc_data["play"] = _collect_into(stage / "play", suite.play_env, "scripted", config.play_episodes, 0.0)
     models: dict[str, Path] = {}
     if "tcvlae" in needed and config.model is not None:
