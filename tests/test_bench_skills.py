@@ -109,7 +109,11 @@ def test_pointmaze_default_sweep_is_estimated_within_two_and_a_half_hours() -> N
     assert "estimated 2.5 h" in text and seconds < 2.55 * 3600
     assert config.seeds >= 5 and len(config.tasks) == 5 and config.workers == 2
     assert "5 task(s) x 11 agent(s) x 5 seed(s)" in text
-    assert {"ppo-skill-prior-top", "ppo-skill-ladder-top"} <= set(config.agents)
+    assert {"ppo-skill-bc", "ppo-skill-ladder-top"} <= set(config.agents)
+    # no lookahead ceiling on the maze by default (a deep copy of a MuJoCo maze per candidate), unless asked
+    assert config.lookahead == 0 and "lookahead" not in text
+    asked = RLBenchConfig.from_preset("default", suite="pointmaze", lookahead=16)
+    assert describe_sweep(asked)[1] > seconds + 0.4 * 3600  # 16 candidates: ~25 min more, said up front
     assert {AGENTS[a].family for a in config.agents} == {"primitive", "latent", "skill", "ablation"}
 
 
@@ -284,3 +288,22 @@ def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
     # the same model, task and seed: the same prior rollouts, whatever the agent
     assert prior["ppo-skill-prior-play"] == prior["sac-skill-prior-play"]
     assert "/ prior |" in (out / "summary.md").read_text()
+
+
+def test_skill_bc_clones_the_recorded_windows_where_primitive_bc_gets_relabelled_pairs(
+    tmp_path: Path,
+) -> None:
+    from absaction.bench.agents import Stage1
+
+    stage1 = Stage1(
+        data=str(tmp_path / "demos"),
+        models={"skill": tmp_path / "skill"},
+        top_ladder={},
+        chunk=None,
+        bc_data={"demos": str(tmp_path / "bc_relabelled.npz")},
+    )
+    task = "absaction/PointMazeMedium-Task1-v0"
+    primitive = AGENTS["ppo-bc"].config(task, 0, 1000, 100, 2, stage1)
+    skill = AGENTS["ppo-skill-bc"].config(task, 0, 1000, 100, 2, stage1)
+    assert primitive.bc_dataset == str(tmp_path / "bc_relabelled.npz")  # hindsight-relabelled pairs
+    assert skill.bc_dataset == str(tmp_path / "demos")  # H-step windows need the recorded episodes

@@ -140,6 +140,10 @@ class BenchAgent:
             chunk = stage1.chunk  # the latent agents' decoded length: is any gain just temporal extension?
         if self.bc:
             bc_dataset = stage1.bc_data.get(self.data, str(stage1.data))
+            if self.actions == "skill" and bc_dataset.endswith(".npz"):
+                # BC in skill space encodes H-step windows of the recorded episodes (each segment with
+                # its own goal), which the relabelled (observation, action) pairs no longer hold
+                bc_dataset = str(stage1.data)
         return AgentConfig(
             env_id,
             algo=self.algo,

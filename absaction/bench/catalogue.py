@@ -73,6 +73,8 @@ class Preset:
     vae_epochs: int | None
     skill_epochs: int | None = None
     play_episodes: int = 400
+    lookahead: int = 256
+    """candidates per decision of the lookahead ceiling (0: none)"""
 
 
 SKILL_AGENTS: tuple[str, ...] = (
@@ -156,14 +158,15 @@ MAZE_AGENTS: tuple[str, ...] = (
     "ppo-repeat",
     "sac-skill-prior",
     "ppo-skill-prior",
+    "ppo-skill-bc",
     "ppo-skill-residual",
-    "ppo-skill-prior-top",
     "ppo-skill-ladder-top",
 )
-"""The PointMaze default's agents: the primitive baselines, the latent chunks, action repeat, the skill
-agents on the flat skill model and its ladder variant ``ppo-skill-ladder-top`` (the agent controls the
-abstract ladder of a two-ladder skill model only). ``--full`` adds primitive SAC at one gradient step per
-env step and the skill space without a prior."""
+"""The PointMaze default's agents: the primitive baselines (BC on hindsight-relabelled pairs), the latent
+chunks, action repeat, the skill agents on the flat skill model (SPiRL, through the prior, BC in skill space,
+residual) and the ladder variant ``ppo-skill-ladder-top`` (the agent controls the abstract ladder of a
+two-ladder skill model only). ``--full`` adds primitive SAC at one gradient step per env step, the skill
+space without a prior and the flat model's first-half variant ``ppo-skill-prior-top``."""
 
 MAZE_PRESETS: dict[str, Preset] = {
     # 2.5 h on 2 cores (--dry-run: 2.54 h; 2.42 h before ppo-skill-ladder-top and its ladder skill model):
@@ -179,6 +182,9 @@ MAZE_PRESETS: dict[str, Preset] = {
         demo_episodes=1600,
         vae_epochs=None,
         skill_epochs=20,
+        # no lookahead ceiling: it deep-copies the env per candidate, ~80 ms for a MuJoCo maze, so 256
+        # candidates per decision would take ~50 min per task and macro agent
+        lookahead=0,
     ),
     "quick": Preset(  # a smoke test: one task, the relabelled BC and a skill agent, a few hundred steps
         tasks=("medium-1",),
@@ -190,16 +196,18 @@ MAZE_PRESETS: dict[str, Preset] = {
         demo_episodes=20,
         vae_epochs=2,
         skill_epochs=2,
+        lookahead=0,
     ),
     "full": Preset(  # meant for a Ray cluster (--executor ray)
         tasks=tuple(t for t in MAZE_TASKS if t.startswith("large")),
-        agents=(*MAZE_AGENTS, "sac", "sac-bc", "sac-skill"),
+        agents=(*MAZE_AGENTS, "sac", "sac-bc", "sac-skill", "ppo-skill-prior-top"),
         seeds=5,
         steps=200_000,
         eval_points=20,
         eval_episodes=20,
         demo_episodes=3200,
         vae_epochs=None,
+        lookahead=0,
     ),
 }
 
@@ -288,6 +296,7 @@ class RLBenchConfig:
             "vae_epochs": p.vae_epochs,
             "skill_epochs": p.skill_epochs,
             "play_episodes": p.play_episodes,
+            "lookahead": p.lookahead,
             "preset": name,
             "suite": suite,
         }

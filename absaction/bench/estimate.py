@@ -76,6 +76,9 @@ VAE_SECONDS_PER_EPISODE_EPOCH = 0.0008
 LOOKAHEAD_MS_PER_CANDIDATE_STEP = 0.0125
 """The lookahead ceiling, per candidate and primitive step of an evaluation episode (copy the env, run
 the candidate's chunk): 0.4 ms per candidate of a 32-step decision, measured on the Reach2D tasks."""
+MAZE_LOOKAHEAD_MS_PER_CANDIDATE_STEP = 2.7
+"""The same on PointMaze: a deep copy of the MuJoCo maze env takes ~82 ms (measured), ~2.6 ms per step of a
+32-step chunk, plus the step itself (0.11 ms)."""
 
 
 def _horizon(env_id: str) -> int:
@@ -129,7 +132,9 @@ def estimate_lookahead_seconds(agent: BenchAgent, env_id: str, config: RLBenchCo
     if config.lookahead < 1 or not lookahead_applies(agent.actions, agent.plan_phase):
         return 0.0
     steps = config.eval_episodes * _horizon(env_id)
-    return steps * config.lookahead * LOOKAHEAD_MS_PER_CANDIDATE_STEP / 1000
+    maze = config.suite == "pointmaze"
+    per_step = MAZE_LOOKAHEAD_MS_PER_CANDIDATE_STEP if maze else LOOKAHEAD_MS_PER_CANDIDATE_STEP
+    return steps * config.lookahead * per_step / 1000
 
 
 WORKER_START_SECONDS = 6.0

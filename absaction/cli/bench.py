@@ -203,9 +203,10 @@ def register_rl(benches: Any) -> None:
     )  # fmt: skip
     rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
     rl.add_argument(
-        "--lookahead", type=non_negative_int, default=256, metavar="N",
+        "--lookahead", type=non_negative_int, default=None, metavar="N",
         help="candidate actions per decision of each macro agent's lookahead ceiling: what its action "
-        "space can express one decision at a time (0 skips it)",
+        "space can express one decision at a time (0 skips it; default: 256 on Reach2D, 0 on PointMaze, "
+        "where copying the MuJoCo env for every candidate takes ~80 ms)",
     )  # fmt: skip
     rl.add_argument("--out", required=True, metavar="DIR", help="the bench folder")
     rl.add_argument(
