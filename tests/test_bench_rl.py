@@ -98,6 +98,24 @@ def test_target_check_by_hand():
     assert alone is not None and math.isinf(alone.ratio) and "inf fewer steps" in alone.line(budget)
 
 
+def test_the_maze_target_asks_for_5x_on_every_task():
+    from absaction.bench.suites import SUITE_DATA
+
+    maze = SUITE_DATA["pointmaze"]
+    assert maze.target_ratio == 5.0 and maze.all_targets and SUITE_DATA["reach2d"].target_ratio == 3.0
+    budget = 36_000
+    skill = _cell("ppo-skill-prior", "skill", [4000, 4000, 8000, 8000, 12000], [0.9] * 5, budget)
+    bc = _cell("ppo-bc", "primitive", [24000, 28000, 32000, 36000, 36000], [0.4] * 5, budget)
+    # IQM (middle three of five) 6,667 against 32,000: 4.8x, enough for Reach2D's 3x, not the maze's 5x
+    reach = bench_verdicts.target_check("obstacle", [skill, bc])
+    maze_check = bench_verdicts.target_check("medium-2", [skill, bc], maze.target_ratio, maze.all_targets)
+    assert reach is not None and maze_check is not None
+    assert reach.ratio == pytest.approx(maze_check.ratio) == pytest.approx(32_000 / 6_666.67, rel=1e-4)
+    assert not reach.overlap and reach.met and "3x target met: yes" in reach.line(budget)
+    assert maze_check.target_task and not maze_check.met and "5x target met: no" in maze_check.line(budget)
+    assert maze_check.to_dict()["target_ratio"] == 5.0
+
+
 def test_help_verdicts_and_the_no_help_sentence():
     latent = _cell("ppo-latent", "latent", [1000] * 5, [0.8, 0.82, 0.84, 0.86, 0.88])
     weak_primitive = _cell("ppo", "primitive", [50_000] * 5, [0.1, 0.12, 0.14, 0.16, 0.18])

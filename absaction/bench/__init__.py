@@ -8,7 +8,7 @@ Each benchmark is split by stage, and each module imports only the ones above it
 - :mod:`.runs`: stage 1, the plan of runs, one run, the worker processes;
 - :mod:`.lookahead`: what each macro action space can express (and its cache);
 - :mod:`.results`: finished runs read back, ``results.csv``, statistics per agent and task;
-- :mod:`.report`: the 3x target check, verdicts, ``summary.md``, figures, ``summary.json``;
+- :mod:`.report`: the target check, verdicts, ``summary.md``, figures, ``summary.json``;
 - :mod:`.sweep`: :func:`~.sweep.run_bench`, the whole sweep.
 
 The VAE benchmark (``absaction bench vae``, the TCVLAE against its ablations) is the package

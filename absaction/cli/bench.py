@@ -38,7 +38,7 @@ trained on expert demonstrations, on the Reach2D family (dense, sparse, obstacle
 Stage 1 (cached in OUT/stage1): collect scripted Reach2D-v0 expert demonstrations (unless --data),
 train the ladder TCVLAE and the flat TCVAE on them (unless --model gives the TCVLAE), build the
 untrained-decoder ablation. Stage 2: every (task, agent, seed) run in parallel worker processes, one
-torch thread each. Stage 3: IQM over seeds with 95% (stratified) bootstrap intervals, the 3x target
+torch thread each. Stage 3: IQM over seeds with 95% (stratified) bootstrap intervals, the target
 check and where latent actions do not help, written to OUT."""
 
 RL_EPILOG = """\
@@ -62,9 +62,10 @@ start. Every finished run is kept: after Ctrl-C or a failure, --resume continues
 --steps/--eval-*/--data/--model; --tasks, --agents and --seeds may grow).
 
 outputs (in --out): results.csv (per run), summary.csv + summary.md (rows = agents; per task: success
-before learning, steps to 80% success, AUC, each IQM [95% CI]; the 3x target check; where latent
-actions do not help), learning_curves.png, summary.json (everything), bench.json (settings),
-stage1/, runs/<task>/<agent>/seed<k>/ (each run's eval.csv, agent.zip, agent.json, config.json).
+before learning, steps to 80% success, AUC, each IQM [95% CI]; the target check (3x; 5x on
+PointMaze); where latent actions do not help), learning_curves.png, summary.json (everything),
+bench.json (settings), stage1/, runs/<task>/<agent>/seed<k>/ (each run's eval.csv, agent.zip,
+agent.json, config.json).
 
 examples:
   absaction bench rl --out bench-rl                          # the default sweep, under an hour on 2 cores
@@ -292,10 +293,14 @@ def _print_summary(result: BenchResult) -> None:
     from rich.console import Console  # lazy: only needed once a sweep has finished
 
     from absaction.bench.estimate import duration  # lazy: imports torch and SB3
+    from absaction.bench.suites import SUITE_DATA  # lazy: as above
 
     console = Console(soft_wrap=True)
     report = result.report
-    console.print("[bold]3x target check[/] (best latent vs best primitive incl. BC, steps to 80% success):")
+    ratio = f"{SUITE_DATA[result.config.suite].target_ratio:g}x"
+    console.print(
+        f"[bold]{ratio} target check[/] (best latent vs best primitive incl. BC, steps to 80% success):"
+    )
     for target in report.targets:
         console.print(f"  {target.line(result.config.steps)}")
     if not report.targets:
