@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from synthetic_runs import synthetic_runs
 
 from absaction.bench import ingredients, report
 from absaction.bench.agents import BenchAgent
@@ -84,28 +85,7 @@ def test_closed_loop_pairs_with_a_prior_agent_only_under_its_own_name():
 
 
 def _runs(task: str, agent: str, auc: list[float], steps: list[float], folder: str = "") -> list[RunResult]:
-    return [
-        RunResult(
-            task=task,
-            agent=agent,
-            family="primitive",
-            seed=seed,
-            out_dir=f"{folder or agent}/{task}/{seed}",
-            steps=[0, BUDGET],
-            success=[0.0, 1.0],
-            returns=[0.0, 0.0],
-            decisions=1,
-            success_before=0.0,
-            success_random=0.0,
-            success_final=1.0,
-            final_return=0.0,
-            steps_to_80=min(s, BUDGET),
-            censored=s >= BUDGET,
-            auc=a,
-            train_seconds=0.0,
-        )
-        for seed, (a, s) in enumerate(zip(auc, steps, strict=True))
-    ]
+    return synthetic_runs(task, agent, "primitive", steps, auc, BUDGET, folder)
 
 
 def _cells(results: list[RunResult]) -> list:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from synthetic_runs import synthetic_runs
 
 from absaction.agents import AgentConfig
 from absaction.bench import agents as bench_agents
@@ -33,28 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------------------- verdict logic
 def _runs(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int) -> list[Any]:
-    return [
-        bench_results.RunResult(
-            task="obstacle",
-            agent=agent,
-            family=family,
-            seed=seed,
-            out_dir="",
-            steps=[0, budget],
-            success=[0.0, 1.0],
-            returns=[0.0, 0.0],
-            decisions=1,
-            success_before=0.0,
-            success_random=0.0,
-            success_final=1.0,
-            final_return=0.0,
-            steps_to_80=min(s, budget),
-            censored=s >= budget,
-            auc=a,
-            train_seconds=0.0,
-        )
-        for seed, (s, a) in enumerate(zip(steps_to_80, auc, strict=True))
-    ]
+    return synthetic_runs("obstacle", agent, family, steps_to_80, auc, budget)
 
 
 def _cell(agent: str, family: str, steps_to_80: list[float], auc: list[float], budget: int = 50_000) -> Any:
