@@ -139,6 +139,10 @@ def test_statistics_against_known_answers():
     assert ingredients.summary_sentences([one]).endswith(
         "no clear difference on obstacle (neither reaches 80 %)."
     )
+    # beside a task where the agents do reach 80 %, the note names only the task where neither does
+    assert ingredients.summary_sentences([one, sparse]).endswith(
+        "makes no clear difference anywhere (on obstacle neither reaches 80 %)."
+    )
     # runs shared with the other agent (the same folders): not compared
     shared = [
         *_runs("sparse", "p-bc", [0.5] * 3, [9] * 3, "same"),

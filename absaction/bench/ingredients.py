@@ -295,15 +295,18 @@ def summary_sentences(items: Sequence[Comparison]) -> str:
             ("hurts", "hurts"),
             ("no clear difference", "makes no clear difference"),
         ):
-            tasks = [
-                f"{c.task}{' (neither reaches 80 %)' if c.ratio_bound == '?' else ''}"
-                for c in group
-                if c.verdict == verdict
-            ]
+            tasks = [c.task for c in group if c.verdict == verdict]
+            neither = [c.task for c in group if c.verdict == verdict and c.ratio_bound == "?"]
             if tasks:
                 # "anywhere" only for no difference: "helps anywhere" would read as a claim beyond the tasks
                 everywhere = verdict == "no clear difference" and len(tasks) == len(group) > 1
                 where = "anywhere" if everywhere else f"on {_join(tasks)}"
+                if neither:  # by AUC alone: name the tasks where neither agent reached 80 %
+                    where += (
+                        " (neither reaches 80 %)"
+                        if len(neither) == len(tasks)
+                        else f" (on {_join(neither)} neither reaches 80 %)"
+                    )
                 parts.append(f"{text} {where}")
         subject = ingredient if ingredient == "BC" else f"the {ingredient}"
         sentences.append(
