@@ -137,11 +137,11 @@ def test_statistics_against_known_answers():
     assert one.probability.value == pytest.approx(3 / 6)  # pairs won: 0.4>0.3, 0.6>0.3, 0.6>0.5
     assert one.ratio_bound == "?" and one.verdict == "no clear difference"
     assert ingredients.summary_sentences([one]).endswith(
-        "no clear difference on obstacle (neither reaches 80 %)."
+        "no clear difference on obstacle (neither reaches 80 % in enough runs)."
     )
     # beside a task where the agents do reach 80 %, the note names only the task where neither does
     assert ingredients.summary_sentences([one, sparse]).endswith(
-        "makes no clear difference anywhere (on obstacle neither reaches 80 %)."
+        "makes no clear difference anywhere (on obstacle neither reaches 80 % in enough runs)."
     )
     # runs shared with the other agent (the same folders): not compared
     shared = [

@@ -204,7 +204,7 @@ class Comparison:
 
     def ratio_text(self) -> str:
         if self.ratio_bound == "?":
-            return "? (neither reaches 80 %)"
+            return "? (neither reaches 80 % in enough runs)"
         if math.isinf(self.ratio):  # whatever the other agent's censoring: it needs steps, this one none
             return "inf (at 80 % before RL)"
         return f"{self.ratio_bound} {self.ratio:.2f}x" if self.ratio_bound else f"{self.ratio:.2f}x"
@@ -301,11 +301,11 @@ def summary_sentences(items: Sequence[Comparison]) -> str:
                 # "anywhere" only for no difference: "helps anywhere" would read as a claim beyond the tasks
                 everywhere = verdict == "no clear difference" and len(tasks) == len(group) > 1
                 where = "anywhere" if everywhere else f"on {_join(tasks)}"
-                if neither:  # by AUC alone: name the tasks where neither agent reached 80 %
+                if neither:  # judged by AUC alone: neither IQM of steps to 80 % is exact there
                     where += (
-                        " (neither reaches 80 %)"
+                        " (neither reaches 80 % in enough runs)"
                         if len(neither) == len(tasks)
-                        else f" (on {_join(neither)} neither reaches 80 %)"
+                        else f" (on {_join(neither)} neither reaches 80 % in enough runs)"
                     )
                 parts.append(f"{text} {where}")
         subject = ingredient if ingredient == "BC" else f"the {ingredient}"
