@@ -714,3 +714,13 @@ def test_results_csv_stores_run_folders_relative_and_reads_them_back(tmp_path: P
     ]
     with pytest.raises(AbsactionError, match="cannot read"):
         bench_results.read_results_csv(tmp_path / "missing")
+
+
+def test_every_agent_of_a_large_sweep_gets_its_own_colour():
+    from absaction.bench.figures import agent_colours
+
+    ten = [f"a{i}" for i in range(10)]
+    assert agent_colours(ten) == {a: f"C{i}" for i, a in enumerate(ten)}  # the default cycle, as before
+    eleven = [*ten, "a10"]
+    colours = agent_colours(eleven)
+    assert list(colours) == eleven and len(set(colours.values())) == 11

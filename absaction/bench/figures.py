@@ -25,6 +25,19 @@ _FAMILY_STYLE = {"primitive": "--", "latent": "-", "skill": "-.", "ablation": ":
 _LINESTYLE = {"primitive": "dashed", "latent": "solid", "skill": "dashdot", "ablation": "dotted"}
 
 
+def agent_colours(agents: Sequence[str]) -> dict[str, str]:
+    """One distinct colour per agent, in sweep order: matplotlib's default cycle (tab10) for up to ten
+    agents, tab20 beyond, where the default cycle would give two agents the same colour."""
+    if len(agents) <= 10:
+        return {agent: f"C{i}" for i, agent in enumerate(agents)}
+    # lazy: matplotlib is only needed for the figures
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    palette = colormaps["tab20"]
+    return {agent: to_hex(palette(i % 20)) for i, agent in enumerate(agents)}
+
+
 def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
     """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
     # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
@@ -38,7 +51,7 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     fig = Figure(figsize=(max(4.6 * columns, 9.0), 3.4 * rows + 0.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    colours = {agent: f"C{i % 10}" for i, agent in enumerate(config.agents)}
+    colours = agent_colours(config.agents)
     for ax, task in zip(axes, panels, strict=False):
         for cell in (c for c in cells if c.task == task):
             x = np.array(cell.curve_steps) / 1000.0
@@ -87,6 +100,7 @@ def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
     ax = fig.subplots()
     agents = list(profiles)
     taus = np.asarray(next(iter(profiles.values())).taus) if profiles else PROFILE_TAUS
+    colours = agent_colours(config.agents)
     plot_utils.plot_performance_profiles(
         {a: np.asarray(profiles[a].fraction) for a in agents},
         taus,
@@ -94,7 +108,7 @@ def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
             a: (np.asarray(profiles[a].low), np.asarray(profiles[a].high)) for a in agents
         },
         ax=ax,
-        colors={a: f"C{config.agents.index(a) % 10}" if a in config.agents else "k" for a in agents},
+        colors={a: colours.get(a, "k") for a in agents},
         linestyles={a: _LINESTYLE.get(AGENTS[a].family, "solid") if a in AGENTS else "solid" for a in agents},
         xlabel=r"normalised AUC ($\tau$)",
         ylabel=r"fraction of runs with AUC $> \tau$",
