@@ -27,15 +27,17 @@ _LINESTYLE = {"primitive": "dashed", "latent": "solid", "skill": "dashdot", "abl
 
 def agent_colours(agents: Sequence[str]) -> dict[str, str]:
     """One distinct colour per agent, in sweep order: matplotlib's default cycle (tab10) for up to ten
-    agents, tab20 beyond, where the default cycle would give two agents the same colour."""
+    agents, tab20 beyond (its ten dark shades, then the light ones), where the default cycle would give two
+    agents the same colour."""
     if len(agents) <= 10:
         return {agent: f"C{i}" for i, agent in enumerate(agents)}
     # lazy: matplotlib is only needed for the figures
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    palette = colormaps["tab20"]
-    return {agent: to_hex(palette(i % 20)) for i, agent in enumerate(agents)}
+    palette = colormaps["tab20"]  # pairs of a dark and a light shade: the ten dark ones first
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return {agent: to_hex(palette(order[i % 20])) for i, agent in enumerate(agents)}
 
 
 def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
