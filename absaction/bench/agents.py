@@ -138,12 +138,12 @@ class BenchAgent:
             chunk = self.closed_loop
         if self.actions == "repeat":
             chunk = stage1.chunk  # the latent agents' decoded length: is any gain just temporal extension?
-        if self.bc:
+        if self.bc and self.actions == "skill" and self.data == "demos":
+            # BC in skill space encodes H-step windows of the recorded episodes (each segment with its own
+            # goal); bc_data["demos"] may be relabelled (observation, action) pairs, which hold no windows
+            bc_dataset = str(stage1.data)
+        elif self.bc:
             bc_dataset = stage1.bc_data.get(self.data, str(stage1.data))
-            if self.actions == "skill" and bc_dataset.endswith(".npz"):
-                # BC in skill space encodes H-step windows of the recorded episodes (each segment with
-                # its own goal), which the relabelled (observation, action) pairs no longer hold
-                bc_dataset = str(stage1.data)
         return AgentConfig(
             env_id,
             algo=self.algo,
