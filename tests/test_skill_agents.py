@@ -72,13 +72,13 @@ class StubSkills:
         s = torch.as_tensor(skill_obs, dtype=torch.float32)
         return 0.3 + s[:, :1].expand(-1, 3), torch.full((s.shape[0], 3), 0.5)
 
-    def decode_step(self, skill_obs: Any, z: Any) -> torch.Tensor:
+    def decode_step(self, skill_obs: Any, z: Any, origin: Any = None) -> torch.Tensor:
         s = torch.as_tensor(skill_obs, dtype=torch.float32)
         return torch.as_tensor(z, dtype=torch.float32)[:, :2] + 0.1 * s[:, :1]
 
     def step_decoder(self, full_observation: bool = False) -> Any:
         """The same decoder on one (full) observation (D,) and z (z,), as NumPy."""
-        return lambda obs, z: self.decode_step(obs[None], z[None])[0].numpy()
+        return lambda obs, z, origin=None: self.decode_step(obs[None], z[None])[0].numpy()
 
 
 # -- SkillWrapper --------------------------------------------------------------------------------------
@@ -183,6 +183,43 @@ def test_a_latent_chunk_model_or_another_layout_is_refused(tiny_skills: Path) ->
 
 
 # -- residual ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("residual", [False, True])
+def test_a_relative_skill_executes_the_same_actions_from_any_start(residual: bool) -> None:
+    from absaction.data import Normalizer
+    from absaction.models.skill import SkillConfig, SkillModel
+
+    fields = ["x", "y", "goal_x", "goal_y", "time", "progress"]
+    torch.manual_seed(0)
+
+    def executed(frame: str, start: tuple[float, float]) -> np.ndarray:
+        model = SkillModel(
+            SkillConfig(
+                action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[2], skill_obs=["x", "y"],
+                skill_indices=[0, 1], obs_fields=fields, frame=frame, hidden_size=16,
+            ),  # fmt: skip
+            normalizer=Normalizer([0.0, 0.0], [1.0, 1.0]),
+        )
+        model.load_state_dict(weights)
+        model.set_obs_normalizer(np.array([0.0, 0.5]), np.array([0.5, 0.5]))
+        inner = gym.make("absaction/Reach2DChain-v0", start=start)
+        if residual:  # zero correction: the residual wrapper executes the decoder's own actions
+            env: gym.Env = ResidualSkillWrapper(inner, model, prior="none")
+            env.reset(seed=0)
+            steps = [env.step(np.r_[0.4, -0.2, 0.0, 0.0].astype(np.float32)) for _ in range(4)]
+            return np.stack([info["executed_actions"][0] for *_, info in steps])
+        env = SkillWrapper(inner, model, prior="none")
+        env.reset(seed=0)
+        return env.step(np.array([0.4, -0.2], np.float32))[4]["executed_actions"]
+
+    weights = SkillModel(
+        SkillConfig(action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[2], hidden_size=16)
+    ).state_dict()
+    near, far = executed("relative", (0.0, 0.0)), executed("relative", (0.3, 2.0))
+    assert near.shape == (4, 2) and np.abs(near).max() > 0.02  # the skill moves
+    np.testing.assert_allclose(near, far, atol=1e-5)
+    assert not np.allclose(executed("absolute", (0.0, 0.0)), executed("absolute", (0.3, 2.0)), atol=1e-3)
+
+
 def test_residual_schedule_is_the_documented_logistic() -> None:
     schedule = ResidualSchedule()  # lambda_max 1, midpoint 10k, width 2k
     assert schedule(0) == pytest.approx(1 / (1 + math.exp(5)))

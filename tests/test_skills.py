@@ -232,6 +232,60 @@ def test_step_decoder_matches_decode_step() -> None:
     assert np.allclose(step(skill[0], z[0]), reference[0], atol=1e-5)  # one observation at a time
 
 
+def _framed_model(frame: str) -> SkillModel:
+    from absaction.data import Normalizer
+
+    torch.manual_seed(1)
+    model = SkillModel(
+        SkillConfig(
+            action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[3], skill_indices=[3, 1],
+            obs_fields=["a", "b", "c", "d", "e"], frame=frame,
+        ),  # fmt: skip
+        normalizer=Normalizer([0.1, -0.2], [0.5, 2.0]),
+    )
+    model.set_obs_normalizer(np.array([0.3, -1.0]), np.array([2.0, 0.25]))
+    return model.eval()
+
+
+def test_relative_frame_is_the_same_skill_anywhere_and_only_the_prior_sees_where() -> None:
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(6, 4, 2)).astype(np.float32)  # (B, H, O) windows
+    act = rng.normal(size=(6, 4, 2)).astype(np.float32)
+    moved = obs + np.array([5.0, -3.0], np.float32)  # every window translated by one offset
+    z = rng.normal(size=(6, 3)).astype(np.float32)
+    relative, absolute = _framed_model("relative"), _framed_model("absolute")
+    for a, b in zip(relative.encode_windows(obs, act), relative.encode_windows(moved, act), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(relative.decode_window(obs, z), relative.decode_window(moved, z), atol=1e-5)
+    assert not torch.allclose(absolute.decode_window(obs, z), absolute.decode_window(moved, z), atol=1e-3)
+    assert not torch.allclose(relative.prior(obs[:, 0])[0], relative.prior(moved[:, 0])[0], atol=1e-3)
+    # at its own origin the decoder sees exactly the zero input: the first step of a window
+    first = relative.decode_step(obs[:, 0], z, origin=obs[:, 0])
+    assert torch.allclose(first, relative.decode_window(obs, z)[:, 0], atol=1e-5)
+    inputs = torch.cat([torch.zeros(6, 2), torch.as_tensor(z)], dim=-1)
+    expected = relative.normalizer.inverse(relative.decoder_mlp(inputs))
+    assert torch.allclose(first, expected, atol=1e-5)
+    with pytest.raises(AbsactionError, match="no origin was given"):
+        relative.decode_step(obs[:, 1], z)
+
+
+def test_relative_step_decoder_matches_decode_step() -> None:
+    model = _framed_model("relative")
+    rng = np.random.default_rng(2)
+    full, start = rng.normal(size=(2, 7, 5)).astype(np.float32)  # (B, D) now and at the skill's start
+    z = rng.normal(size=(7, 3)).astype(np.float32)
+    skill, origin = full[:, [3, 1]], start[:, [3, 1]]
+    reference = model.decode_step(skill, z, origin).numpy()
+    step, whole = model.step_decoder(), model.step_decoder(full_observation=True)
+    assert np.allclose(step(skill, z, origin), reference, atol=1e-5)
+    assert np.allclose(whole(full, z, start), reference, atol=1e-5)
+    assert np.allclose(whole(full[0], z[0], start[0]), reference[0], atol=1e-5)
+    with pytest.raises(AbsactionError, match="no origin was given"):
+        step(skill, z)
+    with pytest.raises(AbsactionError, match="unknown skill frame"):
+        SkillConfig(action_dim=2, seq_len=4, frame="egocentric").validate()
+
+
 def test_dataset_windows_use_the_recorded_dict_layout() -> None:
     from types import SimpleNamespace
 
@@ -293,7 +347,11 @@ def play_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(
     "options",
-    [{"encoder": "gru"}, {"encoder": "ladder", "ladder_dims": [3, 2], "capacity": "adaptive:2"}],
+    [
+        {"encoder": "gru"},
+        {"encoder": "ladder", "ladder_dims": [3, 2], "capacity": "adaptive:2"},
+        {"encoder": "mlp", "frame": "relative"},
+    ],
 )
 def test_resume_is_bit_identical(play_data: Path, tmp_path: Path, options: dict) -> None:
     config = SkillTrainConfig(epochs=4, checkpoint_every=2, batch_size=32, hidden_size=32, **options)
@@ -319,6 +377,7 @@ def test_resume_is_bit_identical(play_data: Path, tmp_path: Path, options: dict)
         assert rows[2]["c_l1"] == pytest.approx((rows[0]["kl_l1"] + rows[1]["kl_l1"]) / 2, rel=1e-5)
     loaded = load(tmp_path / "resumed")
     assert isinstance(loaded, SkillModel) and loaded.skill_obs_layout["names"] == ["x", "y"]
+    assert loaded.config.frame == config.frame
     assert torch.equal(loaded.obs_std, resumed.model.obs_std)
 
 
@@ -365,6 +424,8 @@ def test_cli_collect_train_evaluate(tmp_path: Path) -> None:
         "2,2",
         "--capacity",
         "adaptive:2",
+        "--skill-frame",
+        "relative",
     )
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -373,6 +434,7 @@ def test_cli_collect_train_evaluate(tmp_path: Path) -> None:
         and config["model_config"]["seq_len"] == 8
         and config["epochs_completed"] == 2
         and config["model_config"]["ladder_dims"] == [2, 2]
+        and config["model_config"]["frame"] == "relative"
         and config["train"]["capacity"] == "adaptive:2,signed"
     )
     flat_flag = cli("train", "--data", "play", "--out", "x", "--skill-encoder", "ladder")

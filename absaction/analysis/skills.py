@@ -108,11 +108,13 @@ def prior_rollouts(
         obs, info = env.reset(seed=seed + episode)
         path, total, done, step = [np.asarray(obs, np.float64)], 0.0, False, 0
         z = torch.zeros(1, model.z_dim)
+        origin: torch.Tensor | None = None  # the current skill's first skill observation
         while not done:
             skill_obs = model.skill_observation(np.asarray(obs, np.float32)[None])  # (1, O)
             if step % model.horizon == 0:  # a new skill from the prior at the current state
                 z = sample_prior(model, skill_obs, generator)
-            action = model.decode_step(skill_obs, z)[0].numpy()
+                origin = skill_obs
+            action = model.decode_step(skill_obs, z, origin)[0].numpy()
             action = np.clip(action, env.action_space.low, env.action_space.high)  # type: ignore[attr-defined]
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
@@ -176,8 +178,9 @@ def skill_traversal(
     z = mean.clone()
     z[:, dim] = mean[:, dim] + torch.as_tensor(values, dtype=torch.float32) * sigma[:, dim]
     states = [obs.copy()]
+    origin = obs.copy()
     for _ in range(model.horizon):
-        action = np.clip(model.decode_step(obs, z).numpy(), -1.0, 1.0)
+        action = np.clip(model.decode_step(obs, z, origin).numpy(), -1.0, 1.0)
         obs = obs.copy()
         obs[:, :2] += step_size * action[:, :2]
         states.append(obs.copy())

@@ -27,6 +27,7 @@ from absaction.agents.config import check_env_id
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError, check_choice
 from absaction.models import read_config
+from absaction.models.skill import SKILL_FRAMES
 from absaction.outputs import path_from_record
 
 from .agents import AGENTS, LADDER_SKILL_MODELS, BenchAgent, record_setting
@@ -270,6 +271,8 @@ class RLBenchConfig:
     """H of the stage-1 skill models (None: the suite's, 4 on Reach2D, 10 on PointMaze)"""
     skill_z_dim: int | None = None
     """latent size of the stage-1 skill models (None: the suite's, 4 on Reach2D, 8 on PointMaze)"""
+    skill_frame: str | None = None
+    """frame of the stage-1 skill models, ``absolute`` | ``relative`` (None: the suite's, absolute)"""
 
     @classmethod
     def from_preset(
@@ -346,6 +349,8 @@ class RLBenchConfig:
                 f"pass --steps {self.eval_points} or more",
             )
         data = suite_data(self.suite, self.tasks)  # the maze extra, one maze
+        if self.skill_frame is not None:
+            check_choice(self.skill_frame, SKILL_FRAMES, "skill frame")
         for key in ("skill_epochs", "skill_horizon", "skill_z_dim"):
             if getattr(self, key) is not None and int(getattr(self, key)) < 1:
                 raise AbsactionError(f"{key} must be >= 1", f"pass --{key.replace('_', '-')} 1 or more")
@@ -426,4 +431,5 @@ RESUME_KEYS: tuple[str, ...] = (
     "play_episodes",
     "skill_horizon",
     "skill_z_dim",
+    "skill_frame",
 )

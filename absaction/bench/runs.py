@@ -141,6 +141,7 @@ def _skill_train_config(
         horizon=config.skill_horizon or suite.skill_horizon,
         z_dim=z_dim,
         skill_obs=_skill_columns(data, suite.skill_obs),
+        frame=config.skill_frame or suite.skill_frame,
         threads=1,
         seed=0,
     )

@@ -50,6 +50,9 @@ class SuiteData:
     """H, primitive steps per skill"""
     skill_z_dim: int
     """size of the skill latent"""
+    skill_frame: str = "absolute"
+    """what the skill posterior and decoder see: ``absolute`` s_t | ``relative`` s_t - s_0 (see
+    :class:`~absaction.models.skill.SkillConfig`)"""
     play_env: str | None = None
     """env id of the play data (a second skill model is trained on it); None: no play data"""
     relabel_goals: bool = False

@@ -191,6 +191,11 @@ def register_rl(benches: Any) -> None:
         help="steps per skill (default: 4 on Reach2D, 10 on PointMaze)",
     )  # fmt: skip
     stage1.add_argument(
+        "--skill-frame", choices=("absolute", "relative"),
+        help="what the skill models' posterior and decoder see: absolute s_t, or relative s_t - s_0, the "
+        "change since the skill began (the same motion anywhere); the prior sees s_0 (default: absolute)",
+    )  # fmt: skip
+    stage1.add_argument(
         "--play-episodes", type=positive_int, metavar="N", help="play episodes to collect (the -play agents)"
     )
     stage1.add_argument(
@@ -241,6 +246,7 @@ def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
         skills=args.skills,
         skill_epochs=args.skill_epochs,
         skill_horizon=args.skill_horizon,
+        skill_frame=args.skill_frame,
         play_episodes=args.play_episodes,
         tasks=args.tasks,
         agents=args.agents,

@@ -136,6 +136,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="closed: pi(a | s, z) every step; open: z -> H actions (default: closed)",
     )  # fmt: skip
     skill.add_argument(
+        "--skill-frame", choices=("absolute", "relative"),
+        help="what the posterior and decoder see: absolute s_t, or relative s_t - s_0 (the change since the "
+        "skill began: the same motion anywhere, e.g. past the data's workspace); the prior sees s_0 "
+        "(default: absolute)",
+    )  # fmt: skip
+    skill.add_argument(
         "--prior-weight", type=non_negative_float, metavar="W", help="weight of the prior's KL (default: 1)"
     )
     model.add_argument(
@@ -191,7 +197,15 @@ def run(args: argparse.Namespace) -> int:
         return run_skill(given)
     skill_only = [
         k
-        for k in ("horizon", "z_dim", "skill_obs", "prior_weight", "skill_encoder", "skill_decoder")
+        for k in (
+            "horizon",
+            "z_dim",
+            "skill_obs",
+            "prior_weight",
+            "skill_encoder",
+            "skill_decoder",
+            "skill_frame",
+        )
         if k in given
     ]
     if skill_only:

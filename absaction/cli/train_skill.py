@@ -9,7 +9,12 @@ from typing import Any
 from absaction.errors import AbsactionError
 
 # flags of the action VAEs that mean the same here, and the skill group's own names of config fields
-_RENAMES = {"window": "horizon", "skill_encoder": "encoder", "skill_decoder": "decoder"}
+_RENAMES = {
+    "window": "horizon",
+    "skill_encoder": "encoder",
+    "skill_decoder": "decoder",
+    "skill_frame": "frame",
+}
 
 
 def run_skill(given: dict[str, Any]) -> int:

@@ -11,6 +11,13 @@ A skill is H steps of behaviour named by one latent z:
   posterior on ``KL(sg(q) || p)``: the posterior's parameters are detached in that term, so fitting the
   prior never moves the encoder.
 
+**Frames** (``frame``): with ``absolute`` (default) the posterior and the decoder see the skill
+observation s_t; with ``relative`` they see s_t - s_0, what changed since the skill began, and only the
+prior sees s_0 itself. A relative skill is the same motion wherever it starts, so it transfers to places
+no demonstration visited (Reach2D's chain of goals runs past the data's workspace), at the price of not
+knowing where it is (walls at fixed places are the prior's and the agent's business then). The
+normalised relative input is ``(s_t - s_0) / obs_std``: the difference of the two normalised states.
+
 **Ladder skills** (``encoder="ladder"``, several ``ladder_dims``): z is the ladders concatenated, ladder 1
 (nearest the input, the concrete one) first and the top (abstract) ladder last. The prior is factored as
 ``p(z_top | s) p(z_lower | s, z_top)`` (``z_lower``: every ladder below the top, one Gaussian), so an agent
@@ -58,6 +65,7 @@ from absaction.models.tcvlae import conv_ladder_encode, conv_ladder_encoder
 
 SKILL_ENCODERS: tuple[str, ...] = ("gru", "mlp", "ladder")
 SKILL_DECODERS: tuple[str, ...] = ("closed", "open")
+SKILL_FRAMES: tuple[str, ...] = ("absolute", "relative")
 
 
 @dataclasses.dataclass
@@ -79,6 +87,9 @@ class SkillConfig(ModelConfig):
     """posterior network over the window: gru | mlp | ladder (the TCVLAE's convolutional ladder)"""
     decoder: str = "closed"
     """closed: pi(a_t | s_t, z) at every step | open: z -> H actions"""
+    frame: str = "absolute"
+    """what the posterior and the closed-loop decoder see of the skill observation: ``absolute`` s_t, or
+    ``relative`` s_t - s_0, the change since the skill began (the prior always sees s_0 itself)"""
     hidden_size: int = 128
     """units of every hidden layer"""
     prior_layers: int = 3
@@ -107,6 +118,8 @@ class SkillConfig(ModelConfig):
             raise AbsactionError(
                 f"unknown skill decoder {self.decoder!r}", f"choose {' | '.join(SKILL_DECODERS)}"
             )
+        if self.frame not in SKILL_FRAMES:
+            raise AbsactionError(f"unknown skill frame {self.frame!r}", f"choose {' | '.join(SKILL_FRAMES)}")
         for name in ("obs_dim", "hidden_size", "prior_layers", "channels", "layers_per_ladder"):
             if getattr(self, name) < 1:
                 raise AbsactionError(
@@ -203,10 +216,20 @@ class SkillModel(ActionVAE):
         self.obs_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.obs_std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
+    @property
+    def relative(self) -> bool:
+        """Whether the posterior and the decoder see s_t - s_0 (``frame="relative"``)."""
+        return self.config.frame == "relative"
+
     # ----------------------------------------------------------------------- normalised networks
+    def _framed(self, obs_n: Tensor) -> Tensor:
+        """Normalised windows (B, H, O) as the posterior and decoder see them: as given, or minus their
+        first step (relative frame; (s_t - s_0) / std is the difference of the normalised states)."""
+        return obs_n - obs_n[:, :1] if self.relative else obs_n
+
     def posterior_normalized(self, obs_n: Tensor, act_n: Tensor) -> tuple[Tensor, Tensor]:
         """``(mean, logvar)``, each (B, z), of normalised windows (B, H, O) and (B, H, A)."""
-        x = torch.cat([obs_n, act_n], dim=-1)  # (B, H, O + A)
+        x = torch.cat([self._framed(obs_n), act_n], dim=-1)  # (B, H, O + A)
         if self.config.encoder == "ladder":
             ladders = conv_ladder_encode(
                 self.encoder_convs, self.encoder_heads, self._depths, self.encoder_activation, x
@@ -240,10 +263,11 @@ class SkillModel(ActionVAE):
         return mean, logvar
 
     def decode_window_normalized(self, obs_n: Tensor, z: Tensor) -> Tensor:
-        """Normalised actions (B, H, A): closed loop on the given states (B, H, O), or open loop from z."""
+        """Normalised actions (B, H, A): closed loop on the given states (B, H, O), the first being the
+        skill's start, or open loop from z."""
         if self.config.decoder == "closed":
             zs = z[:, None, :].expand(-1, obs_n.shape[1], -1)  # (B, z) -> (B, H, z)
-            return self.decoder_mlp(torch.cat([obs_n, zs], dim=-1))  # (B, H, A)
+            return self.decoder_mlp(torch.cat([self._framed(obs_n), zs], dim=-1))  # (B, H, A)
         return self.decoder_mlp(z).view(z.shape[0], self.horizon, self.action_dim)
 
     def skill_forward(
@@ -352,6 +376,14 @@ class SkillModel(ActionVAE):
         lower, _ = self.prior_lower_normalized(self.normalize_obs(skill_obs), top)
         return torch.cat([lower, top], dim=-1)
 
+    def _origin(self, origin: Tensor | np.ndarray | None) -> Tensor | np.ndarray:
+        if origin is None:
+            raise AbsactionError(
+                "a relative-frame skill acts on the change since the skill began; no origin was given",
+                "pass origin= the skill observation at the skill's first step",
+            )
+        return origin
+
     def _top(self, z_top: Tensor | np.ndarray) -> Tensor:
         top = self._tensor(z_top)
         if top.shape[-1] != self.top_dim:
@@ -362,15 +394,25 @@ class SkillModel(ActionVAE):
         return top
 
     @torch.no_grad()  # not inference_mode: callers may mix the action into autograd (a residual's loss)
-    def decode_step(self, skill_obs: Tensor | np.ndarray, z: Tensor | np.ndarray) -> Tensor:
+    def decode_step(
+        self,
+        skill_obs: Tensor | np.ndarray,
+        z: Tensor | np.ndarray,
+        origin: Tensor | np.ndarray | None = None,
+    ) -> Tensor:
         """The closed-loop action (B, A), environment units (not clipped), at skill observations (B, O).
 
-        For one action at a time in an environment loop :meth:`step_decoder` is several times faster."""
+        ``origin`` (B, O): the skill observation where the skill began; a relative-frame model needs it
+        (it acts on ``skill_obs - origin``), an absolute one ignores it. For one action at a time in an
+        environment loop :meth:`step_decoder` is several times faster."""
         if self.config.decoder != "closed":
             raise AbsactionError(
                 "an open-loop skill has no per-step decoder", "call decode_window(observations, z)"
             )
-        inputs = torch.cat([self.normalize_obs(skill_obs), self._tensor(z)], dim=-1)
+        obs_n = self.normalize_obs(skill_obs)
+        if self.relative:
+            obs_n = obs_n - self.normalize_obs(self._origin(origin))
+        inputs = torch.cat([obs_n, self._tensor(z)], dim=-1)
         return self.normalizer.inverse(self.decoder_mlp(inputs))
 
     def step_decoder(self, full_observation: bool = False) -> StepDecoder:
@@ -395,6 +437,7 @@ class StepDecoder:
 
     The observation standardisation is folded into the first layer
     (``W (s - m) / sd = (W / sd) s - W m / sd``,
+    for a relative-frame model the mean term cancels (``W (s - s_0) / sd``, the origin passed per call),
     and with ``full_observation`` the skill columns are scattered into a matrix over the whole observation,
     the other columns' weights 0), the action de-standardisation into the last (``sd_a (W h + b) + m_a``), and
     every array is float32 and contiguous, so a call is three small matrix-vector products and two ReLUs with
@@ -417,7 +460,10 @@ class StepDecoder:
         mean = model.obs_mean.double().cpu().numpy()
         std = model.obs_std.double().cpu().numpy()
         w_obs = weights[0][:, :obs_dim] / std  # (h, O)
-        biases[0] = biases[0] - w_obs @ mean
+        self.relative = model.relative
+        """whether a call needs the skill's origin (a relative-frame model)"""
+        if not self.relative:
+            biases[0] = biases[0] - w_obs @ mean
         if full_observation:
             fields = model.config.obs_fields
             width = len(fields) if fields else max(model.skill_obs_layout["indices"]) + 1
@@ -438,9 +484,19 @@ class StepDecoder:
         ]
         self._b0 = biases[0].astype(f32)
 
-    def __call__(self, observation: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, observation: np.ndarray, z: np.ndarray, origin: np.ndarray | None = None
+    ) -> np.ndarray:
         """The action (A,) or (B, A), environment units (not clipped), at an observation (O,) or (B, O)
-        (the whole observation with ``full_observation``) and skill latent (z,) or (B, z), float32."""
+        (the whole observation with ``full_observation``) and skill latent (z,) or (B, z), float32;
+        ``origin``, shaped like ``observation``, is where the skill began (needed by a relative frame)."""
+        if self.relative:
+            if origin is None:
+                raise AbsactionError(
+                    "a relative-frame skill acts on the change since the skill began; no origin was given",
+                    "pass the observation at the skill's first step as origin",
+                )
+            observation = observation - origin
         h = observation @ self._w_obs
         h += z @ self._w_z
         h += self._b0

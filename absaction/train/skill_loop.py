@@ -72,6 +72,9 @@ class SkillTrainConfig:
     """ladder encoder: convolutions per ladder"""
     decoder: str = "closed"
     """closed (pi(a | s, z) every step) | open (z -> H actions)"""
+    frame: str = "absolute"
+    """absolute: the posterior and decoder see s_t | relative: s_t - s_0, the change since the skill began
+    (the same motion anywhere; the prior still sees s_0)"""
     hidden_size: int = 128
     """units per hidden layer"""
     beta: float = 0.01
@@ -203,6 +206,7 @@ def fit_skills(
                 "obs_fields": list(windows.layout.names),
                 "encoder": config.encoder,
                 "decoder": config.decoder,
+                "frame": config.frame,
                 "hidden_size": config.hidden_size,
                 "channels": config.channels,
                 "layers_per_ladder": config.layers_per_ladder,

@@ -166,6 +166,7 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self._z = np.zeros(z_dim, np.float32)
         self._obs: np.ndarray | None = None
         self._a_dec = np.zeros(a, np.float32)
+        self._origin: torch.Tensor | None = None  # the current skill's first skill observation (1, O)
 
     @property
     def residual_weight(self) -> float:
@@ -177,7 +178,10 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         self._obs = np.asarray(obs, dtype=np.float32)
         z = self.skills.latent(self._obs, np.zeros(self.skill_action_dim)) if self._phase == 0 else self._z
         skill_obs = self.skills._skill_obs(self._obs)
-        self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(z)[None])[0].cpu().numpy()
+        if self._phase == 0:  # a new skill begins here (a relative-frame decoder acts on the change since)
+            self._origin = skill_obs
+        self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(z)[None], self._origin)
+        self._a_dec = self._a_dec[0].cpu().numpy()
         phase = np.zeros(self.horizon, np.float32)
         phase[self._phase] = 1.0
         shown = np.clip(np.concatenate([z, self._a_dec]), -OBS_LIMIT, OBS_LIMIT)
@@ -198,7 +202,9 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         if self._phase == 0:  # a new skill: the decoded action of this step changes with it
             self._z = self.skills.latent(self._obs, flat[:d])
             skill_obs = self.skills._skill_obs(self._obs)
-            self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(self._z)[None])[0].numpy()
+            self._origin = skill_obs
+            self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(self._z)[None], skill_obs)
+            self._a_dec = self._a_dec[0].numpy()
         weight = self.residual_weight
         box = self.inner_action_space
         executed = np.clip(self._a_dec + weight * self._half_range * flat[d:], box.low, box.high)[None]

@@ -284,10 +284,11 @@ class SkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         info: dict[str, Any] = {}
         terminated = truncated = False
         n = 0
+        origin = np.asarray(obs, dtype=np.float32).reshape(-1)  # where the skill begins (relative frame)
         decode_time = time.perf_counter() - started
         for n in range(1, self.chunk_steps + 1):  # n is used after the loop
             tick = time.perf_counter()
-            decoded = self._step(np.asarray(obs, dtype=np.float32).reshape(-1), z)  # (A,)
+            decoded = self._step(np.asarray(obs, dtype=np.float32).reshape(-1), z, origin)  # (A,)
             np.clip(decoded, box.low, box.high, out=executed[n - 1])
             decode_time += time.perf_counter() - tick
             obs, reward, terminated, truncated, info = self.env.step(executed[n - 1])
