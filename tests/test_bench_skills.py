@@ -240,7 +240,9 @@ def test_quick_maze_bench_end_to_end(tmp_path: Path) -> None:
         assert 0.0 <= float(row["success_random"]) <= 1.0
 
 
-def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
+def test_reach2d_bench_with_skill_agents_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "skills"
     agents = [
         "ppo-skill-prior-play",
@@ -250,19 +252,20 @@ def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
         "ppo-skill-ladder-top-play",
         "ppo",
     ]
-    code = main(
-        [
-            "bench", "rl", "--quick", "--skills", "--agents", *agents, "--demo-episodes", "16",
-            "--play-episodes", "16", "--skill-epochs", "1", "--steps", "96", "--eval-points", "2",
-            "--eval-episodes", "2", "--seeds", "1", "--workers", "1", "--no-progress", "--lookahead", "0",
-            "--out", str(out),
-        ]
-    )  # fmt: skip
+    argv = [
+        "bench", "rl", "--quick", "--skills", "--agents", *agents, "--demo-episodes", "16",
+        "--play-episodes", "16", "--skill-epochs", "1", "--steps", "96", "--eval-points", "2",
+        "--eval-episodes", "2", "--seeds", "1", "--workers", "1", "--no-progress", "--lookahead", "0",
+        "--out", str(out),
+    ]  # fmt: skip
+    code = main([*argv, "--skill-frame", "relative"])  # every skill agent through relative-frame skills
     assert code == 0
     rows = _rows(out)
     assert sorted(r["agent"] for r in rows) == sorted(agents)
     for kind in ("skill", "skill-play", "skill-ladder-play"):
         assert (out / "stage1" / kind / "model.safetensors").is_file()
+        trained = json.loads((out / "stage1" / kind / "config.json").read_text())
+        assert trained["model_config"]["frame"] == "relative"
     assert not (out / "stage1" / "skill-ladder").exists()  # no agent acts through it
     ladder = json.loads((out / "stage1" / "skill-ladder-play" / "config.json").read_text())
     assert ladder["model_config"]["ladder_dims"] == [2, 2]  # Reach2D's z of 4 in halves
@@ -288,6 +291,9 @@ def test_reach2d_bench_with_skill_agents_end_to_end(tmp_path: Path) -> None:
     # the same model, task and seed: the same prior rollouts, whatever the agent
     assert prior["ppo-skill-prior-play"] == prior["sac-skill-prior-play"]
     assert "/ prior |" in (out / "summary.md").read_text()
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 2  # the stage-1 models are relative: absolute ones are another sweep
+    assert "was swept with skill_frame='relative', now skill_frame=None" in capsys.readouterr().err
 
 
 def test_skill_bc_clones_the_recorded_windows_where_primitive_bc_gets_relabelled_pairs(

@@ -194,9 +194,16 @@ def test_a_relative_skill_executes_the_same_actions_from_any_start(residual: boo
     def executed(frame: str, start: tuple[float, float]) -> np.ndarray:
         model = SkillModel(
             SkillConfig(
-                action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[2], skill_obs=["x", "y"],
-                skill_indices=[0, 1], obs_fields=fields, frame=frame, hidden_size=16,
-            ),  # fmt: skip
+                action_dim=2,
+                seq_len=4,
+                obs_dim=2,
+                ladder_dims=[2],
+                skill_obs=["x", "y"],
+                skill_indices=[0, 1],
+                obs_fields=fields,
+                frame=frame,
+                hidden_size=16,
+            ),
             normalizer=Normalizer([0.0, 0.0], [1.0, 1.0]),
         )
         model.load_state_dict(weights)

@@ -238,9 +238,14 @@ def _framed_model(frame: str) -> SkillModel:
     torch.manual_seed(1)
     model = SkillModel(
         SkillConfig(
-            action_dim=2, seq_len=4, obs_dim=2, ladder_dims=[3], skill_indices=[3, 1],
-            obs_fields=["a", "b", "c", "d", "e"], frame=frame,
-        ),  # fmt: skip
+            action_dim=2,
+            seq_len=4,
+            obs_dim=2,
+            ladder_dims=[3],
+            skill_indices=[3, 1],
+            obs_fields=["a", "b", "c", "d", "e"],
+            frame=frame,
+        ),
         normalizer=Normalizer([0.1, -0.2], [0.5, 2.0]),
     )
     model.set_obs_normalizer(np.array([0.3, -1.0]), np.array([2.0, 0.25]))
