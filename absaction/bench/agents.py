@@ -209,6 +209,14 @@ def _skill_agents(suffix: str, model: str, data: str, on: str) -> tuple[BenchAge
             prior="reparam",
             bc=True,
         ),
+        # the same warm start without the prior: z = z_bound a, so the cloned policy chooses z itself where
+        # the prior, conditioned on the state alone, has seen no data (Reach2D's chain past y = 1)
+        agent(
+            "ppo-skill-bc-noprior",
+            "PPO in skill space, no prior, BC warm start in skill space",
+            "ppo",
+            bc=True,
+        ),
         agent(
             "ppo-skill-prior-top",
             "PPO through the prior on the first half of the latent only (the rest: the prior mean)",

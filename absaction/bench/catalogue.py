@@ -88,6 +88,8 @@ SKILL_AGENTS: tuple[str, ...] = (
     "ppo-skill-play",
     "ppo-skill-bc-play",
     "ppo-skill-bc",
+    "ppo-skill-bc-noprior-play",
+    "ppo-skill-bc-noprior",
     "ppo-skill-prior-top-play",
     "ppo-skill-ladder-play",
     "ppo-skill-ladder",
