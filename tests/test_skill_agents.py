@@ -297,7 +297,9 @@ def test_actor_alpha_and_critic_losses_against_hand_values() -> None:
     assert target.tolist() == pytest.approx([1.0 + 0.9 * (4.0 - 1.0), 1.0])
 
 
-def test_prior_sac_actor_starts_at_the_prior_and_learns() -> None:
+def test_prior_sac_actor_starts_at_the_prior_and_learns(tmp_path: Path) -> None:
+    from stable_baselines3.common.logger import configure
+
     env = gym.wrappers.TimeLimit(StubEnv(), 8)
     skills = SkillWrapper(env, StubSkills(), prior="kl")
     agent = PriorSAC(
@@ -316,6 +318,7 @@ def test_prior_sac_actor_starts_at_the_prior_and_learns() -> None:
     assert observations.shape == (32, 3)
     before, after = init_actor_from_prior(agent, observations, epochs=300)
     assert after < 0.1 and after < before / 5  # 3 latents: under 0.04 nats each
+    agent.set_logger(configure(str(tmp_path), []))  # SB3's default logger leaves an SB3-<date> folder in /tmp
     agent.learn(64)
     assert agent.logger.name_to_value["train/prior_kl"] >= 0.0 and agent._n_updates > 0
 
