@@ -131,6 +131,16 @@ class SkillConfig(ModelConfig):
             )
 
 
+def _required_origin(origin: Any) -> Any:
+    """``origin``, where a relative-frame skill began; its absence is the caller's mistake, said in one line."""
+    if origin is None:
+        raise AbsactionError(
+            "a relative-frame skill acts on the change since the skill began; no origin was given",
+            "pass origin= the observation at the skill's first step",
+        )
+    return origin
+
+
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers of ``sizes`` with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
@@ -376,14 +386,6 @@ class SkillModel(ActionVAE):
         lower, _ = self.prior_lower_normalized(self.normalize_obs(skill_obs), top)
         return torch.cat([lower, top], dim=-1)
 
-    def _origin(self, origin: Tensor | np.ndarray | None) -> Tensor | np.ndarray:
-        if origin is None:
-            raise AbsactionError(
-                "a relative-frame skill acts on the change since the skill began; no origin was given",
-                "pass origin= the skill observation at the skill's first step",
-            )
-        return origin
-
     def _top(self, z_top: Tensor | np.ndarray) -> Tensor:
         top = self._tensor(z_top)
         if top.shape[-1] != self.top_dim:
@@ -411,7 +413,7 @@ class SkillModel(ActionVAE):
             )
         obs_n = self.normalize_obs(skill_obs)
         if self.relative:
-            obs_n = obs_n - self.normalize_obs(self._origin(origin))
+            obs_n = obs_n - self.normalize_obs(_required_origin(origin))
         inputs = torch.cat([obs_n, self._tensor(z)], dim=-1)
         return self.normalizer.inverse(self.decoder_mlp(inputs))
 
@@ -491,12 +493,7 @@ class StepDecoder:
         (the whole observation with ``full_observation``) and skill latent (z,) or (B, z), float32;
         ``origin``, shaped like ``observation``, is where the skill began (needed by a relative frame)."""
         if self.relative:
-            if origin is None:
-                raise AbsactionError(
-                    "a relative-frame skill acts on the change since the skill began; no origin was given",
-                    "pass the observation at the skill's first step as origin",
-                )
-            observation = observation - origin
+            observation = observation - _required_origin(origin)
         h = observation @ self._w_obs
         h += z @ self._w_z
         h += self._b0
