@@ -132,7 +132,7 @@ class SkillConfig(ModelConfig):
 
 
 def _required_origin(origin: Any) -> Any:
-    """``origin``, where a relative-frame skill began; its absence is the caller's mistake, said in one line."""
+    """``origin``, where a relative-frame skill began; its absence is a caller's mistake (one line)."""
     if origin is None:
         raise AbsactionError(
             "a relative-frame skill acts on the change since the skill began; no origin was given",
