@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from absaction.errors import AbsactionError, refuse_unknown_keys
+from absaction.errors import AbsactionError, check_choice, refuse_unknown_keys
 
 from .paths import WAVE_SHAPES, bulge_path, chord_offsets, crossings_at_y, wavy_path
 from .reach2d import Point, Reach2DEnv
@@ -542,8 +542,7 @@ def make_expert(env: gym.Env, family: str | None = None, **kwargs: Any) -> PathE
         )
     if family is None:
         family = "wavy" if isinstance(base, WavyReach2DEnv) else "reach"
-    if family not in EXPERT_FAMILIES:
-        raise AbsactionError(f"unknown expert family {family!r}", f"use one of {', '.join(EXPERT_FAMILIES)}")
+    check_choice(family, EXPERT_FAMILIES, "expert family")
     cls = EXPERT_FAMILIES[family]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "env")]
     refuse_unknown_keys(

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, check_choice
 from absaction.models.base import ActionVAE, ModelConfig, reparameterize
 from absaction.models.capacity import Capacity
 from absaction.models.losses import gaussian_nll, kl_normal
@@ -110,16 +110,9 @@ class SkillConfig(ModelConfig):
                 f"a {self.encoder} skill encoder has one latent group, got ladder sizes {self.ladder_dims}",
                 "pass --z-dim 8, or --skill-encoder ladder for ladders",
             )
-        if self.encoder not in SKILL_ENCODERS:
-            raise AbsactionError(
-                f"unknown skill encoder {self.encoder!r}", f"choose {' | '.join(SKILL_ENCODERS)}"
-            )
-        if self.decoder not in SKILL_DECODERS:
-            raise AbsactionError(
-                f"unknown skill decoder {self.decoder!r}", f"choose {' | '.join(SKILL_DECODERS)}"
-            )
-        if self.frame not in SKILL_FRAMES:
-            raise AbsactionError(f"unknown skill frame {self.frame!r}", f"choose {' | '.join(SKILL_FRAMES)}")
+        check_choice(self.encoder, SKILL_ENCODERS, "skill encoder")
+        check_choice(self.decoder, SKILL_DECODERS, "skill decoder")
+        check_choice(self.frame, SKILL_FRAMES, "skill frame")
         for name in ("obs_dim", "hidden_size", "prior_layers", "channels", "layers_per_ladder"):
             if getattr(self, name) < 1:
                 raise AbsactionError(
