@@ -205,34 +205,8 @@ def test_capacity_shapes_the_kl_term() -> None:
     assert shaped.loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-def test_step_decoder_matches_decode_step() -> None:
-    from absaction.data import Normalizer
-
-    torch.manual_seed(0)
-    model = SkillModel(
-        SkillConfig(
-            action_dim=2,
-            seq_len=4,
-            obs_dim=2,
-            ladder_dims=[3],
-            skill_indices=[3, 1],
-            obs_fields=["a", "b", "c", "d", "e"],
-        ),
-        normalizer=Normalizer([0.1, -0.2], [0.5, 2.0]),
-    )
-    model.set_obs_normalizer(np.array([0.3, -1.0]), np.array([2.0, 0.25]))
-    rng = np.random.default_rng(0)
-    full = rng.normal(size=(7, 5)).astype(np.float32)
-    z = rng.normal(size=(7, 3)).astype(np.float32)
-    skill = full[:, [3, 1]]
-    reference = model.decode_step(skill, z).numpy()
-    step, whole = model.step_decoder(), model.step_decoder(full_observation=True)
-    assert np.allclose(step(skill, z), reference, atol=1e-5)
-    assert np.allclose(whole(full, z), reference, atol=1e-5) and whole.obs_width == 5
-    assert np.allclose(step(skill[0], z[0]), reference[0], atol=1e-5)  # one observation at a time
-
-
 def _framed_model(frame: str) -> SkillModel:
+    """A small untrained skill model with known normalisations, skill columns 3 and 1 of 5."""
     from absaction.data import Normalizer
 
     torch.manual_seed(1)
@@ -250,6 +224,19 @@ def _framed_model(frame: str) -> SkillModel:
     )
     model.set_obs_normalizer(np.array([0.3, -1.0]), np.array([2.0, 0.25]))
     return model.eval()
+
+
+def test_step_decoder_matches_decode_step() -> None:
+    model = _framed_model("absolute")
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(7, 5)).astype(np.float32)
+    z = rng.normal(size=(7, 3)).astype(np.float32)
+    skill = full[:, [3, 1]]
+    reference = model.decode_step(skill, z).numpy()
+    step, whole = model.step_decoder(), model.step_decoder(full_observation=True)
+    assert np.allclose(step(skill, z), reference, atol=1e-5)
+    assert np.allclose(whole(full, z), reference, atol=1e-5) and whole.obs_width == 5
+    assert np.allclose(step(skill[0], z[0]), reference[0], atol=1e-5)  # one observation at a time
 
 
 def test_relative_frame_is_the_same_skill_anywhere_and_only_the_prior_sees_where() -> None:
