@@ -280,6 +280,7 @@ def test_quick_sweep_writes_every_output(quick_sweep: tuple[Path, str]):
     header = "| agent | dense: before / random / prior | dense: steps to 80 % | dense: AUC |"
     assert header in text and "| `ppo-bc` (primitive) |" in text and "| `ppo-latent` (latent) |" in text
     assert "## 3x target" in text and "## Where latent actions do not help" in text
+    assert "Skill models (stage 1)" not in text  # no skill agent ran
     assert "## Decode overhead" in text and "ms (target: <= 1 ms on CPU" in text
     assert ("Latent actions do not help on:" in text) or ("Latent actions help on every task" in text)
     assert "3x target check" in stdout and "3x target met: " in stdout

@@ -236,6 +236,7 @@ def test_quick_maze_bench_end_to_end(tmp_path: Path) -> None:
     assert pairs["observations"].shape[1] == 8 and pairs["actions"].shape[1] == 2
     assert (out / "stage1" / "skill" / "model.safetensors").is_file()
     assert (out / "maze_rollouts.png").stat().st_size > 10_000
+    assert "skill observation `observation`; **absolute** frame" in (out / "summary.md").read_text()
     for row in rows:
         assert 0.0 <= float(row["success_random"]) <= 1.0
 
@@ -290,7 +291,9 @@ def test_reach2d_bench_with_skill_agents_end_to_end(
             prior[row["agent"]] = float(row["success_prior"])
     # the same model, task and seed: the same prior rollouts, whatever the agent
     assert prior["ppo-skill-prior-play"] == prior["sac-skill-prior-play"]
-    assert "/ prior |" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "/ prior |" in summary
+    assert "H = 4 primitive steps per skill, z of 4, skill observation `x`, `y`; **relative**" in summary
     capsys.readouterr()
     assert main([*argv, "--resume"]) == 2  # the stage-1 models are relative: absolute ones are another sweep
     assert "was swept with skill_frame='relative', now skill_frame=None" in capsys.readouterr().err

@@ -293,6 +293,22 @@ def write_report(
     return report
 
 
+def _skill_model_lines(config: RLBenchConfig) -> list[str]:
+    """One sentence on the stage-1 skill models (horizon, latent size, frame) when skill agents ran."""
+    if not any(AGENTS[agent].actions == "skill" for agent in config.agents):
+        return []
+    suite = SUITE_DATA[config.suite]
+    frame = config.skill_frame or suite.skill_frame
+    seen = "s_t - s_0, the change since the skill began" if frame == "relative" else "s_t"
+    columns = ", ".join(f"`{name}`" for name in suite.skill_obs)
+    return [
+        f"Skill models (stage 1): H = {config.skill_horizon or suite.skill_horizon} primitive steps per "
+        f"skill, z of {config.skill_z_dim or suite.skill_z_dim}, skill observation {columns}; **{frame}** "
+        f"frame (the posterior and decoder see {seen}; the prior sees s_0).",
+        "",
+    ]
+
+
 def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]) -> str:
     """``summary.md``: settings, the table, the target check and where latent actions do not help."""
     budget = config.steps
@@ -316,6 +332,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         "**AUC** = area under the success curve over the budget, divided by the budget.",
         "",
     ]
+    lines += _skill_model_lines(config)
     header = ["agent"]
     for task in tasks:
         header += [f"{task}: before / random / prior", f"{task}: steps to 80 %", f"{task}: AUC"]
