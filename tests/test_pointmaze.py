@@ -25,6 +25,18 @@ from absaction.errors import AbsactionError
 
 require_robotics()  # fails (never skips) when the maze extra is missing: CI installs it
 
+
+@pytest.fixture(autouse=True)
+def _maze_models_in_a_test_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raw gymnasium-robotics envs these tests make write their model XML to the temporary folder and
+    never delete it: point that folder at the test's own, not the machine's /tmp."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("tempdir")))
+
+
 # A hand-drawn maze: the only way from (3, 1) to (3, 3) goes up, along the top and down again.
 #   ######
 #   #....#
