@@ -31,7 +31,7 @@ from absaction.models.skill import SKILL_FRAMES
 from absaction.outputs import path_from_record
 
 from .agents import AGENTS, LADDER_SKILL_MODELS, BenchAgent, record_setting
-from .suites import MAZE_TASKS, SUITES, check_maze_data, suite_data
+from .suites import MAZE_TASKS, SUITE_DATA, SUITES, check_maze_data, suite_data
 
 # ------------------------------------------------------------------------------------------- tasks
 DEMO_ENV = "absaction/Reach2D-v0"
@@ -312,6 +312,16 @@ class RLBenchConfig:
     def eval_every(self) -> int:
         """Primitive env steps between evaluations."""
         return max(1, self.steps // self.eval_points)
+
+    @property
+    def skill_model_settings(self) -> tuple[int, int, str]:
+        """``(H, latent size, frame)`` of the stage-1 skill models: the sweep's values, else its suite's."""
+        suite = SUITE_DATA[self.suite]
+        return (
+            int(self.skill_horizon or suite.skill_horizon),
+            int(self.skill_z_dim or suite.skill_z_dim),
+            self.skill_frame or suite.skill_frame,
+        )
 
     def validate(self) -> None:
         """Raise a one-line :class:`AbsactionError` for names or sizes no sweep can use."""

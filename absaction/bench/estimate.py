@@ -33,7 +33,6 @@ from absaction.train.skill_loop import SkillTrainConfig
 
 from .agents import AGENTS, LADDER_SKILL_MODELS, SKILL_MODEL_DATA, BenchAgent, lookahead_applies
 from .catalogue import RLBenchConfig
-from .suites import SUITE_DATA
 
 # Measured with train_agent on one core of the 2-core development machine (other jobs running):
 # milliseconds of training per PRIMITIVE env step. Macro agents (latent, repeat) decide every ~32 steps,
@@ -89,10 +88,6 @@ def _horizon(env_id: str) -> int:
         return 200
 
 
-def _skill_horizon(config: RLBenchConfig) -> int:
-    return int(config.skill_horizon or SUITE_DATA[config.suite].skill_horizon)
-
-
 def train_ms_per_step(agent: BenchAgent, config: RLBenchConfig) -> float:
     """Milliseconds of training per primitive env step (one core), without the env beyond Reach2D's.
 
@@ -104,7 +99,7 @@ def train_ms_per_step(agent: BenchAgent, config: RLBenchConfig) -> float:
         per_decision = TRAIN_MS_PER_STEP[(agent.algo, "primitive")]
         if agent.algo == "sac":
             per_decision = SAC_MS_PER_UPDATE * SKILL_SAC_GRADIENT_STEPS
-        steps = 1 if agent.residual else _skill_horizon(config)
+        steps = 1 if agent.residual else config.skill_model_settings[0]
         return per_decision / steps + SKILL_DECODE_MS_PER_STEP
     kind = "primitive" if agent.actions == "primitive" else "macro"
     every = int(hyper.get("train_freq", 1))

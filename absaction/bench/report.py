@@ -297,14 +297,12 @@ def _skill_model_lines(config: RLBenchConfig) -> list[str]:
     """One sentence on the stage-1 skill models (horizon, latent size, frame) when skill agents ran."""
     if not any(AGENTS[agent].actions == "skill" for agent in config.agents):
         return []
-    suite = SUITE_DATA[config.suite]
-    frame = config.skill_frame or suite.skill_frame
+    horizon, z_dim, frame = config.skill_model_settings
     seen = "s_t - s_0, the change since the skill began" if frame == "relative" else "s_t"
-    columns = ", ".join(f"`{name}`" for name in suite.skill_obs)
+    columns = ", ".join(f"`{name}`" for name in SUITE_DATA[config.suite].skill_obs)
     return [
-        f"Skill models (stage 1): H = {config.skill_horizon or suite.skill_horizon} primitive steps per "
-        f"skill, z of {config.skill_z_dim or suite.skill_z_dim}, skill observation {columns}; **{frame}** "
-        f"frame (the posterior and decoder see {seen}; the prior sees s_0).",
+        f"Skill models (stage 1): H = {horizon} primitive steps per skill, z of {z_dim}, skill observation "
+        f"{columns}; **{frame}** frame (the posterior and decoder see {seen}; the prior sees s_0).",
         "",
     ]
 

@@ -136,12 +136,12 @@ def _skill_train_config(
     """The stage-1 skill model on ``data``: flat (one latent group of the suite's z size), or with
     ``ladder`` the ladder encoder with two ladders splitting that size in halves (the concrete one takes
     the odd unit), the same horizon, skill observation, epochs and seed otherwise."""
-    z_dim = config.skill_z_dim or suite.skill_z_dim
+    horizon, z_dim, frame = config.skill_model_settings
     train = SkillTrainConfig(
-        horizon=config.skill_horizon or suite.skill_horizon,
+        horizon=horizon,
         z_dim=z_dim,
         skill_obs=_skill_columns(data, suite.skill_obs),
-        frame=config.skill_frame or suite.skill_frame,
+        frame=frame,
         threads=1,
         seed=0,
     )

@@ -173,6 +173,12 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         """``lambda`` now."""
         return self.schedule(self.clock.steps)
 
+    def _decode(self, skill_obs: torch.Tensor, z: np.ndarray) -> np.ndarray:
+        """The decoder's action (A,) at skill observation ``skill_obs`` (1, O) for skill ``z`` (z,), the
+        current skill having begun at ``self._origin``."""
+        action = self.skills.model.decode_step(skill_obs, torch.from_numpy(z)[None], self._origin)  # (1, A)
+        return action[0].cpu().numpy()
+
     def _observe(self, obs: np.ndarray) -> np.ndarray:
         """The agent's observation (env obs, z, a_dec, phase one-hot); sets the step's z and a_dec."""
         self._obs = np.asarray(obs, dtype=np.float32)
@@ -180,8 +186,7 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         skill_obs = self.skills._skill_obs(self._obs)
         if self._phase == 0:  # a new skill begins here (a relative-frame decoder acts on the change since)
             self._origin = skill_obs
-        self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(z)[None], self._origin)
-        self._a_dec = self._a_dec[0].cpu().numpy()
+        self._a_dec = self._decode(skill_obs, z)
         phase = np.zeros(self.horizon, np.float32)
         phase[self._phase] = 1.0
         shown = np.clip(np.concatenate([z, self._a_dec]), -OBS_LIMIT, OBS_LIMIT)
@@ -201,10 +206,8 @@ class ResidualSkillWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
         d = self.skill_action_dim
         if self._phase == 0:  # a new skill: the decoded action of this step changes with it
             self._z = self.skills.latent(self._obs, flat[:d])
-            skill_obs = self.skills._skill_obs(self._obs)
-            self._origin = skill_obs
-            self._a_dec = self.skills.model.decode_step(skill_obs, torch.from_numpy(self._z)[None], skill_obs)
-            self._a_dec = self._a_dec[0].numpy()
+            assert self._origin is not None  # _observe set it at this phase-0 observation
+            self._a_dec = self._decode(self._origin, self._z)
         weight = self.residual_weight
         box = self.inner_action_space
         executed = np.clip(self._a_dec + weight * self._half_range * flat[d:], box.low, box.high)[None]
