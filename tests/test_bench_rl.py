@@ -375,11 +375,14 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
         f"absaction bench: error: bench folder {out} already exists; pass --resume to continue its sweep, "
         "--force to start over, or choose another --out"
     ]
-    assert main([*QUICK, "--out", str(out), "--resume", "--steps", "640"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
+    refusal = [
         f"absaction bench: error: {out} was swept with steps=320, now steps=640; pass the same settings to "
         "--resume, or use another --out (or --force to start over)"
     ]
+    assert main([*QUICK, "--out", str(out), "--resume", "--steps", "640"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == refusal
+    assert main([*QUICK, "--out", str(out), "--resume", "--steps", "640", "--dry-run"]) == 2  # says so too
+    assert capsys.readouterr().err.strip().splitlines() == refusal
     assert (out / "bench.json").read_text() == before
 
 

@@ -126,9 +126,10 @@ class BenchResult:
         return self.out / "summary.md"
 
 
-def prepare_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> None:
-    """Check ``out`` for a new sweep, a resumed one (same settings) or a forced restart (``--force``
-    deletes an existing *bench* folder, never anything else)."""
+def check_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> None:
+    """Refuse, in one line and touching nothing, an ``out`` that :func:`prepare_out` would refuse: a resume
+    of no sweep or with other settings, an existing folder without ``--resume``/``--force``, or ``--force``
+    on a folder that is not a bench folder."""
     if force and resume:
         raise AbsactionError("--force and --resume contradict each other", "pass one of them")
     marker = out / "bench.json"
@@ -147,20 +148,27 @@ def prepare_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> 
                     f"{out} was swept with {key}={saved.get(key)!r}, now {key}={getattr(config, key)!r}",
                     "pass the same settings to --resume, or use another --out (or --force to start over)",
                 )
-        _remove_stale_temporaries(out)
         return
     if out.exists() and not force:
         raise AbsactionError(
             f"bench folder {out} already exists",
             "pass --resume to continue its sweep, --force to start over, or choose another --out",
         )
+    if out.exists() and not marker.is_file() and not (out.is_dir() and not any(out.iterdir())):
+        raise AbsactionError(
+            f"{out} exists and is not an absaction bench folder (no bench.json)",
+            "choose another --out (--force only replaces a bench folder)",
+        )
+
+
+def prepare_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> None:
+    """Check ``out`` (:func:`check_out`) for a new sweep, a resumed one (same settings) or a forced restart
+    (``--force`` deletes an existing *bench* folder, never anything else), then make it ready."""
+    check_out(config, out, force, resume)
+    if resume:
+        _remove_stale_temporaries(out)
+        return
     if out.exists():
-        empty_dir = out.is_dir() and not any(out.iterdir())
-        if not marker.is_file() and not empty_dir:
-            raise AbsactionError(
-                f"{out} exists and is not an absaction bench folder (no bench.json)",
-                "choose another --out (--force only replaces a bench folder)",
-            )
         shutil.rmtree(out)
     check_new_output(out, False, "bench folder")  # a writable parent
 

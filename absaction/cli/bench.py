@@ -267,11 +267,12 @@ def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
 
 
 def run_rl(args: argparse.Namespace) -> int:
-    from absaction.bench.sweep import describe_sweep, run_bench  # lazy: imports torch and SB3
+    from absaction.bench.sweep import check_out, describe_sweep, run_bench  # lazy: imports torch and SB3
 
     config = config_from_args(args)
     if args.dry_run:
         config.validate()
+        check_out(config, Path(args.out), args.force, args.resume)  # what the real run would refuse
         print(describe_sweep(config, Path(args.out) if args.resume else None)[0])
         return 0
     try:
