@@ -386,6 +386,28 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     assert (out / "bench.json").read_text() == before
 
 
+def test_resume_with_more_seeds_adds_runs_and_reuses_the_finished_ones(
+    quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # how a 5-seed sweep grows to 10: --seeds is not a resume key, so a larger value adds the new seeds
+    import shutil
+
+    out = tmp_path / "sweep"
+    shutil.copytree(quick_sweep[0], out)
+    runs = sorted((out / "runs").glob("*/*/seed*"))
+    assert {run.name for run in runs} == {"seed0", "seed1"}
+    stamps = {run: (run / "eval.csv").stat().st_mtime_ns for run in runs}
+    assert main([*QUICK, "--out", str(out), "--resume", "--seeds", "3", "--lookahead", "0"]) == 0
+    assert "2 run(s) trained, 4 reused" in capsys.readouterr().out
+    for run in runs:
+        assert (run / "eval.csv").stat().st_mtime_ns == stamps[run]  # seeds 0 and 1 kept as they were
+    rows = _read_csv(out / "results.csv")
+    assert sorted((row["agent"], row["seed"]) for row in rows) == [
+        (agent, str(seed)) for agent in ("ppo-bc", "ppo-latent") for seed in range(3)
+    ]
+    assert json.loads((out / "bench.json").read_text())["config"]["seeds"] == 3
+
+
 def test_resume_refuses_runs_trained_with_other_packaged_hyperparameters(
     quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
