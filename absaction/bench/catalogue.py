@@ -27,7 +27,7 @@ from absaction.agents.config import check_env_id
 from absaction.data import load_dataset
 from absaction.errors import AbsactionError, check_choice
 from absaction.models import read_config
-from absaction.models.skill import SKILL_FRAMES
+from absaction.models.configs import SKILL_FRAMES
 from absaction.outputs import path_from_record
 
 from .agents import AGENTS, LADDER_SKILL_MODELS, BenchAgent, record_setting

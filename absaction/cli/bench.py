@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from absaction.cli import bench_vae
 from absaction.cli._args import add_executor_args, executor_spec, non_negative_int, positive_int
+from absaction.models.configs import SKILL_FRAMES
 
 if TYPE_CHECKING:  # annotations only: importing them at start-up would load torch and SB3
     from absaction.bench.catalogue import RLBenchConfig
@@ -191,7 +192,7 @@ def register_rl(benches: Any) -> None:
         help="steps per skill (default: 4 on Reach2D, 10 on PointMaze)",
     )  # fmt: skip
     stage1.add_argument(
-        "--skill-frame", choices=("absolute", "relative"),
+        "--skill-frame", choices=SKILL_FRAMES,
         help="what the skill models' posterior and decoder see: absolute s_t, or relative s_t - s_0, the "
         "change since the skill began (the same motion anywhere); the prior sees s_0 (default: absolute)",
     )  # fmt: skip

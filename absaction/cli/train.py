@@ -23,7 +23,14 @@ from absaction.cli._args import (
 )
 from absaction.data.normalizer import NORMALIZE_MODES
 from absaction.errors import AbsactionError
-from absaction.models.configs import Seq2SeqConfig, TCVAEConfig, TCVLAEConfig
+from absaction.models.configs import (
+    SKILL_DECODERS,
+    SKILL_ENCODERS,
+    SKILL_FRAMES,
+    Seq2SeqConfig,
+    TCVAEConfig,
+    TCVLAEConfig,
+)
 from absaction.train.config import TrainConfig
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
@@ -127,16 +134,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="skill-observation columns by name or index (default: x,y on Reach2D, else all)",
     )  # fmt: skip
     skill.add_argument(
-        "--skill-encoder", choices=("mlp", "gru", "ladder"),
+        "--skill-encoder", choices=SKILL_ENCODERS,
         help="posterior network; ladder: the TCVLAE's convolutional ladder with a factored prior "
         "p(z_top | s) p(z_lower | s, z_top), sizes --ladder-dims (default: mlp)",
     )  # fmt: skip
     skill.add_argument(
-        "--skill-decoder", choices=("closed", "open"),
+        "--skill-decoder", choices=SKILL_DECODERS,
         help="closed: pi(a | s, z) every step; open: z -> H actions (default: closed)",
     )  # fmt: skip
     skill.add_argument(
-        "--skill-frame", choices=("absolute", "relative"),
+        "--skill-frame", choices=SKILL_FRAMES,
         help="what the posterior and decoder see: absolute s_t, or relative s_t - s_0 (the change since the "
         "skill began: the same motion anywhere, e.g. past the data's workspace); the prior sees s_0 "
         "(default: absolute)",

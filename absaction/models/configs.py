@@ -12,6 +12,15 @@ from absaction.errors import AbsactionError, check_choice, option, refuse_unknow
 POOLING_MODES: tuple[str, ...] = ("f", "fo", "ifo")
 """QRNN pooling variants: forget gate only, forget + output gates, input + forget + output gates."""
 
+# The skill model's choices (:class:`~absaction.models.skill.SkillConfig`), here so that the CLI can offer
+# them without importing torch.
+SKILL_ENCODERS: tuple[str, ...] = ("gru", "mlp", "ladder")
+"""posterior networks over a window"""
+SKILL_DECODERS: tuple[str, ...] = ("closed", "open")
+"""closed loop pi(a_t | s_t, z) | open loop z -> H actions"""
+SKILL_FRAMES: tuple[str, ...] = ("absolute", "relative")
+"""what the posterior and decoder see: s_t | s_t - s_0"""
+
 
 @dataclasses.dataclass
 class ModelConfig:

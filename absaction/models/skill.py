@@ -60,12 +60,9 @@ from torch import Tensor, nn
 from absaction.errors import AbsactionError, check_choice
 from absaction.models.base import ActionVAE, ModelConfig, reparameterize
 from absaction.models.capacity import Capacity
+from absaction.models.configs import SKILL_DECODERS, SKILL_ENCODERS, SKILL_FRAMES
 from absaction.models.losses import gaussian_nll, kl_normal
 from absaction.models.tcvlae import conv_ladder_encode, conv_ladder_encoder
-
-SKILL_ENCODERS: tuple[str, ...] = ("gru", "mlp", "ladder")
-SKILL_DECODERS: tuple[str, ...] = ("closed", "open")
-SKILL_FRAMES: tuple[str, ...] = ("absolute", "relative")
 
 
 @dataclasses.dataclass
