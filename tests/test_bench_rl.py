@@ -386,6 +386,24 @@ def test_resume_skips_finished_runs_and_checks_the_settings(
     assert (out / "bench.json").read_text() == before
 
 
+@pytest.mark.parametrize("damage", ["{ not json", "[1, 2]", '{"config": 3}'])
+def test_resume_of_a_damaged_bench_json_is_one_line(
+    damage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "bench.json").write_text(damage)
+    expected = [
+        f"absaction bench: error: {out / 'bench.json'} is damaged (not a sweep's settings), so the sweep "
+        "cannot be resumed; restore it, or start over with --force (or another --out)"
+    ]
+    for dry in ([], ["--dry-run"]):
+        assert main([*QUICK, "--out", str(out), "--resume", *dry]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == expected
+    assert [p.name for p in out.iterdir()] == ["bench.json"]
+    assert (out / "bench.json").read_text() == damage  # left as it was
+
+
 def test_resume_with_more_seeds_adds_runs_and_reuses_the_finished_ones(
     quick_sweep: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

@@ -39,6 +39,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -138,27 +139,45 @@ def check_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> No
             raise AbsactionError(
                 f"{out} holds no sweep to resume", f"start one without --resume (--out {out})"
             )
-        saved = json.loads(marker.read_text(encoding="utf-8")).get("config", {})
+        saved = _saved_config(marker)
         for key in RESUME_KEYS:
             now = getattr(config, key)
             if not (
                 same_setting(saved.get(key), now, out) if key in config.paths() else saved.get(key) == now
             ):
                 raise AbsactionError(
-                    f"{out} was swept with {key}={saved.get(key)!r}, now {key}={getattr(config, key)!r}",
+                    f"{out} was swept with {key}={saved.get(key)!r}, now {key}={now!r}",
                     "pass the same settings to --resume, or use another --out (or --force to start over)",
                 )
         return
-    if out.exists() and not force:
+    if not out.exists():
+        return
+    if not force:
         raise AbsactionError(
             f"bench folder {out} already exists",
             "pass --resume to continue its sweep, --force to start over, or choose another --out",
         )
-    if out.exists() and not marker.is_file() and not (out.is_dir() and not any(out.iterdir())):
+    empty_dir = out.is_dir() and not any(out.iterdir())
+    if not marker.is_file() and not empty_dir:
         raise AbsactionError(
             f"{out} exists and is not an absaction bench folder (no bench.json)",
             "choose another --out (--force only replaces a bench folder)",
         )
+
+
+def _saved_config(marker: Path) -> dict[str, Any]:
+    """The settings a sweep recorded in its ``bench.json``; an unreadable or damaged one is one line."""
+    record: Any = None
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass  # refused below, as a record of the wrong shape is
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise AbsactionError(
+            f"{marker} is damaged (not a sweep's settings), so the sweep cannot be resumed",
+            "restore it, or start over with --force (or another --out)",
+        )
+    return record["config"]
 
 
 def prepare_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> None:
