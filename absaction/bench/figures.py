@@ -13,7 +13,7 @@ import numpy as np
 
 from .agents import AGENTS
 from .catalogue import RLBenchConfig
-from .results import ALL_TASKS, CellStats
+from .results import ALL_TASKS, METRICS, CellStats
 from .stats import SUCCESS_THRESHOLD, Estimate, Profile
 
 PROFILE_TAUS = np.linspace(0.0, 1.0, 41)
@@ -41,7 +41,9 @@ def agent_colours(agents: Sequence[str]) -> dict[str, str]:
 
 
 def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
-    """PNG bytes: one panel per task (and one pooled), success-rate IQM and 95 % band per agent."""
+    """PNG bytes: one panel per task (and one pooled), IQM and 95 % band per agent of each panel's metric:
+    the success rate, the mean return (a task without success; its own y range) or the normalised score
+    (pooled over such tasks). The grey line is the threshold of steps to 80 %."""
     # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -54,8 +56,12 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     colours = agent_colours(config.agents)
+    metrics: set[str] = set()
     for ax, task in zip(axes, panels, strict=False):
-        for cell in (c for c in cells if c.task == task):
+        panel = [c for c in cells if c.task == task]
+        metric = panel[0].metric if panel else "success"
+        metrics.add(metric)
+        for cell in panel:
             x = np.array(cell.curve_steps) / 1000.0
             value = [e.value for e in cell.curve]
             ax.plot(
@@ -69,19 +75,26 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
                 alpha=0.15,
                 linewidth=0,
             )
-        ax.axhline(SUCCESS_THRESHOLD, color="0.6", linewidth=0.8)
+        threshold = panel[0].threshold if panel else SUCCESS_THRESHOLD
+        if math.isfinite(threshold):  # pooled over tasks scored by return: each has its own
+            ax.axhline(threshold, color="0.6", linewidth=0.8)
         ax.set(
             title="all tasks (pooled)" if task == ALL_TASKS else task,
             xlabel="primitive env steps (k)",
-            ylabel="success rate (IQM)",
-            ylim=(-0.03, 1.03),
+            ylabel=f"{METRICS.get(metric, metric)} (IQM)",
         )
+        if metric != "return":  # returns keep their own range
+            ax.set_ylim(-0.03, 1.03)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     ncol = min(len(labels), 6)
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
-    fig.suptitle(f"Success rate vs primitive env steps: IQM over {config.seeds} seeds, 95 % bootstrap band")
+    what = " / ".join(METRICS.get(m, m) for m in ("success", "return", "normalised") if m in metrics)
+    fig.suptitle(
+        f"{what[0].upper()}{what[1:]} vs primitive env steps: IQM over {config.seeds} seeds, "
+        "95 % bootstrap band"
+    )
     legend_rows = math.ceil(len(labels) / max(ncol, 1))
     height = 3.4 * rows + 0.8
     fig.tight_layout(rect=(0, min(0.4, (0.3 * legend_rows + 0.1) / height), 1, 1))  # room for the legend

@@ -24,6 +24,12 @@ Files (in the bench folder):
 Every statistic over seeds comes from rliable (:mod:`.stats`). The performance profiles and the
 probability of improvement score a run by its normalised AUC: it lies in [0, 1] on every task, counts
 both how fast and how well a run learns, and is defined for every run (steps to 80 % is censored).
+
+A task whose env reports no success (every success value NaN) is scored by its mean return instead
+(:func:`~.results.score_tasks`): steps to the task's return threshold, the AUC of the min-max normalised
+return, the IQM of the final return; the table, the checks and the verdicts name the metric they use.
+The target ratio is judged only on the suite's own tasks; on any other the steps are compared and no
+target is claimed.
 """
 
 from __future__ import annotations
@@ -53,27 +59,33 @@ from .results import (
     read_run,
     relative_run_dir,
     results_csv,
+    score_tasks,
     summary_csv,
 )
 from .runs import RunSpec
 from .stats import (
     CONFIDENCE,
+    RETURN_FRACTION,
     SUCCESS_THRESHOLD,
     Estimate,
     Profile,
+    ReturnScale,
 )
-from .suites import SUITE_DATA
+from .suites import MAZE_TASKS, SUITE_DATA
 from .verdicts import (
     HelpVerdict,
     Improvement,
     TargetCheck,
     ablation_lines,
+    auc_heading,
     auc_profiles,
+    compared_steps,
     fmt_est,
     fmt_steps,
     help_verdict,
     improvements,
     no_help_line,
+    return_metric_lines,
     steps_cell,
     target_check,
 )
@@ -82,8 +94,14 @@ PROFILE_TABLE_TAUS = (0.25, 0.5, 0.75)
 """The thresholds summary.md lists in numbers."""
 
 
+def own_tasks(config: RLBenchConfig) -> set[str]:
+    """Short names of the suite's own tasks: where its target ratio is this project's claim."""
+    return set(MAZE_TASKS if config.suite == "pointmaze" else TASKS)
+
+
 def _suite_notes(config: RLBenchConfig) -> list[str]:
-    """The summary's notes that depend on the world and on which agents ran."""
+    """The summary's notes that depend on the world and on which agents ran (the Reach2D family's only
+    when the sweep has one of its tasks)."""
     notes = []
     if any(AGENTS[name].family == "skill" for name in config.agents):
         notes.append(
@@ -97,6 +115,8 @@ def _suite_notes(config: RLBenchConfig) -> list[str]:
             "start; BC warm starts clone them goal-conditioned, each transition's goal relabelled with a "
             "later position of its segment (hindsight); every task's goal is farther than any segment goes."
         )
+        return notes
+    if not own_tasks(config) & {task_name(t) for t in config.tasks}:
         return notes
     return [
         *notes,
@@ -134,9 +154,20 @@ class Report:
     """agent -> performance profile of its AUC over all tasks"""
     ingredients: list[IngredientComparison] = dataclasses.field(default_factory=list)
     """pairs of agents that differ in one ingredient, per task (:mod:`.ingredients`)"""
+    check_heading: str = ""
+    """what the target check compares, and by which metric (the CLI prints it above the lines)"""
 
     def cell(self, task: str, agent: str) -> CellStats:
         return next(c for c in self.cells if c.task == task and c.agent == agent)
+
+    def metric(self, task: str) -> str:
+        """The metric of ``task``'s statistics (:data:`~.results.METRICS`)."""
+        return next(c.metric for c in self.cells if c.task == task)
+
+    @property
+    def return_scales(self) -> dict[str, ReturnScale]:
+        """Task -> its return scale, for the tasks scored by return."""
+        return {r.task: r.return_scale for r in self.runs if r.return_scale is not None}
 
 
 def build_report(
@@ -149,10 +180,12 @@ def build_report(
 
     Args:
         config: the sweep.
-        results: every run, ordered by (task env id, agent, seed) (the bootstrap resamples in this order).
+        results: every run, ordered by (task env id, agent, seed) (the bootstrap resamples in this order);
+            tasks without success are scored by return here (:func:`~.results.score_tasks`).
         ceilings: the lookahead ceilings (:func:`~.lookahead.lookahead_ceilings`).
         shared: (agent, the agent whose runs it shares) -> the tasks where the two are identical.
     """
+    results = score_tasks(results, config.steps)
     grid = grid_of(config)
     tasks = [task_name(t) for t in config.tasks]
     cells: list[CellStats] = []
@@ -170,8 +203,15 @@ def build_report(
                 cell_stats(ALL_TASKS, agent, AGENTS[agent].family, strata, grid, config.bootstrap_reps)
             )
     suite = SUITE_DATA[config.suite]
+    own = own_tasks(config)
     checks = (
-        target_check(task, by_task[task], suite.target_ratio, True if suite.all_targets else None)
+        target_check(
+            task,
+            by_task[task],
+            suite.target_ratio,
+            True if suite.all_targets else None,
+            target_applies=task in own,
+        )
         for task in tasks
     )
     targets = [t for t in checks if t is not None]
@@ -192,7 +232,23 @@ def build_report(
         auc_profiles(tasks, config.agents, results, config.bootstrap_reps),
     )
     report.ingredients = _ingredients(config, tasks, cells, results)
+    report.check_heading = check_heading(config, tasks, [report.metric(t) for t in tasks])
     return report
+
+
+def check_heading(config: RLBenchConfig, tasks: Sequence[str], metrics: Sequence[str]) -> str:
+    """The line above the target check's lines: the target where the sweep has a task of the suite, else
+    the comparison it makes instead."""
+    what = compared_steps(metrics, "80%")
+    own = own_tasks(config)
+    others = [t for t in tasks if t not in own]
+    if len(others) < len(tasks):
+        note = f"; no target on {', '.join(others)}" if others else ""
+        return f"{_ratio(config)} target check (best latent vs best primitive incl. BC, {what}{note})"
+    return (
+        f"Steps-to-threshold check (best latent vs best primitive incl. BC, {what}; no target: the "
+        f"{_ratio(config)} target is set for the {config.suite} suite's own tasks)"
+    )
 
 
 def _ingredients(
@@ -213,9 +269,7 @@ def write_report(
 ) -> Report:
     """Read every run of the sweep, compute the statistics (and the lookahead ceilings, see
     :func:`lookahead_ceilings`) and write the report files into ``out``."""
-    results = [
-        read_run(run, config.steps) for run in sorted(runs, key=lambda r: (r.task, r.agent.name, r.seed))
-    ]
+    read = [read_run(run, config.steps) for run in sorted(runs, key=lambda r: (r.task, r.agent.name, r.seed))]
     ceilings = lookahead_ceilings(runs, out, config.lookahead, log)
     shared: dict[tuple[str, str], list[str]] = {}
     for task in config.tasks:  # in the sweep's task order
@@ -223,7 +277,8 @@ def write_report(
             same = next((r.shared_with for r in runs if r.task == task and r.agent.name == agent), None)
             if same is not None:
                 shared.setdefault((agent, same), []).append(task_name(task))
-    report = build_report(config, results, ceilings, shared)
+    report = build_report(config, read, ceilings, shared)
+    results = report.runs  # scored by each task's metric
     tasks = [task_name(t) for t in config.tasks]
     cells, targets, verdicts, ablations = report.cells, report.targets, report.verdicts, report.ablations
 
@@ -267,6 +322,9 @@ def write_report(
                 "agents": {name: dataclasses.asdict(AGENTS[name]) for name in config.agents},
                 "confidence": CONFIDENCE,
                 "success_threshold": SUCCESS_THRESHOLD,
+                "metrics": {task: report.metric(task) for task in tasks},
+                "return_fraction": RETURN_FRACTION,
+                "return_scales": {task: scale.to_dict() for task, scale in report.return_scales.items()},
                 "runs": [
                     {**dataclasses.asdict(r), "out_dir": relative_run_dir(r.out_dir, out)} for r in results
                 ],
@@ -280,6 +338,7 @@ def write_report(
                 "ingredients": [c.to_dict() for c in report.ingredients],
                 "performance_profiles": {
                     "score": "auc",
+                    "metrics": sorted({report.metric(task) for task in tasks}),
                     "profiles": {agent: p.to_dict() for agent, p in report.profiles.items()},
                 },
                 "shared": [
@@ -320,20 +379,34 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         f"{config.bootstrap_reps} replicates]; the pooled column resamples seeds within each task "
         "(stratified bootstrap). Statistics from rliable (Agarwal et al. 2021).",
         "",
-        "Columns per task: **before** = success rate of the deterministic policy before learning (after "
-        "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random z "
-        "for latent agents: what the decoder's prior gives with no learning) / **prior** = of the skill "
-        "model's prior rollouts (skill agents: z ~ p(z | s) every H steps, no learning; `-` for the "
-        "others); **steps to 80 %** = "
-        "primitive env steps to the first evaluation with >= 80 % success, "
-        f"runs that never get there count as the budget ({fmt_steps(budget)}) and are listed as `k/n never`; "
-        "**AUC** = area under the success curve over the budget, divided by the budget.",
-        "",
     ]
+    metrics = {task: report.metric(task) for task in tasks}
+    by_return = [task for task in tasks if metrics[task] == "return"]
+    if len(by_return) < len(tasks):
+        lines += [
+            "Columns per task: **before** = success rate of the deterministic policy before learning (after "
+            "the BC warm start for `-bc` agents) / **random** = of uniformly random agent actions (a random "
+            "z for latent agents: what the decoder's prior gives with no learning) / **prior** = of the "
+            "skill model's prior rollouts (skill agents: z ~ p(z | s) every H steps, no learning; `-` for "
+            "the others); **steps to 80 %** = "
+            "primitive env steps to the first evaluation with >= 80 % success, "
+            f"runs that never get there count as the budget ({fmt_steps(budget)}) and are listed as "
+            "`k/n never`; **AUC** = area under the success curve over the budget, divided by the budget.",
+            "",
+        ]
+    lines += return_metric_lines(report.return_scales, by_return, budget, pooled=len(tasks) > 1)
     lines += _skill_model_lines(config)
     header = ["agent"]
     for task in tasks:
-        header += [f"{task}: before / random / prior", f"{task}: steps to 80 %", f"{task}: AUC"]
+        if metrics[task] == "return":
+            header += [
+                f"{task}: return before / random / prior",
+                f"{task}: steps to return threshold",
+                f"{task}: return AUC",
+                f"{task}: final return",
+            ]
+        else:
+            header += [f"{task}: before / random / prior", f"{task}: steps to 80 %", f"{task}: AUC"]
     pooled = len(tasks) > 1
     if pooled:
         header.append("all tasks: AUC")
@@ -342,6 +415,15 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         row = [f"`{agent}` ({AGENTS[agent].family})"]
         for task in tasks:
             cell = report.cell(task, agent)
+            if metrics[task] == "return":
+                values = (cell.before.value, cell.random.value, cell.prior.value)
+                row += [
+                    " / ".join(_number(v, ".4g") for v in values),
+                    steps_cell(cell, budget),
+                    fmt_est(cell.auc),
+                    fmt_est(cell.final, ".4g"),
+                ]
+                continue
             row += [
                 f"{cell.before.value:.2f} / {cell.random.value:.2f} / {_rate(cell.prior.value)}",
                 steps_cell(cell, budget),
@@ -350,12 +432,28 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
         if pooled:
             row.append(fmt_est(report.cell(ALL_TASKS, agent).auc))
         lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        f"## {_ratio(config)} target: best latent vs best primitive agent (BC included), steps to 80 % "
-        "success",
-        "",
-    ]
+    own = own_tasks(config)
+    if any(task in own for task in tasks):
+        others = [task for task in tasks if task not in own]
+        lines += [
+            "",
+            f"## {_ratio(config)} target: best latent vs best primitive agent (BC included), "
+            f"{compared_steps(list(metrics.values()))}",
+            "",
+        ]
+        if others:
+            lines += [f"No target is judged on {', '.join(others)} (not a task of the suite).", ""]
+    else:
+        lines += [
+            "",
+            "## Steps to threshold: best latent vs best primitive agent (BC included)",
+            "",
+            f"The {_ratio(config)} target is this project's claim about the {config.suite} suite's own "
+            "tasks, so none is judged here: each line compares the "
+            f"{compared_steps(list(metrics.values()))} of the best latent and the best primitive agent "
+            "(IQM [95 % CI]), their ratio and whether the intervals overlap.",
+            "",
+        ]
     if report.targets:
         lines += [f"- {t.line(budget)}" for t in report.targets]
         on_targets = [t for t in report.targets if t.target_task]
@@ -370,9 +468,10 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
     else:
         lines.append("- not checked: the sweep needs at least one latent and one primitive agent.")
     lines += ["", "## Where latent actions do not help", "", report.no_help, ""]
-    lines += improvement_lines(report.improvements, config.bootstrap_reps)
+    auc = auc_heading(list(metrics.values()))
+    lines += improvement_lines(report.improvements, config.bootstrap_reps, auc)
     lines += ingredients.markdown_lines(report.ingredients, config.bootstrap_reps, budget)
-    lines += profile_lines(report.profiles, config.bootstrap_reps)
+    lines += profile_lines(report.profiles, config.bootstrap_reps, auc)
     # one value per run folder: an agent sharing another's runs (see "Identical agents") adds nothing
     decode = list({r.out_dir: r.decode_ms for r in report.runs if math.isfinite(r.decode_ms)}.values())
     if decode:
@@ -391,7 +490,10 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
             *[f"- {line}" for line in report.ablations],
             "",
         ]
-    if report.ceilings:
+    # the lookahead measures success: a task scored by return has none to show
+    with_success = [task for task in tasks if metrics[task] == "success"]
+    ceilings = [c for c in report.ceilings if c.task in with_success]
+    if ceilings:
         lines += [
             "## What each macro action space can express: random actions / a one-decision lookahead",
             "",
@@ -403,7 +505,7 @@ def summary_markdown(config: RLBenchConfig, report: Report, tasks: Sequence[str]
             "decision per episode, none of the candidates solves it. Finitely many candidates can "
             "miss a small goal region: a 0 says that none of them succeeded, not that no action could.",
             "",
-            *ceiling_lines(report.ceilings, tasks, config.agents),
+            *ceiling_lines(ceilings, with_success, config.agents),
             "",
         ]
     if report.shared:
@@ -445,15 +547,21 @@ def _ratio(config: RLBenchConfig) -> str:
 
 def _rate(value: float) -> str:
     """A success rate of the table, ``-`` where it does not apply (NaN)."""
-    return "-" if math.isnan(value) else f"{value:.2f}"
+    return _number(value, ".2f")
 
 
-def improvement_lines(items: Sequence[Improvement], reps: int) -> list[str]:
-    """The summary.md section on the probability of improvement (nothing without any pair)."""
+def _number(value: float, spec: str) -> str:
+    """A number of the table, ``-`` where it does not apply (NaN)."""
+    return "-" if math.isnan(value) else f"{value:{spec}}"
+
+
+def improvement_lines(items: Sequence[Improvement], reps: int, auc: str = "AUC") -> list[str]:
+    """The summary.md section on the probability of improvement (nothing without any pair); ``auc``: what
+    the AUC is of (:func:`~.verdicts.auc_heading`)."""
     if not items:
         return []
     return [
-        "## Probability of improvement: best latent vs best primitive agent (BC included), by AUC",
+        f"## Probability of improvement: best latent vs best primitive agent (BC included), by {auc}",
         "",
         "P(X > Y): the probability that a run of the best latent agent X has a larger AUC than a run of the "
         "best primitive agent Y on the same task (ties count one half; pooled: averaged over tasks, each "
@@ -466,13 +574,14 @@ def improvement_lines(items: Sequence[Improvement], reps: int) -> list[str]:
     ]
 
 
-def profile_lines(profiles: dict[str, Profile], reps: int) -> list[str]:
-    """The summary.md section on the performance profiles: the fraction of runs above a few thresholds."""
+def profile_lines(profiles: dict[str, Profile], reps: int, auc: str = "AUC") -> list[str]:
+    """The summary.md section on the performance profiles: the fraction of runs above a few thresholds;
+    ``auc``: what the AUC is of (:func:`~.verdicts.auc_heading`)."""
     if not profiles:
         return []
     header = ["agent", *[f"AUC > {tau:g}" for tau in PROFILE_TABLE_TAUS]]
     lines = [
-        "## Performance profiles (AUC, all tasks pooled)",
+        f"## Performance profiles ({auc}, all tasks pooled)",
         "",
         "Fraction of an agent's runs, over every task, whose AUC exceeds tau [95 % stratified-bootstrap "
         f"interval, {reps} replicates]; the whole curve over tau in [0, 1] is `performance_profiles.png`.",

@@ -26,6 +26,17 @@ one number per run:
 - ``normalised_auc``: the area under the success curve over [0, budget], divided by the budget
   (1 = solved from the first step, 0 = never any success).
 
+On a task whose env reports no success (every success value NaN: Pendulum, MuJoCo locomotion), the same
+adapters read the mean return instead, on the task's :class:`ReturnScale` (from every evaluation of
+every run on the task, all agents and seeds):
+
+- the **threshold** lies :data:`RETURN_FRACTION` (80 %) of the way from the task's *start return* (the
+  median over its runs of the return before learning) to the *best* mean return any evaluation reached;
+  so every task has one, the best run reaches it, and 0 steps means "that good before learning";
+- the **normalised return** is min-max scaled over the task's evaluations (0 = the lowest mean return
+  of any evaluation, 1 = the highest), so its AUC lies in [0, 1] and compares across tasks like the
+  success AUC does.
+
 The VAE benchmark's Student-t intervals over seeds are at the end (plain NumPy).
 """
 
@@ -47,6 +58,10 @@ BOOTSTRAP_SEED = 0
 """Seed of the bootstrap resampling (the same scores and seed give the same intervals)."""
 SUCCESS_THRESHOLD = 0.8
 """Success rate a run must reach for ``steps_to_threshold``."""
+
+RETURN_FRACTION = 0.8
+"""On a task without success: the fraction of the way from the start return to the best return that a
+run must reach for ``steps_to_threshold`` (:class:`ReturnScale`; 0.8, as 80 % success)."""
 
 Strata = Sequence[ArrayLike]
 """Runs grouped by task: one ``(n, ...)`` array per task, the same ``n`` for every task."""
@@ -295,6 +310,58 @@ def steps_to_threshold(
     if len(reached) == 0:
         return float(budget), True
     return float(min(np.asarray(steps)[reached[0]], budget)), False
+
+
+@dataclasses.dataclass(frozen=True)
+class ReturnScale:
+    """How the RL benchmark scores the mean returns of a task whose env reports no success.
+
+    >>> scale = return_scale([[-1000.0, -600.0, -200.0], [-900.0, -900.0, -800.0]])
+    >>> scale.start, scale.threshold   # median start -950; 80 % of the way to the best, -200
+    (-950.0, -350.0)
+    >>> scale.normalise([-1000.0, -200.0, -600.0]).tolist()
+    [0.0, 1.0, 0.5]
+    """
+
+    low: float
+    """the lowest mean return of any evaluation of any run on the task (normalised 0)"""
+    high: float
+    """the highest mean return of any evaluation of any run on the task (normalised 1): the best return"""
+    start: float
+    """the task's start return: the median over its runs of the mean return before learning"""
+    fraction: float = RETURN_FRACTION
+    """how far from ``start`` towards ``high`` the threshold lies"""
+
+    @property
+    def threshold(self) -> float:
+        """The mean return a run must reach for ``steps_to_threshold``: ``start + fraction (high - start)``
+        (at most ``high``, so the best run reaches it)."""
+        return min(self.start + self.fraction * (self.high - self.start), self.high)
+
+    def normalise(self, returns: ArrayLike) -> np.ndarray:
+        """``(returns - low) / (high - low)``: in [0, 1] for the task's evaluations; all 0 when every
+        evaluation returned the same (nothing to tell apart)."""
+        x = np.asarray(returns, dtype=np.float64)
+        span = self.high - self.low
+        return (x - self.low) / span if span > 0 else np.zeros_like(x)
+
+    def to_dict(self) -> dict[str, float]:
+        return {**dataclasses.asdict(self), "threshold": self.threshold}
+
+
+def return_scale(curves: Sequence[ArrayLike], fraction: float = RETURN_FRACTION) -> ReturnScale:
+    """The :class:`ReturnScale` of a task from the mean-return curves of all its runs (every agent and
+    seed; each curve's first value is the return before learning).
+
+    Raises:
+        ValueError: no run, or a run without evaluations.
+    """
+    arrays = [np.asarray(c, dtype=np.float64) for c in curves]
+    if not arrays or any(a.size == 0 for a in arrays):
+        raise ValueError("a return scale needs at least one run with evaluations")
+    every = np.concatenate(arrays)
+    start = float(np.median([a[0] for a in arrays]))
+    return ReturnScale(low=float(every.min()), high=float(every.max()), start=start, fraction=fraction)
 
 
 def normalised_auc(steps: ArrayLike, success: ArrayLike, budget: int) -> float:

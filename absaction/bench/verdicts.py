@@ -1,13 +1,18 @@
 """The verdicts of the RL benchmark, from the per-cell statistics: the target check (3x fewer steps on
 Reach2D, 5x on PointMaze), where abstract
 actions help or not (by AUC intervals), the ablations, the probability of improvement and the performance
-profiles. :mod:`.report` writes them into ``summary.md`` and ``summary.json``."""
+profiles. :mod:`.report` writes them into ``summary.md`` and ``summary.json``.
+
+Each verdict speaks in its task's metric (the cells' ``metric``): steps to 80 % success and the success
+AUC, or, on a task without success, steps to the return threshold and the return AUC. The target ratio
+is this project's claim about its own suites' tasks; on any other task the check compares the steps and
+states no target."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +20,15 @@ import numpy as np
 from .catalogue import TARGET_TASKS
 from .figures import PROFILE_TAUS
 from .results import ALL_TASKS, CellStats, RunResult
-from .stats import SUCCESS_THRESHOLD, Estimate, Profile, performance_profiles, probability_of_improvement
+from .stats import (
+    RETURN_FRACTION,
+    SUCCESS_THRESHOLD,
+    Estimate,
+    Profile,
+    ReturnScale,
+    performance_profiles,
+    probability_of_improvement,
+)
 
 TARGET_RATIO = 3.0
 """Issue 5's target on Reach2D: the best latent agent needs at least this many times fewer env steps to
@@ -44,27 +57,39 @@ class TargetCheck:
     disjoint"""
     target_ratio: float = TARGET_RATIO
     """how many times fewer steps the target asks for"""
+    target_applies: bool = True
+    """the task is one of the suite's own, for which the target is this project's claim; on another task
+    (a user's) the steps are compared and no target is judged (``met`` is False)"""
 
     def line(self, budget: int) -> str:
         lat, prim = self.latent, self.primitive
-        goal = f"{self.target_ratio:g}x target"
+        reach = threshold_words(lat)
+        # a task of the suite: its target judged; any other: what was compared, and no target
+        compared = "" if self.target_applies else f" (steps to {threshold_text(lat)}; no target set)"
         head = (
-            f"{self.task}{' (target task)' if self.target_task else ''}: best latent {lat.agent} "
+            f"{self.task}{' (target task)' if self.target_task else ''}{compared}: best latent {lat.agent} "
             f"{steps_cell(lat, budget)} vs best primitive {prim.agent} {steps_cell(prim, budget)}"
         )
         if not lat.steps_exact:  # the latent IQM is itself censored: no ratio can be claimed
-            return f"{head} -> the latent agent does not reach 80 % within the budget -> {goal} met: no"
-        if lat.steps_to_80.value == 0 and prim.steps_to_80.value == 0:
-            return f"{head} -> both are at 80 % before any RL -> {goal} met: no"
-        ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.2f}x"
-        return (
-            f"{head} -> {'>= ' if self.ratio_lower_bound else ''}{ratio} fewer steps, intervals overlap: "
-            f"{'yes' if self.overlap else 'no'} -> {goal} met: {'yes' if self.met else 'no'}"
-        )
+            text, met = f"{head} -> the latent agent does not reach {reach} within the budget", False
+        elif lat.steps_to_80.value == 0 and prim.steps_to_80.value == 0:
+            text, met = f"{head} -> both are at {reach} before any RL", False
+        else:
+            ratio = "inf" if math.isinf(self.ratio) else f"{self.ratio:.2f}x"
+            text = (
+                f"{head} -> {'>= ' if self.ratio_lower_bound else ''}{ratio} fewer steps, intervals overlap: "
+                f"{'yes' if self.overlap else 'no'}"
+            )
+            met = self.met
+        if not self.target_applies:
+            return text
+        return f"{text} -> {self.target_ratio:g}x target met: {'yes' if met else 'no'}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            "metric": self.latent.metric,
+            "threshold": self.latent.threshold,
             "target_task": self.target_task,
             "latent_agent": self.latent.agent,
             "latent_steps_to_80": self.latent.steps_to_80.to_dict(),
@@ -73,8 +98,9 @@ class TargetCheck:
             "ratio": None if math.isinf(self.ratio) else self.ratio,
             "ratio_lower_bound": self.ratio_lower_bound,
             "overlap": self.overlap,
-            "met": self.met,
+            "met": self.met if self.target_applies else None,
             "target_ratio": self.target_ratio,
+            "target_applies": self.target_applies,
         }
 
 
@@ -90,10 +116,15 @@ def _best(cells: Sequence[CellStats], by: str) -> CellStats:
 
 
 def target_check(
-    task: str, cells: Sequence[CellStats], target_ratio: float = TARGET_RATIO, target_task: bool | None = None
+    task: str,
+    cells: Sequence[CellStats],
+    target_ratio: float = TARGET_RATIO,
+    target_task: bool | None = None,
+    target_applies: bool = True,
 ) -> TargetCheck | None:
     """The target check on one task (``target_ratio`` times fewer steps), or None without both a latent
-    and a primitive agent. ``target_task`` None: the Reach2D target tasks (:data:`TARGET_TASKS`)."""
+    and a primitive agent. ``target_task`` None: the Reach2D target tasks (:data:`TARGET_TASKS`).
+    ``target_applies`` False (a task not of the suite): the steps compared, no target judged."""
     latent = [c for c in cells if c.family in MACRO_FAMILIES]
     primitive = [c for c in cells if c.family == "primitive"]
     if not latent or not primitive:
@@ -106,14 +137,15 @@ def target_check(
     overlap = lat.steps_to_80.overlaps(prim.steps_to_80)
     return TargetCheck(
         task=task,
-        target_task=task in TARGET_TASKS if target_task is None else target_task,
+        target_task=target_applies and (task in TARGET_TASKS if target_task is None else target_task),
         latent=lat,
         primitive=prim,
         ratio=ratio,
         ratio_lower_bound=not prim.steps_exact,
         overlap=overlap,
-        met=ratio >= target_ratio and lat.steps_exact and not overlap,
+        met=target_applies and ratio >= target_ratio and lat.steps_exact and not overlap,
         target_ratio=target_ratio,
+        target_applies=target_applies,
     )
 
 
@@ -127,19 +159,26 @@ class HelpVerdict:
     latent: CellStats
     primitive: CellStats
     bc_solves: bool
-    """a BC-warm-started agent is at >= 80 % success before any RL"""
+    """a BC-warm-started agent is at the threshold (>= 80 % success, or the return threshold) before any
+    RL"""
 
     def reason(self) -> str:
         lat, prim = self.latent, self.primitive
+        auc = auc_name(lat)
         text = (
-            f"{self.task} ({self.verdict}: best primitive {prim.agent} AUC {fmt_est(prim.auc)} "
-            f"vs best latent {lat.agent} AUC {fmt_est(lat.auc)}"
+            f"{self.task} ({self.verdict}: best primitive {prim.agent} {auc} {fmt_est(prim.auc)} "
+            f"vs best latent {lat.agent} {auc} {fmt_est(lat.auc)}"
         )
-        return text + ("; BC alone solves it before RL)" if self.bc_solves else ")")
+        if not self.bc_solves:
+            return text + ")"
+        if lat.metric == "success":
+            return text + "; BC alone solves it before RL)"
+        return text + f"; BC alone reaches {threshold_words(lat)} before RL)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            "metric": self.latent.metric,
             "verdict": self.verdict,
             "latent_agent": self.latent.agent,
             "latent_auc": self.latent.auc.to_dict(),
@@ -160,7 +199,7 @@ def help_verdict(task: str, cells: Sequence[CellStats], bc_agents: set[str]) -> 
     verdict = {"above": "helps", "below": "latent is worse"}.get(
         compare_auc(lat, prim), "no clear difference"
     )
-    bc_solves = any(c.agent in bc_agents and c.before.value >= SUCCESS_THRESHOLD for c in cells)
+    bc_solves = any(c.agent in bc_agents and c.before.value >= c.threshold for c in cells)
     return HelpVerdict(task, verdict, lat, prim, bc_solves)
 
 
@@ -173,8 +212,12 @@ def no_help_line(verdicts: Sequence[HelpVerdict]) -> str:
         )
     without = [v for v in verdicts if v.verdict != "helps"]
     if not without:
+        metrics = {v.latent.metric for v in verdicts}
+        auc = "return AUC" if metrics == {"return"} else "AUC"
+        if len(metrics) > 1:
+            auc = "AUC (of the return on tasks without success)"
         return (
-            "Latent actions help on every task of this sweep: the best latent agent's AUC interval lies "
+            f"Latent actions help on every task of this sweep: the best latent agent's {auc} interval lies "
             "above the best primitive/BC agent's."
         )
     return "Latent actions do not help on: " + "; ".join(v.reason() for v in without) + "."
@@ -199,7 +242,7 @@ def ablation_lines(task: str, cells: Sequence[CellStats]) -> list[str]:
     lat = _best(latent, "auc")
     outcome = {"above": f"{lat.agent} is better", "below": "the ablation is better"}
     return [
-        f"{task}: best latent {lat.agent} AUC {fmt_est(lat.auc)} "
+        f"{task}: best latent {lat.agent} {auc_name(lat)} {fmt_est(lat.auc)} "
         f"vs {ab.agent} {fmt_est(ab.auc)}: "
         f"{outcome.get(compare_auc(lat, ab), 'no clear difference')}"
         for ab in cells
@@ -216,6 +259,8 @@ class Improvement:
     latent: str
     primitive: str
     probability: Estimate
+    metric: str = "success"
+    """the metric whose AUC the runs are compared by (the cells' ``metric``)"""
 
     def line(self) -> str:
         where = "all tasks (pooled)" if self.task == ALL_TASKS else self.task
@@ -224,6 +269,7 @@ class Improvement:
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            "metric": self.metric,
             "latent_agent": self.latent,
             "primitive_agent": self.primitive,
             "probability": self.probability.to_dict(),
@@ -245,12 +291,13 @@ def improvements(
         primitive = [c for c in cells if c.task == task and c.family == "primitive"]
         if not latent or not primitive:
             continue
-        lat, prim = _best(latent, "auc").agent, _best(primitive, "auc").agent
+        best = _best(latent, "auc")
+        lat, prim = best.agent, _best(primitive, "auc").agent
         over = list(tasks) if task == ALL_TASKS else [task]
         probability = probability_of_improvement(
             [aucs(t, lat) for t in over], [aucs(t, prim) for t in over], reps=reps
         )
-        out.append(Improvement(task, lat, prim, probability))
+        out.append(Improvement(task, lat, prim, probability, best.metric))
     return out
 
 
@@ -273,8 +320,29 @@ def fmt_steps(steps: float) -> str:
     return f"{steps:.0f}"
 
 
-def fmt_est(e: Estimate) -> str:
-    return f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}]"
+def fmt_est(e: Estimate, spec: str = ".2f") -> str:
+    """``value [low, high]``, each formatted with ``spec`` (``.4g`` for returns)."""
+    return f"{e.value:{spec}} [{e.low:{spec}}, {e.high:{spec}}]"
+
+
+def auc_name(cell: CellStats) -> str:
+    """What the cell's AUC is called in a sentence: ``return AUC`` on a task scored by return, else
+    ``AUC``."""
+    return "return AUC" if cell.metric == "return" else "AUC"
+
+
+def threshold_words(cell: CellStats) -> str:
+    """The threshold as a sentence says it: ``80 %`` or ``the return threshold``."""
+    return "80 %" if cell.metric == "success" else "the return threshold"
+
+
+def threshold_text(cell: CellStats) -> str:
+    """What the steps are counted to, with the number: ``80 % success`` or ``a mean return of -350``."""
+    if cell.metric == "success":
+        return f"{SUCCESS_THRESHOLD * 100:g} % success"
+    if math.isnan(cell.threshold):
+        return "each task's return threshold"
+    return f"a mean return of {cell.threshold:.4g}"
 
 
 def steps_cell(cell: CellStats, budget: int) -> str:
@@ -282,3 +350,55 @@ def steps_cell(cell: CellStats, budget: int) -> str:
     prefix = "" if cell.steps_exact else ">= "
     never = f" ({cell.censored}/{cell.runs} never)" if cell.censored else ""
     return f"{prefix}{fmt_steps(est.value)} [{fmt_steps(est.low)}, {fmt_steps(est.high)}]{never}"
+
+
+def compared_steps(metrics: Sequence[str], percent: str = "80 %") -> str:
+    """The steps the target check counts, for the tasks' metrics."""
+    if set(metrics) == {"success"}:
+        return f"steps to {percent} success"
+    if set(metrics) == {"return"}:
+        return "steps to the return threshold"
+    return f"steps to {percent} success, or to the return threshold on tasks without success"
+
+
+def auc_heading(metrics: Sequence[str]) -> str:
+    """What the AUC of the sweep's tasks is called in a heading."""
+    if set(metrics) == {"return"}:
+        return "return AUC"
+    if "return" in metrics:
+        return "AUC: of the success rate, or of the return on tasks without success"
+    return "AUC"
+
+
+def return_metric_lines(
+    scales: Mapping[str, ReturnScale], tasks: Sequence[str], budget: int, pooled: bool
+) -> list[str]:
+    """The summary.md paragraph on the ``tasks`` scored by return (nothing without any): what each column
+    then means, and every such task's scale and threshold (``scales``: task -> its return scale)."""
+    if not tasks:
+        return []
+    fraction = next(iter(scales.values())).fraction if scales else RETURN_FRACTION
+    lines = [
+        f"Scored by return: {', '.join(tasks)} (the env reports no success, `is_success`). There every "
+        "statistic is of the **mean return** (primitive rewards, undiscounted) instead: **return before / "
+        "random / prior** = of the deterministic policy before learning / of uniformly random agent "
+        "actions / of the skill model's prior rollouts (`-` where it does not apply); **steps to return "
+        "threshold** = primitive env steps to the first evaluation whose mean return reaches the task's "
+        f"threshold, {fraction * 100:g} % of the way from its start return (the median over all its runs of "
+        "the return before learning) to the best mean return any evaluation of any agent and seed reached "
+        f"(so the best run reaches it); runs that never get there count as the budget ({fmt_steps(budget)}) "
+        "and are listed as `k/n never`; **return AUC** = area under the return curve min-max normalised "
+        "over every evaluation of every run on the task (0 = its lowest mean return, 1 = its highest), "
+        "divided by the budget: in [0, 1], comparable across tasks like the success AUC; **final return** "
+        "= the mean return at the end of the budget. The checks, the verdicts, the probability of "
+        "improvement and the performance profiles below use these steps and this AUC there."
+        + (" The pooled column's AUC is the success AUC or the return AUC of each task." if pooled else ""),
+        "",
+    ]
+    for task in tasks:
+        scale = scales[task]
+        lines.append(
+            f"- {task}: mean returns from {scale.low:.4g} (lowest evaluation) to {scale.high:.4g} (best); "
+            f"start return {scale.start:.4g}; threshold {scale.threshold:.4g}."
+        )
+    return [*lines, ""]
