@@ -1,4 +1,5 @@
-"""The README stays true: its set-up commands match CI, and its Python tour runs."""
+"""The README stays true: its set-up commands match CI, its Python tour runs, and it stays a front door
+(short, one figure, links that resolve). ``tests/test_docs.py`` checks or runs every other block in it."""
 
 from __future__ import annotations
 
@@ -62,3 +63,23 @@ def test_every_python_snippet_imports_what_it_uses() -> None:
         if used - defined:
             undefined[f"block {i}: {block.splitlines()[0]}"] = sorted(used - defined)
     assert undefined == {}
+
+
+def test_readme_is_a_front_door() -> None:
+    """Short, one figure that exists, and every relative link lands on a file of the repository."""
+    assert len(README.encode()) < 16_000, "the details belong in docs/; the README links to them"
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert len(figures) == 1 and (REPO / figures[0]).is_file(), figures
+    links = [t for t in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README) if "://" not in t]
+    assert len(links) >= 10
+    assert [t for t in links if not (REPO / t).exists()] == []
+
+
+def test_the_recipe_section_is_the_one_the_worlds_guide_includes() -> None:
+    """docs/guides/worlds.md shows the README's plug-in recipe through a snippet, never a copy."""
+    start, end = "<!-- --8<-- [start:recipe] -->", "<!-- --8<-- [end:recipe] -->"
+    assert README.count(start) == README.count(end) == 1
+    recipe = README.split(start, 1)[1].split(end, 1)[0]
+    assert "absaction collect --env Pendulum-v1" in recipe and "evaluate_lookahead" in recipe
+    guide = (REPO / "docs" / "guides" / "worlds.md").read_text()
+    assert '--8<-- "README.md:recipe"' in guide and "absaction collect --env Pendulum-v1" not in guide
