@@ -34,7 +34,13 @@ from absaction.agents import (
     read_eval_csv,
     train_agent,
 )
-from absaction.agents.hyperparams import HYPERPARAMS_DIR, PrimitiveProgress, algorithm_kwargs, check_keys
+from absaction.agents.hyperparams import (
+    HYPERPARAMS_DIR,
+    BudgetWarning,
+    PrimitiveProgress,
+    algorithm_kwargs,
+    check_keys,
+)
 from absaction.cli import main
 from absaction.errors import AbsactionError
 from absaction.outputs import RECORD_FILE
@@ -104,7 +110,7 @@ def stub_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     run = tmp_path / "stub-model"
     run.mkdir()
     (run / "model.safetensors").write_bytes(b"stub weights")
-    monkeypatch.setattr(latent_module, "load_action_model", lambda path: StubDecoder())
+    monkeypatch.setattr(latent_module, "load_action_model", lambda path, **options: StubDecoder())
     return run
 
 
@@ -157,6 +163,60 @@ def test_hyperparams_merge_order(tmp_path: Path):
         load_hyperparams("Env-v0", "ppo", path=path)
 
 
+def test_an_action_kinds_section_outranks_the_envs_plain_keys(tmp_path: Path):
+    """An env entry written for primitive agents must not give a chunked agent primitive-sized rollouts:
+    default.<kind> beats <env>'s plain keys, and only <env>.<kind> beats default.<kind>."""
+    path = tmp_path / "ppo.yml"
+    path.write_text(
+        "default: {n_steps: 1024, gamma: 0.99, latent: {n_steps: 16}, skill: {n_steps: 64}}\n"
+        "Env-v0: {n_steps: 2048, n_envs: 4, gamma: 0.9, skill: {n_steps: 8}}\n"
+    )
+    assert load_hyperparams("Env-v0", "ppo", "primitive", path) == {
+        "n_steps": 2048,
+        "n_envs": 4,
+        "gamma": 0.9,
+    }
+    assert load_hyperparams("Env-v0", "ppo", "latent", path) == {"n_steps": 16, "n_envs": 4, "gamma": 0.9}
+    assert load_hyperparams("Env-v0", "ppo", "skill", path) == {"n_steps": 8, "n_envs": 4, "gamma": 0.9}
+    # the packaged Pendulum entry (n_steps 1024 x 4 envs for primitive PPO) leaves latent agents theirs
+    packaged = load_hyperparams("Pendulum-v1", "ppo", "latent")
+    assert packaged["n_steps"] == load_hyperparams("Other-v0", "ppo", "latent")["n_steps"] == 16
+
+
+def test_first_update_steps_and_the_budget_check():
+    from absaction.agents.hyperparams import check_budget, first_update_steps
+
+    assert first_update_steps("ppo", {"n_steps": 1024, "n_envs": 4}, 32) == 131_072
+    assert first_update_steps("ppo", {"n_steps": 16, "n_envs": 4}, 32) == 2_048
+    assert first_update_steps("sac", {"learning_starts": 100}, 10) == 1_010
+    assert first_update_steps("td3", {"learning_starts": 100, "n_envs": 4, "train_freq": 1}, 1) == 104
+    assert first_update_steps("sac", {"learning_starts": 0, "train_freq": [1, "episode"]}, 1) is None
+    assert check_budget("ppo", {"n_steps": 16, "n_envs": 4}, 32, 2_048) is None  # exactly one update
+    err = check_budget("ppo", {"n_steps": 1024, "n_envs": 4}, 32, 5_000)
+    assert err is not None and "before the first PPO update, which comes after 131072" in err.problem
+    assert err.fix is not None and "--steps to at least 131072" in err.fix
+
+
+def test_train_agent_warns_in_one_line_when_no_update_fits_the_budget(tmp_path: Path):
+    """From Python (a sweep's smoke preset, a pipeline check) a run without an update still runs, but
+    says so before any work; the CLI refuses (below)."""
+    config = AgentConfig("absaction/Reach2D-v0", algo="ppo", steps=64, eval_every=64, eval_episodes=1)
+    with pytest.warns(BudgetWarning, match=r"64 primitive steps ends before the first PPO update") as caught:
+        train_agent(config, tmp_path / "agent", progress=False, plot=False)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+def test_rl_refuses_a_budget_that_ends_before_the_first_update(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "ppo"
+    argv = ["rl", "--env", "Pendulum-v1", "--steps", "1000", "--no-progress", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "before the first PPO update, which comes after 4096" in err[0], err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("algo", ["ppo", "sac", "td3"])
 def test_packaged_files_are_valid_for_every_entry_and_action_kind(algo: str):
     import yaml
@@ -203,7 +263,10 @@ def test_macro_agents_get_gamma_to_the_k_and_primitive_step_schedules():
         ({"env_id": "absaction_tests/Lin-v0"}, "unknown environment id 'absaction_tests/Lin-v0'"),
         ({"actions": "repeat"}, "action repeat needs a repeat count"),
         ({"chunk": 4}, "chunk only applies to latent or repeat actions"),
-        ({"model": "somewhere"}, "model only applies to actions='latent', got actions='primitive'"),
+        (
+            {"model": "somewhere"},
+            "model only applies to actions='latent' or actions='skill', got actions='primitive'",
+        ),
         ({"algo": "dqn"}, "unknown algorithm 'dqn'"),
         (
             {"actions": "repeat", "chunk": 4, "bc_dataset": "x"},

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,29 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if _port_open(port):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_no_test_stops_ray_machine_wide():
+    """`ray stop` ends every Ray process of the machine, a user's own cluster included: tests stop only
+    what they started."""
+    stop = chr(34) + "st" + "op" + chr(34)  # the quoted sub-command, spelt so that this line does not match
+    for path in Path(__file__).parent.glob("test_*.py"):
+        assert stop not in path.read_text(), f"{path.name} runs `ray stop`"
+
+
 def test_sweep_on_an_existing_cluster_through_ray_address(local_sweep: Path, tmp_path: Path):
     ray_cli = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
     port = _free_port()
@@ -136,13 +160,15 @@ def test_sweep_on_an_existing_cluster_through_ray_address(local_sweep: Path, tmp
     token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     env = {**os.environ, **token, "OMP_NUM_THREADS": "1"}
     address = f"127.0.0.1:{port}"
+    # `--block` keeps the head in this one process: terminating it stops exactly this head's processes
+    # (a machine-wide `ray stop` would also stop any cluster the person running the tests has up)
+    head = subprocess.Popen(
+        [*ray_cli, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
     try:
-        started = subprocess.run(
-            [*ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-             "--include-dashboard=false", "--disable-usage-stats"],
-            capture_output=True, text=True, env=env, timeout=120,
-        )  # fmt: skip
-        assert started.returncode == 0, started.stdout + started.stderr
+        assert _wait_for_port(port, head, seconds=120), "the Ray head did not come up"
         out = tmp_path / "cluster"
         proc = subprocess.run(
             [sys.executable, "-m", "absaction", *TINY, "--executor", "ray", "--ray-address", address,
@@ -151,7 +177,13 @@ def test_sweep_on_an_existing_cluster_through_ray_address(local_sweep: Path, tmp
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
     finally:
-        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        head.terminate()
+        try:
+            head.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+    assert not _port_open(port), "the head this test started is still serving"
     assert _rows(out) == _rows(local_sweep)
 
 

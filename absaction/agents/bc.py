@@ -80,6 +80,11 @@ def demonstration_pairs(dataset: Demonstrations) -> tuple[np.ndarray, np.ndarray
                 "the dataset has no observations, so a policy cannot be cloned from it",
                 "collect it with observations (absaction collect records them by default)",
             )
+        source = f" of {dataset.path}" if getattr(dataset, "path", None) else ""
+        for index, ep in enumerate(episodes):  # a NaN would reach torch's Normal as a tensor dump
+            where = f"episode {index}{source}"
+            _check_finite(np.asarray(ep.observations[: len(ep.actions)], np.float32), "observations", where)
+            _check_finite(np.asarray(ep.actions, np.float32), "actions", where)
         obs = np.concatenate([np.asarray(ep.observations[: len(ep.actions)], np.float32) for ep in episodes])
         actions = np.concatenate([np.asarray(ep.actions, np.float32) for ep in episodes])
     if obs.ndim != 2 or actions.ndim != 2 or len(obs) != len(actions) or len(obs) == 0:
@@ -88,7 +93,27 @@ def demonstration_pairs(dataset: Demonstrations) -> tuple[np.ndarray, np.ndarray
             f"{actions.shape}",
             "pass matching non-empty arrays",
         )
+    _check_finite(obs, "observations")
+    _check_finite(actions, "actions")
     return obs, actions
+
+
+def _check_finite(values: np.ndarray, what: str, episode: str | None = None) -> None:
+    """Refuse NaN or infinite demonstration ``what`` (observations or actions), naming the first bad
+    step of ``episode`` (e.g. ``"episode 3 of data/reach2d"``), or the first bad row of bare arrays."""
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad)[0])
+    if episode is None:
+        raise AbsactionError(
+            f"the demonstration pairs have NaN or infinite {what} (first in row {first})",
+            "remove those rows from the arrays",
+        )
+    raise AbsactionError(
+        f"{episode} has NaN or infinite {what} (first at step {first})",
+        "remove that episode or re-collect the dataset",
+    )
 
 
 def latent_demonstration_pairs(

@@ -234,6 +234,11 @@ class PrimitiveStepCallback(BaseCallback):
             self._evaluate()
         self._bar.close()
 
+    def close_progress(self) -> None:
+        """End the progress bar's line (also when training stopped by an exception); closing twice is fine."""
+        if self._bar is not None:
+            self._bar.close()
+
     # -- helpers ----------------------------------------------------------------------------------------
     def _pause_clock(self) -> None:
         self._train_seconds += time.perf_counter() - self._resumed_at

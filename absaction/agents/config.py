@@ -32,6 +32,8 @@ class AgentConfig:
     model: str | None = None
     """run folder of the trained action model (``absaction train --out``); needed for latent and skill
     actions (a skill model for skill actions)"""
+    allow_incomplete: bool = False
+    """use an action model whose training has not finished (its last checkpoint; refused by default)"""
     ladders: list[int] | None = None
     """1-based ladders the latent agent controls (default: all, or those named in ``dims``)"""
     dims: dict[int, list[int]] | None = None
@@ -83,7 +85,8 @@ class AgentConfig:
     env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     """keyword arguments for ``gymnasium.make``"""
     device: str = "cpu"
-    """torch device of the agent (small MLPs: cpu is usually fastest)"""
+    """torch device of the agent: auto (CUDA if available) | cpu | cuda | cuda:N (small MLPs: cpu is
+    usually fastest)"""
 
     # ------------------------------------------------------------------------------------ checks
     def validate(self) -> None:
@@ -109,17 +112,35 @@ class AgentConfig:
             )
             skill = _text("actions", "skill")
             for name, python, setting, default in skill_options:
-                if setting != default:
+                if setting == default:
+                    continue
+                actions = _text("actions", self.actions)
+                if name == "ladders":  # the words; a latent agent's --ladders takes ladder numbers
+                    numbers = option("ladders", "2,3", python="[2, 3]")
                     raise AbsactionError(
-                        f"{flag(name, python)} only applies to {skill}, got {_text('actions', self.actions)}",
-                        f"drop {flag(name, python)} or use {skill}",
+                        f"the words top and all of {flag(name, python)} choose skill latents and only apply "
+                        f"to {skill}, got {actions}",
+                        f"pass ladder numbers such as {numbers} or use {skill}"
+                        if self.actions == "latent"
+                        else f"drop {flag(name, python)} or use {skill}",
                     )
+                raise AbsactionError(
+                    f"{flag(name, python)} only applies to {skill}, got {actions}",
+                    f"drop {flag(name, python)} or use {skill}",
+                )
         if self.actions not in ("latent", "skill"):
-            for name, value in (("model", self.model), ("ladders", self.ladders), ("dims", self.dims)):
+            either = f"{latent} or {_text('actions', 'skill')}"
+            options: tuple[tuple[str, object, str], ...] = (
+                ("model", self.model, either),
+                ("allow_incomplete", self.allow_incomplete, either),
+                ("ladders", self.ladders, either),
+                ("dims", self.dims, latent),
+            )
+            for name, value, kinds in options:
                 if value:
                     raise AbsactionError(
-                        f"{flag(name)} only applies to {latent}, got {_text('actions', self.actions)}",
-                        f"drop {flag(name)} or use {latent}",
+                        f"{flag(name)} only applies to {kinds}, got {_text('actions', self.actions)}",
+                        f"drop {flag(name)} or use {kinds}",
                     )
         if self.plan_phase and (self.actions != "latent" or self.chunk is None):
             raise AbsactionError(

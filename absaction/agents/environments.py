@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from absaction.envs.ids import resolve_env_id
 from absaction.envs.pointmaze import drop_temporary_xml
-from absaction.errors import AbsactionError, flag, one_line
+from absaction.errors import AbsactionError, flag, one_line, option
 from absaction.wrappers import (
     ActionDecoder,
     ActionRepeatWrapper,
@@ -31,7 +31,7 @@ from absaction.wrappers import (
 from absaction.wrappers import latent as latent_module
 
 from .config import AgentConfig
-from .hyperparams import normalize_kwargs, resolve_hyperparams
+from .hyperparams import checked_hyperparams, normalize_kwargs
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from stable_baselines3.common.vec_env import VecEnv
@@ -43,7 +43,13 @@ def load_model_for(config: AgentConfig) -> Any:
         return None
     path = config.model_path()
     assert path is not None  # validate() guarantees a model for latent and skill actions
-    model = latent_module.load_action_model(path)
+    model = latent_module.load_action_model(path, allow_incomplete=config.allow_incomplete)
+    if config.actions == "latent" and getattr(model, "name", None) == "skill":
+        # a skill's decoder needs the state at every step: the model's own error names Python methods
+        raise AbsactionError(
+            f"{path} holds a skill model, which decodes one step at a time from the state, not latent chunks",
+            f"use {option('actions', 'skill', python=repr('skill'))} for it",
+        )
     if config.actions == "skill":
         flags = " with --residual" if config.residual else f" with --prior {config.prior}"
         load_skill_model(model, "skill actions" + flags)  # a latent-chunk model: one line, before any env
@@ -91,7 +97,7 @@ def make_env(
     """
 
     config.validate()
-    hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
+    hp = checked_hyperparams(config) if hyperparams is None else hyperparams
     gamma = float(hp.get("gamma", 0.99))
     env: gym.Env[Any, Any] = Monitor(make_task_env(config))
     if config.actions == "latent":
@@ -176,7 +182,7 @@ def make_vec_env(
     """``n_envs`` (default: the ``n_envs`` hyperparameter) copies in a DummyVecEnv, seeded with
     ``config.seed + i`` on their first reset; wrapped in VecNormalize when ``normalize`` is on."""
 
-    hp = resolve_hyperparams(config) if hyperparams is None else hyperparams
+    hp = checked_hyperparams(config) if hyperparams is None else hyperparams
     if model is None:
         model = load_model_for(config)
     count = int(n_envs if n_envs is not None else hp.get("n_envs", 1))

@@ -18,17 +18,18 @@ import dataclasses
 import math
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from stable_baselines3.common.logger import configure, make_output_format
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from absaction import __version__
-from absaction.errors import AbsactionError, one_line, option
+from absaction.devices import check_device
+from absaction.errors import AbsactionError, flag, one_line, option
 from absaction.files import atomic_dir, atomic_write_bytes, atomic_write_json, check_new_output, json_safe
 from absaction.seeding import seed_everything
 from absaction.threads import torch_threads
@@ -55,11 +56,13 @@ from .environments import (
 )
 from .evaluation import EVAL_SEED_OFFSET, EvalResult, evaluate, evaluate_random_actions, sb3_policy
 from .hyperparams import (
+    BudgetWarning,
     PrimitiveProgress,
     agent_class,
     algorithm_class,
     algorithm_kwargs,
-    resolve_hyperparams,
+    check_budget,
+    checked_hyperparams,
 )
 from .persistence import (
     AGENT_JSON,
@@ -202,6 +205,8 @@ def build_agent(
     """The SB3 algorithm for ``config`` acting in ``venv`` (gamma per decision = gamma**k)."""
     k = steps_per_decision(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
     policy, kwargs = algorithm_kwargs(hyperparams, int(venv.action_space.shape[0]), k, progress)
+    if policy == "MlpPolicy" and isinstance(venv.observation_space, gym.spaces.Dict):
+        policy = "MultiInputPolicy"  # SB3's MLP over a Dict's keys (each flattened, then concatenated)
     cls = agent_class(config)
     if cls is not algorithm_class(config.algo):  # PriorSAC: the prior comes from the skill wrapper
         kwargs["action_prior"] = find_macro_wrapper(_first_env(venv)).action_prior  # type: ignore[union-attr]
@@ -212,7 +217,7 @@ def build_agent(
         first = one_line(err)
         raise AbsactionError(
             f"{config.algo} rejected the hyperparameters ({first})",
-            "fix the hyperparameter file or overrides",
+            f"fix the hyperparameter file or {flag('set', python='hyperparams')}",
         ) from None
     if cls is not algorithm_class(config.algo):  # SPiRL: the policy starts as the prior
         # states the prior itself visits, in a separate env (its steps are not training steps: the
@@ -240,6 +245,7 @@ def train_agent(
     tensorboard: bool = False,
     checkpoint_every: int | None = None,
     threads: int = 1,
+    refuse_no_update: bool = False,
 ) -> TrainResult:
     """Train one agent for ``config.steps`` PRIMITIVE env steps and write its output folder.
 
@@ -264,6 +270,9 @@ def train_agent(
             the folder is then built under a temporary name and appears only when complete).
         threads: torch threads while training (0: torch's default, all cores; 1 is fastest for these
             small networks, and the only sane choice beside other busy processes).
+        refuse_no_update: a budget that ends before the agent's first gradient update raises
+            :class:`AbsactionError` (``absaction rl`` does this); by default it is one warning line
+            before any work (short pipeline checks, such as a sweep's smoke preset, still run).
     """
     if tensorboard:
         check_tensorboard()  # before anything is written
@@ -276,7 +285,7 @@ def train_agent(
     if checkpoint_every is not None and checkpoint_every < 0:
         raise AbsactionError(f"checkpoint_every must be >= 0, got {checkpoint_every}", "pass 0 or more")
     with torch_threads(threads):
-        hyperparams = resolve_hyperparams(config)
+        hyperparams = checked_hyperparams(config)
         config = resolve_config(config, hyperparams)
         assert config.steps is not None and config.eval_episodes is not None
         seed_everything(config.seed)
@@ -288,6 +297,11 @@ def train_agent(
             demonstrations = load_demonstrations(config.bc_dataset)
         schedule = PrimitiveProgress()
         venv = make_vec_env(config, model=action_model, hyperparams=hyperparams)
+        no_update = check_budget(config.algo, hyperparams, steps_per_decision(_first_env(venv)), config.steps)
+        if no_update is not None:
+            if refuse_no_update:
+                raise no_update
+            warnings.warn(str(no_update), BudgetWarning, stacklevel=2)
         eval_env = make_env(config, model=action_model, hyperparams=hyperparams)
         agent = build_agent(config, venv, hyperparams, schedule)
         share_clock(_vec_envs(venv), eval_env)  # residual skills: evaluations use the training lambda
@@ -372,12 +386,6 @@ def resume_agent(
     venv.close()
     eval_env.close()
     return result
-
-
-def check_device(device: str) -> None:
-    """Refuse a CUDA device on a machine without CUDA (SB3 would fall back to the CPU silently)."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise AbsactionError(f"--device {device} needs CUDA, which is not available", "use --device cpu")
 
 
 def _warm_start(config: AgentConfig, agent: Any, venv: Any, eval_env: Any, demonstrations: Any) -> BCResult:
@@ -498,11 +506,14 @@ class _Session:
         # SB3 counts decisions; each lasts >= 1 primitive step, so `steps` decisions always cover the
         # budget and the callback is what stops training. A resumed run keeps SB3's counters, so that
         # its progress (num_timesteps / total) is the uninterrupted run's.
-        agent.learn(
-            total_timesteps=config.steps - agent.num_timesteps,
-            callback=callbacks,
-            reset_num_timesteps=resumed is None,
-        )
+        try:
+            agent.learn(
+                total_timesteps=config.steps - agent.num_timesteps,
+                callback=callbacks,
+                reset_num_timesteps=resumed is None,
+            )
+        finally:  # SB3 ends no callback on an exception: a Ctrl-C's message must not land on the bar's line
+            callback.close_progress()
         if progress_before is not None:
             progress_csv = work / "sb3" / "progress.csv"
             atomic_write_bytes(progress_csv, merged_progress_csv(progress_before, progress_csv) or b"")

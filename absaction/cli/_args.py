@@ -88,6 +88,16 @@ def add_force(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None
     parser.add_argument("--force", action="store_true", help="replace the output if it already exists")
 
 
+def add_allow_incomplete(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--allow-incomplete``: use the model of a training run that has not finished (refused otherwise,
+    see :func:`absaction.models.io.check_complete`)."""
+    parser.add_argument(
+        "--allow-incomplete", action="store_true",
+        help="use the last checkpoint of a model whose training has not finished (its config.json says "
+        '"complete": false; otherwise refused: finish it with absaction train --resume RUN_DIR)',
+    )  # fmt: skip
+
+
 KEY_VALUE_SEMANTICS = (
     "VALUE is read as one YAML value: 64 -> int, 1e-3 / 0.5 -> float, true/false -> bool, null -> None, "
     "[8, 8] -> list, {a: 1} -> mapping, anything else (or a quoted '64') -> text"

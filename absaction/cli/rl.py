@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from absaction.agents.config import ACTION_KINDS, ALGOS, FIXED_MODES, AgentConfig
 from absaction.cli._args import (
     KEY_VALUE_SEMANTICS,
+    add_allow_incomplete,
     add_force,
     field_default,
     field_docs,
@@ -75,12 +76,14 @@ def ladders_spec(text: str) -> list[int] | str:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rl",
-        help="train an SB3 agent on primitive, latent or repeated actions",
+        help="train an SB3 agent on primitive, latent, skill or repeated actions",
         description=(
             "Train one stable-baselines3 agent (PPO, SAC or TD3) that acts in primitive actions, in the\n"
-            "latent space of a trained action model (LatentActionWrapper), or in repeated actions\n"
-            "(the action-repeat baseline). Hyperparameters come from the packaged rl_zoo3-style YAML\n"
-            "(absaction/agents/hyperparams/<algo>.yml), overridable with --hyperparams and --set."
+            "latent space of a trained action model (LatentActionWrapper), in the skills of a trained skill\n"
+            "model (SkillWrapper: a skill z every H steps, optionally regularised or reparameterised by the\n"
+            "skill prior, --prior), or in repeated actions (the action-repeat baseline). Hyperparameters\n"
+            "come from the packaged rl_zoo3-style YAML (absaction/agents/hyperparams/<algo>.yml),\n"
+            "overridable with --hyperparams and --set."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -93,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     group = parser.add_argument_group("latent and repeated actions")
     group.add_argument("--model", metavar="RUN_DIR", help=field_docs(a)["model"])
+    add_allow_incomplete(group)
     group.add_argument(
         "--ladders", type=ladders_spec, metavar="L[,L...]|top",
         help=field_help(
@@ -206,6 +210,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         algo=args.algo,
         actions=args.actions,
         model=args.model,
+        allow_incomplete=args.allow_incomplete,
         ladders=None if words else args.ladders,
         prior=args.prior,
         residual=args.residual,
@@ -260,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
             result = train_agent(
                 config, run_dir, force=args.force, progress=not args.no_progress,
                 checkpoint_every=args.checkpoint_every, threads=args.threads, tensorboard=args.tensorboard,
+                refuse_no_update=True,
             )  # fmt: skip
         except KeyboardInterrupt:
             return _interrupted(run_dir)
@@ -316,6 +322,12 @@ def _print_summary(result: TrainResult) -> None:
     if result.prior_rollouts is not None:
         table.add_row("success of prior rollouts (z ~ p(z | s))", pct(result.prior_rollouts.success_rate))
     table.add_row("final success rate", pct(result.final.success_rate))
+    # the returns beside the success rates: on an env without is_success they are what compares
+    table.add_row("mean return before learning", f"{result.before_learning.mean_return:.4g}")
+    if result.random_actions is not None:
+        table.add_row("mean return of random actions", f"{result.random_actions.mean_return:.4g}")
+    if result.prior_rollouts is not None:
+        table.add_row("mean return of prior rollouts", f"{result.prior_rollouts.mean_return:.4g}")
     table.add_row("final mean return", f"{result.final.mean_return:.4g} (primitive rewards, undiscounted)")
     table.add_row("primitive env steps", f"{result.primitive_steps:,}")
     table.add_row("decisions", f"{result.decisions:,}")

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from absaction.analysis.metrics import active_units
-from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.cli._args import (
+    add_allow_incomplete,
+    add_force,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from absaction.envs.reach2d import env_step_size
 from absaction.errors import AbsactionError
 from absaction.models.activity import ACTIVE_KL_THRESHOLD
@@ -77,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--out", type=Path, required=True, metavar="FIG.png", help="output figure (.png/.pdf/.svg)"
     )
+    add_allow_incomplete(parser)
     add_force(parser)
     parser.set_defaults(func=run)
 
@@ -106,10 +113,17 @@ def run(args: argparse.Namespace) -> int:
         )
     check_figure_path(args.out, args.force, inputs=[args.model])
 
-    model = load(args.model)
+    config = read_config(args.model)
+    if config.get("model") == "skill":  # its encoder needs states: the Python error names methods
+        raise AbsactionError(
+            f"{args.model} holds a skill model; traverse draws the latents of action-sequence models",
+            f"run `absaction evaluate --model {args.model} --out DIR`: its report draws the skill's "
+            "traversal",
+        )
+    model = load(args.model, allow_incomplete=args.allow_incomplete)
     if not args.all:
         check_latent(model.ladder_dims, args.ladder, args.dim)
-    dataset = load_data_of(args.model, args.data, read_config(args.model))
+    dataset = load_data_of(args.model, args.data, config)
     actions = pick_sequence(model, dataset, args.index)  # (T, A)
 
     if model.kl_per_dim is not None:

@@ -12,7 +12,9 @@ dimension over the training set, or null), ``active_kl_threshold``; training add
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import safetensors.torch
 import torch
 
 from absaction.data import Normalizer
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 from absaction.files import atomic_write_bytes, atomic_write_json, read_versioned_json
 from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE
 from absaction.models.registry import MODELS, model_class
@@ -52,7 +54,20 @@ def weights_bytes(model: ActionVAE) -> bytes:
     """The model's state dict as safetensors bytes (tagged with the format and model name)."""
 
     tensors = {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()}
-    return safetensors.torch.save(tensors, metadata={"format": FORMAT, "model": model.name})
+    return safetensors_bytes(tensors, {"format": FORMAT, "model": model.name})
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """``safetensors.torch.save(tensors, metadata)`` with the metadata's keys in sorted order, so that
+    the same tensors always give the same bytes (safetensors writes them in a hash map's order, which
+    changes from one process to the next). The file reads back as any safetensors file."""
+    blob = safetensors.torch.save(tensors, metadata=metadata)
+    (size,) = struct.unpack("<Q", blob[:8])  # little-endian header length, then the JSON header
+    header = json.loads(blob[8 : 8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors pads it
+    return struct.pack("<Q", len(text)) + text + blob[8 + size :]
 
 
 def save(
@@ -153,15 +168,51 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
-def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> ActionVAE:
+def check_complete(run_dir: str | os.PathLike[str], config: dict[str, Any] | None = None) -> None:
+    """Refuse the model of a training run that stopped before its last epoch (``config.json`` says
+    ``"complete": false``: interrupted, killed, or stopped by a time budget), with the command that
+    finishes it. A folder without the key (a model saved by :func:`save` alone) counts as complete.
+
+    Args:
+        run_dir: the model folder.
+        config: its parsed ``config.json`` when already read (:func:`read_config`).
+    """
+    config = read_config(run_dir) if config is None else config
+    if config.get("complete", True) is not False:
+        return
+    done = config.get("epochs_completed")
+    planned = (config.get("train") or {}).get("epochs")
+    progress = f" (epoch {done} of {planned})" if done is not None and planned is not None else ""
+    shown = Path(run_dir)
+    if shown.is_absolute() and shown.is_relative_to(Path.cwd()):  # as typed, when a caller resolved it
+        shown = shown.relative_to(Path.cwd())
+    raise AbsactionError(
+        f"{shown} holds an unfinished training run{progress}",
+        f"finish it with `absaction train --resume {shown}`, or pass {option('allow_incomplete')} to "
+        "use its last checkpoint as it is",
+    )
+
+
+def load(
+    run_dir: str | os.PathLike[str], device: str | torch.device = "cpu", *, allow_incomplete: bool = False
+) -> ActionVAE:
     """Load a trained model from its folder (``absaction train --out``), in eval mode on ``device``.
+
+    Args:
+        run_dir: the model folder.
+        device: where the weights go.
+        allow_incomplete: also load the last checkpoint of a run whose training has not finished
+            (refused by default: see :func:`check_complete`).
 
     Raises:
         AbsactionError: the folder or one of its files is missing, unreadable, corrupt or truncated,
-            or the weights do not match the configuration.
+            the weights do not match the configuration, or the run is unfinished (unless
+            ``allow_incomplete``).
     """
     run_dir = Path(run_dir)
     config = read_config(run_dir)
+    if not allow_incomplete:
+        check_complete(run_dir, config)
     model = model_from_config(config)
     state = load_weights(run_dir / WEIGHTS_FILE)
     expected = model.state_dict()

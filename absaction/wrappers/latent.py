@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, flag, option
 from absaction.models import load
 from absaction.wrappers.macro import MacroActionWrapper, require_box
 
@@ -54,10 +54,11 @@ class ActionDecoder(Protocol):
         ...
 
 
-def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
+def load_action_model(run_dir: str | os.PathLike[str], *, allow_incomplete: bool = False) -> ActionDecoder:
     """Load a trained action model from its run folder (``absaction.models.load``), eval mode.
 
-    Errors are :class:`AbsactionError` (missing folder, corrupt or truncated checkpoint).
+    Errors are :class:`AbsactionError` (missing folder, corrupt or truncated checkpoint, a run whose
+    training has not finished unless ``allow_incomplete``).
     """
     path = Path(run_dir)
     if not path.is_dir():
@@ -66,7 +67,7 @@ def load_action_model(run_dir: str | os.PathLike[str]) -> ActionDecoder:
             "train one with `absaction train ... --out DIR` and pass that DIR",
         )
 
-    model: ActionDecoder = load(path)
+    model: ActionDecoder = load(path, allow_incomplete=allow_incomplete)
     return model
 
 
@@ -198,10 +199,9 @@ class LatentActionWrapper(MacroActionWrapper, gym.utils.RecordConstructorArgs):
             raise AbsactionError(f"z_bound must be > 0, got {z_bound}", "pass a positive bound such as 2.0")
         if plan_phase and (self.chunk_steps >= self.decode_length or self.decode_length % self.chunk_steps):
             raise AbsactionError(
-                f"plan_phase needs closed-loop steps k < T that divide T, got k={self.chunk_steps}, "
-                f"T={self.decode_length}",
-                f"pass closed_loop_steps (CLI: --chunk) dividing {self.decode_length}, e.g. "
-                f"{max(1, self.decode_length // 4)}",
+                f"{flag('plan_phase')} needs closed-loop steps k < T that divide T, got "
+                f"k={self.chunk_steps}, T={self.decode_length}",
+                f"pass {_steps(max(1, self.decode_length // 4))} or another divisor of {self.decode_length}",
             )
         self.plan_phase = bool(plan_phase)
         self._phase = 0  # decoded-plan index of the next decision's first action (plan_phase only)
@@ -386,6 +386,13 @@ def _check_model_matches_env(model: ActionDecoder, box: gym.spaces.Box, env: gym
         )
 
 
+def _steps(value: object) -> str:
+    """``closed_loop_steps=VALUE`` as the caller writes it: ``--chunk VALUE`` at the command line, where
+    ``absaction rl --chunk`` sets it."""
+    name = flag("chunk", python="closed_loop_steps")
+    return f"{name} {value}" if name.startswith("--") else f"{name}={value}"
+
+
 def _resolve_chunk(model: ActionDecoder, chunk: int | None, closed_loop_steps: int | None) -> tuple[int, int]:
     """-> (decoded length T, executed steps per decision k)."""
     seq_len = model.seq_len
@@ -403,15 +410,15 @@ def _resolve_chunk(model: ActionDecoder, chunk: int | None, closed_loop_steps: i
     else:
         raise AbsactionError(
             "the model decodes variable-length sequences and no chunk length was given",
-            "pass chunk=T (CLI: --chunk T), the number of primitive steps one latent action lasts",
+            f"pass {option('chunk', 'T')}, the number of primitive steps one latent action lasts",
         )
     if length < 1:
         raise AbsactionError(f"chunk length must be >= 1, got {length}", "pass a positive chunk length")
     steps = length if closed_loop_steps is None else int(closed_loop_steps)
     if not 1 <= steps <= length:
         raise AbsactionError(
-            f"closed_loop_steps={steps} must be between 1 and the decoded chunk length {length}",
-            f"pass a value in 1..{length}",
+            f"{_steps(steps)} must be between 1 and the decoded chunk length {length}",
+            f"pass {_steps('K')} with K in 1..{length}, or leave it out to execute the whole chunk",
         )
     return length, steps
 
