@@ -453,12 +453,12 @@ def test_plot_two_dimensional_actions_without_env(
     assert "coloured by episode (positions from actions)" in capsys.readouterr().out
 
 
-def test_plot_refuses_one_dimensional_actions(
-    pendulum_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status, err = run_cli(capsys, "plot", "--data", str(pendulum_dataset), "--out", str(tmp_path / "p.png"))
-    assert status == 2 and "actions have 1 dimension(s); a path plot needs 2" in error_line(err)
-    assert list(tmp_path.iterdir()) == []
+def test_path_positions_from_one_dimensional_actions_are_refused(pendulum_dataset: Path) -> None:
+    """A path needs 2-D actions (``absaction plot`` draws 1-D ones over time instead)."""
+    from absaction.analysis.paths import dataset_paths
+
+    with pytest.raises(AbsactionError, match=r"actions have 1 dimension\(s\); a path plot needs 2"):
+        dataset_paths(load_dataset(pendulum_dataset), "actions")
 
 
 def test_plot_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str], minari_home: Path) -> None:

@@ -182,11 +182,12 @@ def test_episodes_of_99_steps_train_with_the_defaults(
         capsys, "train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1"
     )
     assert code == 0, err
-    # default TCVLAE: 3 ladders x 1 layer -> sequences divide by 8; 99 // 8 * 8 = 96
-    assert "episodes of 99 steps" in err and "windows of 96 steps" in err
+    # default TCVLAE: 3 ladders x 1 layer -> sequences divide by 8; at most 32 steps (TrainConfig's
+    # DEFAULT_WINDOW), so an agent decoding one window per decision makes 4 decisions per episode
+    assert "episodes of 99 steps" in err and "windows of 32 steps" in err
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["data"]["window"] == 96 and config["model_config"]["seq_len"] == 96
-    assert config["data"]["n_train"] + config["data"]["n_val"] == 12  # one window per episode
+    assert config["data"]["window"] == 32 and config["model_config"]["seq_len"] == 32
+    assert config["data"]["n_train"] + config["data"]["n_val"] == 36  # three windows per episode
 
     # an explicit --window is honoured, and still checked against the model
     code, _, err = run_cli(

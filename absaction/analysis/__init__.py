@@ -6,7 +6,10 @@
   range and draw the 2-D paths.
 - `absaction.analysis.report` — `evaluate_model` (reconstruction, KL, metrics) and the report writer
   behind ``absaction evaluate``.
-- `absaction.analysis.paths` — `plot_paths`, a dataset's paths (the paper's Fig. 3).
+- `absaction.analysis.paths` — `plot_paths`, a dataset's paths (the paper's Fig. 3), and
+  `plot_action_series`, actions over time for actions that trace no 2-D path.
+- `absaction.analysis.skills` and `absaction.analysis.skill_report` — a skill model's evaluation:
+  reconstruction, the prior's NLL, prior rollouts, traversal figures, and its report.
 
 Names are imported lazily: ``import absaction.analysis`` pulls in neither matplotlib nor torch; the first
 access to a figure or model function does.

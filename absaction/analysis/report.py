@@ -12,7 +12,9 @@ concatenated, ladder 1 first), decodes the means, and measures
   latent (and ladder) that carries each factor, SAP and DCI (`absaction.analysis.metrics`), and the
   latent x factor mutual-information matrix.
 
-`write_report` turns the result into ``report.json``, ``report.md`` and ``mi_heatmap.png``.
+`write_report` turns the result into ``report.json``, ``report.md`` and ``mi_heatmap.png``
+(`absaction.analysis.skill_report` does the same for a skill model's evaluation, with `plain_json` and
+`format_value` from here).
 """
 
 from __future__ import annotations
@@ -387,14 +389,14 @@ def evaluate_model(
 # writing
 
 
-def _plain(obj: Any) -> Any:
+def plain_json(obj: Any) -> Any:
     """NumPy -> Python, NaN/inf -> None, so ``report.json`` is strict JSON."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain_json(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
+        return plain_json(obj.tolist())
     if isinstance(obj, (np.bool_, bool)):
         return bool(obj)
     if isinstance(obj, (np.integer, int)):
@@ -450,7 +452,7 @@ def mi_heatmap(
     return fig
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def format_value(value: Any, digits: int = 3) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -459,7 +461,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    """A readable ``report.md`` from a `_plain`-ed report."""
+    """A readable ``report.md`` from a `plain_json`-ed report."""
     model, data = report.get("model", {}), report.get("data", {})
     rec, kl = report["reconstruction"], report["kl"]
     lines = ["# absaction evaluate", ""]
@@ -476,9 +478,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "| MSE (action units) | RMSE | end-point error | NLL (nats / sequence, sigma) | training loss term |",
         "| --- | --- | --- | --- | --- |",
-        f"| {_fmt(rec['mse'], 5)} | {_fmt(rec['rmse'], 4)} | {_fmt(rec['endpoint_error'], 4)} "
-        f"({rec['endpoint_units']}) | {_fmt(rec['nll'], 2)} (sigma {_fmt(rec['sigma'])}) "
-        f"| {_fmt(rec['recon_loss'], 2)} |",
+        f"| {format_value(rec['mse'], 5)} | {format_value(rec['rmse'], 4)} "
+        f"| {format_value(rec['endpoint_error'], 4)} "
+        f"({rec['endpoint_units']}) | {format_value(rec['nll'], 2)} (sigma {format_value(rec['sigma'])}) "
+        f"| {format_value(rec['recon_loss'], 2)} |",
         "",
         f"## KL per latent (nats, mean over the data; active above {kl['active_threshold']:g} nats)",
         "",
@@ -489,10 +492,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     flat_active = [v for ladder in kl["active"] for v in ladder]
     for i, name in enumerate(report["latents"]):
         lines.append(
-            f"| {name} | {report['ladder_of_latent'][i]} | {_fmt(flat_kl[i])} "
-            f"| {'yes' if flat_active[i] else ''} | {_fmt(kl['variance_of_means'][i], 4)} |"
+            f"| {name} | {report['ladder_of_latent'][i]} | {format_value(flat_kl[i])} "
+            f"| {'yes' if flat_active[i] else ''} | {format_value(kl['variance_of_means'][i], 4)} |"
         )
-    per_ladder = ", ".join(_fmt(v) for v in kl["per_ladder"])
+    per_ladder = ", ".join(format_value(v) for v in kl["per_ladder"])
     lines += ["", f"KL per ladder: {per_ladder}; active units: {kl['n_active']}", ""]
     m = report.get("metrics")
     if m:
@@ -502,9 +505,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             "| latents | MIG | SAP | DCI disentanglement | DCI completeness | DCI informativeness |",
             "| --- | --- | --- | --- | --- | --- |",
             *[
-                f"| {label} | {_fmt(mig_value)} | {_fmt(sap_value)} | "
+                f"| {label} | {format_value(mig_value)} | {format_value(sap_value)} | "
                 + " | ".join(
-                    _fmt((dci or {}).get(key))
+                    format_value((dci or {}).get(key))
                     for key in ("disentanglement", "completeness", "informativeness")
                 )
                 + " |"
@@ -526,10 +529,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             if row["latent_active"]:
                 active_latent = f"{row['latent_active']} ({row['ladder_active']})"
             lines.append(
-                f"| {row['factor']} | {_fmt(row['entropy'])} | {_fmt(row['mig'])} "
-                f"| {row['latent']} ({row['ladder']}) | {_fmt(row['mig_active'])} | {active_latent} "
-                f"| {_fmt(row['sap'])} "
-                f"| {_fmt(row['dci_completeness'])} | {_fmt(row['dci_informativeness'])} |"
+                f"| {row['factor']} | {format_value(row['entropy'])} | {format_value(row['mig'])} "
+                f"| {row['latent']} ({row['ladder']}) | {format_value(row['mig_active'])} | {active_latent} "
+                f"| {format_value(row['sap'])} "
+                f"| {format_value(row['dci_completeness'])} | {format_value(row['dci_informativeness'])} |"
             )
         lines += [
             "",
@@ -568,7 +571,7 @@ def write_report(
         atomic_write_bytes(out / HEATMAP_FILE, buffer.getvalue())
         report["files"] = {"heatmap": HEATMAP_FILE}
         written.append(out / HEATMAP_FILE)
-    plain = _plain(report)
+    plain = plain_json(report)
     atomic_write_json(out / REPORT_JSON, plain)
     atomic_write_text(out / REPORT_MD, render_markdown(plain))
     return [out / REPORT_JSON, out / REPORT_MD, *written]

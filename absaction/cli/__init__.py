@@ -26,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="absaction",
         description=(
-            "Learn abstract actions from expert demonstrations and train RL agents in them.\n"
-            "Pipeline: collect -> train -> traverse/evaluate -> rl/bench; `absaction demo` runs it all."
+            "Learn abstract actions from expert demonstrations and train RL agents in them: latent action\n"
+            "chunks of an action VAE (the TCVLAE) or closed-loop skills with a learned prior.\n"
+            "Pipeline: collect -> train (--model tcvlae | skill) -> traverse/evaluate -> rl (--actions\n"
+            "latent | skill) / bench; `absaction demo` runs it all."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

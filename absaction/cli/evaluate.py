@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from absaction.analysis.metrics import DEFAULT_BINS
-from absaction.cli._args import add_force, non_negative_int, positive_float, positive_int
+from absaction.cli._args import (
+    add_allow_incomplete,
+    add_force,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from absaction.envs.reach2d import env_step_size
 from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, check_new_output
@@ -68,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=0,
         help="seed of SAP/DCI's held-out split (default: %(default)s)",
     )
+    add_allow_incomplete(parser)
     add_force(parser)
     parser.set_defaults(func=run)
 
@@ -86,27 +94,33 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
     from absaction.models import load, read_config
+    from absaction.models.io import check_complete
 
     check_new_output(
         args.out, args.force, "report folder", command="evaluate", inputs=[args.model, args.data]
     )
+    if not args.allow_incomplete:  # an unfinished run of any model kind, before anything is measured
+        check_complete(args.model)
     if read_config(args.model).get("model") == "skill":  # skill models have their own measures
         from absaction.analysis.skills import evaluate_skill_run
 
-        report = evaluate_skill_run(args.model, args.data, args.out, args.force, seed=args.seed)
-        rollouts = report.get("prior_rollouts") or {}
-        print(
-            f"skill model {args.model}: reconstruction {report.get('reconstruction')}, prior NLL "
-            f"{report.get('prior_nll')}, prior-rollout success {rollouts.get('success_rate')}; "
-            f"wrote {args.out}"
+        report = evaluate_skill_run(
+            args.model,
+            args.data,
+            args.out,
+            args.force,
+            seed=args.seed,
+            active_threshold=args.active_threshold,
+            allow_incomplete=args.allow_incomplete,
         )
+        _print_skill_summary(report, args.model, args.out)
         return 0
     factors = None
     if args.factors is not None:
         factors = [f.strip() for f in args.factors.split(",") if f.strip()]
         if not factors:
             raise AbsactionError("--factors is empty", "pass factor names such as target,bulge_out")
-    model = load(args.model)
+    model = load(args.model, allow_incomplete=args.allow_incomplete)
     config = read_config(args.model)
     data_path = args.data or training_data_path(config, args.model)
     check_new_output(args.out, args.force, "report folder", command="evaluate", inputs=[data_path])
@@ -172,3 +186,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {args.out / REPORT_MD} (+ report.json{', mi_heatmap.png' if m else ''})")
     return 0
+
+
+def _print_skill_summary(report: dict[str, Any], run_dir: str, out: Path) -> None:
+    """The skill model's evaluation as a table on stdout, then its notes and what was written."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from absaction.analysis.report import REPORT_MD
+
+    data = report.get("data", {})
+    source = "held-out episodes" if data.get("held_out") else "all episodes"
+    table = Table(title=f"absaction evaluate: skill model {run_dir}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("windows measured", f"{data.get('windows')} of {data.get('episodes')} {source}")
+    rec = report.get("reconstruction")
+    if rec:
+        table.add_row("reconstruction RMSE (action units)", f"{rec['rmse']:.4g}")
+        table.add_row("largest reconstruction error", f"{rec['max_abs']:.4g}")
+        table.add_row("prior NLL (nats per window)", f"{report['prior_nll']:.2f}")
+    kls = [kl for ladder in report.get("kl_per_dim") or [] for kl in ladder]
+    if kls:
+        active = sum(kl > report.get("active_threshold", 0.0) for kl in kls)
+        table.add_row("active latents", f"{active} of {len(kls)} (total KL {sum(kls):.2f} nats)")
+    rollouts = report.get("prior_rollouts")
+    if rollouts:
+        returns = rollouts.get("returns") or [0.0]
+        table.add_row(
+            f"prior rollouts: success ({rollouts['episodes']} episodes)", f"{rollouts['success_rate']:.0%}"
+        )
+        table.add_row("prior rollouts: mean return", f"{sum(returns) / len(returns):.3g}")
+    Console().print(table)
+    for note in report.get("notes") or []:
+        print(f"note: {note}")
+    figures = ", ".join(str(name) for name in (report.get("files") or {}).values())
+    print(f"wrote {out / REPORT_MD} (+ report.json{', ' + figures if figures else ''})")

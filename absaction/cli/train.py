@@ -1,4 +1,5 @@
-"""``absaction train``: train an action VAE (TCVLAE or the flat TCVAE) on a dataset of expert actions."""
+"""``absaction train``: train an action VAE (TCVLAE, flat TCVAE, seq2seq) or a skill model with a prior on a
+dataset of expert demonstrations."""
 
 from __future__ import annotations
 
@@ -31,13 +32,15 @@ from absaction.models.configs import (
     TCVAEConfig,
     TCVLAEConfig,
 )
-from absaction.train.config import TrainConfig
+from absaction.train.config import SkillTrainConfig, TrainConfig
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     from absaction.train import FitResult
 
 MODEL_OPTIONS: tuple[str, ...] = ("ladder_dims", "merge", "channels", "layers_per_ladder")
 """Flags that go to the model's own configuration (TrainConfig.model_options)."""
+
+_H, _SKILL_EPOCHS = show_default(SkillTrainConfig, "horizon"), show_default(SkillTrainConfig, "epochs")
 
 EPILOG = f"""\
 models:
@@ -47,6 +50,10 @@ models:
   tcvae    the flat baseline: 4 convolutions each side, one latent group
            (default size {show_default(TCVAEConfig, "ladder_dims")})
   seq2seq  the QRNN encoder-decoder of the paper's section 3.2 (its options via --model-option)
+  skill    closed-loop skills: windows of H steps of (state, action), H = --horizon (default {_H});
+           a decoder pi(a | s, z) and a learned prior p(z | s), for `absaction rl --actions skill`; its
+           flags are the group "skill models" above; the loss flags below then default to the skill
+           model's own values (SkillTrainConfig, e.g. --epochs {_SKILL_EPOCHS})
 
 capacity (the KL term; beta * (KL - C) "signed" or beta * |KL - C| "abs", per ladder):
   adaptive[:W][,signed|abs]        C of each ladder = its mean KL over the last W epochs (the paper;
@@ -62,6 +69,7 @@ examples:
   absaction train --data data/reach2d --out runs/reach
   absaction train --data data/reach2d --model tcvae --beta 100 --out runs/flat
   absaction train --data data/reach2d --capacity linear:10,2000 --epochs 200 --out runs/linear
+  absaction train --data data/play --model skill --horizon 10 --out runs/skills
   absaction train --resume runs/reach                  # continue an interrupted run
   absaction train --resume runs/reach --epochs 200     # or extend a finished one
 
@@ -73,9 +81,11 @@ rewritten atomically every --checkpoint-every epochs and at the end.
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train an action VAE on expert action sequences",
-        description="Train the time-convolutional ladder VAE (or the flat baseline) on the action sequences "
-        "of a dataset written by `absaction collect`, writing a resumable run folder.",
+        help="train an action VAE or a skill model on expert demonstrations",
+        description="Train the time-convolutional ladder VAE (or the flat baseline, or the seq2seq model) on "
+        "the action sequences of a dataset written by `absaction collect`, or a skill model (--model skill: "
+        "closed-loop skills of H steps with a state-conditioned prior) on its (state, action) windows, "
+        "writing a resumable run folder.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,  # only flags the user gives appear (a resume checks them)
@@ -93,8 +103,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=field_help(
             t,
             "window",
-            "window length in steps",
-            "whole episodes, else the longest that fits the model and the episodes",
+            "window length in steps, also the chunk a latent agent decodes per decision (skill models: "
+            "--horizon)",
+            f"the longest the model reads that fits every episode, at most {TrainConfig.DEFAULT_WINDOW}",
         ),
     )
     data.add_argument(
@@ -107,7 +118,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     data.add_argument("--normalize", choices=NORMALIZE_MODES, help=field_help(t, "normalize"))
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", metavar="NAME", help=field_help(t, "model", "tcvlae | tcvae | seq2seq"))
+    model.add_argument(
+        "--model", metavar="NAME", help=field_help(t, "model", "tcvlae | tcvae | seq2seq | skill")
+    )
     model.add_argument(
         "--ladder-dims", type=int_list, metavar="D1,D2,..",
         help=field_help(TCVLAEConfig, "ladder_dims", "latent size per ladder")
@@ -127,30 +140,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + f"; tcvae: {show_default(TCVAEConfig, 'layers_per_ladder')}",
     )  # fmt: skip
     skill = parser.add_argument_group("skill models (--model skill; see absaction.train.skill_loop)")
-    skill.add_argument("--horizon", type=positive_int, metavar="H", help="steps per skill (default: 10)")
-    skill.add_argument("--z-dim", type=positive_int, metavar="Z", help="skill latent size (default: 8)")
+    s = SkillTrainConfig  # the skill model's defaults (one place, see absaction.train.config)
+    skill.add_argument(
+        "--horizon", type=positive_int, metavar="H", help=field_help(s, "horizon", "steps per skill")
+    )
+    skill.add_argument(
+        "--z-dim", type=positive_int, metavar="Z", help=field_help(s, "z_dim", "skill latent size")
+    )
     skill.add_argument(
         "--skill-obs", type=_name_list, metavar="A,B",
-        help="skill-observation columns by name or index (default: x,y on Reach2D, else all)",
+        help=field_help(
+            s, "skill_obs", "skill-observation columns by name or index", "x,y on Reach2D, else all"
+        ),
     )  # fmt: skip
     skill.add_argument(
         "--skill-encoder", choices=SKILL_ENCODERS,
-        help="posterior network; ladder: the TCVLAE's convolutional ladder with a factored prior "
-        "p(z_top | s) p(z_lower | s, z_top), sizes --ladder-dims (default: mlp)",
+        help=field_help(
+            s, "encoder", "posterior network; ladder: the TCVLAE's convolutional ladder with a factored "
+            "prior p(z_top | s) p(z_lower | s, z_top), sizes --ladder-dims",
+        ),
     )  # fmt: skip
     skill.add_argument(
         "--skill-decoder", choices=SKILL_DECODERS,
-        help="closed: pi(a | s, z) every step; open: z -> H actions (default: closed)",
+        help=field_help(s, "decoder", "closed: pi(a | s, z) every step; open: z -> H actions"),
     )  # fmt: skip
     skill.add_argument(
         "--skill-frame", choices=SKILL_FRAMES,
-        help="what the posterior and decoder see: absolute s_t, or relative s_t - s_0 (the change since the "
-        "skill began: the same motion anywhere, e.g. past the data's workspace); the prior sees s_0 "
-        "(default: absolute)",
+        help=field_help(
+            s, "frame", "what the posterior and decoder see: absolute s_t, or relative s_t - s_0 (the change "
+            "since the skill began: the same motion anywhere, e.g. past the data's workspace); the prior "
+            "sees s_0",
+        ),
     )  # fmt: skip
     skill.add_argument(
-        "--prior-weight", type=non_negative_float, metavar="W", help="weight of the prior's KL (default: 1)"
-    )
+        "--prior-weight", type=non_negative_float, metavar="W",
+        help=field_help(s, "prior_weight", "weight of the prior's KL"),
+    )  # fmt: skip
     model.add_argument(
         "--model-option", action="append", type=key_value, metavar="KEY=VALUE",
         help="any other field of the model's configuration, e.g. hidden_size=64 (seq2seq); repeatable. "
@@ -201,7 +226,13 @@ def run(args: argparse.Namespace) -> int:
     if given.get("model") == "skill" or _is_skill_run(given.get("resume")):
         from absaction.cli.train_skill import run_skill
 
-        return run_skill(given)
+        skill_dir: Path | None = given.get("resume") or given.get("out")
+        try:
+            return run_skill(given)
+        except KeyboardInterrupt:
+            if skill_dir is None:
+                raise
+            return _interrupted(skill_dir)
     skill_only = [
         k
         for k in (
@@ -278,10 +309,22 @@ def _print_summary(result: FitResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from absaction.models import read_config
+
     model, last = result.model, (result.metrics[-1] if result.metrics else {})
     table = Table(title=f"trained {model.name}", show_header=False)
     table.add_row("run folder", str(result.run_dir))
     table.add_row("epochs", str(last.get("epoch", 0)))
+    data = read_config(result.run_dir).get("data", {})
+    table.add_row("windows", f"{data.get('n_train', 0)} trained, {data.get('n_val', 0)} held out")
+    if data.get("window") is not None:
+        table.add_row("window (steps)", str(data["window"]))
+    if data.get("decisions_per_episode") is not None:
+        table.add_row(
+            "agent decisions per episode",
+            f"{data['decisions_per_episode']:.3g} (episodes of {data.get('mean_episode_steps', 0):.3g} "
+            f"steps on average, one {data['window']}-step chunk per decision)",
+        )
     table.add_row("train recon (nats)", f"{last.get('recon', float('nan')):.2f}")
     if last.get("val_rmse") is not None:
         table.add_row("val RMSE (env units)", f"{last['val_rmse']:.4g}")

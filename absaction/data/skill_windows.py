@@ -92,10 +92,14 @@ class SkillWindows:
         )
 
     def split_by_episode(self, val_fraction: float, seed: int) -> tuple[SkillWindows, SkillWindows]:
-        """Train and validation windows from disjoint episodes (no window straddles the split)."""
-        n_episodes = int(self.episodes.max()) + 1 if len(self) else 0
-        _, val_eps = train_val_split(max(n_episodes, 1), val_fraction, seed)
-        in_val = np.isin(self.episodes, val_eps)
+        """Train and validation windows from disjoint episodes (no window straddles the split).
+
+        The held-out share counts the episodes that hold windows, as :meth:`ActionWindows.split_by_episode`
+        does: an episode shorter than the horizon has none, and holding it out would hold out nothing.
+        """
+        episodes = np.unique(self.episodes)
+        _, val_index = train_val_split(max(len(episodes), 1), val_fraction, seed)
+        in_val = np.isin(self.episodes, episodes[val_index[val_index < len(episodes)]])
         return self.subset(np.flatnonzero(~in_val)), self.subset(np.flatnonzero(in_val))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from absaction.data.split import train_val_split
-from absaction.errors import AbsactionError
+from absaction.errors import AbsactionError, option
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,17 +132,25 @@ def make_windows(
     )
 
 
-def longest_window(lengths: Sequence[int] | np.ndarray, multiple: int = 1) -> int | None:
+def longest_window(
+    lengths: Sequence[int] | np.ndarray, multiple: int = 1, cap: int | None = None
+) -> int | None:
     """The window length a fixed-length model reads from episodes of ``lengths`` steps when the user
-    chose none: None (whole episodes) when they share one length that divides by ``multiple``, else the
-    longest multiple of ``multiple`` that fits in the shortest episode.
+    chose none: None (whole episodes) when they share one length that divides by ``multiple`` (and is at
+    most ``cap``), else the longest multiple of ``multiple`` that fits in the shortest episode and in
+    ``cap``.
 
     >>> longest_window([32, 32], 8), longest_window([99, 99], 8), longest_window([40, 70], 16)
     (None, 96, 32)
+    >>> longest_window([128, 128], 8, cap=32), longest_window([32, 32], 8, cap=32)
+    (32, None)
 
     Args:
         lengths: steps of every episode.
         multiple: what the model's sequence length must divide by (``2 ** layers`` for a conv ladder).
+        cap: the longest window wanted, e.g. so that an agent acting in windows makes several decisions
+            per episode; rounded down to a multiple of ``multiple``, but never below ``multiple``.
+            None: no cap.
 
     Raises:
         AbsactionError: the shortest episode is shorter than ``multiple``.
@@ -151,7 +159,9 @@ def longest_window(lengths: Sequence[int] | np.ndarray, multiple: int = 1) -> in
     if not lengths.size:
         raise AbsactionError("the dataset has no episodes", "collect some with `absaction collect`")
     shortest = int(lengths.min())
-    if (lengths == shortest).all() and shortest % multiple == 0:
+    limit = None if cap is None else max(cap // multiple * multiple, multiple)
+    fits = limit is None or shortest <= limit
+    if (lengths == shortest).all() and shortest % multiple == 0 and fits:
         return None
     if shortest < multiple:
         raise AbsactionError(
@@ -160,7 +170,44 @@ def longest_window(lengths: Sequence[int] | np.ndarray, multiple: int = 1) -> in
             f"collect episodes of at least {multiple} steps, use fewer layers or ladders, or a "
             "variable-length model (seq2seq)",
         )
-    return shortest // multiple * multiple
+    window = shortest // multiple * multiple
+    return window if limit is None else min(window, limit)
+
+
+def decisions_per_episode(lengths: Sequence[int] | np.ndarray, steps: int) -> float:
+    """Mean number of choices an agent makes per episode when each choice runs ``steps`` primitive steps
+    (a latent chunk or a skill): ``ceil(T_i / steps)`` averaged over the episodes of ``lengths``.
+
+    >>> decisions_per_episode([128, 128], 32), decisions_per_episode([32, 40], 32)
+    (4.0, 1.5)
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if not lengths.size or steps < 1:
+        return 0.0
+    return float(np.mean(-(-lengths // steps)))
+
+
+def check_split(n_train: int, n_val: int, val_fraction: float, fix: str) -> None:
+    """Refuse a train/validation split of windows that leaves a side empty: no training windows at all,
+    or none held out although ``val_fraction`` asks for some (a run would then report no validation error
+    without saying why). Shared by every model kind's training.
+
+    Args:
+        n_train, n_val: windows on each side of the split.
+        val_fraction: the share of episodes the run holds out (0: no validation wanted).
+        fix: how to get more windows, e.g. ``"pass a shorter --horizon or collect more episodes"``.
+
+    Raises:
+        AbsactionError: one line with the counts and ``fix`` (or ``--val-fraction 0``).
+    """
+    if n_train == 0:
+        raise AbsactionError(f"the data yields no training windows ({n_val} held out for validation)", fix)
+    if n_val == 0 and val_fraction > 0:
+        raise AbsactionError(
+            f"too few windows for a validation split: {n_train} window(s), none from a held-out episode "
+            f"({option('val_fraction', f'{val_fraction:g}')})",
+            f"{fix}, or pass {option('val_fraction', '0')} to train without validation",
+        )
 
 
 def pad_episodes(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from absaction.data.normalizer import NORMALIZE_MODES
+from absaction.devices import check_device
 from absaction.errors import AbsactionError, check_choice, flag, option, refuse_unknown_keys
 from absaction.models.capacity_spec import parse_capacity
 
@@ -21,6 +22,10 @@ arithmetic, so a bit-identical resume keeps them)."""
 class TrainConfig:
     """Everything that decides the numbers a training run produces, plus how it is run."""
 
+    DEFAULT_WINDOW: ClassVar[int] = 32
+    """the longest window ``window=None`` picks (the paper's 32-step chunks): longer windows leave an
+    agent that decodes one chunk per decision only a few decisions per episode"""
+
     model: str = "tcvlae"
     """registered model name (absaction.models.MODELS): tcvlae | tcvae"""
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -33,7 +38,8 @@ class TrainConfig:
     """extra weight on the total correlation of the latents over the data (beta-TCVAE's term, estimated
     per batch: :func:`absaction.models.losses.total_correlation`); 0 = the paper's loss"""
     capacity: str = "adaptive:50"
-    """capacity schedule spec: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
+    """capacity schedule spec: ``adaptive[:W][,signed|abs]``, ``linear:CMAX,STEPS[,abs|signed]`` or
+    ``none``"""
     epochs: int = 100
     """passes over the training windows"""
     batch_size: int = 32
@@ -48,8 +54,11 @@ class TrainConfig:
     normalize: str = "global"
     """action scaling: global (per-dimension mean, one shared std: keeps the env's geometry) | per-dim"""
     window: int | None = None
-    """window length in steps; None = whole episodes when they share one length the model can read, else
-    the longest length the model can read (a multiple of 2^layers) that fits in every episode"""
+    """window length in steps, also the chunk an agent then decodes per decision; None = the longest length
+    the model can read (a multiple of 2^layers) that fits in every episode and is at most
+    ``DEFAULT_WINDOW`` (32, the paper's): min(32, episode length) for the default TCVLAE, so an agent in
+    its latent space makes several decisions per episode, not one (variable-length models: whole
+    episodes)"""
     stride: int | None = None
     """steps between window starts; None = the window length (no overlap)"""
     val_fraction: float = 0.1
@@ -59,7 +68,8 @@ class TrainConfig:
     checkpoint_every: int = 25
     """write the run folder (weights, config, resume state) every this many epochs, and at the end"""
     device: str = "cpu"
-    """torch device to train on (cpu, cuda, cuda:1, ...); the saved model loads on any device"""
+    """torch device to train on: auto (CUDA if available) | cpu | cuda | cuda:N; the saved model loads
+    on any device"""
     tensorboard: bool = False
     """also log the metrics to RUN_DIR/tensorboard (needs `pip install absaction[tensorboard]`)"""
     threads: int = 1
@@ -90,12 +100,7 @@ class TrainConfig:
         check_choice(self.normalize, NORMALIZE_MODES, "normalisation")
         if not 0.0 <= self.val_fraction < 1.0:
             raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
-        if not self.device.startswith(("cpu", "cuda", "mps")):
-            raise AbsactionError(
-                f"unknown device {self.device!r}",
-                f"pass {option('device', 'cpu', python=repr('cpu'))} or "
-                f"{option('device', 'cuda', python=repr('cuda'))}",
-            )
+        check_device(self.device)
         if self.threads < 0:
             raise AbsactionError(
                 f"threads must be 0 (torch's default) or more, got {self.threads}",
@@ -136,6 +141,110 @@ class TrainConfig:
             if mine[key] != value:
                 found.append((key, mine[key], value))
         return found
+
+
+@dataclasses.dataclass
+class SkillTrainConfig:
+    """Everything that decides a skill run's numbers, plus how it is run."""
+
+    horizon: int = 10
+    """steps H per skill (SPiRL, OPAL and ReSkill use 10)"""
+    stride: int = 2
+    """steps between window starts (2: half the windows of stride 1, nearly all of their information, since
+    neighbouring windows overlap in H - 1 steps)"""
+    skill_obs: list[str] | None = None
+    """skill-observation columns by name or index; None = x, y on Reach2D (no goal), else every column"""
+    z_dim: int = 8
+    """size of the skill latent (one ladder)"""
+    ladder_dims: list[int] | None = None
+    """latent size of every ladder, the concrete first and the top last (``encoder="ladder"``); None =
+    ``[z_dim]``"""
+    encoder: str = "mlp"
+    """posterior network: mlp (fastest) | gru | ladder (the TCVLAE's convolutional ladder)"""
+    channels: int = 16
+    """ladder encoder: channels of its first convolution"""
+    layers_per_ladder: int = 1
+    """ladder encoder: convolutions per ladder"""
+    decoder: str = "closed"
+    """closed (pi(a | s, z) every step) | open (z -> H actions)"""
+    frame: str = "absolute"
+    """absolute: the posterior and decoder see s_t | relative: s_t - s_0, the change since the skill began
+    (the same motion anywhere; the prior still sees s_0)"""
+    hidden_size: int = 128
+    """units per hidden layer"""
+    beta: float = 0.01
+    """weight of KL(q || N(0, I)) (SPiRL's 1e-2)"""
+    capacity: str = "none"
+    """capacity schedule of the KL term: ``adaptive[:W][,signed|abs]``, ``linear:CMAX,STEPS[,abs|signed]``
+    or ``none``"""
+    prior_weight: float = 1.0
+    """weight of the prior's KL(sg(q) || p(z | s))"""
+    sigma: float = 1.0
+    """decoder std in units of the normalised actions (recon = sum (a - a_hat)^2 / (2 sigma^2))"""
+    epochs: int = 40
+    """passes over the training windows"""
+    batch_size: int = 1024
+    """windows per optimiser step"""
+    lr: float = 2e-3
+    """Adam learning rate"""
+    val_fraction: float = 0.1
+    """share of episodes held out for validation"""
+    seed: int = 0
+    """seed of the weights, split, shuffling and sampling noise"""
+    checkpoint_every: int = 10
+    """write the run folder every this many epochs, and at the end"""
+    threads: int = 1
+    """torch intra-op threads (0 = torch's default). One: the defaults meet the two-minute budget on one
+    core, and a second thread made a step 4x slower whenever the other core was busy (measured)"""
+
+    def __post_init__(self) -> None:
+        # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
+        self.capacity = str(parse_capacity(self.capacity))
+        if self.ladder_dims is not None:
+            self.ladder_dims = [int(d) for d in self.ladder_dims]
+
+    @property
+    def latent_dims(self) -> list[int]:
+        """The model's ladder sizes: ``ladder_dims``, else ``[z_dim]``."""
+        return list(self.ladder_dims) if self.ladder_dims is not None else [self.z_dim]
+
+    def validate(self) -> None:
+        keys = ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every")
+        for key in (*keys, "channels", "layers_per_ladder"):
+            if getattr(self, key) < 1:
+                raise AbsactionError(
+                    f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
+                )
+        for key in ("beta", "prior_weight", "sigma", "lr"):
+            value = getattr(self, key)
+            if not value >= 0 or (key in ("sigma", "lr") and value == 0):
+                raise AbsactionError(
+                    f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
+                )
+        if self.ladder_dims is not None and (not self.ladder_dims or min(self.ladder_dims) < 1):
+            raise AbsactionError(f"ladder sizes must be positive, got {self.ladder_dims}", "pass e.g. 4,4")
+        if len(self.latent_dims) > 1 and self.encoder != "ladder":
+            raise AbsactionError(
+                f"ladder sizes {self.latent_dims} need the ladder encoder, not {self.encoder}",
+                "add --skill-encoder ladder, or pass one size (--z-dim)",
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SkillTrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise AbsactionError(
+                f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
+                "do not apply to skill models",
+                f"skill models take {', '.join('--' + n.replace('_', '-') for n in sorted(names))}",
+            )
+        return cls(**data)
 
 
 def flag_name(key: str) -> str:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from absaction import __version__
 from absaction.data import Normalizer
 from absaction.data.normalizer import fit_normalizer
+from absaction.devices import check_device
 from absaction.errors import AbsactionError, flag, option
 from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
@@ -146,7 +147,7 @@ def fit_arrays(
             action_high=action_high,
         )
         capacity = make_capacity(config.capacity, len(model.ladder_dims))
-        device = torch.device(config.device)
+        device = torch.device(check_device(config.device))  # auto: CUDA if available
         model.to(device)
         generator = torch.Generator(device=device).manual_seed(config.seed)
         optimizer = Adam(model.parameters(), lr=config.lr)
@@ -173,7 +174,7 @@ def fit_arrays(
                 run.checkpoint(tmp, config)  # epoch 0: the folder is resumable from the start
 
         log = MetricsLog(run_dir, columns, config.tensorboard, first_epoch=run.epoch + 1)
-        bar = _progress_bar(config.epochs, run.epoch, progress)
+        bar = progress_bar(config.epochs, run.epoch, progress)
         try:
             for epoch in range(run.epoch + 1, config.epochs + 1):
                 started = time.perf_counter()
@@ -529,8 +530,8 @@ def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = No
     return np.ascontiguousarray(array)
 
 
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-
+def progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    """The epochs' tqdm bar on stderr (every model kind's training shows the same one)."""
     return tqdm(
         total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled
     )

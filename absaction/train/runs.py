@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from absaction.data import ActionWindows, load_dataset, longest_window, pad_episodes, train_val_split
+from absaction.data.windows import check_split, decisions_per_episode
 from absaction.errors import AbsactionError, option
 from absaction.files import check_new_output
 from absaction.models import io as model_io
@@ -113,22 +114,29 @@ def load_windows(
 ) -> tuple[ActionWindows, ActionWindows, Any]:
     """The training and validation windows of ``data`` for ``config`` (split by episode), and the dataset.
 
-    Without ``config.window`` a fixed-length model reads whole episodes when they fit it, else the
-    longest windows that do (:func:`absaction.data.longest_window`); ``verbose`` says so on stderr.
+    Without ``config.window`` a fixed-length model reads the longest windows it can that fit every episode
+    and are at most :attr:`TrainConfig.DEFAULT_WINDOW` steps (:func:`absaction.data.longest_window`): whole
+    episodes when they are that short; ``verbose`` says on stderr which window was chosen and why.
     """
     dataset = load_dataset(data)
     window = config.window
     if window is None and model_class(config.model).fixed_length:
         multiple = model_class(config.model).config_class.length_multiple(config.model_options)
         lengths = dataset.episode_lengths()
-        window = longest_window(lengths, multiple)
+        window = longest_window(lengths, multiple, cap=TrainConfig.DEFAULT_WINDOW)
         if window is not None and verbose:
             low, high = int(lengths.min()), int(lengths.max())
             span = f"{low}" if low == high else f"{low} to {high}"
+            if window < low // multiple * multiple:
+                why = (
+                    f"at most {TrainConfig.DEFAULT_WINDOW} by default, so that an agent decoding one window "
+                    f"per decision makes {decisions_per_episode(lengths, window):.3g} decisions per episode"
+                )
+            else:
+                why = f"the longest a {config.model} reads: its sequences divide by {multiple}"
             print(
-                f"window: episodes of {span} steps do not all fit a {config.model} with sequences that "
-                f"divide by {multiple}; training on windows of {window} steps (choose with "
-                f"{option('window', 'L')})",
+                f"window: episodes of {span} steps; training on windows of {window} steps ({why}; choose "
+                f"with {option('window', 'L')})",
                 file=sys.stderr,
             )
     windows = dataset.action_windows(window, config.stride)
@@ -160,6 +168,9 @@ def _fit_dataset(
         train, val, dataset = load_windows(data, config, verbose=progress and not resume)
         train_actions, val_actions = train.actions, val.actions
         window, val_episodes = train.length, np.unique(val.episode_index).tolist()
+    episode_steps = dataset.episode_lengths()
+    shorter = "" if window is None else f" or pass a shorter {option('window', 'L')} (now {window})"
+    check_split(len(train_actions), len(val_actions), config.val_fraction, f"collect more episodes{shorter}")
     space = dataset.action_space
     data_info = {
         # relative to the run folder (absaction.outputs.path_in_record): found from any working folder
@@ -171,6 +182,10 @@ def _fit_dataset(
         "stride": config.stride,
         "factor_names": list(dataset.factor_names),
         "val_episodes": val_episodes,
+        "mean_episode_steps": float(episode_steps.mean()),
+        # an agent decoding one window per decision (absaction.wrappers.LatentActionWrapper); a
+        # variable-length model decodes whatever chunk the agent is given
+        "decisions_per_episode": None if window is None else decisions_per_episode(episode_steps, window),
     }
     return fit_arrays(
         train_actions,

@@ -15,7 +15,6 @@ capacity schedule's state are saved).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import time
@@ -29,126 +28,25 @@ import torch
 from absaction import __version__
 from absaction.data import Normalizer, load_dataset
 from absaction.data.skill_windows import SkillWindows, dataset_skill_windows
-from absaction.errors import AbsactionError
+from absaction.data.windows import check_split, decisions_per_episode
+from absaction.errors import AbsactionError, flag
 from absaction.files import atomic_dir, check_new_output
 from absaction.models import io as model_io
-from absaction.models.capacity import Capacity, make_capacity, parse_capacity
+from absaction.models.capacity import Capacity, make_capacity
 from absaction.models.registry import build_model
 from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
 from absaction.outputs import path_in_record
 from absaction.seeding import seed_everything
 from absaction.threads import torch_threads
 from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
-from absaction.train.loop import FitResult, resume_conflict
+from absaction.train.config import SkillTrainConfig
+from absaction.train.loop import FitResult, progress_bar, resume_conflict
 from absaction.train.metrics import METRICS_FILE, write_metrics_csv
 from absaction.train.optim import Adam
 from absaction.train.runs import recorded_data
 
 SKILL_RUN_CONTROL: frozenset[str] = frozenset({"epochs", "checkpoint_every", "threads"})
 """Keys a resume may change (they steer the run, not its numbers)."""
-
-
-@dataclasses.dataclass
-class SkillTrainConfig:
-    """Everything that decides a skill run's numbers, plus how it is run."""
-
-    horizon: int = 10
-    """steps H per skill (SPiRL, OPAL and ReSkill use 10)"""
-    stride: int = 2
-    """steps between window starts (2: half the windows of stride 1, nearly all of their information, since
-    neighbouring windows overlap in H - 1 steps)"""
-    skill_obs: list[str] | None = None
-    """skill-observation columns by name or index; None = x, y on Reach2D (no goal), else every column"""
-    z_dim: int = 8
-    """size of the skill latent (one ladder)"""
-    ladder_dims: list[int] | None = None
-    """latent size of every ladder, the concrete first and the top last (``encoder="ladder"``); None =
-    ``[z_dim]``"""
-    encoder: str = "mlp"
-    """posterior network: mlp (fastest) | gru | ladder (the TCVLAE's convolutional ladder)"""
-    channels: int = 16
-    """ladder encoder: channels of its first convolution"""
-    layers_per_ladder: int = 1
-    """ladder encoder: convolutions per ladder"""
-    decoder: str = "closed"
-    """closed (pi(a | s, z) every step) | open (z -> H actions)"""
-    frame: str = "absolute"
-    """absolute: the posterior and decoder see s_t | relative: s_t - s_0, the change since the skill began
-    (the same motion anywhere; the prior still sees s_0)"""
-    hidden_size: int = 128
-    """units per hidden layer"""
-    beta: float = 0.01
-    """weight of KL(q || N(0, I)) (SPiRL's 1e-2)"""
-    capacity: str = "none"
-    """capacity schedule of the KL term: adaptive[:W][,signed|abs] | linear:CMAX,STEPS[,abs|signed] | none"""
-    prior_weight: float = 1.0
-    """weight of the prior's KL(sg(q) || p(z | s))"""
-    sigma: float = 1.0
-    """decoder std in units of the normalised actions (recon = sum (a - a_hat)^2 / (2 sigma^2))"""
-    epochs: int = 40
-    """passes over the training windows"""
-    batch_size: int = 1024
-    """windows per optimiser step"""
-    lr: float = 2e-3
-    """Adam learning rate"""
-    val_fraction: float = 0.1
-    """share of episodes held out for validation"""
-    seed: int = 0
-    """seed of the weights, split, shuffling and sampling noise"""
-    checkpoint_every: int = 10
-    """write the run folder every this many epochs, and at the end"""
-    threads: int = 1
-    """torch intra-op threads (0 = torch's default). One: the defaults meet the two-minute budget on one
-    core, and a second thread made a step 4x slower whenever the other core was busy (measured)"""
-
-    def __post_init__(self) -> None:
-        # canonical capacity text ("adaptive" -> "adaptive:50,signed") so equal runs compare equal
-        self.capacity = str(parse_capacity(self.capacity))
-        if self.ladder_dims is not None:
-            self.ladder_dims = [int(d) for d in self.ladder_dims]
-
-    @property
-    def latent_dims(self) -> list[int]:
-        """The model's ladder sizes: ``ladder_dims``, else ``[z_dim]``."""
-        return list(self.ladder_dims) if self.ladder_dims is not None else [self.z_dim]
-
-    def validate(self) -> None:
-        keys = ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every")
-        for key in (*keys, "channels", "layers_per_ladder"):
-            if getattr(self, key) < 1:
-                raise AbsactionError(
-                    f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
-                )
-        for key in ("beta", "prior_weight", "sigma", "lr"):
-            value = getattr(self, key)
-            if not value >= 0 or (key in ("sigma", "lr") and value == 0):
-                raise AbsactionError(
-                    f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
-                )
-        if self.ladder_dims is not None and (not self.ladder_dims or min(self.ladder_dims) < 1):
-            raise AbsactionError(f"ladder sizes must be positive, got {self.ladder_dims}", "pass e.g. 4,4")
-        if len(self.latent_dims) > 1 and self.encoder != "ladder":
-            raise AbsactionError(
-                f"ladder sizes {self.latent_dims} need the ladder encoder, not {self.encoder}",
-                "add --skill-encoder ladder, or pass one size (--z-dim)",
-            )
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SkillTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise AbsactionError(
-                f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
-                "do not apply to skill models",
-                f"skill models take {', '.join('--' + n.replace('_', '-') for n in sorted(names))}",
-            )
-        return cls(**data)
 
 
 def skill_windows_for(dataset: Any, config: SkillTrainConfig) -> SkillWindows:
@@ -166,6 +64,7 @@ def fit_skills(
     *,
     force: bool = False,
     resume: bool = False,
+    progress: bool = False,
     epoch_callback: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> FitResult:
     """Train a skill model on the dataset ``data`` (a folder or Minari id) and write ``run_dir``.
@@ -175,6 +74,7 @@ def fit_skills(
         config: the run's configuration.
         run_dir: the run folder; created (``force`` replaces one this command wrote), or continued with
             ``resume`` (then ``config`` may differ only in :data:`SKILL_RUN_CONTROL` keys).
+        progress: show a tqdm progress bar over the epochs on stderr.
         epoch_callback: called after every epoch with ``(epoch, metric_row)`` (tests interrupt runs with it).
     """
     config.validate()
@@ -184,8 +84,13 @@ def fit_skills(
     dataset = load_dataset(data)
     windows = skill_windows_for(dataset, config)
     train, val = windows.split_by_episode(config.val_fraction, config.seed)
-    if len(train) == 0:
-        raise AbsactionError("no training windows", "use a dataset with more episodes or a smaller --horizon")
+    lengths = dataset.episode_lengths()
+    check_split(
+        len(train), len(val), config.val_fraction,
+        f"pass a shorter {flag('horizon')} (the episodes hold {lengths.min()} to {lengths.max()} steps, "
+        f"{len(np.unique(windows.episodes))} of {len(lengths)} of them at least {config.horizon}) or "
+        "collect more episodes",
+    )  # fmt: skip
     digest = hashlib.sha256()
     for part in (train.observations, train.actions, val.observations, val.actions):
         digest.update(repr(part.shape).encode() + np.ascontiguousarray(part).tobytes())
@@ -232,6 +137,10 @@ def fit_skills(
             "horizon": config.horizon,
             "stride": config.stride,
             "skill_obs": list(windows.skill_obs),
+            "episodes": len(lengths),
+            "mean_episode_steps": float(lengths.mean()),
+            # an agent choosing a skill every H steps (absaction.wrappers.SkillWrapper)
+            "decisions_per_episode": decisions_per_episode(lengths, config.horizon),
         }
         columns = ["epoch", "loss", "recon", "kl", "prior_kl", "c_total"]
         for ladder in range(1, len(model.ladder_dims) + 1):
@@ -275,31 +184,43 @@ def fit_skills(
         else:
             with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
                 checkpoint(tmp)
-        for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
-            started = time.perf_counter()
-            row = _train_epoch(model, optimizer, capacity, obs_t, act_t, config, generator)
-            row.update(_validate(model, val_t, config.sigma))
-            row["epoch"], row["seconds"] = epoch, time.perf_counter() - started
-            if not math.isfinite(row["loss"]):
-                raise AbsactionError(f"training diverged in epoch {epoch}", "lower --lr or raise --sigma")
-            elapsed += row["seconds"]
-            metrics.append(row)
-            if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-                checkpoint(run_dir)
-            if epoch_callback is not None:
-                epoch_callback(epoch, row)
+        bar = progress_bar(config.epochs, epoch, progress)
+        try:
+            for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
+                started = time.perf_counter()
+                row = _train_epoch(model, optimizer, capacity, obs_t, act_t, config, generator)
+                row.update(_validate(model, val_t, config.sigma))
+                row["epoch"], row["seconds"] = epoch, time.perf_counter() - started
+                if not math.isfinite(row["loss"]):
+                    raise AbsactionError(f"training diverged in epoch {epoch}", "lower --lr or raise --sigma")
+                elapsed += row["seconds"]
+                metrics.append(row)
+                bar.update(1)
+                bar.set_postfix(recon=f"{row['recon']:.2f}", kl=f"{row['kl']:.2f}", refresh=False)
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                    checkpoint(run_dir)
+                if epoch_callback is not None:
+                    epoch_callback(epoch, row)
+        finally:
+            bar.close()  # ends the bar's line before anything else (an error, Ctrl-C's message) is printed
         if model.kl_per_dim is None:
             model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
         return FitResult(model.eval(), run_dir, metrics, elapsed)
 
 
 def resume_skills(
-    run_dir: str | Path, overrides: dict[str, Any], data: str | Path | None = None
+    run_dir: str | Path,
+    overrides: dict[str, Any],
+    data: str | Path | None = None,
+    *,
+    progress: bool = False,
 ) -> FitResult:
     """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``)."""
     saved = model_io.read_config(Path(run_dir))
     config = SkillTrainConfig.from_dict({**saved["train"], **overrides})
-    return fit_skills(data or recorded_data(run_dir, saved) or "", config, run_dir, resume=True)
+    return fit_skills(
+        data or recorded_data(run_dir, saved) or "", config, run_dir, resume=True, progress=progress
+    )
 
 
 def _restore_state(run_dir: Path, config: SkillTrainConfig, sha256: str) -> ResumeState:

@@ -15,7 +15,7 @@ What it does, top to bottom:
    like ``reach2d``.
 2. **Runs.** Every model variant of :data:`~.catalogue.VARIANTS` x every dataset x ``--seeds`` seeds,
    each trained with :func:`absaction.train.fit` (the library entry point ``absaction train`` uses) on
-   ``--threads`` torch threads (default 2). Every variant uses the library's defaults (``TrainConfig``:
+   ``--threads`` torch threads (default 1). Every variant uses the library's defaults (``TrainConfig``:
    beta, sigma, epochs, learning rate, ...; recorded in ``summary.json``); only the model and the
    capacity mode differ.
 3. **Per run.** Wall time of ``fit`` from call to return (data loading, training, checkpoints),

@@ -127,8 +127,9 @@ class VAEBenchConfig:
     code. 0.05 makes every sequence distinct and is still too small for the default beta to encode."""
     linear_cmax: float = 6.0
     """C_max of the linear capacity, nats (total over the ladders); ramped over the first half of the run"""
-    threads: int = 2
-    """torch threads per training run (the issue's 2 CPU cores)"""
+    threads: int = 1
+    """torch threads per training run (one, as every other command: the default model's layers are too small
+    to split across cores, see TrainConfig.threads)"""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """TrainConfig fields set for every run (--set KEY=VALUE), e.g. beta or sigma"""
     speed_check: bool = True
