@@ -701,6 +701,7 @@ BENCH_ORDER = (
     "estimate",
     "executors",
     "relabel",
+    "inputs",
     "runs",
     "lookahead",
     "results",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from absaction.cli import main
+from absaction.cli import demo, main
 from absaction.outputs import RECORD_FILE, write_record
 
 TINY = ["--episodes", "16", "--epochs", "1", "--rl-steps", "64"]
@@ -80,8 +81,6 @@ def test_demo_without_skills_and_rl(tmp_path: Path) -> None:
 
 
 def test_demo_help_names_the_skill_flags_and_one_measured_time(capsys: pytest.CaptureFixture[str]) -> None:
-    from absaction.cli import demo
-
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     text = capsys.readouterr().out
@@ -105,7 +104,9 @@ def test_demo_refuses_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (out / "mine.txt").read_text() == "keep me"
 
 
-def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_stage_restores_the_old_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "demo"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
@@ -119,12 +120,64 @@ def test_failed_stage_restores_the_old_folder(tmp_path: Path, capsys: pytest.Cap
     status = main(["demo", "--out", str(out), "--rl-env", "absaction/NoSuchTask-v0", "--force"])
     err = capsys.readouterr().err
     assert status == 2 and "unknown environment id 'absaction/NoSuchTask-v0'" in err and "demo 1/" not in err
-    # a task with discrete actions fails the last stage, after the others have written into the folder
+    # so is a task with discrete actions, which the RL stage would refuse after the others had run
     status = main(["demo", "--out", str(out), *TINY, "--rl-env", "CartPole-v1", "--force"])
-    assert status == 2
-    assert "CartPole-v1 has a Discrete action space" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert status == 2 and "CartPole-v1 has a Discrete action space" in err and "demo 1/" not in err
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
+    # a stage that fails after others have written into the folder: the earlier demo is put back, and the
+    # hint says that replacing it again takes --force
+    monkeypatch.setattr(demo, "_stages", _failing_stages)
+    assert main(["demo", "--out", str(out), "--force"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "demo 2/2: rl" in " ".join(err) and "unknown environment id 'absaction/NoSuchTask-v0'" in err[-2]
+    assert err[-1] == (
+        "absaction demo: error: the demo's `absaction collect` stage failed (exit 2); see the message "
+        f"above; {out} holds the earlier demo again: rerun with --force once it is fixed"
+    )
     assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def _failing_stages(config: demo.DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]]]:
+    """A first stage that writes into the folder and a second whose sub-command fails."""
+    failing = ["collect", "--env", "absaction/NoSuchTask-v0", "--out", str(out / "dataset")]
+    return [("collect", lambda: (out / "partial.txt").write_text("half")), ("rl", lambda: demo._cli(failing))]
+
+
+def test_a_failed_stage_asks_for_force_only_when_a_folder_is_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "demo"
+    monkeypatch.setattr(demo, "_stages", _failing_stages)
+    assert main(["demo", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "absaction demo: error: the demo's `absaction collect` stage failed (exit 2); see the message "
+        "above; nothing was kept: rerun once it is fixed"
+    )
+    assert list(tmp_path.iterdir()) == []  # the partial folder is gone: a plain rerun is not refused
+
+
+@pytest.mark.parametrize(
+    ("flag", "model", "world", "default"),
+    [
+        ("rl", "TCVLAE", "absaction/Reach2D-v0", "absaction/Reach2DObstacle-v0"),
+        ("skill", "skill model", "absaction/Reach2DPlay-v0", "absaction/Reach2DNewGoals-v0"),
+    ],
+)
+def test_a_task_the_demos_agents_cannot_act_in_is_refused_before_any_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, model: str, world: str, default: str
+) -> None:
+    # Pendulum's 1-D actions: the latent (skill) agent decodes the 2-D actions of the Reach2D data its model
+    # learns from; the comparison would fail after every stage before it had run
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--threads", "1", f"--{flag}-env", "Pendulum-v1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"absaction demo: error: --{flag}-env Pendulum-v1 (observations (3,), actions (1,)) does not fit the "
+        f"demo's {model}, which learns from {world}, with observations (6,), actions (2,); choose a task of "
+        f"that world (default: {default}), or pass --{flag}-steps 0 to skip the comparison"
+    ]
+    assert not out.exists()
 
 
 def test_skills_figure_draws_both_agents_and_their_random_baselines(tmp_path: Path) -> None:

@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from absaction.agents.config import check_env_id
-from absaction.data import load_dataset
 from absaction.errors import AbsactionError, check_choice
-from absaction.models import read_config
 from absaction.models.configs import SKILL_FRAMES
 from absaction.outputs import path_from_record
 
 from .agents import AGENTS, LADDER_SKILL_MODELS, BenchAgent, record_setting
-from .suites import MAZE_TASKS, SUITE_DATA, SUITES, check_maze_data, suite_data
+from .suites import MAZE_TASKS, SUITE_DATA, SUITES, suite_data
 
 # ------------------------------------------------------------------------------------------- tasks
 DEMO_ENV = "absaction/Reach2D-v0"
@@ -324,7 +322,9 @@ class RLBenchConfig:
         )
 
     def validate(self) -> None:
-        """Raise a one-line :class:`AbsactionError` for names or sizes no sweep can use."""
+        """Raise a one-line :class:`AbsactionError` for names or sizes no sweep can use. Whether the
+        ``data`` and ``model`` folders and the agents fit the tasks is :func:`.inputs.check_inputs`'s
+        part (it reads them)."""
         self.tasks = [resolve_task(t) for t in self.tasks]
         for name in self.agents:
             if name not in AGENTS:
@@ -360,7 +360,7 @@ class RLBenchConfig:
                 f"{self.steps} steps cannot hold {self.eval_points} evaluation points",
                 f"pass --steps {self.eval_points} or more",
             )
-        data = suite_data(self.suite, self.tasks)  # the maze extra, one maze
+        suite_data(self.suite, self.tasks)  # the maze extra, one maze
         if self.skill_frame is not None:
             check_choice(self.skill_frame, SKILL_FRAMES, "skill frame")
         for key in ("skill_epochs", "skill_horizon", "skill_z_dim"):
@@ -373,13 +373,6 @@ class RLBenchConfig:
                 f"got {self.skill_z_dim}",
                 "pass --skill-z-dim 2 or more, or drop the ppo-skill-ladder agents (--agents)",
             )
-        if self.data is not None:
-            given = Path(self.data).expanduser() if Path(self.data).expanduser().exists() else self.data
-            dataset = load_dataset(given)
-            if self.suite == "pointmaze":
-                check_maze_data(dataset.env_id, data.demo_env, self.data)
-        if self.model is not None:
-            read_config(Path(self.model).expanduser())  # one-line errors for a missing/broken run folder
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

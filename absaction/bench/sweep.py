@@ -1,6 +1,7 @@
-"""A whole sweep of the RL benchmark: :func:`run_bench` checks the output folder, prints the plan and
-its estimate (:func:`describe_sweep`), builds stage 1, trains every run in the worker processes and
-writes the report.
+"""A whole sweep of the RL benchmark: :func:`run_bench` checks the sweep before it writes anything
+(:func:`check_sweep`: names and sizes, the output folder, whether the inputs fit the agents and tasks),
+prints the plan and its estimate (:func:`describe_sweep`), builds stage 1, trains every run in the worker
+processes and writes the report.
 
 Output folder::
 
@@ -57,6 +58,7 @@ from .estimate import (
     estimate_seconds,
 )
 from .executors import ExecutorSpec, make_executor
+from .inputs import check_inputs
 from .lookahead import read_lookahead_cache
 from .maze_figure import plot_maze_rollouts
 from .report import Report, write_report
@@ -125,6 +127,16 @@ class BenchResult:
     @property
     def summary_md(self) -> Path:
         return self.out / "summary.md"
+
+
+def check_sweep(config: RLBenchConfig, out: Path, force: bool = False, resume: bool = False) -> None:
+    """Everything a sweep refuses before it writes anything, each in one line: names and sizes
+    (:meth:`RLBenchConfig.validate`), the output folder (:func:`check_out`) and the inputs, with whether
+    every agent's demonstrations and action model fit every task (:func:`.inputs.check_inputs`). The real
+    run (:func:`run_bench`) and the dry run call it, so both refuse the same inputs in the same words."""
+    config.validate()
+    check_out(config, out, force, resume)
+    check_inputs(config)
 
 
 def check_out(config: RLBenchConfig, out: Path, force: bool, resume: bool) -> None:
@@ -225,7 +237,7 @@ def run_bench(
     started = time.perf_counter()
     say = log or (lambda text: print(text, file=sys.stderr))
     out = Path(out)
-    config.validate()
+    check_sweep(config, out, force, resume)  # nothing is written before this
     executor = executor or ExecutorSpec()
     executor.validate()  # e.g. Ray asked for but not installed: before anything is written
     if tensorboard:

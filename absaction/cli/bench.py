@@ -268,12 +268,11 @@ def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
 
 
 def run_rl(args: argparse.Namespace) -> int:
-    from absaction.bench.sweep import check_out, describe_sweep, run_bench  # lazy: imports torch and SB3
+    from absaction.bench.sweep import check_sweep, describe_sweep, run_bench  # lazy: imports torch and SB3
 
     config = config_from_args(args)
     if args.dry_run:
-        config.validate()
-        check_out(config, Path(args.out), args.force, args.resume)  # what the real run would refuse
+        check_sweep(config, Path(args.out), args.force, args.resume)  # what the real run would refuse
         print(describe_sweep(config, Path(args.out) if args.resume else None)[0])
         return 0
     try:
@@ -299,16 +298,13 @@ def run_rl(args: argparse.Namespace) -> int:
 
 def _print_summary(result: BenchResult) -> None:
     from rich.console import Console  # lazy: only needed once a sweep has finished
+    from rich.markup import escape
 
     from absaction.bench.estimate import duration  # lazy: imports torch and SB3
-    from absaction.bench.suites import SUITE_DATA  # lazy: as above
 
     console = Console(soft_wrap=True)
     report = result.report
-    ratio = f"{SUITE_DATA[result.config.suite].target_ratio:g}x"
-    console.print(
-        f"[bold]{ratio} target check[/] (best latent vs best primitive incl. BC, steps to 80% success):"
-    )
+    console.print(f"[bold]{escape(report.check_heading)}[/]:")  # what is compared, by which metric
     for target in report.targets:
         console.print(f"  {target.line(result.config.steps)}")
     if not report.targets:

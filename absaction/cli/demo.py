@@ -28,6 +28,8 @@ from absaction.envs.ids import resolve_env_id
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_bytes, atomic_write_json, atomic_write_text, staged_dir
 
+DEMO_ENV = "absaction/Reach2D-v0"
+"""the env the demo collects its expert data in (what the TCVLAE learns to decode)"""
 PLAY_ENV = "absaction/Reach2DPlay-v0"
 """the env of the skills stage's play data"""
 
@@ -175,19 +177,26 @@ def run_demo(config: DemoConfig, force: bool = False) -> Path:
     from rich.console import Console
 
     console = Console(stderr=True)
-    if config.rl_steps > 0:
-        resolve_env_id(config.rl_env)  # an unknown id or unimportable module: refused before any work
-    with staged_dir(config.out, force, "demo folder", command="demo") as out:
-        stages = _stages(config, out)
-        for number, (name, stage) in enumerate(stages, start=1):
-            console.rule(f"[bold]demo {number}/{len(stages)}: {name}")
-            start = time.perf_counter()
-            stage()
-            config.timings[name] = round(time.perf_counter() - start, 2)
-        # "out" is the folder that holds demo.json: "." keeps the record free of this machine's paths
-        atomic_write_json(out / "demo.json", {**{k: str(v) if isinstance(v, Path) else v
-                                                 for k, v in vars(config).items()}, "out": "."})  # fmt: skip
-        atomic_write_text(out / "summary.md", _summary(config, out))
+    check_tasks(config)  # a task the demo's agents cannot act in: refused before any work
+    try:
+        with staged_dir(config.out, force, "demo folder", command="demo") as out:
+            stages = _stages(config, out)
+            for number, (name, stage) in enumerate(stages, start=1):
+                console.rule(f"[bold]demo {number}/{len(stages)}: {name}")
+                start = time.perf_counter()
+                stage()
+                config.timings[name] = round(time.perf_counter() - start, 2)
+            record = {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
+            # "out" is the folder that holds demo.json: "." keeps the record free of this machine's paths
+            atomic_write_json(out / "demo.json", {**record, "out": "."})
+            atomic_write_text(out / "summary.md", _summary(config, out))
+    except StageFailed as err:
+        # staged_dir has removed the partial folder and put back the earlier demo's, if --force replaced one
+        if config.out.exists():
+            kept = f"{config.out} holds the earlier demo again: rerun with --force"
+        else:
+            kept = "nothing was kept: rerun"
+        raise AbsactionError(err.problem, f"see the message above; {kept} once it is fixed") from None
     console.rule("[bold green]demo finished")
     console.print(f"outputs in [bold]{config.out}[/]; read {config.out / 'summary.md'}")
     return config.out
@@ -201,7 +210,7 @@ def _stages(config: DemoConfig, out: Path) -> list[tuple[str, Callable[[], None]
     if config.epochs is not None:
         train_args += ["--epochs", str(config.epochs)]
     stages: list[tuple[str, Callable[[], None]]] = [
-        ("collect", lambda: _cli(["collect", "--env", "absaction/Reach2D-v0", "--expert", "scripted",
+        ("collect", lambda: _cli(["collect", "--env", DEMO_ENV, "--expert", "scripted",
                                   "--episodes", str(config.episodes), "--noise", str(config.noise),
                                   "--seed", seed, "--out", str(data)])),
         ("plot", lambda: _cli(["plot", "--data", str(data), "--color-by", "target",
@@ -238,11 +247,44 @@ def _skill_stages(config: DemoConfig, skills: Path, png: Path) -> list[tuple[str
     return stages
 
 
+class StageFailed(AbsactionError):
+    """A stage's sub-command failed and printed why; :func:`run_demo` says what is left on disk."""
+
+
 def _cli(argv: list[str]) -> None:
     status = main(argv)
     if status != 0:
-        raise AbsactionError(f"the demo's `absaction {argv[0]}` stage failed (exit {status})",
-                             "see the message above; rerun with --force once it is fixed")  # fmt: skip
+        raise StageFailed(f"the demo's `absaction {argv[0]}` stage failed (exit {status})")
+
+
+def check_tasks(config: DemoConfig) -> None:
+    """Refuse, in one line and before any stage runs, a comparison task the demo's agents cannot act in:
+    the latent agent decodes the actions of the TCVLAE trained on :data:`DEMO_ENV`'s experts, the skill
+    agent those of the skill model trained on :data:`PLAY_ENV`'s play data, observing its columns. An
+    unknown id, or an env without a continuous Box action, is refused as ``absaction rl`` refuses it."""
+    # lazy: the bench's checks import torch and SB3, which `absaction --help` must not wait for
+    from absaction.bench.inputs import LATENT_ASPECTS, SKILL_ASPECTS, env_spaces, misfit
+
+    comparisons = []
+    if config.rl_steps > 0:
+        resolve_env_id(config.rl_env)  # an unknown id or unimportable module, in its own words
+        comparisons.append(("rl", config.rl_env, DemoConfig.rl_env, "TCVLAE", DEMO_ENV, LATENT_ASPECTS))
+    if config.skills and config.skill_steps > 0:
+        resolve_env_id(config.skill_env)
+        comparisons.append(
+            ("skill", config.skill_env, DemoConfig.skill_env, "skill model", PLAY_ENV, SKILL_ASPECTS)
+        )
+    for stage, task, default, model, source_env, aspects in comparisons:
+        task_spaces = env_spaces(task, task)
+        source = env_spaces(source_env, source_env)
+        if misfit(source, task_spaces, aspects):
+            bounds = len(source.low) == len(task_spaces.low)  # same sizes: the bounds are what differs
+            raise AbsactionError(
+                f"--{stage}-env {task} ({task_spaces.describe(bounds)}) does not fit the demo's {model}, "
+                f"which learns from {source_env}, with {source.describe(bounds)}",
+                f"choose a task of that world (default: {default}), or pass --{stage}-steps 0 to skip the "
+                "comparison",
+            )
 
 
 def _rl_comparison(config: DemoConfig, out: Path, model: Path) -> None:
