@@ -62,6 +62,8 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 
 #: episodes held in memory before they are appended to the HDF5 file (bounds memory on long runs).
 _CHUNK_EPISODES = 100
+#: the policy file of an `absaction rl` run folder (absaction.agents.persistence.AGENT_ZIP)
+AGENT_ZIP = "agent.zip"
 #: stable-baselines3 algorithms tried, in order, when loading a policy .zip.
 SB3_ALGORITHMS: tuple[str, ...] = ("PPO", "SAC", "TD3", "A2C", "DDPG")
 CODE_PERMALINK = "https://github.com/absaction/absaction"
@@ -76,7 +78,8 @@ class CollectConfig:
     out: Path
     """output folder; becomes a Minari dataset folder (``data/`` + ``collect.json``)."""
     expert: str = "scripted"
-    """``scripted`` (the env's scripted expert), ``random`` (uniform actions) or a stable-baselines3 .zip."""
+    """``scripted`` (the env's scripted expert), ``random`` (uniform actions), a stable-baselines3 .zip or
+    an ``absaction rl`` run folder (its ``agent.zip``; primitive-action agents only)."""
     episodes: int = 100
     """number of episodes to record (> 0)."""
     seed: int = 0
@@ -238,21 +241,42 @@ def resolve_expert(spec: str, env: gym.Env) -> tuple[Expert, str]:
         file = Path(spec[len(PATHS_PREFIX) :]).expanduser()
         return PathSetExpert(env, load_recorded_paths(file)), f"paths:{file.name}"
     path = Path(spec).expanduser()
+    if path.is_dir():  # an `absaction rl` run folder: its agent
+        if not (path / AGENT_ZIP).is_file():
+            raise AbsactionError(
+                f"expert folder {path} holds no {AGENT_ZIP}",
+                "pass the folder of a finished `absaction rl` run or the path of a stable-baselines3 .zip",
+            )
+        path = path / AGENT_ZIP
     if not path.is_file() and Path(f"{path}.zip").is_file():
         path = Path(f"{path}.zip")  # SB3 itself saves "name" as "name.zip"
     if not path.is_file():
         if path.suffix != ".zip":
             raise AbsactionError(
                 f"unknown expert {spec!r}",
-                "use scripted, random, paths:FILE.npz, waypoint[:navigate|stitch] (mazes) or the path of "
-                "a stable-baselines3 .zip",
+                "use scripted, random, paths:FILE.npz, waypoint[:navigate|stitch] (mazes), the path of "
+                f"a stable-baselines3 .zip or an `absaction rl` run folder (its {AGENT_ZIP})",
             )
         raise AbsactionError(
             f"expert policy {path} not found", "check the path of the stable-baselines3 .zip"
         )
     model, algo = _load_sb3(path)
+    _refuse_macro_agent(model, path)
     _check_policy_spaces(model, env, path)
     return SB3Expert(model), f"sb3:{algo}:{path.name}"
+
+
+def _refuse_macro_agent(model: BaseAlgorithm, path: Path) -> None:
+    """Refuse an ``absaction rl`` agent that decides once per chunk (its zip names its macro wrapper)."""
+    settings = getattr(model, "absaction_wrapper", None)  # absaction.agents.persistence's attribute
+    wrapper = settings.get("wrapper", "none") if isinstance(settings, dict) else "none"
+    if wrapper != "none":
+        raise AbsactionError(
+            f"the agent {path} acts in {wrapper} actions (one decision per several env steps); collect "
+            "records an expert that chooses every primitive action",
+            "use an agent trained with `absaction rl --actions primitive` (latent, repeat and skill "
+            "agents are not supported as experts)",
+        )
 
 
 def _load_sb3(path: Path) -> tuple[Any, str]:

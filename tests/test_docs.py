@@ -15,7 +15,8 @@
 A mark is an HTML comment on the line above a fence (invisible on GitHub and on the site), e.g.
 ``<!-- docs-test: run slow -->``: ``continue`` runs the block in the folder (and, for Python, the
 namespace) of the block before it on the same page, for a block that needs data from the block above;
-``slow`` marks a long run; ``run`` and ``hyperparams=ALGO`` as above.
+``slow`` marks a long run; ``run`` and ``hyperparams=ALGO`` as above; ``run verbatim`` marks the README's
+plug-in recipe, which ``tests/test_readme.py`` runs exactly as written (budgets included) and checks.
 
 The README's Python tour runs in ``tests/test_readme.py``; a block with the same text is not run twice.
 """
@@ -137,6 +138,8 @@ def executed_chains() -> list[Any]:
     for chain in chains(BLOCKS):
         first = chain[0]
         if not (first.lang == "python" or (first.lang == "bash" and "run" in first.marks)):
+            continue
+        if "verbatim" in first.marks:  # run as written, and checked, by tests/test_readme.py
             continue
         key = "\n".join(b.body for b in chain)
         if key in seen:
@@ -315,7 +318,7 @@ def test_every_block_is_found_and_has_a_known_language() -> None:
     unknown = [f"{b.where} ```{b.lang}" for b in BLOCKS if b.lang not in LANGUAGES]
     assert unknown == [], "label every block python, bash, yaml or text"
     marks = {m.split("=", 1)[0] for b in BLOCKS for m in b.marks}
-    assert marks <= {"continue", "slow", "run", "hyperparams"}, marks
+    assert marks <= {"continue", "slow", "run", "verbatim", "hyperparams"}, marks
 
 
 def test_a_block_that_continues_follows_one_that_runs() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import csv
 import re
 from pathlib import Path
 
@@ -83,3 +84,39 @@ def test_the_recipe_section_is_the_one_the_worlds_guide_includes() -> None:
     assert "absaction collect --env Pendulum-v1" in recipe and "evaluate_lookahead" in recipe
     guide = (REPO / "docs" / "guides" / "worlds.md").read_text()
     assert '--8<-- "README.md:recipe"' in guide and "absaction collect --env Pendulum-v1" not in guide
+
+
+def _recipe_blocks() -> tuple[str, str]:
+    """The plug-in recipe's commands (the block marked ``run verbatim``) and the Python check after it."""
+    section = README.split("<!-- docs-test: run verbatim slow -->", 1)[1]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S)
+    check = re.search(r"<!-- docs-test: continue slow -->\n```python\n(.*?)```", section, re.S)
+    assert commands is not None and check is not None
+    return commands.group(1), check.group(1)
+
+
+@pytest.mark.slow
+def test_plug_in_recipe_runs_as_written_and_the_agent_improves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's own recipe for another env, every command exactly as written (budgets included): the
+    agents update, and the latent agent's evaluated return rises over its start within the budget."""
+    import shlex
+
+    from absaction.cli import main
+
+    commands, check = _recipe_blocks()
+    monkeypatch.chdir(tmp_path)
+    for line in commands.replace("\\\n", " ").splitlines():
+        argv = shlex.split(line, comments=True)
+        assert argv[0] == "absaction"
+        assert main(argv[1:]) == 0, line
+    for agent in ("runs/pendulum-sac", "runs/pendulum-sac-latent"):
+        updates = (tmp_path / agent / "sb3" / "progress.csv").read_text().splitlines()
+        assert len(updates) > 1, f"{agent} never updated"
+    with open(tmp_path / "runs/pendulum-sac-latent/eval.csv", newline="") as f:
+        returns = [float(row["mean_return"]) for row in csv.DictReader(f)]
+    assert len(returns) == 11
+    # the first row is the policy before learning; the last three the end of the budget
+    assert min(returns[-3:]) > returns[0] + 50, returns
+    exec(compile(check, "README.md", "exec"), {"__name__": "readme"})  # the lookahead check runs too

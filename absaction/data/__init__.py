@@ -1,4 +1,5 @@
-"""Datasets of expert actions: read Minari datasets, cut action windows, normalise, split.
+"""Datasets of expert actions: read Minari datasets and OGBench npz files, cut action windows, normalise,
+split.
 
 Example:
     >>> from absaction.data import load_dataset, Normalizer, train_val_split
@@ -14,12 +15,15 @@ Example:
     (2,)
 
 Importing this package needs numpy and gymnasium only; Minari is imported when a dataset is read.
+OGBench's files (:mod:`absaction.data.ogbench`) are read with numpy alone; regenerating them
+(:mod:`absaction.data.ogbench_collect`) needs the ``ogbench`` extra.
 """
 
 from __future__ import annotations
 
 from absaction.data.dataset import ActionDataset, Episode, load_dataset, minari_root, resolve_dataset_path
 from absaction.data.normalizer import Normalizer
+from absaction.data.ogbench import OGBenchFile, find_ogbench_file, read_ogbench, write_ogbench
 from absaction.data.split import train_val_split
 from absaction.data.windows import ActionWindows, longest_window, make_windows, pad_episodes
 
@@ -28,11 +32,15 @@ __all__ = [
     "ActionWindows",
     "Episode",
     "Normalizer",
+    "OGBenchFile",
+    "find_ogbench_file",
     "load_dataset",
     "longest_window",
     "make_windows",
     "minari_root",
     "pad_episodes",
+    "read_ogbench",
     "resolve_dataset_path",
     "train_val_split",
+    "write_ogbench",
 ]

@@ -1,5 +1,5 @@
-"""Read a Minari dataset (one written by ``absaction collect``, or any other with a Box action space)
-into memory as episodes of actions, observations, rewards and ground-truth factors."""
+"""Read a Minari dataset (one written by ``absaction collect``, or any other with a Box action space) or an
+OGBench npz file into memory as episodes of actions, observations, rewards and ground-truth factors."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from absaction.data.layout import (
     INFO_SUCCESS_KEY,
     METADATA_FILE,
 )
+from absaction.data.ogbench import OGBenchFile, env_id_of, find_ogbench_file, read_ogbench
 from absaction.data.windows import ActionWindows, make_windows
 from absaction.envs.obs_layout import ObsLayout
 from absaction.errors import AbsactionError, one_line
@@ -64,7 +65,7 @@ class ActionDataset:
         action_space: the dataset's (1-D Box) action space.
         observation_space: the dataset's observation space.
         factor_names: ground-truth factor names (empty when the dataset has none).
-        path: the dataset folder (the one that holds ``data/``).
+        path: the dataset folder (the one that holds ``data/``), or an OGBench ``.npz`` file.
         dataset_id: the Minari dataset id.
         metadata: Minari's raw ``metadata.json``.
         obs_layout: for a Dict observation space of Boxes, where each key lies in the flattened
@@ -161,17 +162,24 @@ def _local_dataset_ids(root: Path) -> list[str]:
     )
 
 
-def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
-    """Read a Minari dataset into memory.
+def load_dataset(
+    path_or_id: str | os.PathLike[str], ogbench_dir: str | os.PathLike[str] | None = None
+) -> ActionDataset:
+    """Read a Minari dataset or an OGBench npz file into memory.
 
     Args:
         path_or_id: a dataset folder (as written by ``absaction collect --out DIR``), its ``data/``
             sub-folder, or a Minari dataset id found under ``$MINARI_DATASETS_PATH``
-            (default ``~/.minari/datasets``).
+            (default ``~/.minari/datasets``); or an OGBench dataset: its ``.npz`` file, or its name
+            (``pointmaze-large-stitch-v0``, ``...-v0-val`` for the validation file) found in
+            ``ogbench_dir``. A name that is both a local Minari id and an OGBench file reads Minari's.
+        ogbench_dir: where OGBench dataset names are looked up (default ``~/.ogbench/data``,
+            OGBench's own default).
 
     Raises:
         AbsactionError: the dataset is missing or unreadable, its action space is not a 1-D Box, an
-            episode is empty or has NaN/infinite actions, or listed factors are missing.
+            episode is empty or has NaN/infinite actions, or listed factors are missing; an OGBench file
+            that is not in OGBench's layout (see :mod:`absaction.data.ogbench`).
 
     Example:
         >>> ds = load_dataset("data/reach2d")
@@ -181,6 +189,9 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
         >>> windows.actions.shape
         (16, 32, 2)
     """
+    ogbench_file = _ogbench_file(path_or_id, ogbench_dir)
+    if ogbench_file is not None:
+        return _from_ogbench(read_ogbench(ogbench_file))
     import minari  # heavy-ish (h5py); only needed here
 
     root, data_dir = resolve_dataset_path(path_or_id)
@@ -228,6 +239,53 @@ def load_dataset(path_or_id: str | os.PathLike[str]) -> ActionDataset:
         dataset_id=metadata.get("dataset_id"),
         metadata=metadata,
         obs_layout=obs_layout,
+    )
+
+
+def _ogbench_file(path_or_id: str | os.PathLike[str], folder: str | os.PathLike[str] | None) -> Path | None:
+    """The OGBench npz file ``path_or_id`` stands for, or None when it names a Minari dataset."""
+    text = os.fspath(path_or_id)
+    path = Path(text).expanduser()
+    if path.suffix == ".npz":
+        if not path.is_file():
+            find_ogbench_file(path.stem, path.parent)  # an OGBench name: raises naming how to regenerate it
+            raise AbsactionError(f"OGBench file {path} not found", "check the path")
+        return path
+    if path.exists() or (minari_root() / text / DATA_SUBDIR / METADATA_FILE).is_file():
+        return None
+    return find_ogbench_file(text, folder)
+
+
+def _from_ogbench(source: OGBenchFile) -> ActionDataset:
+    """Episodes of an OGBench file: an episode of ``T`` rows has ``T`` observations and ``T - 1`` actions
+    (the last row's action leads nowhere; OGBench drops it too). OGBench stores no rewards (its tasks are
+    goal-conditioned), so they are zeros; every episode ended by its time limit."""
+    flat = source.observations.ndim == 2
+    episodes = [
+        Episode(
+            observations=source.observations[start:end] if flat else None,  # (T, D) = (transitions + 1, D)
+            actions=source.actions[start : end - 1],  # (T - 1, A)
+            rewards=np.zeros(end - start - 1),
+            terminated=False,
+            truncated=True,
+        )
+        for start, end in source.episode_bounds()
+    ]
+    obs = source.observations
+    observation_space = (
+        gym.spaces.Box(0, 255, obs.shape[1:], np.uint8)
+        if obs.dtype == np.uint8
+        else gym.spaces.Box(-np.inf, np.inf, obs.shape[1:], np.float32)
+    )
+    return ActionDataset(
+        episodes=episodes,
+        env_id=env_id_of(source.name),
+        action_space=gym.spaces.Box(-1.0, 1.0, source.actions.shape[1:], np.float32),  # OGBench's bounds
+        observation_space=observation_space,
+        factor_names=(),
+        path=source.path,
+        dataset_id=source.name,
+        metadata={"format": "ogbench", "rows": len(source.terminals), "state": source.qpos is not None},
     )
 
 
