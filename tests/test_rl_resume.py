@@ -219,7 +219,8 @@ def test_ctrl_c_says_where_to_resume_and_the_folder_asks_for_resume(
     )
     assert main(["rl", "--resume", str(out), "--no-progress", "--threads", "1"]) == 0
     assert not has_checkpoint(out) and (out / "agent.json").is_file()
-    capsys.readouterr()
+    summary = capsys.readouterr().out  # training time spans both sessions, the wall time this one only
+    assert "training time (all sessions)" in summary and "s wall" in summary
     # a finished run cannot be resumed
     assert main(["rl", "--resume", str(out)]) == 2
     err = capsys.readouterr().err.strip()
@@ -237,7 +238,8 @@ def test_ctrl_c_before_the_first_checkpoint_keeps_nothing(
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
         _interrupt_at_evaluation(patch, 1, KeyboardInterrupt)  # the evaluation before learning
-        status = main(["rl", "--env", ENV, "--steps", "100", "--no-progress", "--out", str(out)])
+        status = main(["rl", "--env", ENV, "--steps", "100", "--no-progress", "--out", str(out),
+                       "--set", "n_steps=64", "--set", "batch_size=32"])  # fmt: skip
     assert status == 130
     assert capsys.readouterr().err.strip() == (
         "absaction rl: interrupted before the first checkpoint; nothing was kept"

@@ -113,7 +113,7 @@ class TrainResult:
     decisions: int
     """agent decisions (SB3 steps)"""
     wall_seconds: float
-    """wall-clock seconds of the whole run (set-up, training, evaluations, saving)"""
+    """wall-clock seconds of this process's part of the run (set-up, training, evaluations, saving)"""
     bc: BCResult | None = None
     decode_overhead_ms: float = math.nan
     """mean milliseconds per decision the latent wrapper spent decoding (training env; NaN otherwise)"""
@@ -123,6 +123,9 @@ class TrainResult:
     """skill agents: the evaluation episodes under the skill model's prior, z ~ p(z | s) every H steps"""
     agent: Any = dataclasses.field(default=None, repr=False, compare=False)
     """the trained SB3 algorithm (in memory only)"""
+    resumed: bool = False
+    """whether this process continued an interrupted run (``final.seconds`` then spans every session,
+    ``wall_seconds`` only this one)"""
 
     def __getstate__(self) -> dict[str, Any]:
         # results cross process boundaries (parallel benchmark workers); the SB3 agent stays behind
@@ -383,6 +386,7 @@ def resume_agent(
         )  # fmt: skip
         result = session.run(run_dir, run_dir, progress=progress, plot=plot, resumed=(record, state))
     result.wall_seconds = time.perf_counter() - started
+    result.resumed = True
     venv.close()
     eval_env.close()
     return result

@@ -305,6 +305,16 @@ def _interrupted(run_dir: Path) -> int:
     return 130
 
 
+def _time_row(result: TrainResult) -> tuple[str, str]:
+    """The summary's time row: a resumed run trained across sessions, this process ran only the last."""
+    if result.resumed:
+        return (
+            "training time (all sessions)",
+            f"{result.final.seconds:.1f} s; this session {result.wall_seconds:.1f} s wall",
+        )
+    return "training time", f"{result.final.seconds:.1f} s (wall {result.wall_seconds:.1f} s)"
+
+
 def _print_summary(result: TrainResult) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -331,7 +341,7 @@ def _print_summary(result: TrainResult) -> None:
     table.add_row("final mean return", f"{result.final.mean_return:.4g} (primitive rewards, undiscounted)")
     table.add_row("primitive env steps", f"{result.primitive_steps:,}")
     table.add_row("decisions", f"{result.decisions:,}")
-    table.add_row("training time", f"{result.final.seconds:.1f} s (wall {result.wall_seconds:.1f} s)")
+    table.add_row(*_time_row(result))
     if result.bc is not None:
         table.add_row(
             "BC action error", f"{result.bc.action_error_before:.3f} -> {result.bc.action_error_after:.3f}"
