@@ -373,3 +373,37 @@ def test_registering_a_model_is_one_entry(tmp_path: Path, monkeypatch: pytest.Mo
     assert model.encode(torch.zeros(3, 9, 2))[0][0].shape == (3, 2)  # any length
     loaded = load(save(model, tmp_path / "tiny"))
     assert isinstance(loaded, TinyVAE) and loaded.config == model.config
+
+
+# -- the models' boundary ------------------------------------------------------------------------------
+def _fresh_python(code: str) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_importing_the_models_imports_no_gymnasium() -> None:
+    """The action models know nothing of gymnasium or SB3, and their imports say so too (the data
+    package's Normalizer comes without the dataset readers)."""
+    out = _fresh_python(
+        "import sys, absaction.models as m; m.load, m.QRNN; "
+        "print(*(name in sys.modules for name in ('gymnasium', 'stable_baselines3', 'minari')))"
+    )
+    assert out.split() == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import absaction, gymnasium as gym",  # the package first: registered once gymnasium loads
+        "import gymnasium as gym, absaction",  # gymnasium first: registered at once
+        "import absaction.models, gymnasium as gym",  # through a sub-package
+    ],
+)
+def test_import_absaction_registers_the_envs_in_either_order(code: str) -> None:
+    out = _fresh_python(
+        f"{code}; env = gym.make('absaction/Reach2DObstacle-v0'); "
+        "print(env.spec.id, absaction.envs.ENV_IDS[0])"
+    )
+    assert out.split() == ["absaction/Reach2DObstacle-v0", "absaction/Reach2D-v0"]

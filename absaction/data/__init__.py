@@ -14,18 +14,38 @@ Example:
     >>> norm.mean.shape
     (2,)
 
-Importing this package needs numpy and gymnasium only; Minari is imported when a dataset is read.
+Importing this package imports nothing heavy: each name loads its sub-module on first use (so the
+models can use :class:`Normalizer`, NumPy only, without gymnasium); Minari is imported when a dataset is
+read.
 OGBench's files (:mod:`absaction.data.ogbench`) are read with numpy alone; regenerating them
 (:mod:`absaction.data.ogbench_collect`) needs the ``ogbench`` extra.
 """
 
 from __future__ import annotations
 
-from absaction.data.dataset import ActionDataset, Episode, load_dataset, minari_root, resolve_dataset_path
-from absaction.data.normalizer import Normalizer
-from absaction.data.ogbench import OGBenchFile, find_ogbench_file, read_ogbench, write_ogbench
-from absaction.data.split import train_val_split
-from absaction.data.windows import ActionWindows, longest_window, make_windows, pad_episodes
+from typing import TYPE_CHECKING
+
+from absaction.lazy import lazy_exports
+
+# Names are resolved on first access (PEP 562): ``absaction.models`` reads the Normalizer from here and
+# must not import gymnasium (which the dataset readers do) with it.
+_LAZY: dict[str, str] = {
+    "ActionDataset": "absaction.data.dataset",
+    "Episode": "absaction.data.dataset",
+    "load_dataset": "absaction.data.dataset",
+    "minari_root": "absaction.data.dataset",
+    "resolve_dataset_path": "absaction.data.dataset",
+    "Normalizer": "absaction.data.normalizer",
+    "OGBenchFile": "absaction.data.ogbench",
+    "find_ogbench_file": "absaction.data.ogbench",
+    "read_ogbench": "absaction.data.ogbench",
+    "write_ogbench": "absaction.data.ogbench",
+    "train_val_split": "absaction.data.split",
+    "ActionWindows": "absaction.data.windows",
+    "longest_window": "absaction.data.windows",
+    "make_windows": "absaction.data.windows",
+    "pad_episodes": "absaction.data.windows",
+}
 
 __all__ = [
     "ActionDataset",
@@ -44,3 +64,12 @@ __all__ = [
     "train_val_split",
     "write_ogbench",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
+    from absaction.data.dataset import ActionDataset, Episode, load_dataset, minari_root, resolve_dataset_path
+    from absaction.data.normalizer import Normalizer
+    from absaction.data.ogbench import OGBenchFile, find_ogbench_file, read_ogbench, write_ogbench
+    from absaction.data.split import train_val_split
+    from absaction.data.windows import ActionWindows, longest_window, make_windows, pad_episodes
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

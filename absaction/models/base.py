@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from absaction.data import Normalizer
+from absaction.data.normalizer import Normalizer
 from absaction.errors import AbsactionError
 from absaction.models.activity import ACTIVE_KL_THRESHOLD
 from absaction.models.configs import ModelConfig

@@ -22,7 +22,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from absaction.data import Normalizer
+from absaction.data.normalizer import Normalizer
 from absaction.errors import AbsactionError, option
 from absaction.files import atomic_write_bytes, atomic_write_json, read_versioned_json
 from absaction.models.base import ACTIVE_KL_THRESHOLD, ActionVAE
