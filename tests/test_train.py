@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import torch
 
-import absaction.train.loop as loop
 from absaction.cli import main
 from absaction.cli._args import field_docs
 from absaction.data.normalizer import fit_normalizer
@@ -38,7 +37,7 @@ from absaction.train import (
     metric_columns,
     resume,
 )
-from absaction.train.loop import ladder_scales
+from absaction.train.loop import VAEKind, ladder_scales
 from absaction.train.optim import Adam
 
 TINY = {"ladder_dims": [2, 1], "channels": 4}
@@ -461,7 +460,7 @@ def test_cli_ctrl_c_keeps_a_resumable_run(
     expert_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
 
-    real = loop._train_epoch
+    real = VAEKind.end_epoch
     calls = {"n": 0}
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
@@ -470,7 +469,7 @@ def test_cli_ctrl_c_keeps_a_resumable_run(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    monkeypatch.setattr(VAEKind, "end_epoch", interrupted)
     run = tmp_path / "run"
     argv = [
         "train",
@@ -487,7 +486,7 @@ def test_cli_ctrl_c_keeps_a_resumable_run(
     err = capsys.readouterr().err
     assert f"keeps the checkpoint of epoch 2; continue with: absaction train --resume {run}" in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files
-    monkeypatch.setattr(loop, "_train_epoch", real)
+    monkeypatch.setattr(VAEKind, "end_epoch", real)
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert json.loads((run / "config.json").read_text())["epochs_completed"] == 4
 

@@ -1,133 +1,127 @@
-"""``absaction train --model skill``: the skill model's branch of ``absaction train``."""
+"""``absaction train --model skill``: the skill model's flags, help and run (every default read from
+:class:`~absaction.train.config.SkillTrainConfig`). Importing this module stays light: no torch."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from absaction.errors import AbsactionError
+from absaction.cli._args import field_default, field_help, non_negative_float, positive_int, show_default
+from absaction.models.configs import SKILL_DECODERS, SKILL_ENCODERS, SKILL_FRAMES
+from absaction.train.config import SkillTrainConfig
 
-if TYPE_CHECKING:  # annotations only: importing this module stays light
-    from absaction.train import FitResult
+Add = Callable[..., Any]
+"""``add_argument`` of a help group (the flag is shown) or of a parser with ``help=SUPPRESS`` (the flag is
+another kind's: accepted, then refused by name)."""
 
-# the skill group's own names of config fields
-_RENAMES = {
-    "skill_encoder": "encoder",
-    "skill_decoder": "decoder",
-    "skill_frame": "frame",
-}
+S = SkillTrainConfig  # every default below is read from its fields
 
-
-def run_skill(given: dict[str, Any]) -> int:
-    """Train (or resume) a skill model from the flags the user gave (``absaction train``'s namespace)."""
-    from absaction.train.skill_loop import SkillTrainConfig, fit_skills, resume_skills
-
-    given = dict(given)
-    given.pop("model", None)
-    if "window" in given:  # the action VAEs' window; a skill's length is its own flag
-        raise AbsactionError(
-            "--window does not apply to skill models: a skill lasts --horizon steps",
-            f"pass --horizon {given['window']} instead of --window {given['window']}",
-        )
-    progress = not given.pop("quiet", False)
-    resume_dir: Path | None = given.pop("resume", None)
-    out: Path | None = given.pop("out", None)
-    force: bool = given.pop("force", False)
-    data = given.pop("data", None)
-    options = dict(given.pop("model_option", []))
-    given.update(options)
-    given = {_RENAMES.get(k, k): v for k, v in given.items()}
-    _refuse_other_options(given, {f.name for f in dataclasses.fields(SkillTrainConfig)})
-    if resume_dir is not None:
-        if force:
-            raise AbsactionError("--force does not apply to --resume", "drop --force")
-        result = resume_skills(resume_dir, given, data=data, progress=progress)
-    else:
-        if data is None or out is None:
-            raise AbsactionError(
-                "missing --data or --out", "pass --data DIR --out RUN_DIR (or --resume RUN_DIR)"
-            )
-        result = fit_skills(data, SkillTrainConfig.from_dict(given), out, force=force, progress=progress)
-    if progress:
-        print_skill_summary(result)
-    return 0
+DESCRIPTION = (
+    "Train a skill model with a learned prior on the (state, action) windows of a dataset written by "
+    "`absaction collect`: a posterior over H-step windows, a closed-loop decoder pi(a | s, z) and a prior "
+    "p(z | s), for `absaction rl --actions skill`, writing a resumable run folder. The action VAEs' "
+    "options: absaction train --help."
+)
 
 
-def _refuse_other_options(given: dict[str, Any], fields: set[str]) -> None:
-    """One line for an option of the action VAEs that skill models do not take (``--progressive``),
-    listing the skill's options as they are typed: a flag of ``absaction train``, else
-    ``--model-option NAME=VALUE``."""
-    unknown = sorted(set(given) - fields)
-    if not unknown:
-        return
-    from absaction.cli import build_parser  # the train parser's own flags, only to word this error
-
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    dests = {action.dest for action in commands.choices["train"]._actions}
-    renamed = {field: dest for dest, field in _RENAMES.items()}
-
-    def typed(name: str) -> str:
-        dest = renamed.get(name, name)
-        return "--" + dest.replace("_", "-") if dest in dests else f"--model-option {name}=VALUE"
-
-    raise AbsactionError(
-        f"{', '.join(typed(name) for name in unknown)} {'does' if len(unknown) == 1 else 'do'} not apply "
-        "to skill models",
-        f"drop it; skill models take {', '.join(sorted(typed(name) for name in fields))}",
-    )
-
-
-def print_skill_summary(result: FitResult) -> None:
-    """The skill run's table on stdout: the loss terms of the last epoch (training and validation), the
-    validation error in env units, the data it saw and what an agent gets from it."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from absaction.models import read_config
-
-    saved = read_config(result.run_dir)
-    train, data = saved.get("train", {}), saved.get("data", {})
-    last = result.metrics[-1] if result.metrics else {}
-    model = result.model
-    table = Table(title="trained skill model", show_header=False)
-    table.add_row("run folder", str(result.run_dir))
-    table.add_row("epochs", str(last.get("epoch", 0)))
-    table.add_row(
-        "windows",
-        f"{data.get('n_train', 0)} trained, {data.get('n_val', 0)} held out "
-        f"(stride {data.get('stride', train.get('stride'))})",
-    )
-    table.add_row("horizon H", f"{data.get('horizon', train.get('horizon'))} steps")
-    table.add_row(
-        "latent size",
-        f"{sum(model.ladder_dims)}"
-        + (f" (ladders {list(model.ladder_dims)})" if len(model.ladder_dims) > 1 else "")
-        + f", {train.get('encoder')} encoder, {train.get('decoder')}-loop decoder",
+def epilog(vae_flags: Sequence[str]) -> str:
+    """The help's epilog, every default read from the configuration when the parser is built
+    (``vae_flags``: the action VAEs' own flags, named where their help is)."""
+    vaes = textwrap.fill(
+        "the action VAEs (--model tcvlae | tcvae | seq2seq) have flags of their own ("
+        + ", ".join(vae_flags)
+        + ") and other defaults: absaction train --help",
+        width=100, initial_indent="  ", subsequent_indent="  ",
     )  # fmt: skip
-    table.add_row(
-        "train recon / KL / prior KL (nats)",
-        f"{_number(last.get('recon'))} / {_number(last.get('kl'))} / {_number(last.get('prior_kl'))}",
-    )
-    if last.get("val_recon") is not None:
-        table.add_row(
-            "val recon / prior NLL (nats)",
-            f"{_number(last.get('val_recon'))} / {_number(last.get('val_prior_nll'))}",
-        )
-    if last.get("val_rmse") is not None:
-        table.add_row("val RMSE (env units)", f"{last['val_rmse']:.4g}")
-    decisions = data.get("decisions_per_episode")
-    if decisions is not None:
-        table.add_row(
-            "skill decisions per episode",
-            f"{decisions:.3g} (episodes of {data.get('mean_episode_steps', 0):.3g} steps on average, "
-            f"a skill every {data.get('horizon')} steps)",
-        )
-    table.add_row("training time", f"{result.seconds:.1f} s")
-    Console().print(table)  # stdout, as every other command prints its summary
+    return f"""\
+skill models:
+  windows of H = --horizon (default {show_default(S, "horizon")}) steps of (skill observation, action),
+  one every --stride (default {show_default(S, "stride")}) steps; the loss is
+    recon + beta * KL(q || N(0, I)) + prior-weight * KL(sg(q) || p(z | s))
+  with the KL term shaped by --capacity (default {show_default(S, "capacity")}: plain beta)
+
+{vaes}
+
+capacity (the KL term; beta * (KL - C) "signed" or beta * |KL - C| "abs", per ladder):
+  adaptive[:W][,signed|abs]        C of each ladder = its mean KL over the last W epochs
+  linear:CMAX,STEPS[,abs|signed]   C of the total KL ramps 0 -> CMAX nats over STEPS steps (Burgess)
+  none                             plain beta-VAE
+
+examples:
+  absaction train --model skill --data data/play --out runs/skills
+  absaction train --model skill --data data/play --horizon 4 --z-dim 4 --out runs/skills
+  absaction train --model skill --data data/play --skill-encoder ladder --ladder-dims 4,4 --out runs/ladder
+  absaction train --resume runs/skills                 # continue a run (its kind is recorded)
+  absaction train --resume runs/skills --epochs {2 * field_default(S, "epochs")}     # or extend it
+
+The run folder holds model.safetensors, config.json, metrics.csv and resume.safetensors; it is
+rewritten atomically every --checkpoint-every epochs and at the end.
+"""
 
 
-def _number(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
+def add_data_flags(add: Add) -> None:
+    """The skill model's own flags of the "data and output" group."""
+    add(
+        "--skill-obs", type=name_list, metavar="A,B", dest="skill_obs",
+        help=field_help(
+            S, "skill_obs", "skill-observation columns by name or index", "x,y on Reach2D, else all"
+        ),
+    )  # fmt: skip
+
+
+def add_model_flags(add: Add) -> None:
+    """The skill model's own flags of the "model" group."""
+    add("--horizon", type=positive_int, metavar="H", help=field_help(S, "horizon", "steps per skill"))
+    add("--z-dim", type=positive_int, metavar="Z", help=field_help(S, "z_dim", "skill latent size"))
+    add(
+        "--skill-encoder", choices=SKILL_ENCODERS, dest="encoder",
+        help=field_help(
+            S, "encoder", "posterior network; ladder: the TCVLAE's convolutional ladder with a factored "
+            "prior p(z_top | s) p(z_lower | s, z_top), sizes --ladder-dims",
+        ),
+    )  # fmt: skip
+    add(
+        "--skill-decoder", choices=SKILL_DECODERS, dest="decoder",
+        help=field_help(S, "decoder", "closed: pi(a | s, z) every step; open: z -> H actions"),
+    )  # fmt: skip
+    add(
+        "--skill-frame", choices=SKILL_FRAMES, dest="frame",
+        help=field_help(
+            S, "frame", "what the posterior and decoder see: absolute s_t, or relative s_t - s_0 (the change "
+            "since the skill began: the same motion anywhere, e.g. past the data's workspace); the prior "
+            "sees s_0",
+        ),
+    )  # fmt: skip
+
+
+def add_loss_flags(add: Add) -> None:
+    """The skill model's own flags of the "loss and optimisation" group."""
+    add(
+        "--prior-weight", type=non_negative_float, metavar="W",
+        help=field_help(S, "prior_weight", "weight of the prior's KL"),
+    )  # fmt: skip
+
+
+def name_list(text: str) -> list[str]:
+    """``x,y`` -> ``["x", "y"]``."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def run_skill(
+    given: dict[str, Any],
+    data: str | None,
+    out: Path | None,
+    resume_dir: Path | None,
+    force: bool,
+    progress: bool,
+) -> Any:
+    """Train (or resume) a skill model from the flags the user gave (the config's field names); returns the
+    :class:`~absaction.train.engine.FitResult`."""
+    from absaction.train.skill_loop import fit_skills, resume_skills  # torch: only when a run starts
+
+    if resume_dir is not None:
+        return resume_skills(resume_dir, given, data=data, progress=progress)
+    assert data is not None and out is not None
+    return fit_skills(data, SkillTrainConfig.from_dict(given), out, force=force, progress=progress)

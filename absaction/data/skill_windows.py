@@ -131,7 +131,8 @@ def make_skill_windows(
     """
     if horizon < 1 or stride < 1:
         raise AbsactionError(
-            f"horizon and stride must be >= 1, got {horizon} and {stride}", "pass e.g. 10 and 1"
+            f"horizon and stride must be >= 1, got {horizon} and {stride}",
+            "pass a horizon and a stride of 1 or more",
         )
     if len(observations) != len(actions) or not actions:
         raise AbsactionError("there are no episodes with observations and actions", "collect a dataset first")

@@ -100,7 +100,7 @@ class SkillConfig(ModelConfig):
         super().validate()
         if self.seq_len is None or self.seq_len < 1:
             raise AbsactionError(
-                f"a skill model needs a horizon >= 1, got {self.seq_len}", "pass --horizon 10"
+                f"a skill model needs a horizon >= 1, got {self.seq_len}", "pass --horizon 1 or more"
             )
         if len(self.ladder_dims) != 1 and self.encoder != "ladder":
             raise AbsactionError(

@@ -1,4 +1,6 @@
-"""The configuration of one training run (``absaction train``), written to the run's ``config.json``."""
+"""The configuration of a training run, one dataclass per model kind: :class:`TrainConfig` (the action
+VAEs) and :class:`SkillTrainConfig` (skill models). Each is written to the run's ``config.json``; every
+default lives once, in its field, where ``absaction train --help`` reads it (without importing torch)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,48 @@ from absaction.models.capacity_spec import parse_capacity
 RUN_CONTROL_KEYS: frozenset[str] = frozenset(
     {"epochs", "checkpoint_every", "tensorboard", "threads", "device"}
 )
-"""Keys that may change when a run is resumed: they steer the run, not what it computes (``epochs``
-may grow to extend a run; another ``threads`` or ``device`` may change the last bits of the float
-arithmetic, so a bit-identical resume keeps them)."""
+"""Keys of every kind's configuration that may change when a run is resumed: they steer the run, not what
+it computes (``epochs`` may grow to extend a run; another ``threads`` or ``device`` may change the last
+bits of the float arithmetic, so a bit-identical resume keeps them)."""
+
+
+def check_run_settings(config: Any) -> None:
+    """Raise :class:`AbsactionError` on run settings no kind can use (the fields every kind's
+    configuration has: epochs, batch_size, checkpoint_every, lr, val_fraction, threads, device)."""
+    for key in ("epochs", "batch_size", "checkpoint_every"):
+        value = getattr(config, key)
+        if value < 1:
+            raise AbsactionError(f"{key} must be at least 1, got {value}", f"pass {option(key, '1')} or more")
+    if not config.lr > 0:
+        raise AbsactionError(f"lr must be positive, got {config.lr}", f"pass a positive {flag('lr')}")
+    if not 0.0 <= config.val_fraction < 1.0:
+        raise AbsactionError(f"val_fraction must be in [0, 1), got {config.val_fraction}", "pass e.g. 0.1")
+    check_device(config.device)
+    if config.threads < 0:
+        raise AbsactionError(
+            f"threads must be 0 (torch's default) or more, got {config.threads}",
+            f"pass e.g. {option('threads', '1')}",
+        )
+
+
+def changed_keys(
+    config: Any, overrides: dict[str, Any], skip: frozenset[str] = frozenset()
+) -> list[tuple[str, Any, Any]]:
+    """``(key, the config's value, override)`` for every override of a number-deciding field that differs
+    (run-control keys, :data:`RUN_CONTROL_KEYS`, and ``skip`` are left out). ``capacity`` is compared in
+    its canonical spelling."""
+    mine = config.to_dict()
+    found = []
+    for key, value in overrides.items():
+        if key in RUN_CONTROL_KEYS or key in skip:
+            continue
+        if key == "capacity":
+            value = str(parse_capacity(value))
+        if key not in mine:
+            raise KeyError(key)
+        if mine[key] != value:
+            found.append((key, mine[key], value))
+    return found
 
 
 @dataclasses.dataclass
@@ -27,7 +68,7 @@ class TrainConfig:
     agent that decodes one chunk per decision only a few decisions per episode"""
 
     model: str = "tcvlae"
-    """registered model name (absaction.models.MODELS): tcvlae | tcvae"""
+    """registered model name (absaction.models.MODELS): tcvlae | tcvae | seq2seq"""
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """the model's own options (ladder_dims, merge, channels, ...); omitted ones take its defaults"""
     beta: float = 100.0
@@ -84,28 +125,11 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`AbsactionError` on values no run can use."""
-        positive = {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "checkpoint_every": self.checkpoint_every,
-        }
-        for key, value in positive.items():
-            if value < 1:
-                raise AbsactionError(
-                    f"{key} must be at least 1, got {value}", f"pass --{key.replace('_', '-')} 1 or more"
-                )
-        for key, fvalue in {"beta": self.beta, "tc": self.tc, "sigma": self.sigma, "lr": self.lr}.items():
-            if not fvalue >= 0 or (key not in ("beta", "tc") and fvalue == 0):
+        check_run_settings(self)
+        for key, fvalue in {"beta": self.beta, "tc": self.tc, "sigma": self.sigma}.items():
+            if not fvalue >= 0 or (key == "sigma" and fvalue == 0):
                 raise AbsactionError(f"{key} must be positive, got {fvalue}", f"pass a positive --{key}")
         check_choice(self.normalize, NORMALIZE_MODES, "normalisation")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
-        check_device(self.device)
-        if self.threads < 0:
-            raise AbsactionError(
-                f"threads must be 0 (torch's default) or more, got {self.threads}",
-                f"pass e.g. {option('threads', '1')}",
-            )
         if self.progressive < 0:
             raise AbsactionError(
                 f"progressive must be 0 (off) or a number of epochs, got {self.progressive}",
@@ -123,23 +147,22 @@ class TrainConfig:
         )
         return cls(**data)
 
-    def conflicts(self, overrides: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    def conflicts(
+        self, overrides: dict[str, Any], model_config: dict[str, Any] | None = None
+    ) -> list[tuple[str, Any, Any]]:
         """``(key, this run's value, override)`` for every number-deciding key an override changes.
 
-        Run-control keys (:data:`RUN_CONTROL_KEYS`) and ``model_options`` (compared against the
-        resolved model configuration by the caller) are skipped.
+        Run-control keys (:data:`RUN_CONTROL_KEYS`) are skipped; ``model_options`` are compared with
+        ``model_config``, the run's resolved model configuration, when it is given (and skipped when not:
+        the caller compares the model it builds).
         """
-        mine = self.to_dict()
-        found = []
-        for key, value in overrides.items():
-            if key in RUN_CONTROL_KEYS or key == "model_options":
-                continue
-            if key == "capacity":
-                value = str(parse_capacity(value))
-            if key not in mine:
-                raise KeyError(key)
-            if mine[key] != value:
-                found.append((key, mine[key], value))
+        found = changed_keys(self, overrides, skip=frozenset({"model_options"}))
+        if model_config is not None:
+            found += [
+                (key, model_config.get(key), value)
+                for key, value in (overrides.get("model_options") or {}).items()
+                if model_config.get(key) != value
+            ]
         return found
 
 
@@ -193,6 +216,11 @@ class SkillTrainConfig:
     """seed of the weights, split, shuffling and sampling noise"""
     checkpoint_every: int = 10
     """write the run folder every this many epochs, and at the end"""
+    device: str = "cpu"
+    """torch device to train on: auto (CUDA if available) | cpu | cuda | cuda:N; the saved model loads
+    on any device"""
+    tensorboard: bool = False
+    """also log the metrics to RUN_DIR/tensorboard (needs `pip install absaction[tensorboard]`)"""
     threads: int = 1
     """torch intra-op threads (0 = torch's default). One: the defaults meet the two-minute budget on one
     core, and a second thread made a step 4x slower whenever the other core was busy (measured)"""
@@ -209,15 +237,16 @@ class SkillTrainConfig:
         return list(self.ladder_dims) if self.ladder_dims is not None else [self.z_dim]
 
     def validate(self) -> None:
-        keys = ("horizon", "stride", "z_dim", "hidden_size", "epochs", "batch_size", "checkpoint_every")
-        for key in (*keys, "channels", "layers_per_ladder"):
+        """Raise :class:`AbsactionError` on values no run can use."""
+        check_run_settings(self)
+        for key in ("horizon", "stride", "z_dim", "hidden_size", "channels", "layers_per_ladder"):
             if getattr(self, key) < 1:
                 raise AbsactionError(
                     f"{key} must be at least 1, got {getattr(self, key)}", f"pass --{key.replace('_', '-')} 1"
                 )
-        for key in ("beta", "prior_weight", "sigma", "lr"):
+        for key in ("beta", "prior_weight", "sigma"):
             value = getattr(self, key)
-            if not value >= 0 or (key in ("sigma", "lr") and value == 0):
+            if not value >= 0 or (key == "sigma" and value == 0):
                 raise AbsactionError(
                     f"{key} must be positive, got {value}", f"pass a positive --{key.replace('_', '-')}"
                 )
@@ -228,23 +257,35 @@ class SkillTrainConfig:
                 f"ladder sizes {self.latent_dims} need the ladder encoder, not {self.encoder}",
                 "add --skill-encoder ladder, or pass one size (--z-dim)",
             )
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise AbsactionError(f"val_fraction must be in [0, 1), got {self.val_fraction}", "pass e.g. 0.1")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SkillTrainConfig:
+        cls.refuse_unknown(data)
+        return cls(**data)
+
+    @classmethod
+    def refuse_unknown(cls, keys: Any) -> None:
+        """One line naming the ``keys`` that are not options of a skill model."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(keys) - names)
         if unknown:
             raise AbsactionError(
                 f"option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
                 "do not apply to skill models",
                 f"skill models take {', '.join('--' + n.replace('_', '-') for n in sorted(names))}",
             )
-        return cls(**data)
+
+    def conflicts(
+        self, overrides: dict[str, Any], model_config: dict[str, Any] | None = None
+    ) -> list[tuple[str, Any, Any]]:
+        """``(key, this run's value, override)`` for every number-deciding key an override changes
+        (run-control keys, :data:`RUN_CONTROL_KEYS`, are skipped; every model option is a field here, so
+        ``model_config`` adds nothing)."""
+        self.refuse_unknown(overrides)
+        return changed_keys(self, overrides)
 
 
 def flag_name(key: str) -> str:

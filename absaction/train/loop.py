@@ -1,81 +1,51 @@
-"""The training loop: ``fit_arrays`` trains an action VAE on windows held in memory.
+"""The action VAEs' kind on the training engine (:mod:`absaction.train.engine`): ``fit_arrays`` trains a
+TCVLAE, flat TCVAE or QRNN seq2seq model on windows of actions held in memory.
 
-One epoch is one pass over the training windows in a random order (a seeded ``torch.Generator``,
-which also draws the reparameterisation noise), in mini-batches indexed straight out of one tensor: no
-DataLoader, no per-step host synchronisation; per-epoch numbers are accumulated as tensors and read
-once per epoch. The loss of a batch is::
+The loss of a batch of windows is::
 
     loss = sum_{t,a} (x - x_hat)^2 / (2 sigma^2)   (mean over the batch)
          + capacity.penalty(KL per ladder, beta)   (e.g. beta * sum_l (KL_l - C_l))
          + tc * TC(z)                              (only with TrainConfig.tc > 0: beta-TCVAE's term)
 
-The run folder is created atomically with an epoch-0 checkpoint, so it is always resumable, and
-rewritten (weights, config, resume state, metrics) every ``checkpoint_every`` epochs and at the end.
+Its per-epoch schedules are the capacity schedule (:mod:`absaction.models.capacity`) and progressive
+training's ladder fade-in (:func:`ladder_scales`). The engine does the rest: the epochs, checkpoints,
+``metrics.csv`` (columns in :mod:`absaction.train.metrics`), resume and device.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from absaction import __version__
 from absaction.data import Normalizer
 from absaction.data.normalizer import fit_normalizer
-from absaction.devices import check_device
-from absaction.errors import AbsactionError, flag, option
-from absaction.files import atomic_dir, check_new_output
+from absaction.errors import AbsactionError
 from absaction.models import io as model_io
 from absaction.models.base import ActionVAE
-from absaction.models.capacity import Capacity, make_capacity
+from absaction.models.capacity import make_capacity
 from absaction.models.losses import gaussian_nll, kl_normal, ladder_kl, total_correlation
 from absaction.models.registry import build_model
-from absaction.seeding import seed_everything
-from absaction.threads import torch_threads
-from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
-from absaction.train.config import TrainConfig, flag_name
-from absaction.train.metrics import (
-    METRICS_FILE,
-    MetricsLog,
-    check_tensorboard,
-    metric_columns,
-    write_metrics_csv,
-)
-from absaction.train.optim import Adam
+from absaction.train.config import TrainConfig
+from absaction.train.engine import EpochCallback, FitResult, LossTerms, fingerprint, train
+from absaction.train.metrics import metric_columns
+from absaction.train.model_kind import ActionModelKind
 
-EpochCallback = Callable[[int, dict[str, Any]], None]
-"""Called after every epoch (and its checkpoint, if any) with the epoch number and its metric row."""
+__all__ = ["EpochCallback", "FitResult", "VAEKind", "data_fingerprint", "fit_arrays", "ladder_scales"]
 
 _EVAL_CHUNK = 4096  # windows per forward pass when evaluating (bounds memory on large datasets)
-
-
-@dataclasses.dataclass
-class FitResult:
-    """What a training run returns."""
-
-    model: ActionVAE
-    """the trained model (eval mode), as saved in ``run_dir``"""
-    run_dir: Path
-    metrics: list[dict[str, Any]]
-    """one row per epoch, the rows of metrics.csv"""
-    seconds: float
-    """training wall time, summed over all sessions of a resumed run"""
 
 
 def fit_arrays(
     train_actions: np.ndarray,
     config: TrainConfig,
-    run_dir: str | Path,
+    run_dir: str | os.PathLike[str],
     *,
     val_actions: np.ndarray | None = None,
     train_lengths: np.ndarray | None = None,
@@ -88,7 +58,7 @@ def fit_arrays(
     resume: bool = False,
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
-) -> FitResult:
+) -> FitResult[ActionVAE]:
     """Train ``config.model`` on action windows and write the run folder.
 
     Args:
@@ -113,7 +83,6 @@ def fit_arrays(
         The trained model, the run folder, the metric rows and the training time.
     """
     config.validate()
-    run_dir = Path(run_dir)
     train_actions = _checked_actions(train_actions, "training")
     train_lengths = _checked_lengths(train_lengths, train_actions, "training")
     if val_actions is not None:
@@ -121,86 +90,149 @@ def fit_arrays(
         val_lengths = _checked_lengths(val_lengths, val_actions, "validation")
         if len(val_actions) == 0:
             val_actions = val_lengths = None
-    sha256 = data_fingerprint(train_actions, val_actions, train_lengths, val_lengths)
-    if config.tensorboard:
-        check_tensorboard()
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise AbsactionError(
-            f"{option('device', config.device, python=repr(config.device))} needs CUDA, which is not "
-            "available",
-            f"use {option('device', 'cpu', python=repr('cpu'))}",
-        )
-    if not resume:
-        check_new_output(run_dir, force, "run folder", command="train")
+    kind = VAEKind(
+        config, train_actions, val_actions, train_lengths, val_lengths,
+        env_id=env_id, action_low=action_low, action_high=action_high, data_info=data_info,
+    )  # fmt: skip
+    return train(kind, run_dir, force=force, resume=resume, progress=progress, epoch_callback=epoch_callback)
 
-    with torch_threads(config.threads):
-        seed_everything(config.seed)  # the initial weights come from torch's global generator
-        normalizer = fit_normalizer(_real_steps(train_actions, train_lengths), config.normalize)
-        model = build_model(
+
+class VAEKind(ActionModelKind):
+    """The action VAEs (``TrainConfig.model``: tcvlae | tcvae | seq2seq) as a
+    :class:`~absaction.train.engine.ModelKind`: windows of actions in, reconstructions out."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        train_actions: np.ndarray,
+        val_actions: np.ndarray | None,
+        train_lengths: np.ndarray | None = None,
+        val_lengths: np.ndarray | None = None,
+        *,
+        env_id: str | None = None,
+        action_low: np.ndarray | None = None,
+        action_high: np.ndarray | None = None,
+        data_info: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.train_actions, self.val_actions = train_actions, val_actions  # (N, T, A), (M, T, A)
+        self.train_lengths, self.val_lengths = train_lengths, val_lengths  # (N,), (M,) or None
+        self.env = {"env_id": env_id, "action_low": action_low, "action_high": action_high}
+        self.info = dict(data_info or {})
+        self.scales: list[float] | None = None
+
+    def data_arrays(self) -> Sequence[np.ndarray | None]:
+        return data_parts(self.train_actions, self.val_actions, self.train_lengths, self.val_lengths)
+
+    def data_info(self) -> dict[str, Any]:
+        return {
+            **self.info,
+            "n_train": len(self.train_actions),
+            "n_val": 0 if self.val_actions is None else len(self.val_actions),
+            "seq_len": int(self.train_actions.shape[1]) if self.train_lengths is None else None,
+        }
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_actions)
+
+    def build(self, device: torch.device) -> ActionVAE:
+        config = self.config
+        normalizer = fit_normalizer(_real_steps(self.train_actions, self.train_lengths), config.normalize)
+        self.normalizer = normalizer
+        self.model = build_model(
             config.model,
-            action_dim=train_actions.shape[2],
-            seq_len=train_actions.shape[1] if train_lengths is None else None,
+            action_dim=self.train_actions.shape[2],
+            seq_len=self.train_actions.shape[1] if self.train_lengths is None else None,
             options=config.model_options,
             normalizer=normalizer,
-            env_id=env_id,
-            action_low=action_low,
-            action_high=action_high,
+            **self.env,
         )
-        capacity = make_capacity(config.capacity, len(model.ladder_dims))
-        device = torch.device(check_device(config.device))  # auto: CUDA if available
-        model.to(device)
-        generator = torch.Generator(device=device).manual_seed(config.seed)
-        optimizer = Adam(model.parameters(), lr=config.lr)
-        columns = metric_columns(model.ladder_dims, tc=config.tc > 0)
-        train = _Windows.make(train_actions, train_lengths, normalizer, device)
-        val = None if val_actions is None else _Windows.make(val_actions, val_lengths, normalizer, device)
-        info = {
-            **(data_info or {}),
-            "sha256": sha256,
-            "n_train": len(train_actions),
-            "n_val": 0 if val_actions is None else len(val_actions),
-            "seq_len": int(train_actions.shape[1]) if train_lengths is None else None,
+        self.capacity = make_capacity(config.capacity, len(self.model.ladder_dims))
+        self.model.to(device)
+        self.train_windows = _Windows.make(self.train_actions, self.train_lengths, normalizer, device)
+        self.val_windows = (
+            None
+            if self.val_actions is None
+            else _Windows.make(self.val_actions, self.val_lengths, normalizer, device)
+        )
+        return self.model
+
+    def columns(self) -> list[str]:
+        return metric_columns(self.model.ladder_dims, tc=self.config.tc > 0)
+
+    def begin_epoch(self, epoch: int) -> None:
+        super().begin_epoch(epoch)
+        self.scales = ladder_scales(epoch, len(self.model.ladder_dims), self.config.progressive)
+
+    def loss(self, index: Tensor, generator: torch.Generator) -> LossTerms:
+        config = self.config
+        batch, lengths, mask = self.train_windows.take(index)  # (b, T, A), (b,), (b, T)
+        x_hat, stats, latents = self.model.forward_normalized(
+            batch, lengths, generator=generator, ladder_scales=self.scales
+        )
+        recon = gaussian_nll(batch, x_hat, config.sigma, mask=mask, include_constant=False)
+        kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
+        loss = recon + self.capacity.penalty(kl_ladders, config.beta)
+        logged = {"loss": loss, "recon": recon}
+        if config.tc > 0:
+            tc = _batch_tc(stats, latents, self.scales, self.n_train)
+            loss = loss + config.tc * tc
+            logged.update(loss=loss, tc=tc)
+        logged.update({f"kl_l{ladder}_dims": kl for ladder, kl in enumerate(kl_dims, start=1)})
+        return LossTerms(loss, logged, batch.shape[0])
+
+    def end_epoch(self, sums: dict[str, Tensor], n: int) -> dict[str, Any]:
+        ladders = range(1, len(self.model.ladder_dims) + 1)
+        kl_dim_means = [(sums[f"kl_l{ladder}_dims"] / n).tolist() for ladder in ladders]
+        kl_ladder_means = [sum(dims) for dims in kl_dim_means]
+        row: dict[str, Any] = {
+            "loss": sums["loss"].item() / n,
+            "recon": sums["recon"].item() / n,
+            "kl": sum(kl_ladder_means),
         }
-        extra = {"train": config.to_dict(), "data": info, "absaction_version": __version__}
-        run = _Run(run_dir, model, optimizer, capacity, generator, train, columns, extra, sha256)
+        if self.config.tc > 0:
+            row["tc"] = sums["tc"].item() / n
+        self.capacity_columns(row, kl_ladder_means)
+        for ladder, dims in zip(ladders, kl_dim_means, strict=True):
+            row.update({f"kl_l{ladder}_d{d}": value for d, value in enumerate(dims)})
+        return row
 
-        if resume:
-            run.restore(config)
-            if run.epoch >= config.epochs:
-                print(f"{run_dir} already has {run.epoch} epochs; nothing to do", file=sys.stderr)
-                return run.result()
-        else:
-            with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
-                run.checkpoint(tmp, config)  # epoch 0: the folder is resumable from the start
+    def evaluate(self) -> dict[str, Any]:
+        return _validate(self.model, self.val_windows, self.config.sigma, self.normalizer)
 
-        log = MetricsLog(run_dir, columns, config.tensorboard, first_epoch=run.epoch + 1)
-        bar = progress_bar(config.epochs, run.epoch, progress)
-        try:
-            for epoch in range(run.epoch + 1, config.epochs + 1):
-                started = time.perf_counter()
-                scales = ladder_scales(epoch, len(model.ladder_dims), config.progressive)
-                row = _train_epoch(model, optimizer, capacity, train, config, generator, scales)
-                row.update(_validate(model, val, config.sigma, normalizer))
-                row["epoch"] = epoch
-                row["seconds"] = time.perf_counter() - started
-                if not math.isfinite(row["loss"]):
-                    raise AbsactionError(
-                        f"training diverged: the loss is {row['loss']} in epoch {epoch}",
-                        f"lower {flag('lr')} or raise {flag('sigma')}",
-                    )
-                run.epoch, run.elapsed = epoch, run.elapsed + row["seconds"]
-                run.metrics.append(row)
-                log.append(row)
-                bar.update(1)
-                bar.set_postfix(recon=f"{row['recon']:.1f}", kl=f"{row['kl']:.2f}", refresh=False)
-                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-                    run.checkpoint(run_dir, config)
-                if epoch_callback is not None:
-                    epoch_callback(epoch, row)
-        finally:
-            bar.close()
-            log.close()
-        return run.result()
+    def kl_per_dim(self) -> list[list[float]]:
+        return _kl_per_dim(self.model, self.train_windows)
+
+    @staticmethod
+    def summary(result: FitResult[ActionVAE]) -> tuple[str, list[tuple[str, str]]]:
+        """The title and ``(label, value)`` rows of a finished run's summary table: its data, what an
+        agent decoding one window per decision gets, the last epoch's reconstruction and each ladder's
+        KL and active dimensions."""
+        model, last = result.model, (result.metrics[-1] if result.metrics else {})
+        data = model_io.read_config(result.run_dir).get("data", {})
+        rows = [
+            ("run folder", str(result.run_dir)),
+            ("epochs", str(last.get("epoch", 0))),
+            ("windows", f"{data.get('n_train', 0)} trained, {data.get('n_val', 0)} held out"),
+        ]
+        if data.get("window") is not None:
+            rows.append(("window (steps)", str(data["window"])))
+        if data.get("decisions_per_episode") is not None:
+            rows.append((
+                "agent decisions per episode",
+                f"{data['decisions_per_episode']:.3g} (episodes of {data.get('mean_episode_steps', 0):.3g} "
+                f"steps on average, one {data['window']}-step chunk per decision)",
+            ))  # fmt: skip
+        rows.append(("train recon (nats)", f"{last.get('recon', float('nan')):.2f}"))
+        if last.get("val_rmse") is not None:
+            rows.append(("val RMSE (env units)", f"{last['val_rmse']:.4g}"))
+        for ladder, (kls, active) in enumerate(
+            zip(model.kl_per_dim or [], model.active_dims(), strict=True), start=1
+        ):
+            rows.append((f"ladder {ladder} KL (nats)", f"{sum(kls):.2f}  active dims {active}"))
+        rows.append(("training time", f"{result.seconds:.1f} s"))
+        return f"trained {model.name}", rows
 
 
 def ladder_scales(epoch: int, n_ladders: int, progressive: int) -> list[float] | None:
@@ -221,6 +253,18 @@ def ladder_scales(epoch: int, n_ladders: int, progressive: int) -> list[float] |
     return None if all(s == 1.0 for s in scales) else scales
 
 
+def data_parts(
+    train_actions: np.ndarray,
+    val_actions: np.ndarray | None,
+    train_lengths: np.ndarray | None = None,
+    val_lengths: np.ndarray | None = None,
+) -> list[np.ndarray | None]:
+    """The arrays a run's data fingerprint covers: the training and validation windows, and the lengths
+    of padded sequences."""
+    lengths = [part.astype(np.float32) for part in (train_lengths, val_lengths) if part is not None]
+    return [train_actions, val_actions, *lengths]
+
+
 def data_fingerprint(
     train_actions: np.ndarray,
     val_actions: np.ndarray | None,
@@ -229,176 +273,7 @@ def data_fingerprint(
 ) -> str:
     """SHA-256 of the training and validation windows (shapes and bytes, and the lengths of padded
     sequences): a resumed run must see the same data."""
-    digest = hashlib.sha256()
-    parts = [train_actions, val_actions]
-    parts += [lengths.astype(np.float32) for lengths in (train_lengths, val_lengths) if lengths is not None]
-    for part in parts:
-        if part is not None:
-            digest.update(repr(part.shape).encode())
-            digest.update(np.ascontiguousarray(part, dtype=np.float32).tobytes())
-        digest.update(b"|")
-    return digest.hexdigest()
-
-
-@dataclasses.dataclass
-class _Run:
-    """The mutable state of one run, and how it is checkpointed and restored."""
-
-    run_dir: Path
-    model: ActionVAE
-    optimizer: Adam
-    capacity: Capacity
-    generator: torch.Generator
-    train: _Windows
-    columns: list[str]
-    extra: dict[str, Any]
-    sha256: str
-    epoch: int = 0
-    elapsed: float = 0.0
-    metrics: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-
-    def checkpoint(self, folder: Path, config: TrainConfig) -> None:
-        """Write the resume state, the model and the metrics into ``folder`` (each file atomically;
-        the resume state first, as it alone decides where a resumed run continues)."""
-        self.model.kl_per_dim = _kl_per_dim(self.model, self.train)
-        torch_rng, numpy_rng = ResumeState.capture_global_rng()
-        state = ResumeState(
-            epoch=self.epoch,
-            step=self.optimizer.step_count,
-            model_state=self.model.state_dict(),
-            optimizer_state=self.optimizer.state_tensors(),
-            generator_state=self.generator.get_state(),
-            torch_rng_state=torch_rng,
-            numpy_rng_state=numpy_rng,
-            capacity_state=self.capacity.state_dict(),
-            metrics=self.metrics,
-            elapsed=self.elapsed,
-            data_sha256=self.sha256,
-        )
-        save_resume_state(folder / RESUME_FILE, state)
-        extra = {
-            **self.extra,
-            "train": config.to_dict(),
-            "epochs_completed": self.epoch,
-            "complete": self.epoch >= config.epochs,
-        }
-        model_io.save(self.model, folder, extra=extra, force=True)
-        write_metrics_csv(folder / METRICS_FILE, self.columns, self.metrics)
-
-    def restore(self, config: TrainConfig) -> None:
-        """Load the last checkpoint of ``run_dir`` after checking that it belongs to this run."""
-        saved = model_io.read_config(self.run_dir)
-        saved_config = TrainConfig.from_dict(saved["train"])
-        conflicts = saved_config.conflicts(config.to_dict())
-        current = self.model.config.to_dict()
-        for key in sorted((set(saved["model_config"]) | set(current)) - {"action_dim", "seq_len"}):
-            if saved["model_config"].get(key) != current.get(key):  # the data check covers the shapes
-                conflicts.append((key, saved["model_config"].get(key), current.get(key)))
-        state = load_resume_state(self.run_dir / RESUME_FILE)
-        if state.data_sha256 != self.sha256:
-            where = saved.get("data", {}).get("path") or "training data"
-            conflicts.append(
-                (
-                    "data",
-                    f"{where} (fingerprint {state.data_sha256[:8]})",
-                    f"windows of fingerprint {self.sha256[:8]}",
-                )
-            )
-        if conflicts:
-            raise resume_conflict(self.run_dir, conflicts)
-        if config.epochs < state.epoch:
-            raise AbsactionError(
-                f"{option('epochs', str(config.epochs))} is less than the {state.epoch} epochs "
-                f"{self.run_dir} has done",
-                f"pass {option('epochs', str(state.epoch))} or more",
-            )
-        self.model.load_state_dict(state.model_state)
-        self.optimizer.load_state(state.optimizer_state, state.step)
-        self.generator.set_state(state.generator_state)
-        self.capacity.load_state_dict(state.capacity_state)
-        state.restore_global_rng()
-        self.epoch, self.elapsed, self.metrics = state.epoch, state.elapsed, state.metrics
-        # rows a killed session appended after its last checkpoint are dropped
-        write_metrics_csv(self.run_dir / METRICS_FILE, self.columns, self.metrics)
-
-    def result(self) -> FitResult:
-        if self.model.kl_per_dim is None:
-            self.model.kl_per_dim = _kl_per_dim(self.model, self.train)
-        return FitResult(self.model.cpu().eval(), self.run_dir, self.metrics, self.elapsed)
-
-
-def resume_conflict(run_dir: Path, conflicts: list[tuple[str, Any, Any]]) -> AbsactionError:
-    """The one-line error for a ``--resume`` whose configuration or data differs from the run's."""
-    described = "; ".join(f"{flag_name(key)} {new} vs the run's {old}" for key, old, new in conflicts)
-    if any(key == "data" for key, _, _ in conflicts):
-        fix = "resume with the run's own dataset (unchanged), or start a new run in another folder"
-    else:
-        fix = (
-            f"drop {'that option' if len(conflicts) == 1 else 'those options'} to continue the run, "
-            "or start a new run in another folder"
-        )
-    return AbsactionError(f"cannot resume {run_dir}: {described}", fix)
-
-
-def _train_epoch(
-    model: ActionVAE,
-    optimizer: Adam,
-    capacity: Capacity,
-    data: _Windows,
-    config: TrainConfig,
-    generator: torch.Generator,
-    scales: list[float] | None = None,
-) -> dict[str, Any]:
-    """One pass over ``data``; returns the epoch's training metrics and advances the capacity.
-    ``scales``: per-ladder factors on the sampled z (progressive training, :func:`ladder_scales`)."""
-    model.train()
-    n = data.x.shape[0]
-    device = data.x.device
-    order = torch.randperm(n, generator=generator, device=device)
-    loss_sum = torch.zeros((), device=device)
-    recon_sum = torch.zeros((), device=device)
-    tc_sum = torch.zeros((), device=device)
-    kl_dim_sums = [torch.zeros(d, device=device) for d in model.ladder_dims]
-    c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
-    for start in range(0, n, config.batch_size):
-        batch, lengths, mask = data.take(order[start : start + config.batch_size])  # (b, T, A), (b,), (b, T)
-        x_hat, stats, latents = model.forward_normalized(
-            batch, lengths, generator=generator, ladder_scales=scales
-        )
-        recon = gaussian_nll(batch, x_hat, config.sigma, mask=mask, include_constant=False)
-        kl_ladders, kl_dims = ladder_kl(stats)  # (L,), [(d_l,)]
-        loss = recon + capacity.penalty(kl_ladders, config.beta)
-        tc = _batch_tc(stats, latents, scales, n) if config.tc > 0 else None
-        if tc is not None:
-            loss = loss + config.tc * tc
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        capacity.end_step()
-        with torch.no_grad():  # weighted by batch size: the epoch means are means over windows
-            b = batch.shape[0]
-            loss_sum += loss.detach() * b
-            recon_sum += recon.detach() * b
-            if tc is not None:
-                tc_sum += tc.detach() * b
-            for total, kl in zip(kl_dim_sums, kl_dims, strict=True):
-                total += kl.detach() * b
-    kl_dim_means = [(total / n).tolist() for total in kl_dim_sums]
-    kl_ladder_means = [sum(dims) for dims in kl_dim_means]
-    capacity.end_epoch(kl_ladder_means)
-    row: dict[str, Any] = {
-        "loss": loss_sum.item() / n,
-        "recon": recon_sum.item() / n,
-        "kl": sum(kl_ladder_means),
-        "c_total": c_total,
-    }
-    if config.tc > 0:
-        row["tc"] = tc_sum.item() / n
-    for ladder, dims in enumerate(kl_dim_means, start=1):
-        row[f"kl_l{ladder}"] = kl_ladder_means[ladder - 1]
-        row[f"c_l{ladder}"] = None if c_ladders is None else c_ladders[ladder - 1]
-        row.update({f"kl_l{ladder}_d{d}": value for d, value in enumerate(dims)})
-    return row
+    return fingerprint(data_parts(train_actions, val_actions, train_lengths, val_lengths))
 
 
 def _batch_tc(
@@ -528,10 +403,3 @@ def _checked_actions(actions: Any, what: str, shape: tuple[int, ...] | None = No
             f"{what} actions contain NaN or infinite values", "clean or re-collect the dataset"
         )
     return np.ascontiguousarray(array)
-
-
-def progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    """The epochs' tqdm bar on stderr (every model kind's training shows the same one)."""
-    return tqdm(
-        total=total, initial=initial, unit="epoch", desc="train", file=sys.stderr, disable=not enabled
-    )

@@ -17,6 +17,11 @@ Columns (L ladders, ladder l with d_l dimensions; nats unless stated):
 ``kl_l{l}_d{d}``     mean KL of dimension d (0-based) of ladder l
 ``seconds``          wall time of the epoch (training and validation)
 
+Those are the action VAEs' columns; a skill model (:mod:`absaction.train.skill_loop`) logs ``prior_kl`` (the
+prior's KL to the stopped posterior), ``val_prior_nll`` (the prior's NLL of the validation posterior means)
+and ``kl_d{d}`` over its whole latent instead of per ladder. Every kind's columns come from its
+:class:`~absaction.train.engine.ModelKind`; the engine writes them.
+
 The file is appended to after every epoch (for watching a run) and rewritten atomically at every
 checkpoint from the rows stored in the resume state, so after a resume it holds exactly one row per
 completed epoch.

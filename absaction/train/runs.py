@@ -1,14 +1,14 @@
-"""Training from a dataset on disk: ``fit`` starts a run, ``resume`` continues one.
+"""Training from a dataset on disk, for every model kind: ``fit`` starts a run, ``resume`` continues one.
 
-Both load the dataset (``absaction.data``), cut the windows the configuration asks for (or, for a
-variable-length model without ``--window``, pad whole episodes and keep their lengths), split them by
-episode into training and validation sets, and hand the arrays to
-:func:`absaction.train.loop.fit_arrays`.
+An action VAE's run (:class:`TrainConfig`) loads the dataset (``absaction.data``), cuts the windows the
+configuration asks for (or, for a variable-length model without ``--window``, pads whole episodes and
+keeps their lengths), splits them by episode into training and validation sets, and hands the arrays to
+:func:`absaction.train.loop.fit_arrays`; a skill model's run (:class:`SkillTrainConfig`) is
+:func:`absaction.train.skill_loop.fit_skills`. Both train on the one engine, :mod:`absaction.train.engine`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -18,48 +18,51 @@ import numpy as np
 
 from absaction.data import ActionWindows, load_dataset, longest_window, pad_episodes, train_val_split
 from absaction.data.windows import check_split, decisions_per_episode
-from absaction.errors import AbsactionError, option
+from absaction.errors import option
 from absaction.files import check_new_output
 from absaction.models import io as model_io
+from absaction.models.base import ActionVAE
 from absaction.models.registry import model_class
-from absaction.outputs import path_from_record, path_in_record, written_by
-from absaction.train.config import RUN_CONTROL_KEYS, TrainConfig
-from absaction.train.loop import EpochCallback, FitResult, fit_arrays, resume_conflict
+from absaction.outputs import path_in_record
+from absaction.train import engine
+from absaction.train.config import SkillTrainConfig, TrainConfig
+from absaction.train.engine import EpochCallback, FitResult, resume_config, resume_or_force
+from absaction.train.loop import fit_arrays
+from absaction.train.skill_loop import fit_skills, resume_skills
+
+__all__ = ["fit", "load_windows", "recorded_data", "resume", "resume_or_force"]
 
 
 def fit(
     data: str | os.PathLike[str],
-    config: TrainConfig,
+    config: TrainConfig | SkillTrainConfig,
     run_dir: str | os.PathLike[str],
     *,
     force: bool = False,
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
-) -> FitResult:
+) -> FitResult[Any]:
     """Train a new model on the dataset ``data`` (a folder or a Minari id) into ``run_dir``.
 
     Args:
         data: dataset folder written by ``absaction collect``, or a local Minari dataset id.
-        config: the run's configuration.
+        config: the run's configuration: :class:`TrainConfig` trains an action VAE,
+            :class:`SkillTrainConfig` a skill model.
         run_dir: the run folder to create; an existing one is refused unless ``force``.
         force: replace an existing ``run_dir`` (only once the new run's folder is complete).
         progress: show a progress bar.
         epoch_callback: see :func:`~absaction.train.loop.fit_arrays`.
     """
+    if isinstance(config, SkillTrainConfig):
+        return fit_skills(
+            data, config, run_dir, force=force, progress=progress, epoch_callback=epoch_callback
+        )
     config.validate()
     # before the (slower) data loading; a run folder never replaces or lies inside its dataset
     check_new_output(run_dir, force, "run folder", command="train", inputs=[data],
                      exists_fix=resume_or_force(run_dir))  # fmt: skip
     return _fit_dataset(data, config, Path(run_dir), force=force, resume=False, progress=progress,
                         epoch_callback=epoch_callback)  # fmt: skip
-
-
-def resume_or_force(run_dir: str | os.PathLike[str]) -> str:
-    """The fix for an existing run folder: continue it (a run of ``train``) or replace it."""
-    if written_by(run_dir, "train"):
-        return (f"continue it with absaction train --resume {run_dir}, pass {option('force')} to start over, "
-                "or choose another folder")  # fmt: skip
-    return f"pass {option('force')} to replace it or choose another folder"
 
 
 def resume(
@@ -69,43 +72,22 @@ def resume(
     *,
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
-) -> FitResult:
-    """Continue the run in ``run_dir`` from its last checkpoint.
+) -> FitResult[Any]:
+    """Continue the run in ``run_dir`` from its last checkpoint (an action VAE's or a skill model's).
 
     Args:
         run_dir: a run folder written by :func:`fit` (or ``absaction train``).
-        overrides: configuration values given again (``TrainConfig`` field names; ``model_options``
-            as a dict). Run-control keys (``epochs``, ``checkpoint_every``, ``tensorboard``,
-            ``threads``) may change; any other value must equal the run's, else the error names it.
+        overrides: configuration values given again (field names of the run's configuration; an action
+            VAE's ``model_options`` as a dict). Run-control keys (``epochs``, ``checkpoint_every``,
+            ``tensorboard``, ``threads``, ``device``) may change; any other value must equal the run's,
+            else the error names it.
         data: the dataset, if given again; it must be the run's.
     """
-    run_dir = Path(run_dir)
     saved = model_io.read_config(run_dir)
-    if "train" not in saved or "data" not in saved:
-        raise AbsactionError(
-            f"{run_dir} was not written by absaction train", "start a new run in another folder"
-        )
-    config = TrainConfig.from_dict(saved["train"])
-    overrides = dict(overrides or {})
-    model_options = overrides.pop("model_options", {}) or {}
-    conflicts = config.conflicts(overrides)
-    conflicts += [
-        (key, saved["model_config"].get(key), value)
-        for key, value in model_options.items()
-        if saved["model_config"].get(key) != value
-    ]
-    saved_path = recorded_data(run_dir, saved)
-    dataset_path = data if data is not None else saved_path
-    if dataset_path is None:
-        raise AbsactionError(
-            f"{run_dir} does not record its dataset", f"pass the dataset again ({option('data', 'DATA')})"
-        )
-    if data is not None and saved_path is not None and _same_path(data, saved_path) is False:
-        conflicts.append(("data", saved_path, os.fspath(data)))
-    if conflicts:
-        raise resume_conflict(run_dir, conflicts)
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if k in RUN_CONTROL_KEYS})
-    return _fit_dataset(dataset_path, config, run_dir, force=False, resume=True, progress=progress,
+    if saved.get("model") == "skill":
+        return resume_skills(run_dir, overrides, data, progress=progress, epoch_callback=epoch_callback)
+    config, dataset = resume_config(run_dir, saved, TrainConfig, overrides, data)
+    return _fit_dataset(dataset, config, Path(run_dir), force=False, resume=True, progress=progress,
                         epoch_callback=epoch_callback)  # fmt: skip
 
 
@@ -153,7 +135,7 @@ def _fit_dataset(
     resume: bool,
     progress: bool,
     epoch_callback: EpochCallback | None,
-) -> FitResult:
+) -> FitResult[ActionVAE]:
     lengths: dict[str, Any] = {}
     if config.window is None and not model_class(config.model).fixed_length:
         # a variable-length model on whole episodes: zero-padded to the longest, with their lengths
@@ -213,24 +195,4 @@ def recorded_data(run_dir: str | os.PathLike[str], saved: dict[str, Any] | None 
         run_dir: the run folder.
         saved: its parsed ``config.json``, when already read.
     """
-    if saved is None:
-        saved = model_io.read_config(run_dir)
-    data = saved.get("data")
-    if not isinstance(data, dict):
-        return None if not data else str(data)
-    stored, minari_id = data.get("path") or data.get("dataset"), data.get("minari_id")
-    path = None if not stored else path_from_record(stored, run_dir)
-    if path is not None and path.exists():
-        return str(path)
-    if minari_id:
-        return str(minari_id)
-    return None if path is None else str(path)
-
-
-def _same_path(given: str | os.PathLike[str], saved: str) -> bool | None:
-    """Whether ``given`` names the dataset folder ``saved``; None when ``given`` is not a folder
-    (a Minari id: the data fingerprint still catches a different dataset)."""
-    given_path = Path(given)
-    if not given_path.exists():
-        return None
-    return given_path.resolve() == Path(saved).resolve()
+    return engine.recorded_data(run_dir, model_io.read_config(run_dir) if saved is None else saved)

@@ -1,52 +1,52 @@
-"""Training of skill models (``absaction train --model skill``): windows of (s, a) in, a resumable run out.
+"""The skill models' kind on the training engine (``absaction train --model skill``): windows of (s, a) in,
+a resumable run out.
 
-One epoch is one pass over the training windows in a seeded random order, in mini-batches; the loss is
-:func:`absaction.models.skill.skill_loss`, its KL term shaped by a capacity schedule
+The loss of a batch of windows is :func:`absaction.models.skill.skill_loss`: the closed-loop (or open-loop)
+decoder's reconstruction, the KL of the posterior to N(0, I) shaped by a capacity schedule
 (:mod:`absaction.models.capacity`, the ``--capacity`` specs of the action VAEs; ``none`` by default, the
-skill-prior papers' plain beta). The defaults train on 200k transitions of play data (6250 episodes, H = 10,
-stride 2) in under two minutes on two CPU cores (one torch thread): an MLP posterior, batches of 1024,
-40 epochs (about 2800 optimiser steps); ``benchmarks/bench_skills.py`` measures this against the first
-defaults (GRU, stride 1, batches of 256) on held-out windows. The run folder has the same files as an
-action VAE's (``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``), is created
-atomically with an epoch-0 checkpoint and rewritten every ``checkpoint_every`` epochs, so ``--resume``
-continues a killed run bit-identically (weights, optimiser moments, the generator, the global RNGs and the
-capacity schedule's state are saved).
+skill-prior papers' plain beta) and the learned prior's KL to the (stopped) posterior. The engine
+(:mod:`absaction.train.engine`) does the rest, as for every kind: the run folder has the same files as an
+action VAE's (``model.safetensors``, ``config.json``, ``metrics.csv``, ``resume.safetensors``) and
+``--resume`` continues a killed run bit-identically.
+
+The defaults train on 200k transitions of play data (6250 episodes, H = 10, stride 2) in under two
+minutes on two CPU cores (one torch thread): an MLP posterior, batches of 1024, 40 epochs (about 2800
+optimiser steps); ``benchmarks/bench_skills.py`` measures this against the first defaults (GRU, stride 1,
+batches of 256) on held-out windows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import time
-from collections.abc import Callable
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from absaction import __version__
 from absaction.data import Normalizer, load_dataset
 from absaction.data.skill_windows import SkillWindows, dataset_skill_windows
 from absaction.data.windows import check_split, decisions_per_episode
-from absaction.errors import AbsactionError, flag
-from absaction.files import atomic_dir, check_new_output
+from absaction.errors import flag
+from absaction.files import check_new_output
 from absaction.models import io as model_io
-from absaction.models.capacity import Capacity, make_capacity
+from absaction.models.capacity import make_capacity
 from absaction.models.registry import build_model
 from absaction.models.skill import SkillModel, kl_gaussians, skill_loss
 from absaction.outputs import path_in_record
-from absaction.seeding import seed_everything
-from absaction.threads import torch_threads
-from absaction.train.checkpoint import RESUME_FILE, ResumeState, load_resume_state, save_resume_state
 from absaction.train.config import SkillTrainConfig
-from absaction.train.loop import FitResult, progress_bar, resume_conflict
-from absaction.train.metrics import METRICS_FILE, write_metrics_csv
-from absaction.train.optim import Adam
-from absaction.train.runs import recorded_data
-
-SKILL_RUN_CONTROL: frozenset[str] = frozenset({"epochs", "checkpoint_every", "threads"})
-"""Keys a resume may change (they steer the run, not its numbers)."""
+from absaction.train.engine import (
+    EpochCallback,
+    FitResult,
+    LossTerms,
+    resume_config,
+    resume_or_force,
+    train,
+)
+from absaction.train.model_kind import ActionModelKind
 
 
 def skill_windows_for(dataset: Any, config: SkillTrainConfig) -> SkillWindows:
@@ -58,47 +58,110 @@ def skill_windows_for(dataset: Any, config: SkillTrainConfig) -> SkillWindows:
 
 
 def fit_skills(
-    data: str | Path,
+    data: str | os.PathLike[str],
     config: SkillTrainConfig,
-    run_dir: str | Path,
+    run_dir: str | os.PathLike[str],
     *,
     force: bool = False,
     resume: bool = False,
     progress: bool = False,
-    epoch_callback: Callable[[int, dict[str, Any]], None] | None = None,
-) -> FitResult:
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult[SkillModel]:
     """Train a skill model on the dataset ``data`` (a folder or Minari id) and write ``run_dir``.
 
     Args:
         data: dataset written by ``absaction collect`` (observations are needed).
         config: the run's configuration.
         run_dir: the run folder; created (``force`` replaces one this command wrote), or continued with
-            ``resume`` (then ``config`` may differ only in :data:`SKILL_RUN_CONTROL` keys).
+            ``resume`` (then ``config`` may differ only in :data:`~absaction.train.config.RUN_CONTROL_KEYS`).
         progress: show a tqdm progress bar over the epochs on stderr.
         epoch_callback: called after every epoch with ``(epoch, metric_row)`` (tests interrupt runs with it).
     """
     config.validate()
-    run_dir = Path(run_dir)
     if not resume:  # before loading the data; never an output that replaces or lies inside it
-        check_new_output(run_dir, force, "run folder", command="train", inputs=[data])
+        check_new_output(run_dir, force, "run folder", command="train", inputs=[data],
+                         exists_fix=resume_or_force(run_dir))  # fmt: skip
     dataset = load_dataset(data)
     windows = skill_windows_for(dataset, config)
-    train, val = windows.split_by_episode(config.val_fraction, config.seed)
+    train_windows, val_windows = windows.split_by_episode(config.val_fraction, config.seed)
     lengths = dataset.episode_lengths()
     check_split(
-        len(train), len(val), config.val_fraction,
+        len(train_windows), len(val_windows), config.val_fraction,
         f"pass a shorter {flag('horizon')} (the episodes hold {lengths.min()} to {lengths.max()} steps, "
         f"{len(np.unique(windows.episodes))} of {len(lengths)} of them at least {config.horizon}) or "
         "collect more episodes",
     )  # fmt: skip
-    digest = hashlib.sha256()
-    for part in (train.observations, train.actions, val.observations, val.actions):
-        digest.update(repr(part.shape).encode() + np.ascontiguousarray(part).tobytes())
-    sha256 = digest.hexdigest()
-    if not resume:
-        check_new_output(run_dir, force, "run folder", command="train")
-    with torch_threads(config.threads):
-        seed_everything(config.seed)
+    info = {
+        # relative to the run folder (absaction.outputs.path_in_record): found from any working folder
+        "path": path_in_record(dataset.path, run_dir),
+        "n_train": len(train_windows),
+        "n_val": len(val_windows),
+        "horizon": config.horizon,
+        "stride": config.stride,
+        "skill_obs": list(windows.skill_obs),
+        "episodes": len(lengths),
+        "mean_episode_steps": float(lengths.mean()),
+        # an agent choosing a skill every H steps (absaction.wrappers.SkillWrapper)
+        "decisions_per_episode": decisions_per_episode(lengths, config.horizon),
+    }
+    space = dataset.action_space
+    kind = SkillKind(
+        config, train_windows, val_windows, info, env_id=dataset.env_id,
+        action_low=np.asarray(space.low, np.float32), action_high=np.asarray(space.high, np.float32),
+    )  # fmt: skip
+    return train(kind, run_dir, force=force, resume=resume, progress=progress, epoch_callback=epoch_callback)
+
+
+def resume_skills(
+    run_dir: str | os.PathLike[str],
+    overrides: dict[str, Any] | None = None,
+    data: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+    epoch_callback: EpochCallback | None = None,
+) -> FitResult[SkillModel]:
+    """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``;
+    ``data``: the dataset, if given again)."""
+    saved = model_io.read_config(Path(run_dir))
+    config, dataset = resume_config(run_dir, saved, SkillTrainConfig, overrides, data)
+    return fit_skills(dataset, config, run_dir, resume=True, progress=progress, epoch_callback=epoch_callback)
+
+
+class SkillKind(ActionModelKind):
+    """Skill models with a prior as a :class:`~absaction.train.engine.ModelKind`: windows of H steps of
+    (skill observation, action) in; a posterior, a decoder pi(a | s, z) and a prior p(z | s) out."""
+
+    skill = True
+
+    def __init__(
+        self,
+        config: SkillTrainConfig,
+        train_windows: SkillWindows,
+        val_windows: SkillWindows,
+        info: dict[str, Any],
+        *,
+        env_id: str | None,
+        action_low: np.ndarray,
+        action_high: np.ndarray,
+    ) -> None:
+        self.config = config
+        self.train_windows, self.val_windows = train_windows, val_windows
+        self.info = info
+        self.env = {"env_id": env_id, "action_low": action_low, "action_high": action_high}
+
+    def data_arrays(self) -> Sequence[np.ndarray | None]:
+        train, val = self.train_windows, self.val_windows
+        return [train.observations, train.actions, val.observations, val.actions]
+
+    def data_info(self) -> dict[str, Any]:
+        return self.info
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_windows)
+
+    def build(self, device: torch.device) -> SkillModel:
+        config, train = self.config, self.train_windows
         model = build_model(
             "skill",
             action_dim=train.actions.shape[2],
@@ -106,9 +169,9 @@ def fit_skills(
             options={
                 "ladder_dims": config.latent_dims,
                 "obs_dim": train.observations.shape[2],
-                "skill_obs": list(windows.skill_obs),
-                "skill_indices": list(windows.skill_indices),
-                "obs_fields": list(windows.layout.names),
+                "skill_obs": list(train.skill_obs),
+                "skill_indices": list(train.skill_indices),
+                "obs_fields": list(train.layout.names),
                 "encoder": config.encoder,
                 "decoder": config.decoder,
                 "frame": config.frame,
@@ -117,187 +180,108 @@ def fit_skills(
                 "layers_per_ladder": config.layers_per_ladder,
             },
             normalizer=Normalizer.fit(train.actions),
-            env_id=dataset.env_id,
-            action_low=np.asarray(dataset.action_space.low, np.float32),
-            action_high=np.asarray(dataset.action_space.high, np.float32),
+            **self.env,
         )
         assert isinstance(model, SkillModel)
         model.set_obs_normalizer(train.observations.mean(axis=(0, 1)), train.observations.std(axis=(0, 1)))
-        generator = torch.Generator().manual_seed(config.seed)
-        optimizer = Adam(model.parameters(), lr=config.lr)
-        capacity = make_capacity(config.capacity, len(model.ladder_dims))
-        obs_t, act_t = _normalized(model, train)
-        val_t = _normalized(model, val) if len(val) else None
-        info = {
-            # relative to the run folder (absaction.outputs.path_in_record): found from any working folder
-            "path": path_in_record(dataset.path, run_dir),
-            "sha256": sha256,
-            "n_train": len(train),
-            "n_val": len(val),
-            "horizon": config.horizon,
-            "stride": config.stride,
-            "skill_obs": list(windows.skill_obs),
-            "episodes": len(lengths),
-            "mean_episode_steps": float(lengths.mean()),
-            # an agent choosing a skill every H steps (absaction.wrappers.SkillWrapper)
-            "decisions_per_episode": decisions_per_episode(lengths, config.horizon),
-        }
-        columns = ["epoch", "loss", "recon", "kl", "prior_kl", "c_total"]
-        for ladder in range(1, len(model.ladder_dims) + 1):
-            columns += [f"kl_l{ladder}", f"c_l{ladder}"]
-        columns += [f"kl_d{d}" for d in range(model.z_dim)] + [
-            "val_recon",
-            "val_rmse",
-            "val_prior_nll",
-            "seconds",
-        ]
-        epoch, elapsed = 0, 0.0
-        metrics: list[dict[str, Any]] = []
+        self.model: SkillModel = model.to(device)
+        self.capacity = make_capacity(config.capacity, len(model.ladder_dims))
+        self.obs, self.act = _normalized(model, train, device)  # (N, H, O), (N, H, A)
+        self.val = _normalized(model, self.val_windows, device) if len(self.val_windows) else None
+        return model
 
-        def checkpoint(folder: Path) -> None:
-            model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
-            torch_rng, numpy_rng = ResumeState.capture_global_rng()
-            state = ResumeState(
-                epoch, optimizer.step_count, model.state_dict(), optimizer.state_tensors(),
-                generator.get_state(),
-                torch_rng, numpy_rng, capacity.state_dict(), metrics, elapsed, sha256,
-            )  # fmt: skip
-            save_resume_state(folder / RESUME_FILE, state)
-            extra = {
-                "train": config.to_dict(),
-                "data": info,
-                "absaction_version": __version__,
-                "epochs_completed": epoch,
-                "complete": epoch >= config.epochs,
-            }
-            model_io.save(model, folder, extra=extra, force=True)
-            write_metrics_csv(folder / METRICS_FILE, columns, metrics)
+    def columns(self) -> list[str]:
+        ladders = range(1, len(self.model.ladder_dims) + 1)
+        return [
+            "epoch", "loss", "recon", "kl", "prior_kl", "c_total",
+            *(name for ladder in ladders for name in (f"kl_l{ladder}", f"c_l{ladder}")),
+            *(f"kl_d{d}" for d in range(self.model.z_dim)),
+            "val_recon", "val_rmse", "val_prior_nll", "seconds",
+        ]  # fmt: skip
 
-        if resume:
-            state = _restore_state(run_dir, config, sha256)
-            model.load_state_dict(state.model_state)
-            optimizer.load_state(state.optimizer_state, state.step)
-            generator.set_state(state.generator_state)
-            state.restore_global_rng()
-            capacity.load_state_dict(state.capacity_state)
-            epoch, elapsed, metrics = state.epoch, state.elapsed, state.metrics
-        else:
-            with atomic_dir(run_dir, force, "run folder", command="train") as tmp:
-                checkpoint(tmp)
-        bar = progress_bar(config.epochs, epoch, progress)
-        try:
-            for epoch in range(epoch + 1, config.epochs + 1):  # noqa: B020 - checkpoint() reads the epoch
-                started = time.perf_counter()
-                row = _train_epoch(model, optimizer, capacity, obs_t, act_t, config, generator)
-                row.update(_validate(model, val_t, config.sigma))
-                row["epoch"], row["seconds"] = epoch, time.perf_counter() - started
-                if not math.isfinite(row["loss"]):
-                    raise AbsactionError(f"training diverged in epoch {epoch}", "lower --lr or raise --sigma")
-                elapsed += row["seconds"]
-                metrics.append(row)
-                bar.update(1)
-                bar.set_postfix(recon=f"{row['recon']:.2f}", kl=f"{row['kl']:.2f}", refresh=False)
-                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-                    checkpoint(run_dir)
-                if epoch_callback is not None:
-                    epoch_callback(epoch, row)
-        finally:
-            bar.close()  # ends the bar's line before anything else (an error, Ctrl-C's message) is printed
-        if model.kl_per_dim is None:
-            model.kl_per_dim = _kl_per_dim(model, obs_t, act_t)
-        return FitResult(model.eval(), run_dir, metrics, elapsed)
-
-
-def resume_skills(
-    run_dir: str | Path,
-    overrides: dict[str, Any],
-    data: str | Path | None = None,
-    *,
-    progress: bool = False,
-) -> FitResult:
-    """Continue the skill run in ``run_dir`` (``overrides``: flags given again, e.g. a larger ``epochs``)."""
-    saved = model_io.read_config(Path(run_dir))
-    config = SkillTrainConfig.from_dict({**saved["train"], **overrides})
-    return fit_skills(
-        data or recorded_data(run_dir, saved) or "", config, run_dir, resume=True, progress=progress
-    )
-
-
-def _restore_state(run_dir: Path, config: SkillTrainConfig, sha256: str) -> ResumeState:
-    saved = model_io.read_config(run_dir)
-    if saved.get("model") != "skill":
-        raise AbsactionError(
-            f"{run_dir} holds a {saved.get('model')} model, not skills", "resume it without --model skill"
-        )
-    old = SkillTrainConfig.from_dict(saved["train"]).to_dict()
-    conflicts = [
-        (k, old[k], v) for k, v in config.to_dict().items() if k not in SKILL_RUN_CONTROL and old[k] != v
-    ]
-    state = load_resume_state(run_dir / RESUME_FILE)
-    if state.data_sha256 != sha256:
-        conflicts.append(("data", saved["data"]["path"], "other windows"))
-    if conflicts:
-        raise resume_conflict(run_dir, conflicts)
-    if config.epochs < state.epoch:
-        raise AbsactionError(
-            f"--epochs {config.epochs} is less than the run's {state.epoch}", f"pass --epochs {state.epoch}"
-        )
-    return state
-
-
-def _normalized(model: SkillModel, windows: SkillWindows) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        obs = model.normalize_obs(windows.observations)  # (N, H, O)
-    return obs, torch.from_numpy(model.normalizer.transform(windows.actions)).float()  # (N, H, A)
-
-
-def _train_epoch(
-    model: SkillModel,
-    optimizer: Adam,
-    capacity: Capacity,
-    obs: torch.Tensor,
-    act: torch.Tensor,
-    config: SkillTrainConfig,
-    generator: torch.Generator,
-) -> dict[str, Any]:
-    """One pass over the windows; returns the epoch's metrics and advances the capacity schedule."""
-    model.train()
-    n = obs.shape[0]
-    order = torch.randperm(n, generator=generator)
-    sums = torch.zeros(3)  # loss, recon, prior_kl (window-weighted)
-    kl_sum = torch.zeros(model.z_dim)
-    c_ladders, c_total = capacity.ladder_capacities(), capacity.total_capacity()  # constant this epoch
-    for start in range(0, n, config.batch_size):
-        index = order[start : start + config.batch_size]
+    def loss(self, index: Tensor, generator: torch.Generator) -> LossTerms:
+        config = self.config
         terms = skill_loss(
-            model, obs[index], act[index], config.beta, config.sigma, config.prior_weight, generator, capacity
-        )
-        optimizer.zero_grad()
-        terms.loss.backward()
-        optimizer.step()
-        capacity.end_step()
-        with torch.no_grad():
-            b = len(index)
-            sums += torch.stack([terms.loss, terms.recon, terms.prior_kl]).detach() * b
-            kl_sum += terms.kl_dims.detach() * b
-    loss, recon, prior_kl = (sums / n).tolist()
-    kl_dims = (kl_sum / n).tolist()
-    kl_ladders = [float(part.sum()) for part in (kl_sum / n).split(model.ladder_dims)]
-    capacity.end_epoch(kl_ladders)
-    row: dict[str, Any] = {
-        "loss": loss, "recon": recon, "kl": sum(kl_dims), "prior_kl": prior_kl, "c_total": c_total
-    }  # fmt: skip
-    for ladder, kl in enumerate(kl_ladders, start=1):
-        row[f"kl_l{ladder}"] = kl
-        row[f"c_l{ladder}"] = None if c_ladders is None else c_ladders[ladder - 1]
-    row.update({f"kl_d{d}": value for d, value in enumerate(kl_dims)})
-    return row
+            self.model, self.obs[index], self.act[index], config.beta, config.sigma, config.prior_weight,
+            generator, self.capacity,
+        )  # fmt: skip
+        logged = {
+            "loss": terms.loss,
+            "recon": terms.recon,
+            "prior_kl": terms.prior_kl,
+            "kl_dims": terms.kl_dims,
+        }
+        return LossTerms(terms.loss, logged, len(index))
+
+    def end_epoch(self, sums: dict[str, Tensor], n: int) -> dict[str, Any]:
+        kl_means = sums["kl_dims"] / n  # (z,)
+        kl_dims = kl_means.tolist()
+        kl_ladders = [float(part.sum()) for part in kl_means.split(self.model.ladder_dims)]
+        row: dict[str, Any] = {
+            "loss": (sums["loss"] / n).item(),
+            "recon": (sums["recon"] / n).item(),
+            "kl": sum(kl_dims),
+            "prior_kl": (sums["prior_kl"] / n).item(),
+        }
+        self.capacity_columns(row, kl_ladders)
+        row.update({f"kl_d{d}": value for d, value in enumerate(kl_dims)})
+        return row
+
+    def evaluate(self) -> dict[str, Any]:
+        return _validate(self.model, self.val, self.config.sigma)
+
+    def kl_per_dim(self) -> list[list[float]]:
+        return _kl_per_dim(self.model, self.obs, self.act)
+
+    @staticmethod
+    def summary(result: FitResult[SkillModel]) -> tuple[str, list[tuple[str, str]]]:
+        """The title and ``(label, value)`` rows of a finished run's summary table: the loss terms of the
+        last epoch (training and validation), the validation error in env units, the data it saw and
+        what an agent gets from it."""
+        saved = model_io.read_config(result.run_dir)
+        train, data = saved.get("train", {}), saved.get("data", {})
+        last = result.metrics[-1] if result.metrics else {}
+        dims = list(result.model.ladder_dims)
+        horizon = data.get("horizon", train.get("horizon"))
+        rows = [
+            ("run folder", str(result.run_dir)),
+            ("epochs", str(last.get("epoch", 0))),
+            ("windows", f"{data.get('n_train', 0)} trained, {data.get('n_val', 0)} held out "
+                        f"(stride {data.get('stride', train.get('stride'))})"),
+            ("horizon H", f"{horizon} steps"),
+            ("latent size", f"{sum(dims)}" + (f" (ladders {dims})" if len(dims) > 1 else "")
+                            + f", {train.get('encoder')} encoder, {train.get('decoder')}-loop decoder"),
+            ("train recon / KL / prior KL (nats)",
+             f"{_number(last.get('recon'))} / {_number(last.get('kl'))} / {_number(last.get('prior_kl'))}"),
+        ]  # fmt: skip
+        if last.get("val_recon") is not None:
+            rows.append((
+                "val recon / prior NLL (nats)",
+                f"{_number(last.get('val_recon'))} / {_number(last.get('val_prior_nll'))}",
+            ))  # fmt: skip
+        if last.get("val_rmse") is not None:
+            rows.append(("val RMSE (env units)", f"{last['val_rmse']:.4g}"))
+        decisions = data.get("decisions_per_episode")
+        if decisions is not None:
+            rows.append((
+                "skill decisions per episode",
+                f"{decisions:.3g} (episodes of {data.get('mean_episode_steps', 0):.3g} steps on average, "
+                f"a skill every {horizon} steps)",
+            ))  # fmt: skip
+        rows.append(("training time", f"{result.seconds:.1f} s"))
+        return "trained skill model", rows
+
+
+def _normalized(model: SkillModel, windows: SkillWindows, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Normalised windows on ``device``: skill observations (N, H, O) and actions (N, H, A)."""
+    with torch.no_grad():
+        obs = model.normalize_obs(windows.observations).to(device)  # (N, H, O)
+    act = torch.from_numpy(model.normalizer.transform(windows.actions)).float().to(device)  # (N, H, A)
+    return obs, act
 
 
 @torch.no_grad()
-def _validate(
-    model: SkillModel, val: tuple[torch.Tensor, torch.Tensor] | None, sigma: float
-) -> dict[str, Any]:
+def _validate(model: SkillModel, val: tuple[Tensor, Tensor] | None, sigma: float) -> dict[str, Any]:
     """Reconstruction (posterior mean, closed loop on the recorded states) and the prior's NLL of it."""
     if val is None:
         return {"val_recon": None, "val_rmse": None, "val_prior_nll": None}
@@ -305,7 +289,7 @@ def _validate(
     obs, act = val
     mean, _ = model.posterior_normalized(obs, act)
     act_hat = model.decode_window_normalized(obs, mean)
-    std = torch.as_tensor(model.normalizer.std, dtype=torch.float32)
+    std = torch.as_tensor(model.normalizer.std, dtype=torch.float32, device=act.device)  # (A,) to env units
     recon = float(((act_hat - act) ** 2).sum(dim=(1, 2)).mean()) / (2 * sigma**2)
     rmse = float((((act_hat - act) * std) ** 2).mean().sqrt())
     prior_mean, prior_logvar = model.prior_normalized(obs[:, 0], mean[:, model.z_dim - model.top_dim :])
@@ -314,7 +298,7 @@ def _validate(
 
 
 @torch.no_grad()
-def _kl_per_dim(model: SkillModel, obs: torch.Tensor, act: torch.Tensor) -> list[list[float]]:
+def _kl_per_dim(model: SkillModel, obs: Tensor, act: Tensor) -> list[list[float]]:
     """Mean KL(q || N(0, I)) of every latent dimension over the windows, nats, one list per ladder."""
     was = model.training
     model.eval()
@@ -323,3 +307,7 @@ def _kl_per_dim(model: SkillModel, obs: torch.Tensor, act: torch.Tensor) -> list
     model.train(was)
     per_dim = kl_gaussians(mean, logvar, zeros, zeros).mean(dim=0).double()  # (z,)
     return [part.tolist() for part in per_dim.split(model.ladder_dims)]
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
