@@ -1,4 +1,4 @@
-"""Where a trained action model's decoded reaches can end: the numbers behind the RL benchmark's notes
+"""Where a trained action model's decoded reaches can end: the numbers behind the RL study's notes
 on new goals and chain (README, Results; ``benchmarks/results/rl/tuning/README.md``).
 
 For a Reach2D action model (a ``absaction train`` run folder) and the demonstrations it was trained on:
@@ -20,7 +20,8 @@ Usage::
     python benchmarks/bench_decoder_reach.py --model BENCH/stage1/tcvlae --data BENCH/stage1/demos \\
         --out benchmarks/results/rl/decoder_reach.json
 
-(``BENCH`` is an ``absaction bench rl`` folder.) Prints the figures and writes them as JSON.
+(``BENCH`` is the folder of an RL study sweep, ``python -m benchmarks.rl --out BENCH``.) Prints the
+figures and writes them as JSON.
 """
 
 from __future__ import annotations

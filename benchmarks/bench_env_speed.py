@@ -4,7 +4,8 @@ Every env is made with ``gymnasium.make`` (so all carry the same wrappers: passi
 order enforcing, time limit), stepped with pre-drawn uniform random actions, and reset whenever an
 episode ends; resets are part of the timed loop, as in real training. Repeats are interleaved
 (round-robin over the envs) so a slow moment of a shared machine hits every env alike; the median
-repeat is reported. Target (issue 2): Reach2D-v0 at least as fast as Pendulum-v1.
+repeat is reported. Target: Reach2D-v0 at least as fast as Pendulum-v1 (a toy world must not be the
+bottleneck of a sweep).
 
 Usage::
 

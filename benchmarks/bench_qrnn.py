@@ -1,6 +1,6 @@
 """QRNN speed: the parallel-scan QRNN layer vs the same layer with a sequential loop vs ``nn.LSTM``.
 
-Issue 4, section 4. Every contender runs forward + backward (the gradient of every weight and of the
+Every contender runs forward + backward (the gradient of every weight and of the
 input) on a batch of ``--batch`` sequences of ``--input-size`` features, with ``--hidden`` state
 features, at every length of ``--lengths``:
 
@@ -20,9 +20,10 @@ round-robin over the contenders (a slow moment of a shared machine hits all of t
 is reported, with min and max. Torch runs on ``--threads`` threads (default 2). The load average before
 and after the run is recorded: compare numbers within one run only.
 
-Targets (issue 4): ``qrnn_scan`` faster than ``lstm`` at every T >= 128, and at least 10x faster than
-``qrnn_loop`` at T = 2048; both are judged in the printout and the JSON (the scan-vs-loop ratio is also
-given for the pooling alone, and ``loop/linear``, the most any pooling could gain over the loop layer).
+Targets (the layer's reason to exist): ``qrnn_scan`` faster than ``lstm`` at every T >= 128, and at
+least 10x faster than ``qrnn_loop`` at T = 2048; both are judged in the printout and the JSON (the
+scan-vs-loop ratio is also given for the pooling alone, and ``loop/linear``, the most any pooling could
+gain over the loop layer).
 
 Usage::
 
@@ -235,7 +236,7 @@ def speedups(timings: Sequence[Timing]) -> list[dict[str, Any]]:
 
 
 def verdicts(ratios: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's two targets, judged on the lengths that were run (None when a length is missing)."""
+    """The two speed targets, judged on the lengths that were run (None when a length is missing)."""
     long = [r for r in ratios if r["length"] >= 128]
     at_2048 = next((r for r in ratios if r["length"] == 2048), None)
     return {

@@ -3,9 +3,11 @@
 - ``python`` blocks execute, each in a fresh folder that holds the tiny dataset and model of
   ``./conftest.py`` (``data/reach2d``, ``runs/tcvlae``: the paths the examples use).
 - Every command of a ``bash`` block is checked: ``absaction ...`` by the real argparse parser (an unknown
-  flag or choice fails) and ``absaction bench rl`` also by its sweep configuration (agent and task names);
-  ``python benchmarks/NAME.py ...`` by the script's own parser; ``pip install -e ".[...]"`` may name only
-  extras that pyproject.toml defines; anything else must be a tool this file knows.
+  flag or choice fails) and ``absaction bench`` also by every ``--agent``'s ``absaction rl`` flags;
+  ``python -m benchmarks.rl ...`` (a study) by the study's parser and, for the RL study, its sweep
+  configuration (agent and task names); ``python benchmarks/NAME.py ...`` by the script's own parser;
+  ``pip install -e ".[...]"`` may name only extras that pyproject.toml defines; anything else must be a
+  tool this file knows.
 - A ``bash`` block marked ``run`` executes its ``absaction`` commands at a tiny scale: budgets (episodes,
   steps, epochs) are cut down and every other flag is kept, so the quick tour works, not only parses.
 - ``yaml`` blocks parse; one marked ``hyperparams=ALGO`` is resolved by the hyperparameter loader, which
@@ -46,7 +48,13 @@ from absaction.errors import AbsactionError
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-PAGES = [README, REPO / "CONTRIBUTING.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").rglob("*.md"))]
+PAGES = [
+    README,
+    REPO / "CONTRIBUTING.md",
+    REPO / "CHANGELOG.md",
+    *sorted((REPO / "docs").rglob("*.md")),
+    *sorted((REPO / "benchmarks").glob("*/README.md")),  # each study's commands
+]
 LANGUAGES = {"python", "bash", "yaml", "text"}
 
 FENCE = re.compile(
@@ -208,12 +216,30 @@ def check_absaction(args: list[str], where: str, capsys: pytest.CaptureFixture[s
         error = capsys.readouterr().err.strip()
         pytest.fail(f"{where}: `absaction {shlex.join(args)}` does not parse: {error}")
     check_spelt_out(parser, args, where)
-    if namespace.command == "bench" and namespace.benchmark == "rl":
-        from absaction.cli.bench import config_from_args
+    if namespace.command == "bench":
+        from absaction.cli.bench import agent_config
 
-        config = config_from_args(namespace)
+        for text in namespace.agents:
+            agent_config(text)  # the agent's `absaction rl` flags, by rl's own parser
+
+
+def check_study(study: str, args: list[str], where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m benchmarks.STUDY ARGS``: parsed by the study's own parser (run from the checkout); the
+    RL study's sweep configuration is built and checked too (agent and task names, sizes)."""
+    module = importlib.import_module(f"benchmarks.{study}.cli")
+    parser = module.build_parser()
+    try:
+        namespace = parser.parse_args(args)
+    except SystemExit as stop:
+        if stop.code == 0:
+            return
+        error = capsys.readouterr().err.strip()
+        pytest.fail(f"{where}: `python -m benchmarks.{study} {shlex.join(args)}` does not parse: {error}")
+    check_spelt_out(parser, args, where)
+    if study == "rl":
+        config = module.config_from_args(namespace)
         config.data = config.model = None  # folders of a finished sweep need not exist here
-        config.validate()  # agent and task names, sizes
+        config.validate()
 
 
 class _Parsed(Exception):
@@ -268,6 +294,8 @@ def check_command(
         check_absaction(args, where, capsys)
     elif tool in ("python", "python3") and args[:2] in (["-m", "venv"], ["-m", "pytest"]):
         pass
+    elif tool in ("python", "python3") and args[:1] == ["-m"] and args[1].startswith("benchmarks."):
+        check_study(args[1].split(".", 1)[1], args[2:], where, capsys)
     elif tool in ("python", "python3") and args and args[0].startswith("benchmarks/"):
         check_script(REPO / args[0], args[1:], where, monkeypatch, capsys)
     elif tool == "pip":
@@ -354,7 +382,12 @@ def test_a_wrong_flag_or_choice_fails_the_check(
         (good.replace("--algo ppo", "--algo a2c"), failed),  # a choice argparse does not offer
         (good + " --chunks 8", failed),  # a flag that does not exist
         ("absaction colect --env Pendulum-v1 --out o", failed),  # a command that does not exist
-        ("absaction bench rl --agents ppo ppo-latnet --out o", refused),  # an agent the sweep does not know
+        (
+            "python -m benchmarks.rl --agents ppo ppo-latnet --out o",
+            refused,
+        ),  # an agent the study does not know
+        ('absaction bench --tasks Pendulum-v1 --agent "p=--algo a2c" --out o', refused),  # not rl's flags
+        ("python -m benchmarks.vae --modles tcvlae", failed),  # a study's flag misspelt
         ("python benchmarks/bench_env_speed.py --step 30000", failed),  # a script's flag misspelt
         ('pip install -e ".[maze,robots]"', AssertionError),  # an extra pyproject.toml does not define
         ("rm -rf data", AssertionError),  # a command this file does not know
@@ -438,7 +471,7 @@ def test_cli_reference_holds_every_command_with_its_full_help() -> None:
     text = hook.render()
     parsers = dict(hook.walk(build_parser()))
     assert {path[0] for path in parsers if path} == set(COMMANDS)
-    assert {("bench", "rl"), ("bench", "vae")} <= set(parsers)
+    assert ("bench",) in set(parsers)
     sections = re.split(r"^#+ `absaction[^`]*`$", text, flags=re.M)[1:]
     assert len(sections) == len(parsers)
     for section, (path, parser) in zip(sections, parsers.items(), strict=True):
@@ -448,7 +481,12 @@ def test_cli_reference_holds_every_command_with_its_full_help() -> None:
                 assert option in section, (path, option)
         if parser.epilog:
             assert parser.epilog.strip().splitlines()[0].strip() in section, path
-    assert "ppo-skill-bc-noprior" in text  # bench rl's agent table, filled in only when help is printed
+    assert "NAME=FLAGS" in text  # absaction bench's agents
+    studies = hook.render_studies()
+    for command in ("python -m benchmarks.rl", "python -m benchmarks.vae", "python -m benchmarks.skills"):
+        assert f"### `{command}`" in studies and f"usage: {command}" in studies
+    assert "ppo-skill-bc-noprior" in studies  # the RL study's agent table
+    assert hook.STUDIES_MARKER in (REPO / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
 
 
 def test_every_figure_a_page_shows_is_a_committed_result() -> None:

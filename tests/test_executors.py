@@ -1,8 +1,8 @@
 """Where the runs of a sweep execute: the local process pool and Ray (``--executor ray``).
 
-One Ray instance on loopback (2 CPUs, no dashboard) is shared by the module; the ``--ray-address`` test
-starts its own head with ``ray start`` and stops it again. The sweeps are tiny: one task, the primitive
-PPO agent (no stage 1), 2 seeds of 64 steps.
+One Ray instance on loopback (2 CPUs, one GPU declared, no dashboard) is shared by the module; the
+``--ray-address`` test starts its own head with ``ray start`` and stops it again. The sweeps are tiny
+``absaction bench`` sweeps: one task, a primitive PPO agent, 2 seeds of 64 steps.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,16 +29,18 @@ from absaction.errors import AbsactionError
 from absaction.files import atomic_dir
 
 TINY = [
-    "bench", "rl", "--quick", "--tasks", "dense", "--agents", "ppo", "--seeds", "2", "--steps", "64",
-    "--eval-points", "2", "--eval-episodes", "2", "--workers", "1", "--no-progress", "--bootstrap-reps", "50",
-    "--lookahead", "0",
+    "bench", "--tasks", "absaction/Reach2D-v0", "--agent", "ppo=--algo ppo --set n_steps=32 --set n_envs=1",
+    "--seeds", "2", "--steps", "64", "--eval-points", "2", "--eval-episodes", "2", "--workers", "1",
+    "--no-progress", "--bootstrap-reps", "50",
 ]  # fmt: skip
+RUNS = Path("runs") / "absaction-Reach2D-v0" / "ppo"
 TIMING = {"train_seconds", "decode_ms"}  # wall-clock columns: they differ between any two sweeps
 
 
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[Any]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # one GPU declared (no device needed): Ray hands it to the tasks that reserve it, as on a GPU node
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     # the test module is not importable by name in a Ray worker: its job functions travel by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
@@ -65,7 +68,7 @@ def test_ray_sweep_gives_the_local_results(local_sweep: Path, ray_instance: Any,
     assert main([*TINY, "--executor", "ray", "--out", str(out)]) == 0
     rows = _rows(out)
     assert len(rows) == 2 and rows == _rows(local_sweep)
-    assert sorted(p.name for p in (out / "runs" / "dense" / "ppo").iterdir()) == ["seed0", "seed1"]
+    assert sorted(p.name for p in (out / RUNS).iterdir()) == ["seed0", "seed1"]
     for name in ("summary.md", "summary.csv", "learning_curves.png"):
         assert (out / name).is_file()
 
@@ -74,7 +77,7 @@ def test_resume_across_executors(local_sweep: Path, ray_instance: Any, tmp_path:
     out = tmp_path / "sweep"
     shutil.copytree(local_sweep, out)
     expected = _rows(local_sweep)
-    runs = out / "runs" / "dense" / "ppo"
+    runs = out / RUNS
     # interrupted under the local executor (seed 1 missing, a killed run's temporary left): Ray finishes it
     shutil.rmtree(runs / "seed1")
     (runs / ".seed1.tmp-killed").mkdir()
@@ -121,6 +124,49 @@ def test_an_error_of_a_run_is_raised_as_itself(ray_instance: Any):
 
 def _raise_absaction_error(job: int) -> None:
     raise AbsactionError("x exists but is not a finished run", "delete it")
+
+
+def _gpus_seen(job: str) -> list[str]:
+    """The GPUs Ray gave the job's task."""
+    return [str(g) for g in ray.get_runtime_context().get_accelerator_ids()["GPU"]]
+
+
+def test_a_run_on_cuda_reserves_a_gpu_and_a_run_on_the_cpu_none(ray_instance: Any):
+    jobs, devices = ["gpu", "cpu", "auto"], ["cuda", "cpu", "auto"]
+    with executors.RayExecutor(executors.ExecutorSpec(kind="ray")) as runner:
+        seen = dict(runner.imap_unordered(_gpus_seen, jobs, devices))
+    assert seen == {"gpu": ["0"], "cpu": [], "auto": []}
+    spec = executors.ExecutorSpec(kind="ray", ray_gpus_per_run=0.5)  # two runs share the one GPU
+    with executors.RayExecutor(spec) as runner:
+        seen = dict(runner.imap_unordered(_gpus_seen, ["a", "b"], ["cuda:0", "cuda"]))
+    assert seen == {"a": ["0"], "b": ["0"]}
+    # the sweep hands every run's device to the executor: the flag reaches the Ray task
+    from absaction.cli.bench import agent_config
+
+    assert agent_config("ppo=--algo ppo --device cuda")[1].device == "cuda"
+
+
+def test_a_sweep_starts_its_own_ray_where_a_stopped_cluster_left_its_address(tmp_path: Path):
+    """`ray start` records its address in Ray's temporary folder, and `ray stop` may leave it there: Ray
+    would then connect to that dead cluster (or refuse the sweep's CPU count) instead of starting one."""
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    try:
+        (temp / "ray").mkdir()
+        (temp / "ray" / "ray_current_cluster").write_text("192.0.2.1:6379")  # nothing listens there
+        script = (
+            "from absaction.bench.executors import ExecutorSpec, RayExecutor\n"
+            "with RayExecutor(ExecutorSpec(kind='ray'), workers=1) as runner:\n"
+            "    print(list(runner.imap_unordered(abs, [-3])))\n"
+        )
+        env = {**os.environ, "RAY_TMPDIR": str(temp), "OMP_NUM_THREADS": "1"}
+        env.pop("RAY_ADDRESS", None)
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip().splitlines()[-1] == "[(-3, 3)]"
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -191,9 +237,17 @@ def test_missing_ray_is_one_line_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as when it is not installed
-    for command in ([*TINY], ["bench", "vae", "--quick", "--no-progress"]):
-        out = tmp_path / command[1]
-        assert main([*command, "--executor", "ray", "--out", str(out)]) == 2
+    from benchmarks.rl.cli import main as rl_main
+    from benchmarks.vae.cli import main as vae_main
+
+    commands = [
+        (main, TINY),
+        (vae_main, ["--quick", "--no-progress"]),
+        (rl_main, ["--quick", "--agents", "ppo", "--no-progress"]),
+    ]
+    for n, (command, argv) in enumerate(commands):
+        out = tmp_path / str(n)
+        assert command([*argv, "--executor", "ray", "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "pip install 'absaction[ray]'" in err[0], err
         assert not out.exists()  # nothing written

@@ -293,15 +293,15 @@ def _probe_threads(job: int) -> int:
 
 
 def test_bench_workers_and_the_demo_take_threads() -> None:
-    from absaction.bench.catalogue import RLBenchConfig
     from absaction.bench.executors import LocalExecutor
     from absaction.cli import build_parser
+    from benchmarks.rl.catalogue import RLBenchConfig
 
     with LocalExecutor(workers=2, threads=2) as runner:
         assert {threads for _, threads in runner.imap_unordered(_probe_threads, [1, 2])} == {2}
     assert RLBenchConfig.from_preset("quick").threads == 1
     parser = build_parser()
-    assert parser.parse_args(["bench", "rl", "--out", "b", "--threads", "3"]).threads == 3
+    assert parser.parse_args(["bench", "--out", "b", "--threads", "3"]).threads == 3
     assert (
         parser.parse_args(["demo"]).threads == 1
         and parser.parse_args(["demo", "--threads", "0"]).threads == 0

@@ -22,8 +22,8 @@ import pytest
 import absaction.models as models
 from absaction.agents.config import AgentConfig, check_env_id
 from absaction.agents.persistence import load_agent
-from absaction.bench.catalogue import resolve_task
-from absaction.bench.estimate import _horizon
+from absaction.bench import Sweep
+from absaction.bench.estimate import episode_horizon
 from absaction.cli import main
 from absaction.collect import CollectConfig, collect, make_env
 from absaction.data import longest_window
@@ -124,8 +124,10 @@ def test_module_env_id_through_collect_train_rl(
 def test_module_env_id_in_python_and_bench_tasks(user_module: Path) -> None:
     assert resolve_env_id(USER_ID) == "UserReach-v0"
     check_env_id(USER_ID)  # rl's and bench's check: no error
-    assert resolve_task(USER_ID) == USER_ID
-    assert _horizon(USER_ID) == 22  # gym.spec alone does not import the module
+    sweep = Sweep(tasks=[USER_ID], agents={"ppo": AgentConfig(USER_ID)}, steps=64, eval_points=2)
+    sweep.validate()  # the sweep engine's check: the id is a task
+    assert list(sweep.task_ids.values()) == [USER_ID] and "/" not in next(iter(sweep.task_ids))
+    assert episode_horizon(USER_ID) == 22  # gym.spec alone does not import the module
     env = make_env(USER_ID)
     assert env.spec is not None and env.spec.id == "UserReach-v0" and env.action_space.shape == (2,)
     env.close()

@@ -7,9 +7,10 @@ a run interrupted, killed or retried by either executor leaves no half-written f
 sweep interrupted under one executor can be resumed (``--resume``) under the other.
 
 - :class:`LocalExecutor`: ``workers`` spawned processes with one torch thread each (or this process);
-- :class:`RayExecutor`: every job a Ray task (``cpus_per_run`` CPUs, ``gpus_per_run`` GPUs), retried
-  up to ``max_retries`` times when its worker dies (a killed process, a lost node); exceptions raised by
-  the run itself are not retried (the same inputs would fail the same way);
+- :class:`RayExecutor`: every job a Ray task (``cpus_per_run`` CPUs; a GPU when the job's torch device is
+  CUDA, see :meth:`ExecutorSpec.gpus_for`), retried up to ``max_retries`` times when its worker dies (a
+  killed process, a lost node); exceptions raised by the run itself are not retried (the same inputs
+  would fail the same way);
 - :func:`make_executor`: the one an :class:`ExecutorSpec` (the ``--executor`` flags) asks for.
 """
 
@@ -42,15 +43,18 @@ class Executor(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], devices: Sequence[str] | None = None
+    ) -> Iterator[tuple[Any, Any]]:
         """Yield ``(job, fn(job))`` as the jobs finish; the first error is raised and the other jobs
-        are stopped (their atomic writes remove what they had written)."""
+        are stopped (their atomic writes remove what they had written). ``devices``: each job's torch
+        device (a job on CUDA gets a GPU from Ray); None: every job on the CPU."""
         ...
 
 
 @dataclasses.dataclass(frozen=True)
 class ExecutorSpec:
-    """The ``--executor`` flags of ``absaction bench rl|vae``."""
+    """Where a sweep's runs execute (the ``--executor`` flags of ``absaction bench`` and of the studies)."""
 
     kind: str = "local"
     """local (a process pool on this machine) | ray (Ray tasks)"""
@@ -59,15 +63,16 @@ class ExecutorSpec:
     None starts a Ray instance on this machine for the sweep"""
     ray_cpus_per_run: float = 1.0
     """CPUs Ray reserves for every run (also its torch threads, at least 1)"""
-    ray_gpus_per_run: float = 0.0
-    """GPUs (or a fraction of one) Ray reserves for every run"""
+    ray_gpus_per_run: float | None = None
+    """GPUs (or a fraction of one) Ray reserves for every run whose torch device is CUDA; None: one (a run
+    on the CPU, ``auto`` included, reserves none)"""
     max_retries: int = RAY_MAX_RETRIES
     """Ray restarts of a run whose worker died"""
 
     def validate(self) -> None:
         """One-line errors for an unknown executor, bad resources, or Ray options without Ray."""
         check_choice(self.kind, EXECUTORS, "executor")
-        if self.ray_cpus_per_run <= 0 or self.ray_gpus_per_run < 0:
+        if self.ray_cpus_per_run <= 0 or (self.ray_gpus_per_run or 0.0) < 0:
             raise AbsactionError(
                 f"a run needs > 0 CPUs and >= 0 GPUs, "
                 f"got {self.ray_cpus_per_run} and {self.ray_gpus_per_run}",
@@ -77,6 +82,19 @@ class ExecutorSpec:
             raise AbsactionError("--ray-address needs --executor ray", "add --executor ray")
         if self.kind == "ray":
             require_ray()
+
+    def gpus_for(self, device: str) -> float:
+        """GPUs a Ray task reserves for a run on torch ``device``: ``ray_gpus_per_run`` (default one) for
+        ``cuda`` or ``cuda:N``, none otherwise. Ray shows a task the GPUs it reserved as ``cuda:0`` on.
+
+        >>> ExecutorSpec(kind="ray").gpus_for("cuda"), ExecutorSpec(kind="ray").gpus_for("cpu")
+        (1.0, 0.0)
+        >>> ExecutorSpec(kind="ray", ray_gpus_per_run=0.25).gpus_for("cuda:0")
+        0.25
+        """
+        if not str(device).startswith("cuda"):
+            return 0.0
+        return 1.0 if self.ray_gpus_per_run is None else float(self.ray_gpus_per_run)
 
 
 def require_ray() -> ModuleType:
@@ -165,10 +183,13 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], devices: Sequence[str] | None = None
+    ) -> Iterator[tuple[Any, Any]]:
         """Yield ``(job, fn(job))`` as the jobs finish (the first error is raised). On Ctrl-C, or when
         a job fails, the running jobs are interrupted (their atomic writes remove what they had
-        written) and the others cancelled; finished jobs keep their outputs."""
+        written) and the others cancelled; finished jobs keep their outputs. ``devices`` is not used
+        here: every job sees this machine's devices."""
         if self._pool is None:
             for job in jobs:
                 yield job, fn(job)
@@ -222,7 +243,9 @@ class RayExecutor:
                 ray.init(address=self.spec.ray_address, log_to_driver=False)
             else:
                 cpus = None if self.workers is None else math.ceil(self.workers * self.spec.ray_cpus_per_run)
-                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+                # "local": a new instance of our own, even where an earlier `ray start` left its address
+                # behind (Ray would connect to that cluster, or fail on a dead one)
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
             self._started = True
         self._ray = ray
         return self
@@ -232,8 +255,11 @@ class RayExecutor:
             self._ray.shutdown()  # disconnects from a cluster; stops an instance it started
         self._ray, self._started = None, False
 
-    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
-        """Submit every job as a Ray task and yield ``(job, fn(job))`` as they finish. An error of a
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], devices: Sequence[str] | None = None
+    ) -> Iterator[tuple[Any, Any]]:
+        """Submit every job as a Ray task and yield ``(job, fn(job))`` as they finish. A job whose device
+        (``devices``, one per job) is CUDA reserves :meth:`ExecutorSpec.gpus_for` GPUs. An error of a
         run is raised as the run raised it; on it (or Ctrl-C) the other tasks are cancelled (a running
         one gets KeyboardInterrupt, so its atomic writes remove what it had written)."""
         ray = self._ray
@@ -241,12 +267,17 @@ class RayExecutor:
             raise RuntimeError("RayExecutor is used as a context manager")
         remote = ray.remote(
             num_cpus=self.spec.ray_cpus_per_run,
-            num_gpus=self.spec.ray_gpus_per_run,
             max_retries=self.spec.max_retries,  # a dead worker: rerun the job
             retry_exceptions=False,  # an exception of the run itself: fail
         )(_ray_task)
         threads = max(1, int(self.spec.ray_cpus_per_run))
-        pending = {remote.remote(fn, job, threads): job for job in jobs}
+        if devices is not None and len(devices) != len(jobs):
+            raise ValueError(f"{len(jobs)} jobs, {len(devices)} devices")
+        gpus = [self.spec.gpus_for(d) for d in devices] if devices is not None else [0.0] * len(jobs)
+        pending = {
+            remote.options(num_gpus=g).remote(fn, job, threads): job
+            for job, g in zip(jobs, gpus, strict=True)
+        }
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)

@@ -1,18 +1,18 @@
-"""The RL benchmark's figures: learning curves, performance profiles, the probability of improvement
-and that of each ingredient pair (the last three drawn by rliable's plotting helpers). Each returns PNG
-bytes; matplotlib and rliable are imported on use."""
+"""A sweep's figures: learning curves, performance profiles and probabilities of improvement (the last two
+drawn by rliable's plotting helpers). Each returns PNG bytes; matplotlib and rliable are imported on use.
+
+Agents are coloured in the sweep's order; their families (:attr:`~.definition.SweepAgent.label`) set
+the line style (primitive dashed, latent solid, skill dash-dotted, ablation dotted, any other solid)."""
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .agents import AGENTS
-from .catalogue import RLBenchConfig
 from .results import ALL_TASKS, METRICS, CellStats
 from .stats import SUCCESS_THRESHOLD, Estimate, Profile
 
@@ -40,10 +40,11 @@ def agent_colours(agents: Sequence[str]) -> dict[str, str]:
     return {agent: to_hex(palette(order[i % 20])) for i, agent in enumerate(agents)}
 
 
-def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequence[str]) -> bytes:
+def plot_curves(cells: Sequence[CellStats], tasks: Sequence[str], agents: Sequence[str], seeds: int) -> bytes:
     """PNG bytes: one panel per task (and one pooled), IQM and 95 % band per agent of each panel's metric:
     the success rate, the mean return (a task without success; its own y range) or the normalised score
-    (pooled over such tasks). The grey line is the threshold of steps to 80 %."""
+    (pooled over such tasks). The grey line is the threshold of steps to 80 %. ``agents``: every agent, in
+    the sweep's order (their colours); ``seeds``: runs per agent and task (the title)."""
     # lazy: matplotlib is only needed for the figure, and costs ~0.5 s to import
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -55,7 +56,7 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     fig = Figure(figsize=(max(4.6 * columns, 9.0), 3.4 * rows + 0.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    colours = agent_colours(config.agents)
+    colours = agent_colours(agents)
     metrics: set[str] = set()
     for ax, task in zip(axes, panels, strict=False):
         panel = [c for c in cells if c.task == task]
@@ -92,8 +93,7 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
     what = " / ".join(METRICS.get(m, m) for m in ("success", "return", "normalised") if m in metrics)
     fig.suptitle(
-        f"{what[0].upper()}{what[1:]} vs primitive env steps: IQM over {config.seeds} seeds, "
-        "95 % bootstrap band"
+        f"{what[0].upper()}{what[1:]} vs primitive env steps: IQM over {seeds} seeds, 95 % bootstrap band"
     )
     legend_rows = math.ceil(len(labels) / max(ncol, 1))
     height = 3.4 * rows + 0.8
@@ -103,8 +103,12 @@ def plot_curves(config: RLBenchConfig, cells: Sequence[CellStats], tasks: Sequen
     return buffer.getvalue()
 
 
-def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
-    """PNG bytes: rliable's performance-profile plot of every agent's AUC (all tasks pooled)."""
+def plot_profiles(
+    profiles: dict[str, Profile], agents: Sequence[str], families: Mapping[str, str], seeds: int, tasks: int
+) -> bytes:
+    """PNG bytes: rliable's performance-profile plot of every agent's AUC (all tasks pooled). ``agents``: in
+    the sweep's order (their colours); ``families``: agent -> family (its line style); ``seeds`` and
+    ``tasks``: how many (the title)."""
     # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -113,9 +117,9 @@ def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
     fig = Figure(figsize=(7.5, 4.6))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
+    colours = agent_colours(agents)
     agents = list(profiles)
     taus = np.asarray(next(iter(profiles.values())).taus) if profiles else PROFILE_TAUS
-    colours = agent_colours(config.agents)
     plot_utils.plot_performance_profiles(
         {a: np.asarray(profiles[a].fraction) for a in agents},
         taus,
@@ -124,39 +128,28 @@ def plot_profiles(config: RLBenchConfig, profiles: dict[str, Profile]) -> bytes:
         },
         ax=ax,
         colors={a: colours.get(a, "k") for a in agents},
-        linestyles={a: _LINESTYLE.get(AGENTS[a].family, "solid") if a in AGENTS else "solid" for a in agents},
+        linestyles={a: _LINESTYLE.get(families.get(a, ""), "solid") for a in agents},
         xlabel=r"normalised AUC ($\tau$)",
         ylabel=r"fraction of runs with AUC $> \tau$",
         labelsize="medium",
         ticklabelsize="small",
     )
     ax.legend(loc="upper right", fontsize="small", frameon=False)
-    ax.set_title(f"Performance profiles: {config.seeds} seeds x {len(config.tasks)} task(s), 95 % bands")
+    ax.set_title(f"Performance profiles: {seeds} seeds x {tasks} task(s), 95 % bands")
     fig.tight_layout()
     return _png(fig)
 
 
-def plot_improvements(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
-    """PNG bytes: rliable's probability-of-improvement plot.
+def plot_probabilities(
+    rows: Sequence[tuple[str, str, Estimate]], xlabel: str, left: str = "X", right: str = "Y"
+) -> bytes:
+    """PNG bytes: rliable's probability-of-improvement plot, 0.5 marked.
 
     Args:
         rows: one ``(X, Y, P(X > Y))`` per row, top row last; X labels the left axis, Y the right one.
+        xlabel: what the probabilities are, e.g. ``P(run of X > run of Y), by AUC``.
+        left, right: the titles of the left and right axes.
     """
-    return _probability_plot(rows, "P(best latent run > best primitive run), by AUC", "latent", "primitive")
-
-
-def plot_ingredients(rows: Sequence[tuple[str, str, Estimate]]) -> bytes:
-    """PNG bytes: P(a run with an ingredient has a larger AUC than a run without it) [95 % CI] per
-    ingredient pair and task (:mod:`.ingredients`), 0.5 marked.
-
-    Args:
-        rows: one ``(ingredient, task: agent with it; agent without it; P)`` per row, top row last.
-    """
-    return _probability_plot(rows, "P(run with the ingredient > run without), by AUC", "with", "without")
-
-
-def _probability_plot(rows: Sequence[tuple[str, str, Estimate]], xlabel: str, left: str, right: str) -> bytes:
-    """rliable's probability-of-improvement plot of ``rows`` (X, Y, P(X > Y)), a line at 0.5."""
     # lazy: matplotlib and rliable's plotting (seaborn) are only needed for the figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -1,6 +1,6 @@
-"""Results of the RL benchmark: every finished run read back from its folder and reduced to a few
-numbers (:class:`RunResult`, ``results.csv``), and the statistics of each agent on each task over its
-seeds (:class:`CellStats`, ``summary.csv``).
+"""Results of a sweep: every finished run read back from its folder (``eval.csv``, ``agent.json``) and
+reduced to a few numbers (:class:`RunResult`, ``results.csv``), and the statistics of each agent on each
+task over its seeds (:class:`CellStats`, ``summary.csv``).
 
 Each task is scored by one metric: the success rate, or, where the env reports no success (every success
 value of every run on the task NaN), the mean return (:func:`score_tasks`, :class:`~.stats.ReturnScale`):
@@ -33,7 +33,6 @@ from absaction.agents.persistence import read_agent_json
 from absaction.agents.priors import evaluate_prior_rollouts
 from absaction.errors import AbsactionError
 
-from .catalogue import RLBenchConfig, task_name
 from .runs import RunSpec
 from .stats import (
     SUCCESS_THRESHOLD,
@@ -65,9 +64,10 @@ class RunResult:
     """One finished run, read back from its folder."""
 
     task: str
-    """short task name"""
+    """the task's name (its run folder)"""
     agent: str
     family: str
+    """the agent's label (:attr:`~.definition.SweepAgent.label`)"""
     seed: int
     out_dir: str
     steps: list[int]
@@ -135,9 +135,9 @@ def read_run(run: RunSpec, budget: int) -> RunResult:
     random_success, random_return = random_action_eval(run.out_dir, record)
     prior_success, prior_return = prior_rollout_eval(run.out_dir, record)
     return RunResult(
-        task=task_name(run.task),
-        agent=run.agent.name,
-        family=run.agent.family,
+        task=run.task,
+        agent=run.agent,
+        family=run.family,
         seed=run.seed,
         out_dir=str(run.out_dir),
         steps=[int(s) for s in steps],
@@ -333,7 +333,7 @@ def read_results_csv(folder: Path) -> list[dict[str, str]]:
             rows = list(csv.DictReader(handle))
     except OSError as err:
         raise AbsactionError(
-            f"cannot read {path}: {err.strerror or err}", "pass the folder of an absaction bench rl sweep"
+            f"cannot read {path}: {err.strerror or err}", "pass the folder of an absaction bench sweep"
         ) from err
     for row in rows:
         run_dir = Path(row["run_dir"])
@@ -396,9 +396,9 @@ class CellStats:
         return data
 
 
-def grid_of(config: RLBenchConfig) -> np.ndarray:
-    """The common x axis (primitive env steps): 0, every ``eval_every`` steps, and the budget."""
-    return np.unique(np.r_[np.arange(0, config.steps, config.eval_every), config.steps])
+def grid_of(steps: int, eval_every: int) -> np.ndarray:
+    """The common x axis (primitive env steps): 0, every ``eval_every`` steps, and the budget ``steps``."""
+    return np.unique(np.r_[np.arange(0, steps, eval_every), steps])
 
 
 def cell_stats(

@@ -1,13 +1,16 @@
-"""How a sweep of the RL benchmark runs (:mod:`.catalogue` says *what* it runs): the stage-1
-artefacts, the plan of runs, one run, and the worker processes.
+"""The runs of a sweep: planned, checked before the first one starts, skipped when finished, trained on an
+executor; and the sweep's folder, which a resumed sweep reuses.
 
-- :func:`prepare_stage1`: demonstrations (and play data), the ladder TCVLAE, the flat TCVAE, the untrained
-  copy and the flat and ladder skill models, each built once into ``OUT/stage1`` (only when an agent of
-  the sweep needs it) and reused by a resumed sweep;
-- :func:`plan_runs` / :func:`preflight` / :func:`run_finished`: every (task, agent, seed) run as an
-  :class:`~absaction.agents.AgentConfig`, checked before the first one starts, skipped when its folder
-  exists (a run folder is written atomically, so an existing one is finished);
-- :func:`train_job`: one run in a worker (of either executor of :mod:`.executors`).
+- :func:`plan_runs`: every (task, agent, seed) run as an :class:`~absaction.agents.AgentConfig` and a
+  folder ``OUT/runs/<task>/<agent>/seed<k>``;
+- :func:`preflight`: every (task, agent) env built once (a model or BC data that does not fit its task
+  fails in seconds, not after hours of other runs); :func:`share_identical_runs`: an agent identical to
+  another on a task reuses its runs;
+- :func:`run_finished`: a run folder is written atomically, so an existing one is finished; one written
+  with other settings is refused;
+- :func:`run_jobs`: the unfinished runs, each one :func:`train_job` on an executor (:mod:`.executors`);
+- :func:`check_out` / :func:`prepare_out`: the sweep's folder, new, resumed (the same settings) or
+  replaced (``force``, only a folder a sweep wrote).
 """
 
 from __future__ import annotations
@@ -15,276 +18,71 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from tqdm import tqdm
 
 from absaction.agents.bc import demonstration_pairs, load_demonstrations
-from absaction.agents.config import AgentConfig
+from absaction.agents.config import PATH_FIELDS, AgentConfig
 from absaction.agents.environments import find_macro_wrapper, make_env
 from absaction.agents.hyperparams import resolve_hyperparams
 from absaction.agents.training import train_agent
-from absaction.collect import CollectConfig, collect
-from absaction.data import load_dataset
 from absaction.errors import AbsactionError
-from absaction.files import json_safe
-from absaction.models import load, read_config, save
-from absaction.models.io import model_from_config
-from absaction.train import TrainConfig, fit, resume
-from absaction.train.runs import recorded_data
-from absaction.train.skill_loop import SkillTrainConfig, fit_skills, resume_skills
+from absaction.files import check_new_output, json_safe
 
-from .agents import LADDER_SKILL_MODELS, SKILL_MODEL_DATA, BenchAgent, Stage1
-from .catalogue import RLBenchConfig, task_name
-from .estimate import estimate_run_seconds
+from .definition import Sweep
+from .estimate import config_seconds
 from .executors import Executor
-from .relabel import hindsight_pairs, write_pairs
-from .suites import SuiteData, suite_data
 
-# ----------------------------------------------------------------------------------------- stage 1
-
-
-def _model_complete(run_dir: Path) -> bool:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return False
-    try:
-        return bool(json.loads(path.read_text(encoding="utf-8")).get("complete", True))
-    except (OSError, json.JSONDecodeError):
-        return False
+MARKER = "bench.json"
+"""The file that makes a folder a sweep's: its settings, checked again by a resumed sweep."""
 
 
-def fit_job(job: dict[str, Any]) -> str:
-    """Worker: train (or finish) one stage-1 VAE or skill model (``job["skill"]``); returns its folder."""
-    run_dir = Path(job["run_dir"])
-    if job.get("skill"):
-        if run_dir.exists():
-            resume_skills(run_dir, {})
-        else:
-            fit_skills(job["data"], SkillTrainConfig.from_dict(job["train"]), run_dir)
-    elif run_dir.exists():  # an interrupted earlier sweep: continue from its last checkpoint
-        resume(run_dir, progress=False)
-    else:
-        fit(job["data"], TrainConfig.from_dict(job["train"]), run_dir, progress=False)
-    return str(run_dir)
-
-
-def _collect_into(folder: Path, env_id: str, expert: str, episodes: int, noise: float) -> str:
-    if not folder.exists():  # collect writes atomically: an existing folder is complete
-        collect(
-            CollectConfig(
-                env_id=env_id,
-                expert=expert,
-                episodes=episodes,
-                seed=0,
-                noise=noise,
-                out=folder,
-                progress=False,
-            )
-        )
-    return str(folder.resolve())
-
-
-def relabelled_pairs(data: str, out: Path) -> str:
-    """The goal-relabelled BC pairs of a goal-conditioned dataset (Dict observation with
-    ``achieved_goal`` and ``desired_goal``), written once to ``out`` (``.npz``)."""
-    if not out.exists():
-        dataset = load_dataset(data)
-        layout = dataset.obs_layout
-        if layout is None or not {"achieved_goal", "desired_goal"} <= set(layout.keys):
-            raise AbsactionError(
-                f"{data} has no achieved_goal/desired_goal observation keys to relabel",
-                "pass --data with PointMaze stitch data (absaction collect --expert waypoint:stitch)",
-            )
-        segments = [(np.asarray(ep.observations), np.asarray(ep.actions)) for ep in dataset.episodes]
-        achieved = [int(i) for i in layout.columns(["achieved_goal"])]
-        desired = [int(i) for i in layout.columns(["desired_goal"])]
-        obs, actions = hindsight_pairs(segments, achieved, desired, seed=0)
-        write_pairs(out, obs, actions, dataset.env_id)
-    return str(out.resolve())
-
-
-def _resolve_data(config: RLBenchConfig, stage: Path) -> str:
-    """The demonstrations: --data, else the --model run's own training data (the same demonstrations
-    its decoder saw), else scripted Reach2D-v0 experts collected into ``stage/demos``."""
-    if config.data is not None:
-        given = Path(config.data).expanduser()
-        return str(given.resolve()) if given.exists() else config.data  # a folder, or a Minari id
-    if config.model is not None:
-        recorded = recorded_data(Path(config.model).expanduser())
-        if recorded and Path(recorded).exists():
-            return str(Path(recorded).resolve())
-    suite = suite_data(config.suite, config.tasks)
-    return _collect_into(stage / "demos", suite.demo_env, suite.expert, config.demo_episodes, suite.noise)
-
-
-def _skill_columns(data: str, names: tuple[str, ...]) -> list[str]:
-    """The skill observation of ``data``: Dict keys of a flattened Dict observation become its column
-    indices (the skill windows name flat columns only), other names stay."""
-    layout = load_dataset(data).obs_layout
-    if layout is None or not set(names) <= set(layout.keys):
-        return list(names)
-    return [str(int(i)) for i in layout.columns(list(names))]
-
-
-def _skill_train_config(
-    config: RLBenchConfig, suite: SuiteData, data: str, ladder: bool = False
-) -> SkillTrainConfig:
-    """The stage-1 skill model on ``data``: flat (one latent group of the suite's z size), or with
-    ``ladder`` the ladder encoder with two ladders splitting that size in halves (the concrete one takes
-    the odd unit), the same horizon, skill observation, epochs and seed otherwise."""
-    horizon, z_dim, frame = config.skill_model_settings
-    train = SkillTrainConfig(
-        horizon=horizon,
-        z_dim=z_dim,
-        skill_obs=_skill_columns(data, suite.skill_obs),
-        frame=frame,
-        threads=1,
-        seed=0,
-    )
-    if ladder:  # RLBenchConfig.validate refused a latent of 1, which has no two halves
-        train.encoder = "ladder"
-        train.ladder_dims = [z_dim - z_dim // 2, z_dim // 2]  # concrete first, top last
-    if config.skill_epochs is not None:
-        train.epochs = config.skill_epochs
-    return train
-
-
-def prepare_stage1(config: RLBenchConfig, out: Path, runner: Executor, log: Callable[[str], None]) -> Stage1:
-    """Collect the demonstrations and train/build the action models the selected agents need (each
-    skipped when it is already in ``out/stage1``)."""
-    stage = out / "stage1"
-    needed: set[str] = set().union(*(agent.needs() for agent in config.agent_table()))
-    if "untrained" in needed:
-        needed.add("tcvlae")
-    suite = suite_data(config.suite, config.tasks)
-    data_needed = bool(needed & {"demos", "tcvae", "skill", "skill-ladder"}) or (
-        "tcvlae" in needed and config.model is None
-    )
-    data = _resolve_data(config, stage) if data_needed else None
-    bc_data: dict[str, str] = {}
-    if data is not None:
-        # primitive BC on goal-conditioned segments: hindsight-relabelled pairs (see .relabel)
-        bc_data["demos"] = (
-            relabelled_pairs(data, stage / "bc_relabelled.npz") if suite.relabel_goals else data
-        )
-    if needed & {"play", "skill-play", "skill-ladder-play"}:
-        if suite.play_env is None:
-            raise AbsactionError(
-                f"the {config.suite} suite has no play data", "drop the -play agents (--agents)"
-            )
-        if not (stage / "play").exists():  # a resumed sweep reuses its play data
-            log(f"stage 1: collecting {config.play_episodes} play episodes in {suite.play_env}")
-        bc_data["play"] = _collect_into(stage / "play", suite.play_env, "scripted", config.play_episodes, 0.0)
-    models: dict[str, Path] = {}
-    if "tcvlae" in needed and config.model is not None:
-        models["tcvlae"] = Path(config.model).expanduser().resolve()
-    jobs: list[dict[str, Any]] = []
-    for kind in ("tcvlae", "tcvae"):
-        if kind in needed and kind not in models:
-            models[kind] = (stage / kind).resolve()
-            if not _model_complete(models[kind]):
-                progressive = config.vae_progressive if kind == "tcvlae" else 0
-                train = TrainConfig(model=kind, threads=config.threads, seed=0, progressive=progressive)
-                if config.vae_epochs is not None:
-                    train.epochs = config.vae_epochs
-                jobs.append({"data": str(data), "train": train.to_dict(), "run_dir": str(models[kind])})
-    for kind, data_kind in SKILL_MODEL_DATA.items():  # flat and ladder, on the demonstrations and play
-        if kind in needed:
-            source = data if data_kind == "demos" else bc_data.get("play")
-            models[kind] = (stage / kind).resolve()
-            if not _model_complete(models[kind]):
-                train_skill = _skill_train_config(config, suite, str(source), kind in LADDER_SKILL_MODELS)
-                jobs.append(
-                    {
-                        "data": str(source),
-                        "train": train_skill.to_dict(),
-                        "run_dir": str(models[kind]),
-                        "skill": True,
-                    }
-                )
-    if jobs:
-        names = ", ".join(f"{Path(j['run_dir']).name} (on {j['data']})" for j in jobs)
-        log(f"stage 1: training {names}")
-        for _ in runner.imap_unordered(fit_job, jobs):
-            pass
-    if "untrained" in needed:
-        # the TCVLAE's architecture, normaliser and measured active units, with freshly initialised
-        # weights: the agent controls the same latents, but the decoder knows nothing of the data
-        models["untrained"] = (stage / "untrained").resolve()
-        if not (models["untrained"] / "config.json").is_file():  # written last by save()
-            torch.manual_seed(0)
-            untrained = model_from_config(read_config(models["tcvlae"]))
-            save(
-                untrained, models["untrained"], extra={"untrained_copy_of": str(models["tcvlae"])}, force=True
-            )
-    top_ladder: dict[str, int] = {}
-    skill_top: dict[str, int | None] = {}
-    chunk = None
-    for kind, path in models.items():
-        model = load(path)
-        if kind in SKILL_MODEL_DATA:  # -top agents: a ladder model's top ladder, else the first half
-            groups = list(model.ladder_dims)
-            skill_top[kind] = None if len(groups) > 1 else max(1, sum(int(g) for g in groups) // 2)
-            continue
-        active = model.active_dims()
-        with_units = [i for i, dims in enumerate(active, start=1) if dims]
-        top_ladder[kind] = with_units[-1] if with_units else len(active)
-        if kind == "tcvlae":
-            chunk = model.seq_len
-    return Stage1(
-        data=data,
-        models=models,
-        top_ladder=top_ladder,
-        chunk=chunk,
-        bc_data=bc_data,
-        skill_top_dims=skill_top,
-    )
-
-
-# -------------------------------------------------------------------------------------------- runs
+# -------------------------------------------------------------------------------------------- plan
 @dataclasses.dataclass
 class RunSpec:
     """One run of the sweep."""
 
     task: str
-    """env id"""
-    agent: BenchAgent
+    """the task's name (its run folder)"""
+    env_id: str
+    agent: str
+    """the agent's name"""
+    family: str
+    """the agent's label in tables and figures (:attr:`~.definition.SweepAgent.label`)"""
     seed: int
     config: AgentConfig
     out_dir: Path
-    cost: float
-    """estimated seconds on one core"""
     shared_with: str | None = None
     """another agent of the sweep whose run this one *is* (same action space, same everything else:
-    e.g. ``ppo-latent-top`` when every active unit is in the top ladder); ``out_dir`` is then that
+    e.g. an agent on the top ladder when every active unit is in the top ladder); ``out_dir`` is then that
     agent's folder and nothing is trained for this one (see :func:`share_identical_runs`)"""
 
     @property
     def label(self) -> str:
-        return f"{task_name(self.task)}/{self.agent.name}/seed{self.seed}"
+        return f"{self.task}/{self.agent}/seed{self.seed}"
 
 
-def plan_runs(config: RLBenchConfig, stage1: Stage1, out: Path) -> list[RunSpec]:
-    """Every (task, agent, seed) run, most expensive first (so the slowest runs do not end the sweep
-    alone on one worker)."""
+def plan_runs(sweep: Sweep, out: Path, cost: Callable[[RunSpec], float] | None = None) -> list[RunSpec]:
+    """Every (task, agent, seed) run, most expensive first (``cost``: seconds of a run, default
+    :func:`~.estimate.config_seconds`), so that the slowest runs do not end the sweep alone on one
+    worker."""
     runs = []
-    for task in config.tasks:
-        for agent in config.agent_table():
-            cost = estimate_run_seconds(agent, task, config)
-            for seed in range(config.seeds):
-                agent_config = agent.config(
-                    task, seed, config.steps, config.eval_every, config.eval_episodes, stage1
-                )
-                out_dir = out / "runs" / task_name(task) / agent.name / f"seed{seed}"
-                runs.append(RunSpec(task, agent, seed, agent_config, out_dir, cost))
-    return sorted(runs, key=lambda r: -r.cost)
+    for task, env_id in sweep.task_ids.items():
+        for name, agent in sweep.agent_table.items():
+            for seed in range(sweep.seeds):
+                config = sweep.config_for(env_id, name, seed)
+                out_dir = out / "runs" / task / name / f"seed{seed}"
+                runs.append(RunSpec(task, env_id, name, agent.label, seed, config, out_dir))
+    seconds = cost or (lambda run: config_seconds(run.config, sweep.eval_points))
+    return sorted(runs, key=lambda run: -seconds(run))
 
 
-def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], str]:
+def preflight(runs: Sequence[RunSpec]) -> dict[tuple[str, str], str]:
     """Build every (task, agent) env once and check the BC demonstrations against it, so that a bad
     combination fails in seconds rather than after an hour of other runs.
 
@@ -295,20 +93,19 @@ def preflight(runs: Sequence[RunSpec], stage1: Stage1) -> dict[tuple[str, str], 
     demos: dict[str, Any] = {}
     signatures: dict[tuple[str, str], str] = {}
     for run in runs:
-        if (run.task, run.agent.name) in signatures:
+        if (run.task, run.agent) in signatures:
             continue
         env = make_env(run.config)  # validates the config; latent: loads the model, checks dims/bounds
         try:
-            if run.agent.bc:
-                path = run.config.bc_dataset
-                assert path is not None
+            path = run.config.bc_dataset
+            if path is not None:
                 if path not in demos:
                     demos[path] = load_demonstrations(path)
-                check_bc_applicable(demos[path], env, run.task)
+                check_bc_applicable(demos[path], env, run.env_id)
             macro = find_macro_wrapper(env)
             fields = {k: v for k, v in run.config.to_dict().items() if k not in ("seed", "ladders", "dims")}
             fields["wrapper"] = None if macro is None else macro.macro_settings()
-            signatures[(run.task, run.agent.name)] = json.dumps(json_safe(fields), sort_keys=True)
+            signatures[(run.task, run.agent)] = json.dumps(json_safe(fields), sort_keys=True)
         finally:
             env.close()
     return signatures
@@ -328,8 +125,8 @@ def share_identical_runs(
                 owner[(task, name)] = first.setdefault((task, signature), name)
     shared = []
     for run in runs:
-        same = owner.get((run.task, run.agent.name), run.agent.name)
-        if same != run.agent.name:
+        same = owner.get((run.task, run.agent), run.agent)
+        if same != run.agent:
             run = dataclasses.replace(
                 run, shared_with=same, out_dir=run.out_dir.parents[1] / same / run.out_dir.name
             )
@@ -339,8 +136,7 @@ def share_identical_runs(
 
 def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
     """Cloning the demonstrations (a dataset or (observation, action) pairs) is meaningful where the flat
-    observation and the primitive action have the same sizes as the task's (true for the whole Reach2D
-    family, and for PointMaze data and its tasks; bounds may differ)."""
+    observation and the primitive action have the same sizes as the task's (bounds may differ)."""
     obs, actions = demonstration_pairs(demos)
     obs_shape, act_shape = obs.shape[1:], actions.shape[1:]
     macro = find_macro_wrapper(env)
@@ -353,9 +149,17 @@ def check_bc_applicable(demos: Any, env: Any, task: str) -> None:
         )
 
 
+# ------------------------------------------------------------------------------------------ resume
+UNCOMPARED: frozenset[str] = frozenset({"device", "allow_incomplete", *PATH_FIELDS})
+"""Run settings a finished run is not refused for: where it trained, and the folders it read (compared by
+name: the sweep folder may have moved)."""
+
+
 def run_finished(run: RunSpec) -> bool:
-    """Whether ``run`` already has its folder; refuses one written with other settings. A run shared
-    with another agent's (``shared_with``) is that agent's business: it counts as finished here."""
+    """Whether ``run`` already has its folder; refuses one written with other settings (any setting of its
+    ``config.json`` but :data:`UNCOMPARED`, the folders compared by name, and the resolved
+    hyperparameters). A run shared with another agent's (``shared_with``) is that agent's business: it
+    counts as finished here."""
     if run.shared_with is not None:
         return True
     if not run.out_dir.exists():
@@ -369,34 +173,24 @@ def run_finished(run: RunSpec) -> bool:
     record = json.loads(path.read_text(encoding="utf-8"))  # {"config": ..., "hyperparams": resolved}
     saved = record.get("config", {})
     expected = run.config.to_dict()
-    for key in (
-        "env_id",
-        "algo",
-        "actions",
-        "ladders",
-        "dims",
-        "chunk",
-        "steps",
-        "seed",
-        "eval_every",
-        "eval_episodes",
-        "hyperparams",
-    ):
-        if saved.get(key) != expected[key]:
-            raise AbsactionError(
-                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
-                "use another --out, or --force to start the sweep over",
-            )
+    for key in expected:
+        if key in UNCOMPARED or key not in saved:  # a setting newer than the run: not recorded
+            continue
+        if saved[key] != json.loads(json.dumps(json_safe(expected[key]))):
+            _refuse_changed(run, key, saved[key], expected[key])
     _check_resolved_hyperparams(run, record.get("hyperparams"))
-    for key in ("model", "bc_dataset"):  # compared by folder name: the sweep folder may have moved
-        if (saved.get(key) is None) != (expected[key] is None) or (
-            saved.get(key) is not None and Path(saved[key]).name != Path(expected[key]).name
-        ):
-            raise AbsactionError(
-                f"{run.out_dir} was run with {key}={saved.get(key)!r}, this sweep asks for {expected[key]!r}",
-                "use another --out, or --force to start the sweep over",
-            )
+    for key in PATH_FIELDS:  # compared by folder name: the sweep folder may have moved
+        mine, theirs = expected[key], saved.get(key)
+        if (theirs is None) != (mine is None) or (mine is not None and Path(theirs).name != Path(mine).name):
+            _refuse_changed(run, key, theirs, mine)
     return True
+
+
+def _refuse_changed(run: RunSpec, key: str, saved: Any, expected: Any) -> None:
+    raise AbsactionError(
+        f"{run.out_dir} was run with {key}={saved!r}, this sweep asks for {expected!r}",
+        "use another --out, or --force to start the sweep over",
+    )
 
 
 def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> None:
@@ -414,6 +208,7 @@ def _check_resolved_hyperparams(run: RunSpec, used: dict[str, Any] | None) -> No
     )
 
 
+# --------------------------------------------------------------------------------------------- train
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: one train_agent run; returns its summary (``success_rate`` at least). Interrupted
     (Ctrl-C), it leaves no folder. A folder that exists already is a finished run (folders are written
@@ -438,3 +233,143 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         threads=threads,
     ).summary()
     return summary
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCounts:
+    """What :func:`run_jobs` did with the sweep's runs."""
+
+    trained: int
+    skipped: int
+    """finished runs found in the folder (a resumed sweep) and not rerun"""
+    shared: int
+    """runs of agents identical to another agent of the sweep, read from that agent's folders"""
+
+
+def run_jobs(
+    runs: Sequence[RunSpec],
+    runner: Executor,
+    *,
+    threads: int = 1,
+    tensorboard: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    name: str = "bench",
+    job: Callable[[dict[str, Any]], dict[str, Any]] = train_job,
+) -> RunCounts:
+    """Train every run of ``runs`` that has no finished folder (:func:`run_finished`) on ``runner``, with a
+    progress bar over the runs (``name`` prefixes it and the messages ``log`` receives). ``job`` trains one
+    run in a worker: :func:`train_job`, or a module-level function of the caller's that calls it (a worker
+    imports its module, which may register the caller's envs first)."""
+    say = log or (lambda text: print(text, file=sys.stderr))
+    shared = sorted({(r.task, r.agent, r.shared_with) for r in runs if r.shared_with})
+    for task, agent, same in shared:
+        say(f"{name}: {task}/{agent} is the same agent as {task}/{same} (same latents): runs shared")
+    todo = [run for run in runs if not run_finished(run)]
+    n_shared = sum(1 for run in runs if run.shared_with)
+    skipped = len(runs) - len(todo) - n_shared
+    if skipped:
+        say(f"{name}: {skipped} finished run(s) found, {len(todo)} to go")
+    jobs = [
+        {
+            "config": run.config.to_dict(),
+            "out_dir": str(run.out_dir.resolve()),  # absolute: a Ray worker's directory differs
+            "label": run.label,
+            "tensorboard": tensorboard,
+            "threads": threads,
+        }
+        for run in todo
+    ]
+    bar = tqdm(
+        total=len(runs) - n_shared,
+        initial=skipped,
+        desc=name,
+        unit="run",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    try:
+        devices = [run.config.device for run in todo]
+        for done, summary in runner.imap_unordered(job, jobs, devices):
+            bar.set_postfix_str(f"{done['label']}: success {summary['success_rate']:.2f}", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+    return RunCounts(len(todo), skipped, n_shared)
+
+
+# ------------------------------------------------------------------------------------------ folder
+def check_out(
+    out: Path,
+    force: bool,
+    resume: bool,
+    settings: Mapping[str, Any],
+    same: Callable[[str, Any, Any], bool] | None = None,
+) -> None:
+    """Refuse, in one line and touching nothing, an ``out`` that :func:`prepare_out` would refuse: a resume
+    of no sweep or with other ``settings`` (the values that must not change, compared by ``same(key,
+    saved, now)``, default ``==``), an existing folder without ``resume``/``force``, or ``force`` on a folder
+    that is not a sweep's."""
+    if force and resume:
+        raise AbsactionError("--force and --resume contradict each other", "pass one of them")
+    marker = out / MARKER
+    if resume:
+        if not marker.is_file():
+            raise AbsactionError(
+                f"{out} holds no sweep to resume", f"start one without --resume (--out {out})"
+            )
+        saved = saved_settings(marker)
+        for key, now in settings.items():
+            if not (same(key, saved.get(key), now) if same is not None else saved.get(key) == now):
+                raise AbsactionError(
+                    f"{out} was swept with {key}={saved.get(key)!r}, now {key}={now!r}",
+                    "pass the same settings to --resume, or use another --out (or --force to start over)",
+                )
+        return
+    if not out.exists():
+        return
+    if not force:
+        raise AbsactionError(
+            f"bench folder {out} already exists",
+            "pass --resume to continue its sweep, --force to start over, or choose another --out",
+        )
+    empty_dir = out.is_dir() and not any(out.iterdir())
+    if not marker.is_file() and not empty_dir:
+        raise AbsactionError(
+            f"{out} exists and is not an absaction bench folder (no {MARKER})",
+            "choose another --out (--force only replaces a bench folder)",
+        )
+
+
+def saved_settings(marker: Path) -> dict[str, Any]:
+    """The settings a sweep recorded in its ``bench.json``; an unreadable or damaged one is one line."""
+    record: Any = None
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass  # refused below, as a record of the wrong shape is
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise AbsactionError(
+            f"{marker} is damaged (not a sweep's settings), so the sweep cannot be resumed",
+            "restore it, or start over with --force (or another --out)",
+        )
+    return record["config"]
+
+
+def prepare_out(out: Path, resume: bool) -> None:
+    """Make ``out`` ready once :func:`check_out` accepted it: a resumed sweep's folder loses the temporary
+    folders of killed runs; a forced restart deletes the old sweep folder (never anything else)."""
+    if resume:
+        remove_stale_temporaries(out)
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    check_new_output(out, False, "bench folder")  # a writable parent
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Temporary folders of runs killed without cleanup (SIGKILL, power loss) are ours to remove."""
+    for tmp in (out / "runs").glob("*/*/.seed*.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)

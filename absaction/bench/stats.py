@@ -1,8 +1,8 @@
-"""Statistics of both benchmarks.
+"""Statistics of a sweep: scores of runs grouped by task in, point estimates with intervals out.
 
-Across-seed summaries of the RL benchmark come from rliable (Agarwal et al. 2021, "Deep RL at the edge of
-the statistical precipice"), imported lazily (it pulls in arch, scipy and pandas: ~2 s, which
-``absaction --help`` and the VAE benchmark do not pay):
+Across-seed summaries of RL runs come from rliable (Agarwal et al. 2021, "Deep RL at the edge of the
+statistical precipice"), imported lazily (it pulls in arch, scipy and pandas: ~2 s, which
+``absaction --help`` does not pay):
 
 - the **interquartile mean** (IQM, ``rliable.metrics.aggregate_iqm``): the mean of the middle 50 % of the
   scores, trimming ``floor(n / 4)`` scores from each end (5 seeds keep the middle 3, 8 seeds the middle 4);
@@ -37,7 +37,7 @@ every run on the task, all agents and seeds):
   of any evaluation, 1 = the highest), so its AUC lies in [0, 1] and compares across tasks like the
   success AUC does.
 
-The VAE benchmark's Student-t intervals over seeds are at the end (plain NumPy).
+Student-t intervals of a mean over seeds (plain NumPy, for any per-run measurement) are at the end.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def steps_to_threshold(
 
 @dataclasses.dataclass(frozen=True)
 class ReturnScale:
-    """How the RL benchmark scores the mean returns of a task whose env reports no success.
+    """How a sweep scores the mean returns of a task whose env reports no success.
 
     >>> scale = return_scale([[-1000.0, -600.0, -200.0], [-900.0, -900.0, -800.0]])
     >>> scale.start, scale.threshold   # median start -950; 80 % of the way to the best, -200
@@ -378,7 +378,7 @@ def normalised_auc(steps: ArrayLike, success: ArrayLike, budget: int) -> float:
 
 
 # --------------------------------------------------------------------------------------------------
-# Student-t intervals over seeds (the VAE benchmark): mean ± t_{0.975, n-1} * s / sqrt(n)
+# Student-t intervals over seeds: mean ± t_{0.975, n-1} * s / sqrt(n)
 
 # two-sided 95 % Student-t critical values t_{0.975, df} for df = 1 .. 30
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,

@@ -13,13 +13,23 @@ import importlib
 import importlib.util
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from absaction import __version__
 from absaction.errors import AbsactionError, cli_spelling
 
 # Order is the order `absaction --help` lists them in: the pipeline, left to right.
-COMMANDS: tuple[str, ...] = ("collect", "plot", "train", "traverse", "evaluate", "rl", "bench", "demo")
+COMMANDS: tuple[str, ...] = (
+    "collect",
+    "plot",
+    "train",
+    "traverse",
+    "evaluate",
+    "rl",
+    "offline",
+    "bench",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,16 +57,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (also used by ``sys.exit`` in the script)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    return run_command(f"absaction {args.command}", lambda: args.func(args))
+
+
+def run_command(name: str, command: Callable[[], int | None]) -> int:
+    """Run one command the way every ``absaction`` command runs (the studies' entry points too): options
+    named as flags in error messages, a user mistake one line ``NAME: error: problem; fix`` and exit
+    status 2, Ctrl-C exit 130; otherwise the command's own status."""
     # Library warnings (Minari's metadata nags, SB3's env checks) are for developers, not CLI users.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\..*")
     try:
         with cli_spelling():
-            status = args.func(args)
+            status = command()
     except AbsactionError as err:
-        print(f"absaction {args.command}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"absaction {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        print(f"{name}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
     return int(status or 0)
 

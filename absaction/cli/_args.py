@@ -201,8 +201,9 @@ def add_executor_args(parser: argparse.ArgumentParser) -> None:
         "--ray-cpus-per-run", type=positive_float, default=1.0, metavar="N", help="CPUs Ray reserves per run"
     )
     group.add_argument(
-        "--ray-gpus-per-run", type=non_negative_float, default=0.0, metavar="G",
-        help="GPUs (or a fraction) Ray reserves per run",
+        "--ray-gpus-per-run", type=non_negative_float, default=None, metavar="G",
+        help="GPUs (or a fraction) Ray reserves per run on CUDA (--device cuda; default: 1); a run on the "
+        "CPU reserves none",
     )  # fmt: skip
 
 

@@ -1,294 +1,274 @@
-"""``absaction bench``: the packaged benchmarks, one sub-command each. ``absaction bench rl`` is the
-primitive-vs-latent RL comparison (:mod:`absaction.bench.sweep`), ``absaction bench vae`` the action-VAE
-comparison (:mod:`absaction.cli.bench_vae`).
+"""``absaction bench``: compare agents on tasks over seeds with the sweep engine (:mod:`absaction.bench`).
 
-This module imports no benchmark code at start-up: the benchmark modules pull in torch and SB3, which
-``absaction --help`` must not wait for, so they are imported inside the functions that run them."""
+Every agent is a name and the flags of ``absaction rl`` that define it, read by ``absaction rl``'s own
+parser (``--agent "sac-latent=--algo sac --actions latent --model runs/vae"``); the sweep sets the task,
+the seed and the budget of every run. The report is the engine's: IQM over seeds with stratified-bootstrap
+intervals, performance profiles and the probability that each agent beats the first.
+
+This module imports no engine code at start-up: the engine pulls in torch and SB3, which
+``absaction --help`` must not wait for, so it is imported inside the functions that run it."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import re
+import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from absaction.cli import bench_vae
-from absaction.cli._args import add_executor_args, executor_spec, non_negative_int, positive_int
-from absaction.models.configs import SKILL_FRAMES
+from absaction.cli import rl as rl_cli
+from absaction.cli._args import add_executor_args, executor_spec, field_default, field_help, positive_int
+from absaction.errors import AbsactionError
 
 if TYPE_CHECKING:  # annotations only: importing them at start-up would load torch and SB3
-    from absaction.bench.catalogue import RLBenchConfig
-    from absaction.bench.sweep import BenchResult
+    from absaction.agents import AgentConfig
+    from absaction.bench import Sweep, SweepResult
 
-BENCH_DESCRIPTION = """\
-Packaged benchmarks:
+DESCRIPTION = """\
+Compare RL agents on your tasks: every agent on every task for every seed, trained in parallel (a
+local process pool or Ray), finished runs kept (--resume), the statistics computed with rliable (IQM
+over seeds with 95% stratified-bootstrap intervals, performance profiles, the probability that each
+agent beats the first). Each agent is a NAME=FLAGS pair: FLAGS are `absaction rl` flags (algorithm,
+action kind, action model, BC warm start, --set hyperparameters, --device, ...), read by its own
+parser; the sweep sets --env, --seed, --steps and the evaluations of every run. Tasks without a
+success signal (is_success) are scored by their mean return."""
 
-  rl    primitive vs latent actions: sample efficiency of SB3 agents on the Reach2D family
-  vae   action VAEs: disentanglement, reconstruction and speed of the TCVLAE against its ablations
-
-The smaller measurements are scripts in the repository's benchmarks/ folder (python
-benchmarks/NAME.py --help): bench_env_speed.py (env throughput), bench_qrnn.py (QRNN speed),
-bench_decoder_reach.py (where a decoder's paths can end); benchmarks/bench_rl.py and bench_vae.py are
-the same as `absaction bench rl` and `absaction bench vae`."""
-
-RL_DESCRIPTION = """\
-Compare agents that act in primitive actions with agents that act in the latents of a TCVLAE
-trained on expert demonstrations, on the Reach2D family (dense, sparse, obstacle, chain, new goals).
-
-Stage 1 (cached in OUT/stage1): collect scripted Reach2D-v0 expert demonstrations (unless --data),
-train the ladder TCVLAE and the flat TCVAE on them (unless --model gives the TCVLAE), build the
-untrained-decoder ablation. Stage 2: every (task, agent, seed) run in parallel worker processes, one
-torch thread each. Stage 3: IQM over seeds with 95% (stratified) bootstrap intervals, the target
-check and where latent actions do not help, written to OUT."""
-
-RL_EPILOG = """\
-agents (--agents):
-{agents}
-
-tasks (--tasks): {tasks} (short names), or any registered env id;
-  --suite pointmaze: {maze_tasks}
-
-presets: default = {default}
-         --quick = {quick}
-         --full  = {full}
-         --skills adds to the Reach2D preset: {skills}
---suite pointmaze: default = {maze_default}
-         --quick = {maze_quick}
-         --full  = {maze_full} (for a Ray cluster)
-flags given explicitly override the preset's value.
-
-Budgets count PRIMITIVE env steps for every agent. The estimated duration is printed before the
-start. Every finished run is kept: after Ctrl-C or a failure, --resume continues the sweep (same
---steps/--eval-*/--data/--model; --tasks, --agents and --seeds may grow).
-
-outputs (in --out): results.csv (per run), summary.csv + summary.md (rows = agents; per task: success
-before learning, steps to 80% success, AUC, each IQM [95% CI]; the target check (3x; 5x on
-PointMaze); where latent actions do not help), learning_curves.png, summary.json (everything),
-bench.json (settings), stage1/, runs/<task>/<agent>/seed<k>/ (each run's eval.csv, agent.zip,
-agent.json, config.json).
+EPILOG = """\
+outputs (in --out): results.csv (per run: success or return before learning, steps to the
+threshold, AUC, ...), summary.csv + summary.md (rows = agents; per task IQM [95% CI]; P(agent >
+first agent); performance profiles), learning_curves.png, performance_profiles.png,
+probability_of_improvement.png, summary.json (everything), bench.json (the sweep's settings),
+runs/<task>/<agent>/seed<k>/ (each run's `absaction rl` folder).
 
 examples:
-  absaction bench rl --out bench-rl                          # the default sweep, under an hour on 2 cores
-  absaction bench rl --quick --out /tmp/bench-quick          # smoke test, under a minute
-  absaction bench rl --tasks obstacle chain --agents ppo ppo-bc ppo-latent --seeds 10 --out bench-2
-  absaction bench rl --full --workers 16 --out bench-full    # every agent, 200k steps: a bigger machine
-  absaction bench rl --out bench-rl --resume                 # continue an interrupted sweep
-  absaction bench rl --skills --out bench-skills             # + the skill agents (about 4 h)
-  absaction bench rl --suite pointmaze --dry-run --out bench-maze   # PointMaze: the plan, 2.5 h
-"""
+  absaction bench --tasks Pendulum-v1 --agent "ppo=--algo ppo" --agent "sac=--algo sac" \\
+      --seeds 3 --steps 20000 --out bench-pendulum
+  absaction bench --tasks absaction/Reach2DObstacle-v0 --agent "ppo=--algo ppo" \\
+      --agent "latent=--algo ppo --actions latent --model runs/tcvlae" --seeds 10 --out bench-latent
+  absaction bench ... --out bench-pendulum --resume          # continue, or add seeds, agents, tasks
+  absaction bench ... --dry-run                              # check everything, print the plan, stop
+  absaction bench ... --executor ray --ray-address auto      # every run a Ray task (--device cuda: a GPU)
+
+The project's own studies (primitive vs latent vs skill agents on Reach2D and PointMaze, the VAE
+benchmark) run from a checkout of the repository: python -m benchmarks.rl | benchmarks.vae."""
+
+SWEEP_FLAGS: dict[str, str] = {
+    "env": "--tasks",
+    "seed": "--seeds",
+    "steps": "--steps",
+    "eval_every": "--eval-points",
+    "eval_episodes": "--eval-episodes",
+    "out": "--out",
+    "resume": "--resume",
+    "force": "--force",
+    "checkpoint_every": "",
+    "threads": "--threads",
+    "no_progress": "--no-progress",
+    "tensorboard": "--tensorboard",
+}
+"""``absaction rl`` options that the sweep sets for every run -> the ``absaction bench`` flag that does."""
+
+STUDIES: tuple[str, ...] = ("rl", "vae", "skills")
+"""The project's studies, which `absaction bench rl|vae` once ran: now ``python -m benchmarks.NAME``."""
+
+AGENT = re.compile(r"(?P<name>[^=\s]+)=(?P<flags>.*)", re.S)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown (except None: the preset decides), description and epilog kept as written."""
+    """Defaults shown (not for None or switches: the help says what happens then), the description and
+    epilog kept as written."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
+        if action.default is None or isinstance(action.default, bool) or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
 
-def _preset_text(name: str, suite: str = "reach2d") -> str:
-    from absaction.bench.catalogue import presets_of  # lazy: imports torch and SB3 (see the module doc)
-
-    p = presets_of(suite)[name]
-    return (
-        f"{len(p.tasks)} task(s), {len(p.agents)} agents ({', '.join(p.agents)}), {p.seeds} seeds, "
-        f"{p.steps:,} steps, {p.eval_points} evaluations x {p.eval_episodes} episodes"
-    )
-
-
-class _LazyEpilogParser(argparse.ArgumentParser):
-    """A parser that can fill its epilog only when help is printed (``lazy_epilog``): the agent table
-    of ``bench rl`` comes from benchmark code that imports torch and SB3, which ``absaction --help``
-    must not wait for. Without ``lazy_epilog`` it is a plain :class:`argparse.ArgumentParser`."""
-
-    def __init__(self, *args: Any, lazy_epilog: Callable[[], str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._lazy_epilog = lazy_epilog
-
-    def format_help(self) -> str:
-        if self.epilog is None and self._lazy_epilog is not None:
-            self.epilog = self._lazy_epilog()
-        return super().format_help()
-
-
-def _rl_epilog() -> str:
-    from absaction.bench.agents import AGENTS  # lazy: imports torch and SB3
-    from absaction.bench.catalogue import SKILL_AGENTS, TASKS
-    from absaction.bench.suites import MAZE_TASKS  # lazy: as above
-
-    agents = "\n".join(f"  {a.name:<24} {a.description} ({a.family})" for a in AGENTS.values())
-    return RL_EPILOG.format(
-        agents=agents,
-        tasks=", ".join(TASKS),
-        maze_tasks=", ".join(MAZE_TASKS),
-        skills=", ".join(SKILL_AGENTS),
-        maze_default=_preset_text("default", "pointmaze"),
-        maze_quick=_preset_text("quick", "pointmaze"),
-        maze_full=_preset_text("full", "pointmaze"),
-        default=_preset_text("default"),
-        quick=_preset_text("quick"),
-        full=_preset_text("full"),
-    )
-
-
 def register(subparsers: Any) -> None:
+    from absaction.bench.definition import Sweep  # light (no torch): the sweep's defaults for the help
+
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks: `bench rl` (primitive vs latent RL), `bench vae` (action VAE quality)",
-        description=BENCH_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    benches = parser.add_subparsers(
-        dest="benchmark", metavar="BENCHMARK", required=True, parser_class=_LazyEpilogParser
-    )
-    register_rl(benches)
-    bench_vae.register(benches)
-
-
-def register_rl(benches: Any) -> None:
-    """Add ``rl`` to the sub-commands of ``absaction bench`` (``benches``)."""
-    rl = benches.add_parser(
-        "rl",
-        help="primitive vs latent actions: RL sample efficiency on the Reach2D family",
-        description=RL_DESCRIPTION,
+        help="compare agents on tasks over seeds: the sweep engine (IQM, intervals, profiles)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=_Formatter,
-        lazy_epilog=_rl_epilog,
     )
-    what = rl.add_argument_group("what to compare")
-    what.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks (default: the preset's)")
-    what.add_argument("--agents", nargs="+", metavar="AGENT", help="agents (default: the preset's)")
+    s = Sweep
+    what = parser.add_argument_group("what to compare")
     what.add_argument(
-        "--suite", choices=("reach2d", "pointmaze"), default="reach2d",
-        help="the world: the Reach2D family, or PointMaze's five tasks per maze (stitch data collected "
-        "here; needs pip install 'absaction[maze]'; --full: the Large maze)",
+        "study", nargs=argparse.REMAINDER, help=argparse.SUPPRESS
+    )  # `absaction bench rl ...`, the studies' former place (their flags too): refused with where they are
+    what.add_argument(
+        "--tasks", nargs="+", metavar="ENV_ID",
+        help="env ids (any registered id, or module:EnvId); the run folders are their path-safe names",
     )  # fmt: skip
     what.add_argument(
-        "--skills", action="store_true",
-        help="Reach2D: add the skill agents (skill models on the demonstrations and on play data, "
-        "H = 4) and the BC baseline on the play data to the preset's agents",
+        "--agent", dest="agents", action="append", default=[], metavar="NAME=FLAGS",
+        help="an agent: its name (the run folder) and its `absaction rl` flags, e.g. "
+        "'sac=--algo sac --set learning_rate=1e-3'; repeatable, the first is the baseline",
     )  # fmt: skip
-    size = rl.add_argument_group("size (default: the preset's)")
+    size = parser.add_argument_group("size")
     size.add_argument(
-        "--seeds", type=positive_int, metavar="N", help="runs per agent and task (seeds 0..N-1)"
+        "--seeds", type=positive_int, default=field_default(s, "seeds"), help=field_help(s, "seeds")
     )
-    size.add_argument("--steps", type=positive_int, metavar="N", help="primitive env steps per run")
-    size.add_argument("--eval-points", type=positive_int, metavar="N", help="evaluations after the first")
-    size.add_argument("--eval-episodes", type=positive_int, metavar="N", help="episodes per evaluation")
-    preset = size.add_mutually_exclusive_group()
-    preset.add_argument("--quick", action="store_true", help="smoke test preset (see presets below)")
-    preset.add_argument(
-        "--full", action="store_true", help="the larger sweep: every agent (primitive SAC too), more steps"
+    size.add_argument(
+        "--steps", type=positive_int, default=field_default(s, "steps"), help=field_help(s, "steps")
     )
-    stage1 = rl.add_argument_group("stage 1: demonstrations and action models")
-    stage1.add_argument("--data", metavar="DIR", help="demonstrations instead of collecting scripted experts")
-    stage1.add_argument("--model", metavar="RUN_DIR", help="a trained TCVLAE instead of training one")
-    stage1.add_argument("--demo-episodes", type=positive_int, metavar="N", help="expert episodes to collect")
-    stage1.add_argument("--vae-epochs", type=positive_int, metavar="N", help="epochs of the stage-1 VAEs")
-    stage1.add_argument("--skill-epochs", type=positive_int, metavar="N", help="epochs of the skill models")
-    stage1.add_argument(
-        "--skill-horizon", type=positive_int, metavar="H",
-        help="steps per skill (default: 4 on Reach2D, 10 on PointMaze)",
+    size.add_argument(
+        "--eval-points", type=positive_int, default=field_default(s, "eval_points"), metavar="N",
+        help=field_help(s, "eval_points"),
     )  # fmt: skip
-    stage1.add_argument(
-        "--skill-frame", choices=SKILL_FRAMES,
-        help="what the skill models' posterior and decoder see: absolute s_t, or relative s_t - s_0, the "
-        "change since the skill began (the same motion anywhere); the prior sees s_0 (default: absolute)",
+    size.add_argument(
+        "--eval-episodes", type=positive_int, default=field_default(s, "eval_episodes"), metavar="N",
+        help=field_help(s, "eval_episodes"),
     )  # fmt: skip
-    stage1.add_argument(
-        "--play-episodes", type=positive_int, metavar="N", help="play episodes to collect (the -play agents)"
-    )
-    stage1.add_argument(
-        "--vae-progressive", type=non_negative_int, metavar="P", default=None,
-        help="progressive training of the stage-1 TCVLAE, epochs per ladder (default: 20; 0 = the paper's)",
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "--workers", type=positive_int, default=field_default(s, "workers"), metavar="N",
+        help=field_help(s, "workers"),
     )  # fmt: skip
-    rl.add_argument("--workers", type=positive_int, default=2, help="parallel runs (one CPU core each)")
-    rl.add_argument(
-        "--threads", type=positive_int, default=1, metavar="N",
-        help="torch threads per worker (default: 1, fastest for these small networks)",
+    run.add_argument(
+        "--threads", type=positive_int, default=field_default(s, "threads"), metavar="N",
+        help=field_help(s, "threads"),
     )  # fmt: skip
-    rl.add_argument("--bootstrap-reps", type=positive_int, default=2000, help="bootstrap replicates")
-    rl.add_argument(
-        "--lookahead", type=non_negative_int, default=None, metavar="N",
-        help="candidate actions per decision of each macro agent's lookahead ceiling: what its action "
-        "space can express one decision at a time (0 skips it; default: 256 on Reach2D, 0 on PointMaze, "
-        "where copying the MuJoCo env for every candidate takes ~80 ms)",
+    run.add_argument(
+        "--bootstrap-reps", type=positive_int, default=field_default(s, "bootstrap_reps"), metavar="N",
+        help=field_help(s, "bootstrap_reps"),
     )  # fmt: skip
-    rl.add_argument("--out", required=True, metavar="DIR", help="the bench folder")
-    rl.add_argument(
+    run.add_argument("--out", metavar="DIR", help="the sweep's folder (required)")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument(
         "--resume", action="store_true", help="continue the sweep in --out, skipping finished runs"
     )
-    rl.add_argument(
+    again.add_argument(
+        "--force", action="store_true", help="delete an existing sweep folder (with bench.json); start over"
+    )
+    run.add_argument(
         "--dry-run", action="store_true", help="check the inputs, print the plan and estimate, stop"
     )
-    rl.add_argument(
-        "--force", action="store_true", help="delete an existing bench folder (with bench.json); start over"
-    )
-    rl.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    rl.add_argument(
-        "--tensorboard",
-        action="store_true",
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--tensorboard", action="store_true",
         help="log every run's SB3 training metrics to its tensorboard/ folder "
         "(pip install absaction[tensorboard])",
-    )
-    add_executor_args(rl)
-    rl.set_defaults(func=run_rl)
+    )  # fmt: skip
+    add_executor_args(parser)
+    parser.set_defaults(func=run_bench)
 
 
-def config_from_args(args: argparse.Namespace) -> RLBenchConfig:
-    """The sweep ``absaction bench rl`` was asked for: the preset's sizes, overridden by given flags."""
-    from absaction.bench.catalogue import RLBenchConfig  # lazy: imports torch and SB3
+def agent_config(text: str) -> tuple[str, AgentConfig]:
+    """``NAME=FLAGS`` -> the agent's name and its :class:`~absaction.agents.AgentConfig` template, the
+    flags read by ``absaction rl``'s parser (the sweep's own options refused, in one line).
 
-    name = "quick" if args.quick else "full" if args.full else "default"
-    return RLBenchConfig.from_preset(
-        name,
-        suite=args.suite,
-        skills=args.skills,
-        skill_epochs=args.skill_epochs,
-        skill_horizon=args.skill_horizon,
-        skill_frame=args.skill_frame,
-        play_episodes=args.play_episodes,
-        tasks=args.tasks,
-        agents=args.agents,
+    >>> name, config = agent_config("sac=--algo sac --set learning_rate=1e-3")
+    >>> name, config.algo, config.hyperparams
+    ('sac', 'sac', {'learning_rate': 0.001})
+    """
+    match = AGENT.fullmatch(text.strip())
+    if match is None:
+        raise AbsactionError(
+            f"--agent {text!r} is not NAME=FLAGS",
+            "pass e.g. --agent 'ppo=--algo ppo' (FLAGS: absaction rl flags)",
+        )
+    name, flags = match["name"], match["flags"]
+    try:
+        argv = shlex.split(flags)
+    except ValueError as err:
+        raise AbsactionError(f"--agent {name}: cannot split its flags ({err})", "close every quote") from None
+    parser = argparse.ArgumentParser(prog="absaction", add_help=False)
+    rl_cli.register(parser.add_subparsers(dest="command"))
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = parser.parse_args(["rl", *argv])
+    except SystemExit:
+        said = errors.getvalue().strip().splitlines()
+        reason = said[-1].split("error: ", 1)[-1] if said else "not `absaction rl` flags"
+        raise AbsactionError(
+            f"--agent {name}: {reason}", "pass `absaction rl` flags (see absaction rl --help)"
+        ) from None
+    defaults = args.resume_defaults
+    for key, flag in SWEEP_FLAGS.items():
+        if getattr(args, key) != defaults[key]:
+            given = "--" + key.replace("_", "-")
+            where = f"pass {flag} to absaction bench" if flag else "drop it: a sweep keeps no checkpoints"
+            raise AbsactionError(f"--agent {name}: {given} is the sweep's, not an agent's", where)
+    return name, rl_cli.config_from_args(args)
+
+
+def sweep_from_args(args: argparse.Namespace) -> Sweep:
+    """The :class:`~absaction.bench.Sweep` the flags ask for (unchecked:
+    :func:`~absaction.bench.sweep.check_sweep` checks it)."""
+    if args.study:
+        word = args.study[0]
+        if word in STUDIES:
+            raise AbsactionError(
+                f"`absaction bench {word}` is not a command: the project's studies are not in the package",
+                f"run `python -m benchmarks.{word} ...` from a checkout of the repository (same flags), or "
+                "compare your own agents with absaction bench --tasks ... --agent NAME=FLAGS",
+            )
+        raise AbsactionError(
+            f"unexpected argument {word!r}", "pass --tasks ENV_ID ... --agent NAME=FLAGS ... --out DIR"
+        )
+    missing = [
+        flag
+        for flag, value in (("--tasks", args.tasks), ("--agent", args.agents), ("--out", args.out))
+        if not value
+    ]
+    if missing:
+        raise AbsactionError(
+            f"missing {', '.join(missing)}",
+            "pass --tasks ENV_ID ... --agent NAME=FLAGS (one or more) --out DIR",
+        )
+    agents: dict[str, Any] = {}
+    for text in args.agents:
+        name, config = agent_config(text)
+        if name in agents:
+            raise AbsactionError(f"the agent {name} is given twice", "give every --agent its own name")
+        agents[name] = config
+    from absaction.bench.definition import Sweep  # light, but only needed when a sweep runs
+
+    return Sweep(
+        tasks=list(args.tasks),
+        agents=agents,
         seeds=args.seeds,
         steps=args.steps,
         eval_points=args.eval_points,
         eval_episodes=args.eval_episodes,
         workers=args.workers,
         threads=args.threads,
-        data=args.data,
-        model=args.model,
-        demo_episodes=args.demo_episodes,
-        vae_epochs=args.vae_epochs,
-        vae_progressive=args.vae_progressive,
         bootstrap_reps=args.bootstrap_reps,
-        lookahead=args.lookahead,
     )
 
 
-def run_rl(args: argparse.Namespace) -> int:
-    from absaction.bench.sweep import check_sweep, describe_sweep, run_bench  # lazy: imports torch and SB3
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the sweep the flags ask for (or its dry run), print where its report is; 0 on success."""
+    from absaction.bench.sweep import check_sweep, describe_sweep, run_sweep  # lazy: torch and SB3
 
-    config = config_from_args(args)
+    sweep = sweep_from_args(args)
+    out = Path(args.out)
     if args.dry_run:
-        check_sweep(config, Path(args.out), args.force, args.resume)  # what the real run would refuse
-        print(describe_sweep(config, Path(args.out) if args.resume else None)[0])
+        check_sweep(sweep, out, args.force, args.resume)  # what the real run would refuse
+        print(describe_sweep(sweep, out if args.resume else None)[0])
         return 0
     try:
-        result = run_bench(
-            config,
-            args.out,
+        result = run_sweep(
+            sweep,
+            out,
+            executor=executor_spec(args),
             force=args.force,
             resume=args.resume,
             progress=not args.no_progress,
-            executor=executor_spec(args),
             tensorboard=args.tensorboard,
         )
     except KeyboardInterrupt:
         print(
-            f"absaction bench: interrupted; finished runs are kept in {args.out}: continue with "
-            f"`absaction bench rl ... --out {args.out} --resume`",
+            f"absaction bench: interrupted; finished runs are kept in {out}: continue with the same command "
+            "and --resume",
             file=sys.stderr,
         )
         return 130
@@ -296,23 +276,20 @@ def run_rl(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(result: BenchResult) -> None:
-    from rich.console import Console  # lazy: only needed once a sweep has finished
-    from rich.markup import escape
-
+def _print_summary(result: SweepResult) -> None:
     from absaction.bench.estimate import duration  # lazy: imports torch and SB3
+    from absaction.bench.markdown import fmt_est
 
-    console = Console(soft_wrap=True)
     report = result.report
-    console.print(f"[bold]{escape(report.check_heading)}[/]:")  # what is compared, by which metric
-    for target in report.targets:
-        console.print(f"  {target.line(result.config.steps)}")
-    if not report.targets:
-        console.print("  not checked: the sweep needs at least one latent and one primitive agent")
-    console.print(report.no_help)
-    trained = result.runs_total - result.runs_skipped - result.runs_shared
+    for item in report.improvements:
+        print(f"  {item.line()}")
     shared = f", {result.runs_shared} shared by identical agents" if result.runs_shared else ""
-    console.print(
-        f"{trained} run(s) trained, {result.runs_skipped} reused{shared}, in {duration(result.seconds)} "
-        f"(estimated {duration(result.estimate_seconds)}); table: {result.summary_md}"
+    print(
+        f"{result.runs_trained} run(s) trained, {result.runs_skipped} reused{shared}, in "
+        f"{duration(result.seconds)} (estimated {duration(result.estimate_seconds)}); "
+        f"table: {result.summary_md}"
     )
+    last = [c for c in report.cells if c.task == report.cells[-1].task]  # pooled, or the only task
+    best = max(last, key=lambda c: c.auc.value)
+    where = "all tasks" if len(result.sweep.task_ids) > 1 else best.task
+    print(f"highest AUC on {where}: {best.agent} {fmt_est(best.auc)}")

@@ -394,7 +394,7 @@ def _summary(config: DemoConfig, out: Path) -> str:
         table = _rl_table(out / "rl", config.rl_steps, LATENT_KINDS)
         lines += ["", "## 3. Primitive vs latent PPO", table, "",
                   "Learning curves: `rl_comparison.png`. One seed and a short budget: a demonstration, not "
-                  "a benchmark (see `absaction bench rl`)."]  # fmt: skip
+                  "a benchmark (see `absaction bench`)."]  # fmt: skip
     if config.skills:
         lines += ["", *_skills_summary(config, out / "skills")]
     return "\n".join(lines) + "\n"

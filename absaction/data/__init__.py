@@ -35,7 +35,11 @@ _LAZY: dict[str, str] = {
     "load_dataset": "absaction.data.dataset",
     "minari_root": "absaction.data.dataset",
     "resolve_dataset_path": "absaction.data.dataset",
+    "GoalMix": "absaction.data.goals",
+    "GoalSampler": "absaction.data.goals",
+    "Transitions": "absaction.data.goals",
     "Normalizer": "absaction.data.normalizer",
+    "hindsight_pairs": "absaction.data.relabel",
     "OGBenchFile": "absaction.data.ogbench",
     "find_ogbench_file": "absaction.data.ogbench",
     "read_ogbench": "absaction.data.ogbench",
@@ -51,9 +55,13 @@ __all__ = [
     "ActionDataset",
     "ActionWindows",
     "Episode",
+    "GoalMix",
+    "GoalSampler",
     "Normalizer",
     "OGBenchFile",
+    "Transitions",
     "find_ogbench_file",
+    "hindsight_pairs",
     "load_dataset",
     "longest_window",
     "make_windows",
@@ -67,8 +75,10 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - static names for type checkers and IDEs
     from absaction.data.dataset import ActionDataset, Episode, load_dataset, minari_root, resolve_dataset_path
+    from absaction.data.goals import GoalMix, GoalSampler, Transitions
     from absaction.data.normalizer import Normalizer
     from absaction.data.ogbench import OGBenchFile, find_ogbench_file, read_ogbench, write_ogbench
+    from absaction.data.relabel import hindsight_pairs
     from absaction.data.split import train_val_split
     from absaction.data.windows import ActionWindows, longest_window, make_windows, pad_episodes
 
