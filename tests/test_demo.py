@@ -12,8 +12,9 @@ import pytest
 from absaction.cli import demo, main
 from absaction.outputs import RECORD_FILE, write_record
 
-TINY = ["--episodes", "16", "--epochs", "1", "--rl-steps", "64"]
-TINY_SKILLS = ["--skill-episodes", "16", "--skill-epochs", "1", "--skill-steps", "64"]
+# the smallest budgets with one PPO update of every comparison agent (primitive PPO: 1,024 steps)
+TINY = ["--episodes", "16", "--epochs", "1", "--rl-steps", "1024"]
+TINY_SKILLS = ["--skill-episodes", "16", "--skill-epochs", "1", "--skill-steps", "1024"]
 
 
 @pytest.mark.slow
@@ -39,16 +40,16 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
     rollout_success = report["prior_rollouts"]["success_rate"]
     assert "Prior rollouts (z drawn from p(z | s) every H steps, no learning, 20 episodes on " in summary
     assert f"success {100 * rollout_success:.0f}%" in summary
-    # the skill comparison's table reports the last evaluation of both agents, 64 primitive steps in
-    assert "PPO on absaction/Reach2DNewGoals-v0" in summary and "success after 64 steps" in summary
+    # the skill comparison's table reports the last evaluation of both agents, 1,024 primitive steps in
+    assert "PPO on absaction/Reach2DNewGoals-v0" in summary and "success after 1024 steps" in summary
     for kind in ("primitive", "skill"):
         last = (out / "skills" / "rl" / kind / "eval.csv").read_text().strip().splitlines()[-1]
-        assert int(last.split(",")[0]) >= 64
+        assert int(last.split(",")[0]) >= 1024
         assert f"| PPO, {kind} actions |" in summary
     skill_config = json.loads((out / "skills" / "model" / "config.json").read_text())
     assert skill_config["train"]["horizon"] == 2 and skill_config["train"]["z_dim"] == 3
     demo = json.loads((out / "demo.json").read_text())
-    assert demo["skills"] is True and demo["skill_steps"] == 64
+    assert demo["skills"] is True and demo["skill_steps"] == 1024
     assert set(demo["timings"]) == {"collect", "plot", "train", "traverse", "evaluate", "rl", "play data",
                                     "skill model", "prior rollouts", "skill rl"}  # fmt: skip
     # summary.md lists the stage times in the order the stages ran
@@ -209,3 +210,17 @@ def test_skills_figure_draws_both_agents_and_their_random_baselines(tmp_path: Pa
     # the returns differ from the success rates, so the second panel shows the mean return
     assert right.get_ylabel() == "mean return"
     assert fig._suptitle.get_text() == SKILL_TITLE.format(env="absaction/Reach2DNewGoals-v0")
+
+
+def test_a_budget_without_a_ppo_update_is_refused_before_any_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--rl-steps", "64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--rl-steps 64 ends before the first PPO update" in err[0], err
+    assert "which comes after 1024 primitive steps; pass --rl-steps 1024 or more, or 0" in err[0]
+    assert not out.exists()
+    assert main(["demo", "--out", str(out), "--rl-steps", "0", "--skill-steps", "100"]) == 2
+    assert "--skill-steps 100 ends before" in capsys.readouterr().err
+    assert not out.exists()

@@ -274,6 +274,7 @@ def check_tasks(config: DemoConfig) -> None:
         comparisons.append(
             ("skill", config.skill_env, DemoConfig.skill_env, "skill model", PLAY_ENV, SKILL_ASPECTS)
         )
+    _check_budgets(config)
     for stage, task, default, model, source_env, aspects in comparisons:
         task_spaces = env_spaces(task, task)
         source = env_spaces(source_env, source_env)
@@ -284,6 +285,33 @@ def check_tasks(config: DemoConfig) -> None:
                 f"which learns from {source_env}, with {source.describe(bounds)}",
                 f"choose a task of that world (default: {default}), or pass --{stage}-steps 0 to skip the "
                 "comparison",
+            )
+
+
+DEMO_CHUNK = 32
+"""Primitive steps of one latent decision: the TCVLAE's window on the demo's 32-step Reach2D episodes."""
+
+
+def _check_budgets(config: DemoConfig) -> None:
+    """Refuse a comparison budget that ends before one of its PPO agents' first update (``absaction rl``
+    would refuse it after the data and models were built)."""
+    from absaction.agents.hyperparams import first_update_steps, load_hyperparams  # lazy: imports SB3
+
+    budgets = []
+    if config.rl_steps > 0:
+        budgets.append(("rl", config.rl_steps, config.rl_env, (("primitive", 1), ("latent", DEMO_CHUNK))))
+    if config.skills and config.skill_steps > 0:
+        kinds = (("primitive", 1), ("skill", config.skill_horizon))
+        budgets.append(("skill", config.skill_steps, config.skill_env, kinds))
+    for stage, steps, env_id, kinds in budgets:
+        needed = max(
+            first_update_steps("ppo", load_hyperparams(env_id, "ppo", kind), k) or 0 for kind, k in kinds
+        )
+        if steps < needed:
+            raise AbsactionError(
+                f"--{stage}-steps {steps} ends before the first PPO update of the comparison's agents on "
+                f"{env_id}, which comes after {needed} primitive steps",
+                f"pass --{stage}-steps {needed} or more, or 0 to skip the comparison",
             )
 
 
