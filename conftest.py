@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from absaction.collect import CollectConfig, collect
+from absaction.data.collect import CollectConfig, collect
 from absaction.train import TrainConfig, fit
 
 DOCTEST_DATA = "data/reach2d"

@@ -2,7 +2,7 @@
 
 - ``minari_home``: points ``MINARI_DATASETS_PATH`` at a fresh temporary folder (Minari ids resolve there).
 - ``collect_dataset``: session-scoped factory; ``collect_dataset(env_id, expert, episodes, seed, **kw)``
-  runs :func:`absaction.collect.collect` once per distinct argument set and returns the dataset folder.
+  runs :func:`absaction.data.collect.collect` once per distinct argument set and returns the dataset folder.
 - ``pendulum_dataset``: 4 random-action episodes of ``Pendulum-v1``, 16 steps each, seed 0 (no factors).
 - ``expert_dataset``: 8 scripted-expert episodes of ``absaction/Reach2D-v0``, seed 0 (with factors).
 - ``write_minari_dataset``: writes a hand-made Minari dataset from arrays (any action space, optional
@@ -38,7 +38,7 @@ def collect_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
     """Factory: ``collect_dataset(env_id="absaction/Reach2D-v0", expert="scripted", episodes=8, seed=0,
     **config_fields) -> Path``; each distinct call is collected once per test session (no progress bar).
     Treat the returned folder as read-only."""
-    from absaction.collect import CollectConfig, collect
+    from absaction.data.collect import CollectConfig, collect
 
     cache: dict[tuple[Any, ...], Path] = {}
     base = tmp_path_factory.mktemp("datasets")

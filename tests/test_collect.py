@@ -12,11 +12,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import absaction.collect as collect_module
+import absaction.data.collect as collect_module
 from absaction import envs
 from absaction.cli import main
-from absaction.collect import CollectConfig, RandomExpert, collect, default_dataset_id
 from absaction.data import load_dataset
+from absaction.data.collect import CollectConfig, RandomExpert, collect, default_dataset_id
 from absaction.errors import AbsactionError
 from absaction.outputs import RECORD_FILE
 

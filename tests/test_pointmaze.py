@@ -16,8 +16,8 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from absaction.cli import main
-from absaction.collect import CollectConfig, collect
 from absaction.data import load_dataset
+from absaction.data.collect import CollectConfig, collect
 from absaction.envs import TASK_ENV_IDS, TASKS, MazeRoutes, ObsLayout, WaypointExpert, require_robotics
 from absaction.envs.pointmaze import STITCH_MAX_CELLS, drop_temporary_xml, maze_map
 from absaction.envs.waypoint import bfs_distances, cells_within, free_grid, next_cell, shortest_path

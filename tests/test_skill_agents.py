@@ -326,7 +326,7 @@ def test_prior_sac_actor_starts_at_the_prior_and_learns(tmp_path: Path) -> None:
 # -- agents and the CLI --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_skills(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from absaction.collect import CollectConfig, collect
+    from absaction.data.collect import CollectConfig, collect
     from absaction.train.skill_loop import SkillTrainConfig, fit_skills
 
     root = tmp_path_factory.mktemp("skills")

@@ -331,7 +331,7 @@ def test_closed_loop_decoder_reproduces_training_actions() -> None:
 @pytest.fixture(scope="module")
 def play_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("play") / "play"
-    from absaction.collect import CollectConfig, collect
+    from absaction.data.collect import CollectConfig, collect
 
     collect(CollectConfig(env_id="absaction/Reach2DPlay-v0", episodes=12, out=out, progress=False))
     return out

@@ -25,8 +25,8 @@ from absaction.agents.persistence import load_agent
 from absaction.bench import Sweep
 from absaction.bench.estimate import episode_horizon
 from absaction.cli import main
-from absaction.collect import CollectConfig, collect, make_env
 from absaction.data import longest_window
+from absaction.data.collect import CollectConfig, collect, make_env
 from absaction.envs import resolve_env_id
 from absaction.errors import AbsactionError, cli_spelling
 from absaction.models import qrnn

@@ -17,7 +17,7 @@ from absaction.cli._args import (
     positive_int,
     show_default,
 )
-from absaction.collect import CollectConfig, collect, print_summary
+from absaction.data.collect import CollectConfig, collect, print_summary
 from absaction.data.ogbench_collect import (
     ORACLE_EXPERT_HELP,
     OracleCollectConfig,

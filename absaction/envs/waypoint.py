@@ -111,7 +111,7 @@ def cells_within(free: np.ndarray, start: Cell, low: int, high: int) -> list[Cel
 class WaypointExpert:
     """Drives a PointMaze ball to its ``desired_goal`` through the maze (``--expert waypoint``).
 
-    It follows :class:`absaction.collect.Expert`: ``reset`` returns no factors, ``act`` reads the
+    It follows :class:`absaction.data.collect.Expert`: ``reset`` returns no factors, ``act`` reads the
     Dict observation (position and velocity from ``observation``, the goal from ``desired_goal``).
     The goal is read at every step, so it follows goals that the env moves during an episode
     (``continuing_task=True, reset_target=True``). Distance fields are cached per goal cell.

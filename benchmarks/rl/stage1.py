@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from absaction.bench.executors import Executor
-from absaction.collect import CollectConfig, collect
 from absaction.data import load_dataset
+from absaction.data.collect import CollectConfig, collect
 from absaction.data.relabel import hindsight_pairs, write_pairs
 from absaction.errors import AbsactionError
 from absaction.models import load, read_config, save

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from absaction.analysis.skills import prior_nll, reconstruction
-from absaction.collect import CollectConfig, collect
 from absaction.data import load_dataset
+from absaction.data.collect import CollectConfig, collect
 from absaction.models import load
 from absaction.models.skill import SkillModel
 from absaction.threads import torch_threads

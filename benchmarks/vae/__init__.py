@@ -4,7 +4,7 @@ beside this file).
 
 What it does, top to bottom:
 
-1. **Data.** Collects (``absaction.collect``) the scripted-expert datasets it trains on and caches them
+1. **Data.** Collects (``absaction.data.collect``) the scripted-expert datasets it trains on and caches them
    under ``OUT/work/data`` (re-collected only when their settings change): ``reach2d``
    (``absaction/Reach2D-v0``, the paper's world, 32-step episodes) and ``wavy``
    (``absaction/WavyReach2D-v0``, five goals and wavy paths, 64 steps), 400 episodes each, seed 0, with

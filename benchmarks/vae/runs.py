@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from absaction.collect import CollectConfig, collect, read_collect_json
 from absaction.data import load_dataset
+from absaction.data.collect import CollectConfig, collect, read_collect_json
 from absaction.errors import AbsactionError
 from absaction.files import atomic_write_json
 from absaction.models import load, read_config
