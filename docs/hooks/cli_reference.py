@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from absaction.cli import build_parser
+from absaction.cli.train import TrainParser
 
 MARKER = "<!-- absaction-cli-reference -->"
 """Where the generated reference goes (an HTML comment: invisible if the hook did not run)."""
@@ -66,6 +67,9 @@ def render() -> str:
         name = " ".join(("absaction", *path))
         level = "#" * (2 + max(len(path) - 1, 0))
         parts.append(f"{level} `{name}`\n\n```text\n{command_help(parser)}```\n")
+        if path == ("train",):  # the skill model's own parser: its options and defaults
+            skill = TrainParser("skill", prog=parser.prog)
+            parts.append(f"### `{name} --model skill`\n\n```text\n{command_help(skill)}```\n")
     return "\n".join(parts)
 
 
