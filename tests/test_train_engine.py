@@ -284,6 +284,76 @@ def test_a_kind_that_is_no_action_model_trains_and_resumes_on_the_engine(tmp_pat
         engine.train(LineKind(LineConfig(), x, y + 1), tmp_path / "cut", resume=True, progress=False)
 
 
+# ------------------------------------------------------------------- a step budget: the offline agents
+def test_an_offline_agent_resumes_through_the_engine_from_inside_a_metrics_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An offline run is the engine's step-budget kind: a crash after the checkpoint of step 4, inside the
+    metrics row of steps 4-6, resumes through the engine's one restore (the row's sums come back) to the
+    uninterrupted run's numbers, and every message names ``absaction offline``."""
+    from absaction.offline import runs
+    from absaction.offline.configs import OfflineConfig
+    from absaction.offline.runs import resume_offline, train_offline
+
+    data = tmp_path / "data"
+    argv = ["collect", "--env", "ogbench:pointmaze-medium-v0", "--expert", "oracle:stitch",
+            "--episodes", "10", "--max-steps", "40", "--out", str(data)]  # fmt: skip
+    assert main(argv) == 0
+    config = OfflineConfig(
+        dataset="pointmaze-medium-stitch-v0", ogbench_dir=str(data), agent="gcbc", steps=9, eval_every=100,
+        eval_episodes=1, eval_tasks=1, log_every=3, checkpoint_every=4,
+        agent_options={"batch_size": 8, "actor_hidden_dims": [4]},
+    )  # fmt: skip
+    restored: list[str] = []
+    real_restore = engine._Run.restore
+
+    def spy(self: Any) -> None:
+        restored.append(type(self.kind).__name__)
+        real_restore(self)
+
+    monkeypatch.setattr(engine._Run, "restore", spy)
+    whole = train_offline(config, tmp_path / "whole", progress=False)
+
+    def crash_at_5(step: int) -> None:
+        if step == 5:
+            raise _Stop
+
+    cut = tmp_path / "cut"
+    with pytest.raises(_Stop):
+        train_offline(config, cut, progress=False, step_callback=crash_at_5)
+    state = engine.load_resume_state(cut / "resume.safetensors")
+    assert (state.epoch, state.row["steps"], state.row["items"]) == (4, 1, 1)  # one step into row 2
+    assert state.row_sums["metrics"].shape == (4,)  # GCBC's four metrics, summed
+    record = json.loads((cut / "config.json").read_text())
+    assert (record["steps_completed"], record["complete"], record["train"]["steps"]) == (4, False, 9)
+    assert engine.interrupted_message(cut, "offline") == (
+        f"interrupted; {cut} keeps the checkpoint of step 4; continue with: absaction offline --resume {cut}"
+    )
+    assert f"absaction offline --resume {cut}" in engine.resume_or_force(cut, "offline")
+
+    def ctrl_c(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # Ctrl-C during absaction offline --resume
+        patch.setattr(runs, "resume_offline", ctrl_c)
+        capsys.readouterr()
+        assert main(["offline", "--resume", str(cut), "--quiet"]) == 130
+        assert capsys.readouterr().err == f"absaction offline: {engine.interrupted_message(cut, 'offline')}\n"
+
+    resumed = resume_offline(cut, progress=False)
+    assert restored == ["OfflineKind"]
+    assert [row["step"] for row in resumed.loop.metrics] == [3, 6, 9]
+    timing = {"seconds", "updates_per_s"}
+    assert [{k: v for k, v in r.items() if k not in timing} for r in resumed.loop.metrics] == [
+        {k: v for k, v in r.items() if k not in timing} for r in whole.loop.metrics
+    ]
+    a, b = _weights(tmp_path / "whole"), _weights(cut)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert engine.load_resume_state(cut / "resume.safetensors").row == {}  # the run ends on a row's end
+    with pytest.raises(AbsactionError, match=r"steps=5 is less than the 9 steps"):
+        resume_offline(cut, {"steps": 5}, progress=False)
+
+
 # ------------------------------------------------------------------- each kind's --help
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     with pytest.raises(SystemExit):

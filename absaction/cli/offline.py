@@ -339,17 +339,10 @@ def _evaluate(run_dir: Path, out: Path | None, force: bool, given: dict[str, Any
 
 def _interrupted(run_dir: Path) -> int:
     """Ctrl-C: say what is kept and how to go on (the run folder holds the last complete checkpoint)."""
-    if (run_dir / "resume.safetensors").is_file():
-        print(
-            f"absaction offline: interrupted; {run_dir} keeps its last checkpoint; continue with: "
-            f"absaction offline --resume {run_dir}",
-            file=sys.stderr,
-        )
-    else:
-        print(
-            "absaction offline: interrupted before the run folder was written; nothing was kept",
-            file=sys.stderr,
-        )
+    from absaction.train.engine import interrupted_message  # torch: the run has loaded it already
+
+    # the engine closed its progress bar first, so this starts on a line of its own
+    print(f"absaction offline: {interrupted_message(run_dir, 'offline')}", file=sys.stderr)
     return 130
 
 

@@ -87,10 +87,24 @@ class OfflineAgent(nn.Module):
     def make_optimizer(self) -> Adam:
         return Adam(self.trained_parameters(), lr=self.config.lr)
 
-    def update(self, batch: TensorBatch, optimizer: Adam, generator: torch.Generator) -> Tensor:
-        """One gradient step on ``batch`` (and the target networks' update); returns the step's metrics,
-        a detached ``(len(metric_names),)`` tensor."""
+    def losses(self, batch: TensorBatch, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The loss one gradient step on ``batch`` minimises (every term computed with the networks before
+        the step; sampling noise from ``generator``) and the step's metrics, a detached
+        ``(len(metric_names),)`` tensor."""
         raise NotImplementedError
+
+    def after_step(self) -> None:
+        """After the optimiser's step: the target networks move toward the online ones (none in GCBC)."""
+
+    def update(self, batch: TensorBatch, optimizer: Adam, generator: torch.Generator) -> Tensor:
+        """One gradient step on ``batch`` and the target networks' update, as the training engine makes it
+        (:meth:`losses`, the optimiser's step, :meth:`after_step`); returns the step's metrics."""
+        loss, metrics = self.losses(batch, generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        self.after_step()
+        return metrics
 
     @torch.no_grad()
     def act(self, observations: Tensor, goals: Tensor) -> Tensor:

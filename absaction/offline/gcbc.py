@@ -20,7 +20,6 @@ from torch import Tensor
 from absaction.offline.agent import OfflineAgent, TensorBatch
 from absaction.offline.configs import GCBCConfig
 from absaction.offline.networks import GaussianActor, gaussian_log_prob
-from absaction.train.optim import Adam
 
 
 class GCBC(OfflineAgent):
@@ -44,9 +43,5 @@ class GCBC(OfflineAgent):
             metrics = torch.stack([loss, log_prob.mean(), mse, log_std.exp().mean()])
         return loss, metrics
 
-    def update(self, batch: TensorBatch, optimizer: Adam, generator: torch.Generator) -> Tensor:
-        loss, metrics = self.actor_loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return metrics
+    def losses(self, batch: TensorBatch, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        return self.actor_loss(batch)

@@ -36,7 +36,6 @@ from absaction.offline.networks import (
     gaussian_log_prob,
     soft_update,
 )
-from absaction.train.optim import Adam
 
 
 class GCIQL(OfflineAgent):
@@ -103,12 +102,12 @@ class GCIQL(OfflineAgent):
             metrics = torch.stack([loss.detach(), first, log_prob.mean(), mse])
         return loss, metrics
 
-    def update(self, batch: TensorBatch, optimizer: Adam, generator: torch.Generator) -> Tensor:
+    def losses(self, batch: TensorBatch, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         value_loss, value_metrics = self.value_loss(batch)
         critic_loss, critic_metrics = self.critic_loss(batch)
         actor_loss, actor_metrics = self.actor_loss(batch, generator)
-        optimizer.zero_grad()
-        (value_loss + critic_loss + actor_loss).backward()
-        optimizer.step()
+        metrics = torch.cat([value_metrics, critic_metrics, actor_metrics])
+        return value_loss + critic_loss + actor_loss, metrics
+
+    def after_step(self) -> None:
         soft_update(self.target_critic, self.critic, self.config.tau)
-        return torch.cat([value_metrics, critic_metrics, actor_metrics])

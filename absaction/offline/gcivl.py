@@ -34,7 +34,6 @@ from absaction.offline.networks import (
     gaussian_log_prob,
     soft_update,
 )
-from absaction.train.optim import Adam
 
 
 class GCIVL(OfflineAgent):
@@ -90,12 +89,11 @@ class GCIVL(OfflineAgent):
             metrics = torch.stack([loss, adv.mean(), log_prob.mean(), mse])
         return loss, metrics
 
-    def update(self, batch: TensorBatch, optimizer: Adam, generator: torch.Generator) -> Tensor:
+    def losses(self, batch: TensorBatch, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         # the actor's advantages use the value networks before this step, as OGBench's single loss does
         actor_loss, actor_metrics = self.actor_loss(batch)
         value_loss, value_metrics = self.value_loss(batch)
-        optimizer.zero_grad()
-        (value_loss + actor_loss).backward()
-        optimizer.step()
+        return value_loss + actor_loss, torch.cat([value_metrics, actor_metrics])
+
+    def after_step(self) -> None:
         soft_update(self.target_value, self.value, self.config.tau)
-        return torch.cat([value_metrics, actor_metrics])

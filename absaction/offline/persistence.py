@@ -3,8 +3,9 @@ the agent, and the run that trained it). Loading never unpickles.
 
 ``config.json`` keys written here: ``format`` ("absaction-offline-agent"), ``format_version`` (1),
 ``agent`` (gcbc | gcivl | gciql), ``agent_config`` (its dataclass), ``obs_dim``, ``action_dim``, ``env_id``
-(the OGBench env it was trained for); the trainer adds ``run``, ``data``, ``steps_completed``,
-``complete``, ``final_success``.
+(the OGBench env it was trained for); a training run adds the engine's entries (``train``: the run's
+settings, ``data``, ``absaction_version``, ``steps_completed``, ``train_seconds``, ``complete``) and
+``final_success``.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def write_eval_csv(run_dir: Path, task_names: Sequence[str], rows: list[dict[str
 
 def write_report(run_dir: Path, record: dict[str, Any], evaluations: list[dict[str, Any]]) -> None:
     """``report.md`` from the run's ``config.json`` record and its evaluation rows."""
-    run, data, agent = record["run"], record["data"], record["agent"]
+    run, data, agent = record["train"], record["data"], record["agent"]
     lines = [
         f"# {agent} on {data['name']}",
         "",

@@ -1,6 +1,12 @@
 """Offline runs end to end: :func:`train_offline` (a new run), :func:`resume_offline` (continue one) and
 :func:`evaluate_agent` (a trained agent on its maze's tasks).
 
+A run trains on the training engine (:mod:`absaction.train.engine`) as a step-budget kind,
+:class:`OfflineKind`: the engine owns the run folder, the checkpoints, the bit-identical resume,
+``metrics.csv`` (one row per ``log_every`` steps) and the progress bar; the kind draws each batch with
+its goal sampler, holds the agent's losses and target updates, and evaluates every ``eval_every`` steps
+and after the last (``eval.csv``, the figures).
+
 A run folder holds the agent (``model.safetensors`` + ``config.json``), ``resume.safetensors``,
 ``metrics.csv``, ``eval.csv``, ``learning_curve.png``, ``rollouts.png`` and ``report.md``. Every input is
 checked before anything is written; the folder is created atomically with a step-0 checkpoint, so it is
@@ -10,7 +16,7 @@ resumable from the start.
 from __future__ import annotations
 
 import dataclasses
-import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +25,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from absaction import __version__
 from absaction.data.goals import GoalSampler
 from absaction.devices import check_device
 from absaction.envs.ogbench_maze import MazeLayout
-from absaction.errors import AbsactionError, option
+from absaction.errors import AbsactionError
 from absaction.files import atomic_dir, check_new_output
 from absaction.offline.agent import OfflineAgent, TensorBatch
 from absaction.offline.configs import RUN_CONTROL_KEYS, AgentConfig, OfflineConfig, agent_config, check_agent
@@ -31,6 +36,7 @@ from absaction.offline.data import OfflineData, find_dataset, load_offline_data,
 from absaction.offline.evaluation import EvalResult, Evaluator
 from absaction.offline.figures import learning_curve, rollout_figure
 from absaction.offline.persistence import (
+    AGENT_CLASSES,
     build_agent,
     check_same_maze,
     load_agent,
@@ -44,12 +50,31 @@ from absaction.offline.report import (
     write_eval_csv,
     write_report,
 )
-from absaction.offline.trainer import LoopState, RunStore, StepCallback, run_loop
 from absaction.outputs import path_from_record, path_in_record
 from absaction.threads import torch_threads
+from absaction.train import engine
+from absaction.train.engine import Conflict, LossTerms
 
 COMMAND = "offline"
 """The command whose record a run folder carries (what ``--force`` may replace)."""
+
+StepCallback = Callable[[int], None]
+"""Called after every gradient step with the number of completed steps; an exception it raises stops
+the run like a crash would (tests interrupt runs this way)."""
+
+
+@dataclass
+class OfflineProgress:
+    """Where a run stands."""
+
+    step: int
+    """completed gradient steps"""
+    elapsed: float
+    """seconds spent in gradient steps, over all sessions"""
+    metrics: list[dict[str, Any]]
+    """the rows of metrics.csv"""
+    evaluations: list[dict[str, Any]]
+    """the rows of eval.csv"""
 
 
 @dataclass
@@ -58,7 +83,7 @@ class OfflineResult:
 
     agent: OfflineAgent
     run_dir: Path
-    loop: LoopState
+    loop: OfflineProgress
     """steps, metric rows, evaluation rows, training seconds"""
 
     @property
@@ -66,99 +91,180 @@ class OfflineResult:
         return self.loop.evaluations[-1]["overall"] if self.loop.evaluations else None
 
 
-class OfflineTraining:
-    """An agent, its optimiser and its batches: the :class:`~absaction.offline.trainer.Trainable` of a run."""
+@dataclass
+class EngineConfig:
+    """An offline run's settings as the training engine reads them
+    (:class:`~absaction.train.engine.StepRunConfig`): the resolved :class:`OfflineConfig` (written to
+    ``config.json`` as ``train``) and the agent's learning rate."""
 
-    def __init__(
-        self,
-        agent: OfflineAgent,
-        data: OfflineData,
-        run: OfflineConfig,
-        device: torch.device,
-        record: dict[str, Any],
-    ) -> None:
-        config = agent.config
-        self.agent = agent.to(device)
-        self.metric_names = agent.metric_names
-        self.sampler = GoalSampler(
-            data.transitions, config.value_goals(), config.actor_goals(), config.discount,
-            getattr(config, "gc_negative", True),
-        )  # fmt: skip
-        self.batch_size = config.batch_size
-        self.optimizer = agent.make_optimizer()
+    run: OfflineConfig
+    lr: float
+    tensorboard: bool = False
+    steps: int = dataclasses.field(init=False)
+    log_every: int = dataclasses.field(init=False)
+    checkpoint_every: int = dataclasses.field(init=False)
+    seed: int = dataclasses.field(init=False)
+    threads: int = dataclasses.field(init=False)
+    device: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        run = self.run
+        self.steps, self.log_every = _int(run.steps), _int(run.log_every)
+        self.checkpoint_every, self.seed = _int(run.checkpoint_every), run.seed
+        self.threads, self.device = run.threads, run.device
+
+    def validate(self) -> None:
+        self.run.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.run.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineConfig:
+        """A saved run's settings (its learning rate is the agent's, compared with the agent's settings)."""
+        return cls(OfflineConfig.from_dict(data), lr=0.0)
+
+    def conflicts(
+        self, overrides: dict[str, Any], model_config: dict[str, Any] | None = None
+    ) -> list[Conflict]:
+        """The run settings in ``overrides`` that differ from these (run-control keys may)."""
+        mine = self.to_dict()
+        return [
+            (key, mine.get(key), value)
+            for key, value in overrides.items()
+            if key not in RUN_CONTROL_KEYS and _normal(mine.get(key)) != _normal(value)
+        ]
+
+
+def goal_sampler(settings: AgentConfig, data: OfflineData) -> GoalSampler:
+    """The sampler of ``settings``' batches (its goal mixes and discount) over ``data``."""
+    return GoalSampler(
+        data.transitions, settings.value_goals(), settings.actor_goals(), settings.discount,
+        getattr(settings, "gc_negative", True),
+    )  # fmt: skip
+
+
+class OfflineKind:
+    """An offline agent as the training engine's step-budget kind (:class:`~absaction.train.engine.StepKind`).
+
+    Each step draws a batch of goal-conditioned transitions with the agent's goal sampler (a NumPy
+    generator seeded by the run's seed, saved in the resume state) and logs the agent's metrics; after the
+    optimiser's step the target networks move. Every ``eval_every`` steps and after the last the agent is
+    evaluated on the maze's tasks: ``eval.csv``, ``learning_curve.png`` and ``rollouts.png`` are rewritten
+    and the evaluation rows kept in the resume state.
+
+    Args:
+        settings: the agent's configuration.
+        data: the dataset.
+        run: the run's settings, resolved (no None budget).
+        run_dir: the run folder (paths in ``config.json`` are stored relative to it).
+    """
+
+    divergence_fix = "lower lr (--lr) or check the dataset"
+    progress_terms: tuple[str, ...] = ()  # the bar shows the last evaluation's success
+
+    def __init__(self, settings: AgentConfig, data: OfflineData, run: OfflineConfig, run_dir: Path) -> None:
+        self.settings, self.data, self.run, self.run_dir = settings, data, run, run_dir
+        self.config = EngineConfig(run, settings.lr)
+        self.metric_names = AGENT_CLASSES[settings.name].metric_names
         self.rng = np.random.default_rng(run.seed)  # the batches
-        self.generator = torch.Generator(device=device).manual_seed(run.seed)  # sampling noise
-        self.device = device
-        self.record = record
-        self.env_id = data.env_id
-
-    def train_step(self) -> Tensor:
-        batch = TensorBatch.from_numpy(self.sampler.sample(self.batch_size, self.rng), self.device)
-        return self.agent.update(batch, self.optimizer, self.generator)
-
-    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        tensors = {f"agent/{k}": v for k, v in self.agent.state_dict().items()}
-        tensors.update({f"optimizer/{k}": v for k, v in self.optimizer.state_tensors().items()})
-        tensors["rng/torch"] = self.generator.get_state()
-        values = {"numpy_rng": self.rng.bit_generator.state, "optimizer_step": self.optimizer.step_count}
-        return tensors, values
-
-    def load_state(self, tensors: dict[str, Tensor], values: dict[str, Any]) -> None:
-        agent = {k.removeprefix("agent/"): v for k, v in tensors.items() if k.startswith("agent/")}
-        self.agent.load_state_dict(agent)
-        optimizer = {
-            k.removeprefix("optimizer/"): v for k, v in tensors.items() if k.startswith("optimizer/")
-        }
-        self.optimizer.load_state(optimizer, values["optimizer_step"])
-        self.generator.set_state(tensors["rng/torch"])
-        self.rng.bit_generator.state = values["numpy_rng"]
-
-    def save(self, folder: Path, loop: LoopState) -> None:
-        final = loop.evaluations[-1]["overall"] if loop.evaluations else None
-        extra = {
-            **self.record,
-            "steps_completed": loop.step,
-            "complete": loop.complete,
-            "train_seconds": loop.elapsed,
-            "final_success": final,
-        }
-        save_agent(self.agent, folder, self.env_id, extra)
-
-
-class _Evaluation:
-    """Evaluates the agent during a run and writes eval.csv and the figures after each evaluation."""
-
-    def __init__(
-        self, training: OfflineTraining, run_dir: Path, run: OfflineConfig, data: OfflineData
-    ) -> None:
-        self.training, self.run_dir, self.run, self.data = training, run_dir, run, data
+        self.evaluations: list[dict[str, Any]] = []
         self.evaluator: Evaluator | None = None
         self.task_names: list[str] = []
         self.layout: MazeLayout | None = None
 
-    def __call__(self, loop: LoopState) -> dict[str, Any]:
+    def data_arrays(self) -> Sequence[np.ndarray | None]:
+        t = self.data.transitions
+        return [t.observations, t.actions, t.next_observations, t.terminals]
+
+    def data_info(self) -> dict[str, Any]:
+        return {**self.data.describe(), "path": path_in_record(self.data.path, self.run_dir)}
+
+    def build(self, device: torch.device) -> torch.nn.Module:
+        obs_dim, action_dim = (
+            self.data.transitions.observations.shape[1],
+            self.data.transitions.actions.shape[1],
+        )
+        self.agent = build_agent(self.settings, obs_dim, action_dim, self.run.seed).to(device)
+        self.device = device
+        self.sampler = goal_sampler(self.settings, self.data)
+        return self.agent
+
+    def columns(self) -> list[str]:
+        return ["step", *self.metric_names, "seconds", "updates_per_s"]
+
+    def batch_loss(self, generator: torch.Generator) -> LossTerms:
+        batch = TensorBatch.from_numpy(self.sampler.sample(self.settings.batch_size, self.rng), self.device)
+        loss, metrics = self.agent.losses(batch, generator)
+        # each step's metrics count once; summed in float64 on the metrics' own device
+        return LossTerms(loss, {"metrics": metrics.to(torch.float64)}, 1)
+
+    def end_step(self) -> None:
+        self.agent.after_step()
+
+    def row_metrics(self, sums: dict[str, Tensor], n: int) -> dict[str, Any]:
+        means = (sums["metrics"] / n).tolist()
+        return dict(zip(self.metric_names, means, strict=True))
+
+    def evaluate(self, step: int, final: bool) -> dict[str, Any]:
+        if step % _int(self.run.eval_every) != 0 and not final:
+            return {}
         if self.evaluator is None:
             tasks = None if self.run.eval_tasks is None else range(1, self.run.eval_tasks + 1)
             self.evaluator = Evaluator(self.data.env_id, self.run.eval_episodes, self.run.seed, tasks)
             self.task_names = self.evaluator.task_names
             self.layout = maze_layout(self.data.env_id)
-        result = self.evaluator.run(self.training.agent.policy(self.training.device))
-        row = {"step": loop.step, **result.row(), "seconds": result.seconds}
-        rows = [*loop.evaluations, row]
-        write_eval_csv(self.run_dir, self.task_names, rows)
-        title = f"{self.run.agent} on {self.data.name}, step {loop.step:,}"
+        result = self.evaluator.run(self.agent.policy(self.device))
+        self.evaluations.append({"step": step, **result.row(), "seconds": result.seconds})
+        write_eval_csv(self.run_dir, self.task_names, self.evaluations)
+        title = f"{self.run.agent} on {self.data.name}, step {step:,}"
         reference = published(self.data.name, self.run.agent)
         learning_curve(
-            rows, self.task_names, self.run_dir / LEARNING_CURVE_FILE, title,
+            self.evaluations, self.task_names, self.run_dir / LEARNING_CURVE_FILE, title,
             None if reference is None else reference[0],
         )  # fmt: skip
         assert self.layout is not None
         rollout_figure(result, self.layout, self.run_dir / ROLLOUTS_FILE, title)
-        return row
+        return {"success": result.overall}
+
+    def schedule_state(self) -> dict[str, Any]:
+        return {"batch_rng": self.rng.bit_generator.state, "evaluations": self.evaluations}
+
+    def load_schedule_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["batch_rng"]
+        self.evaluations = list(state["evaluations"])
+        if self.evaluations:  # rows a killed session wrote after its last checkpoint are dropped
+            tasks = [k for k in self.evaluations[0] if k not in ("step", "overall", "seconds")]
+            write_eval_csv(self.run_dir, tasks, self.evaluations)
+
+    def read_record(self, run_dir: Path) -> dict[str, Any]:
+        return read_agent_config(run_dir)
+
+    def record_conflicts(self, run_dir: Path, saved: dict[str, Any]) -> list[Conflict]:
+        """The agent settings that differ from the run's."""
+        if saved.get("agent") != self.settings.name:
+            raise AbsactionError(
+                f"{run_dir} holds a {saved.get('agent')} agent, not {self.settings.name}",
+                f"resume it with absaction offline --resume {run_dir} (its own agent)",
+            )
+        mine, theirs = self.settings.to_dict(), saved.get("agent_config", {})
+        return [
+            (key, theirs.get(key), mine.get(key))
+            for key in sorted(set(mine) | set(theirs))
+            if _normal(mine.get(key)) != _normal(theirs.get(key))
+        ]
+
+    def save(self, folder: Path, extra: dict[str, Any]) -> None:
+        final = self.evaluations[-1]["overall"] if self.evaluations else None
+        save_agent(self.agent, folder, self.data.env_id, {**extra, "final_success": final})
+
+    def trained_model(self) -> OfflineAgent:
+        return self.agent.eval()
 
     def close(self) -> None:
         if self.evaluator is not None:
             self.evaluator.close()
+            self.evaluator = None
 
 
 def train_offline(
@@ -186,17 +292,13 @@ def train_offline(
     run = config.resolved()
     data = load_offline_data(run.dataset, run.env_id, run.ogbench_dir)
     run = dataclasses.replace(run, env_id=data.env_id)
-    agent_settings = agent_config(run.agent, data.name, run.preset, run.agent_options)
+    settings = agent_config(run.agent, data.name, run.preset, run.agent_options)
     out = Path(out)
-    check_new_output(out, force, "run folder", command=COMMAND, inputs=[data.path])
-    device = torch.device(check_device(run.device))
-    with torch_threads(run.threads):
-        training = _training(agent_settings, data, run, device, out)
-        loop = LoopState(steps=_int(run.steps), data_sha256=data.sha256)
-        store = RunStore(out, training.metric_names)
-        with atomic_dir(out, force, "run folder", command=COMMAND) as tmp:
-            store.checkpoint(tmp, training, loop)  # step 0: the folder is resumable from the start
-        return _loop(training, store, loop, run, data, progress, step_callback)
+    check_new_output(
+        out, force, "run folder", command=COMMAND, inputs=[data.path],
+        exists_fix=engine.resume_or_force(out, COMMAND),
+    )  # fmt: skip
+    return _train(OfflineKind(settings, data, run, out), force, False, progress, step_callback)
 
 
 def resume_offline(
@@ -217,7 +319,7 @@ def resume_offline(
     run_dir = Path(run_dir)
     record = read_agent_config(run_dir)
     try:
-        saved = OfflineConfig.from_dict(record["run"])
+        saved = OfflineConfig.from_dict(record["train"])
         cls = check_agent(record["agent"])
         settings = cls.from_dict(record["agent_config"])
     except (KeyError, TypeError) as err:
@@ -227,10 +329,10 @@ def resume_offline(
     data_path = path_from_record(record["data"]["path"], run_dir)
     run, conflicts = _merge(saved, settings, changes or {}, data_path)
     data = load_offline_data(str(data_path), run.env_id, run.ogbench_dir)
-    if data.sha256 != record["data"]["sha256"]:
-        conflicts.append(
-            ("data", f"{data_path} (fingerprint {record['data']['sha256'][:8]})", data.sha256[:8])
-        )
+    kind = OfflineKind(settings, data, run, run_dir)
+    sha256 = engine.fingerprint(kind.data_arrays())
+    if sha256 != record["data"]["sha256"]:
+        conflicts.append(("data", f"{data_path} (fingerprint {record['data']['sha256'][:8]})", sha256[:8]))
     if conflicts:
         shown = "; ".join(f"{key} {new} vs the run's {old}" for key, old, new in conflicts)
         raise AbsactionError(
@@ -238,26 +340,24 @@ def resume_offline(
             "drop the differing settings to continue the run (only --steps, --checkpoint-every, --device and "
             "--threads may change), or start a new run in another folder",
         )
-    run.validate()
-    device = torch.device(check_device(run.device))
-    with torch_threads(run.threads):
-        training = _training(settings, data, run, device, run_dir)
-        store = RunStore(run_dir, training.metric_names)
-        loop = store.restore(training)
-        if _int(run.steps) < loop.step:
-            raise AbsactionError(
-                f"{option('steps', str(run.steps))} is less than the {loop.step} steps {run_dir} has done",
-                f"pass {option('steps', str(loop.step))} or more",
-            )
-        loop.steps = _int(run.steps)
-        if loop.complete:
-            print(f"{run_dir} already has {loop.step} steps; nothing to do", file=sys.stderr)
-            write_report(run_dir, record, loop.evaluations)
-            return OfflineResult(training.agent.eval(), run_dir, loop)
-        if loop.evaluations:  # rows a killed session wrote after its last checkpoint are dropped
-            tasks = [k for k in loop.evaluations[0] if k not in ("step", "overall", "seconds")]
-            write_eval_csv(run_dir, tasks, loop.evaluations)
-        return _loop(training, store, loop, run, data, progress, step_callback)
+    return _train(kind, False, True, progress, step_callback)
+
+
+def _train(
+    kind: OfflineKind, force: bool, resume: bool, progress: bool, step_callback: StepCallback | None
+) -> OfflineResult:
+    """Run ``kind`` on the engine, then write the report."""
+    callback = None if step_callback is None else (lambda step, row: step_callback(step))
+    try:
+        fit = engine.train(
+            kind, kind.run_dir, force=force, resume=resume, progress=progress, epoch_callback=callback,
+            command=COMMAND,
+        )  # fmt: skip
+    finally:
+        kind.close()
+    write_report(kind.run_dir, read_agent_config(kind.run_dir), kind.evaluations)
+    progress_made = OfflineProgress(fit.completed, fit.seconds, fit.metrics, kind.evaluations)
+    return OfflineResult(fit.model, kind.run_dir, progress_made)
 
 
 def _merge(
@@ -294,42 +394,6 @@ def _normal(value: Any) -> Any:
 def _int(value: int | None) -> int:
     assert value is not None  # resolved from the preset
     return value
-
-
-def _training(
-    settings: AgentConfig, data: OfflineData, run: OfflineConfig, device: torch.device, run_dir: Path
-) -> OfflineTraining:
-    obs_dim, action_dim = data.transitions.observations.shape[1], data.transitions.actions.shape[1]
-    agent = build_agent(settings, obs_dim, action_dim, run.seed)
-    record = {
-        "run": run.to_dict(),
-        "data": {**data.describe(), "path": path_in_record(data.path, run_dir)},
-        "absaction_version": __version__,
-    }
-    return OfflineTraining(agent, data, run, device, record)
-
-
-def _loop(
-    training: OfflineTraining,
-    store: RunStore,
-    loop: LoopState,
-    run: OfflineConfig,
-    data: OfflineData,
-    progress: bool,
-    step_callback: StepCallback | None,
-) -> OfflineResult:
-    evaluation = _Evaluation(training, store.run_dir, run, data)
-    try:
-        loop = run_loop(
-            training, store, loop,
-            log_every=_int(run.log_every), eval_every=_int(run.eval_every),
-            checkpoint_every=_int(run.checkpoint_every), evaluate=evaluation, progress=progress,
-            step_callback=step_callback, description=f"{run.agent} {data.name}",
-        )  # fmt: skip
-    finally:
-        evaluation.close()
-    write_report(store.run_dir, read_agent_config(store.run_dir), loop.evaluations)
-    return OfflineResult(training.agent.eval(), store.run_dir, loop)
 
 
 def evaluate_agent(

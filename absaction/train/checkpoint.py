@@ -2,8 +2,9 @@
 
 ``resume.safetensors`` holds, as tensors, the model weights (``model/<name>``), the optimiser's
 moment estimates (``optimizer/exp_avg/<i>``, ``optimizer/exp_avg_sq/<i>``), the training generator's
-state (``rng/generator``) and torch's global RNG state (``rng/torch``); its metadata entry ``state``
-is JSON with the rest: completed epochs and optimiser steps, NumPy's global
+state (``rng/generator``), torch's global RNG state (``rng/torch``) and, for a step budget checkpointed
+inside a metrics row, that row's metric sums (``row/<name>``); its metadata entry ``state`` is JSON with
+the rest: completed epochs (steps for a step budget) and optimiser steps, NumPy's global
 RNG state, the capacity schedule's state, the metric rows so far, the elapsed training time and the
 fingerprint of the training data. Being a single file written atomically, it is always complete and
 self-consistent: a run killed at any moment resumes from the last checkpoint it wrote.
@@ -35,7 +36,7 @@ class ResumeState:
     """Everything needed to continue a run exactly where a checkpoint left it."""
 
     epoch: int
-    """completed epochs"""
+    """completed epochs (gradient steps for a step budget)"""
     step: int
     """completed optimiser steps"""
     model_state: dict[str, torch.Tensor]
@@ -51,6 +52,10 @@ class ResumeState:
     elapsed: float
     """seconds spent training so far"""
     data_sha256: str
+    row_sums: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    """a step budget's metric sums of the row a checkpoint fell inside (empty at a row's end)"""
+    row: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """that row's counters (items, steps, seconds); empty at a row's end"""
 
     @staticmethod
     def capture_global_rng() -> tuple[torch.Tensor, list[Any]]:
@@ -78,7 +83,8 @@ def save_resume_state(path: Path, state: ResumeState) -> None:
     tensors.update({f"optimizer/{k}": _plain(v) for k, v in state.optimizer_state.items()})
     tensors["rng/generator"] = _plain(state.generator_state)
     tensors["rng/torch"] = _plain(state.torch_rng_state)
-    meta = {
+    tensors.update({f"row/{k}": _plain(v) for k, v in state.row_sums.items()})
+    meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "epoch": state.epoch,
         "step": state.step,
@@ -88,6 +94,8 @@ def save_resume_state(path: Path, state: ResumeState) -> None:
         "elapsed": state.elapsed,
         "data_sha256": state.data_sha256,
     }
+    if state.row:  # only a step budget's checkpoint inside a metrics row has one
+        meta["row"] = state.row
     atomic_write_bytes(
         path, safetensors.torch.save(tensors, metadata={"format": FORMAT, "state": json.dumps(meta)})
     )
@@ -125,6 +133,8 @@ def load_resume_state(path: Path) -> ResumeState:
             metrics=meta["metrics"],
             elapsed=float(meta["elapsed"]),
             data_sha256=str(meta["data_sha256"]),
+            row_sums={k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("row/")},
+            row=meta.get("row", {}),
         )
     except Exception as err:  # safetensors, JSON and key errors all mean the same to the user
         raise AbsactionError(

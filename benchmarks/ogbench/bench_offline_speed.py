@@ -2,8 +2,9 @@
 absaction's trainer against a bare PyTorch loop over the same networks and batch (the floor), for GCBC
 and GCIVL; and the time of one OGBench evaluation (5 tasks x 50 episodes) of the medium maze.
 
-- **trainer**: :func:`absaction.offline.trainer.run_loop` as ``absaction offline`` runs it (batches of
-  goal-conditioned transitions drawn from the dataset every step, the agent's update with the trainer's
+- **trainer**: the training engine (:func:`absaction.train.engine.train` on
+  :class:`absaction.offline.runs.OfflineKind`) as ``absaction offline`` runs it (batches of
+  goal-conditioned transitions drawn from the dataset every step, the agent's update with the engine's
   Adam, the per-step metric sums, a metrics row every 10 steps, the progress bar); no evaluation or
   checkpoint falls inside the timed steps (a run does those every 5,000 or 100,000 steps).
 - **floor**: one batch drawn once and reused; the agent's own losses, ``backward``, ``torch.optim.Adam``
@@ -37,6 +38,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,8 +58,8 @@ from absaction.offline.data import load_offline_data, maze_layout
 from absaction.offline.evaluation import Evaluator
 from absaction.offline.networks import soft_update
 from absaction.offline.persistence import build_agent
-from absaction.offline.runs import OfflineTraining
-from absaction.offline.trainer import LoopState, RunStore, run_loop
+from absaction.offline.runs import OfflineKind, goal_sampler
+from absaction.train import engine
 
 OUT = Path(__file__).resolve().parent / "results" / "offline_speed"
 TARGET_MS = {"gcbc": 44.0, "gcivl": 299.0}
@@ -90,38 +92,35 @@ class SpeedConfig:
 
 
 class _Trainer:
-    """The trainer (``run_loop``) on one agent, timed round by round."""
+    """The training engine on one agent, timed round by round: each round continues the run in ``folder``
+    for more steps (as ``absaction offline --resume`` does)."""
 
-    def __init__(self, name: str, config: SpeedConfig, data: Any) -> None:
-        run = OfflineConfig(
-            dataset=config.dataset, agent=name, preset=config.preset, seed=config.seed
-        ).resolved()
-        agent = build_agent(agent_config(name, data.name, config.preset), 2, 2, config.seed)
-        self.training = OfflineTraining(agent, data, run, torch.device("cpu"), {"run": run.to_dict()})
-        self.store = _NoCheckpoints(Path("unused"), self.training.metric_names)
-        self.loop = LoopState(steps=0, data_sha256=data.sha256)
+    def __init__(self, name: str, config: SpeedConfig, data: Any, folder: Path) -> None:
+        self.offline = OfflineConfig(
+            dataset=config.dataset, agent=name, preset=config.preset, seed=config.seed, steps=1,
+            eval_every=10**9, eval_episodes=1, eval_tasks=1, log_every=10, checkpoint_every=10**9,
+        ).resolved()  # fmt: skip
+        self.settings = agent_config(name, data.name, config.preset)
+        self.data, self.folder, self.steps = data, folder / name, 0
         self.stamps: dict[int, float] = {}
-        self.name = name
 
     def run(self, updates: int) -> float:
-        """Seconds per update over ``updates`` more steps (the first step of the call, which opens its
-        progress bar, is left out of the timing)."""
-        first = self.loop.step + 1
-        self.loop.steps += updates + 1
-        run_loop(
-            self.training, self.store, self.loop, log_every=10, eval_every=10**9, checkpoint_every=10**9,
-            evaluate=None, progress=True, description=f"trainer {self.name}",
-            step_callback=lambda step: self.stamps.__setitem__(step, time.perf_counter()),
-        )  # fmt: skip
-        return (self.stamps[self.loop.step] - self.stamps[first]) / updates
-
-
-class _NoCheckpoints(RunStore):
-    """The run folder's bookkeeping without its files: a real run checkpoints every 5,000 (cpu) or
-    100,000 (paper) steps, a cost the per-update time of a few dozen steps would overstate."""
-
-    def checkpoint(self, folder: Path, trainable: Any, loop: LoopState) -> None:
-        pass
+        """Seconds per update over ``updates`` more steps: the first step of the call (which restores the
+        run and opens its progress bar) and the last (the run's closing evaluation and checkpoint) are left
+        out of the timing."""
+        first, resume = self.steps + 1, self.steps > 0
+        self.steps += updates + 2
+        kind = OfflineKind(
+            self.settings, self.data, dataclasses.replace(self.offline, steps=self.steps), self.folder
+        )
+        try:
+            engine.train(
+                kind, self.folder, resume=resume, command="offline",
+                epoch_callback=lambda step, row: self.stamps.__setitem__(step, time.perf_counter()),
+            )  # fmt: skip
+        finally:
+            kind.close()
+        return (self.stamps[self.steps - 1] - self.stamps[first]) / updates
 
 
 class _Floor:
@@ -130,8 +129,7 @@ class _Floor:
     def __init__(self, name: str, config: SpeedConfig, data: Any) -> None:
         settings = agent_config(name, data.name, config.preset)
         self.agent: Any = build_agent(settings, 2, 2, config.seed)
-        run = OfflineConfig(dataset=config.dataset, agent=name, seed=config.seed)
-        sampler = OfflineTraining(self.agent, data, run, torch.device("cpu"), {}).sampler
+        sampler = goal_sampler(settings, data)
         self.batch = TensorBatch.from_numpy(
             sampler.sample(settings.batch_size, np.random.default_rng(0)), torch.device("cpu")
         )
@@ -161,14 +159,15 @@ def time_updates(name: str, config: SpeedConfig) -> dict[str, Any]:
     """Seconds per update of the floor and of the trainer, measured in alternating rounds (a machine
     that slows down or speeds up meanwhile slows both alike); the median round of each."""
     data = load_offline_data(config.dataset)
-    floor, trainer = _Floor(name, config, data), _Trainer(name, config, data)
-    floor.run(config.warmup)
-    trainer.run(config.warmup)
-    per_round = max(2, config.updates // config.rounds)
     floors, trainers = [], []
-    for _ in range(config.rounds):
-        floors.append(floor.run(per_round))
-        trainers.append(trainer.run(per_round))
+    with tempfile.TemporaryDirectory() as folder:  # the trainer's run folder
+        floor, trainer = _Floor(name, config, data), _Trainer(name, config, data, Path(folder))
+        floor.run(config.warmup)
+        trainer.run(config.warmup)
+        per_round = max(2, config.updates // config.rounds)
+        for _ in range(config.rounds):
+            floors.append(floor.run(per_round))
+            trainers.append(trainer.run(per_round))
     return {
         "floor_s": float(np.median(floors)),
         "trainer_s": float(np.median(trainers)),
