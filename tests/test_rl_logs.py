@@ -23,7 +23,8 @@ def test_rl_tensorboard_logs_or_names_the_extra(tmp_path: Path, capsys: pytest.C
             "pip install absaction[tensorboard] (or drop --tensorboard)"
         ]
         assert not out.exists()
-        assert main(["bench", "rl", "--quick", "--tensorboard", "--out", str(tmp_path / "b")]) == 2
+        bench = ["bench", "--tasks", "absaction/Reach2D-v0", "--agent", "ppo=--algo ppo", "--tensorboard"]
+        assert main([*bench, "--out", str(tmp_path / "b")]) == 2
         assert "absaction[tensorboard]" in capsys.readouterr().err
         assert not (tmp_path / "b").exists()
         return
